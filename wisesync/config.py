@@ -1,0 +1,503 @@
+"""Configuration: one TOML file plus ``WISESYNC_*`` environment overrides.
+
+The file names secrets by environment variable (``*_env`` keys), never holds
+them. :func:`load_config` validates everything and raises :class:`ConfigInvalid`
+with every problem found (file, key, what is wrong, how to fix it);
+``wisesync config check`` prints them and exits 2.
+
+Example::
+
+    data_dir = ".wisesync"              # embedded Postgres + state when no DSN is set
+
+    [store]
+    dsn_env = "WISESYNC_DSN"            # optional; unset -> embedded Postgres
+
+    [transport]
+    kind = "embedded"                   # or "kafka"
+    [transport.kafka]
+    bootstrap_servers = "127.0.0.1:9092"
+    partitions = 6
+
+    [[companies]]
+    key = "acme"
+    name = "Acme MSP"
+    ledger = "xero"
+    record_types = ["invoice", "credit_memo", "expense", "procurement", "payment"]
+    sync_all = false
+    hold_billing_statuses = ["Finance Hold"]
+    interval = "15m"
+    [companies.options]
+    adjustment_cap = "10.00"
+    [companies.connectwise]
+    base_url = "https://api-na.myconnectwise.net"
+    company_id = "acme"
+    public_key_env = "ACME_CW_PUBLIC_KEY"
+    private_key_env = "ACME_CW_PRIVATE_KEY"
+    client_id_env = "ACME_CW_CLIENT_ID"
+    [companies.xero]
+    client_id_env = "ACME_XERO_CLIENT_ID"
+    client_secret_env = "ACME_XERO_CLIENT_SECRET"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from wisesync.errors import ConfigError
+from wisesync.events.models import RecordType
+
+ENV_PREFIX = "WISESYNC_"
+DEFAULT_CONFIG_FILE = "wisesync.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One thing wrong with the configuration."""
+
+    key: str
+    message: str
+    hint: str = ""
+    file: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}: " if self.file else ""
+        hint = f"\n    fix: {self.hint}" if self.hint else ""
+        return f"{where}{self.key}: {self.message}{hint}"
+
+
+class ConfigInvalid(ConfigError):
+    """The configuration has one or more problems; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyOptions:
+    """Ledger-agnostic posting options of one company (Wise-Sync's company settings).
+
+    Attributes:
+        invoice_status: ``AUTHORISED`` (Wise-Sync's "automatically approved") or ``DRAFT``.
+        bill_status: status of bills and credit notes created, same choices.
+        mark_sent: set Xero's "Sent to contact" flag on approved invoices.
+        adjustment_cap: largest adjustment line added automatically; 0 = no limit.
+        adjustment_item_code: item code on adjustment lines.
+        adjustment_sales_account / adjustment_purchase_account: account codes for
+            adjustment lines on sales / purchase documents (None = the rounding account).
+        rounding_account: account code for rounding lines (None = the ledger's own).
+        tracking_missing: ``warn`` or ``halt`` when a tracking option is missing.
+        require_item_code: lines need an item / Non-Product ID (QBO always does).
+        ack_batch_per_record: one ConnectWise accounting batch per record (Wise-Sync's
+            1:1 audit trail); False groups a run's records into one batch.
+    """
+
+    invoice_status: str = "AUTHORISED"
+    bill_status: str = "AUTHORISED"
+    mark_sent: bool = False
+    adjustment_cap: Decimal = Decimal("10.00")
+    adjustment_item_code: str = "WISESYNC_ADJUSTMENT"
+    adjustment_sales_account: str | None = None
+    adjustment_purchase_account: str | None = None
+    rounding_account: str | None = None
+    tracking_missing: str = "warn"
+    require_item_code: bool = False
+    ack_batch_per_record: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyConfig:
+    """One wisesync company: a ConnectWise connection plus one ledger organisation.
+
+    ``settings`` holds each plugin's own section (``settings["xero"]``,
+    ``settings["connectwise"]``), validated by that plugin's ``check_company``.
+    """
+
+    key: str
+    name: str
+    ledger: str
+    source: str = "connectwise"
+    record_types: tuple[RecordType, ...] = tuple(RecordType)
+    enabled: bool = True
+    sync_all: bool = False
+    hold_billing_statuses: tuple[str, ...] = ()
+    interval_seconds: int = 900
+    options: CompanyOptions = field(default_factory=CompanyOptions)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def section(self, plugin: str) -> dict[str, Any]:
+        """The settings table a plugin owns (empty when absent)."""
+        return self.settings.get(plugin, {})
+
+    def target_for(self, record_type: RecordType) -> str:
+        """Where a record of this type goes: payments to the source, the rest to the ledger."""
+        return self.source if record_type is RecordType.PAYMENT else self.ledger
+
+    def source_for(self, record_type: RecordType) -> str:
+        """Where a record of this type comes from."""
+        return self.ledger if record_type is RecordType.PAYMENT else self.source
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """``[transport.kafka]``."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    partitions: int = 6
+    client_id: str = "wisesync"
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """The whole validated configuration."""
+
+    data_dir: Path = Path(".wisesync")
+    dsn: str | None = None
+    transport: str = "embedded"
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    group: str = "wisesync"
+    metrics_port: int = 9464
+    companies: tuple[CompanyConfig, ...] = ()
+    source_file: str = ""
+
+    def company(self, key: str | None) -> CompanyConfig:
+        """The company ``key``; with None, the first (Wise-Sync's default selection)."""
+        if key is None:
+            if not self.companies:
+                raise ConfigError(
+                    "no companies are configured",
+                    key="companies",
+                    hint="add a [[companies]] table to the config file",
+                )
+            return self.companies[0]
+        for c in self.companies:
+            if c.key == key:
+                return c
+        known = ", ".join(c.key for c in self.companies) or "none"
+        raise ConfigError(f"no company {key!r} (configured: {known})", key="--company")
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | int) -> int:
+    """``"15m"`` -> 900 seconds; ints are seconds."""
+    if isinstance(text, int):
+        return text
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 1h")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+class _Checker:
+    """Collects problems while reading the raw TOML tables."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.problems: list[ConfigProblem] = []
+
+    def problem(self, key: str, message: str, hint: str = "") -> None:
+        self.problems.append(ConfigProblem(key, message, hint, self.file))
+
+    def typed(self, table: dict, key: str, prefix: str, kind: type, default: Any) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        if kind is bool and not isinstance(value, bool):
+            self.problem(f"{prefix}{key}", f"expected true or false, got {value!r}")
+            return default
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            self.problem(f"{prefix}{key}", f"expected a whole number, got {value!r}")
+            return default
+        if kind is str and not isinstance(value, str):
+            self.problem(f"{prefix}{key}", f"expected a string, got {value!r}")
+            return default
+        return value
+
+    def unknown(self, table: dict, allowed: set[str], prefix: str) -> None:
+        for key in table:
+            if key not in allowed:
+                close = _closest(key, allowed)
+                self.problem(
+                    f"{prefix}{key}",
+                    "unknown setting",
+                    f"did you mean {close!r}?"
+                    if close
+                    else f"known settings: {', '.join(sorted(allowed))}",
+                )
+
+
+def _closest(word: str, choices: set[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, sorted(choices), n=1)
+    return found[0] if found else None
+
+
+_COMPANY_KEYS = {
+    "key",
+    "name",
+    "ledger",
+    "source",
+    "record_types",
+    "enabled",
+    "sync_all",
+    "hold_billing_statuses",
+    "interval",
+    "options",
+}
+_STATUSES = ("AUTHORISED", "DRAFT")
+
+
+def _options(raw: Any, prefix: str, chk: _Checker) -> CompanyOptions:
+    if raw is None:
+        return CompanyOptions()
+    if not isinstance(raw, dict):
+        chk.problem(prefix.rstrip("."), "expected a table")
+        return CompanyOptions()
+    defaults = CompanyOptions()
+    allowed = {f.name for f in fields(CompanyOptions)}
+    chk.unknown(raw, allowed, prefix)
+    values: dict[str, Any] = {}
+    for f in fields(CompanyOptions):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        default = getattr(defaults, f.name)
+        if f.name == "adjustment_cap":
+            try:
+                cap = Decimal(str(value))
+                if cap < 0 or isinstance(value, float):
+                    raise InvalidOperation
+                values[f.name] = cap
+            except InvalidOperation:
+                chk.problem(
+                    prefix + f.name,
+                    f'expected a non-negative amount as a string like "10.00", got {value!r}',
+                )
+        elif f.name in ("invoice_status", "bill_status"):
+            if str(value).upper() not in _STATUSES:
+                chk.problem(prefix + f.name, f"expected AUTHORISED or DRAFT, got {value!r}")
+            else:
+                values[f.name] = str(value).upper()
+        elif f.name == "tracking_missing":
+            if value not in ("warn", "halt"):
+                chk.problem(prefix + f.name, f'expected "warn" or "halt", got {value!r}')
+            else:
+                values[f.name] = value
+        elif isinstance(default, bool):
+            values[f.name] = chk.typed(raw, f.name, prefix, bool, default)
+        else:
+            values[f.name] = chk.typed(raw, f.name, prefix, str, default)
+    return CompanyOptions(**values)
+
+
+def _company(raw: Any, index: int, chk: _Checker, seen: set[str]) -> CompanyConfig | None:
+    prefix = f"companies[{index}]."
+    if not isinstance(raw, dict):
+        chk.problem(f"companies[{index}]", "expected a table ([[companies]])")
+        return None
+    key = raw.get("key")
+    if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,30}", key or ""):
+        chk.problem(
+            prefix + "key",
+            f"expected a short id of a-z, 0-9, - or _ (got {key!r})",
+            'e.g. key = "acme"; it is the Kafka message key and the --company value',
+        )
+        key = f"#{index}"
+    elif key in seen:
+        chk.problem(prefix + "key", f"company key {key!r} is used twice", "keys must be unique")
+    seen.add(key)
+    ledger = raw.get("ledger")
+    if not isinstance(ledger, str) or not ledger:
+        chk.problem(prefix + "ledger", "missing", 'ledger = "xero" or "qbo"')
+        ledger = ""
+    types: list[RecordType] = []
+    for t in raw.get("record_types", [t.value for t in RecordType]):
+        try:
+            types.append(RecordType(t))
+        except ValueError:
+            chk.problem(
+                prefix + "record_types",
+                f"unknown record type {t!r}",
+                f"choose from {', '.join(t.value for t in RecordType)}",
+            )
+    interval = 900
+    if "interval" in raw:
+        try:
+            interval = parse_duration(raw["interval"])
+        except ValueError as exc:
+            chk.problem(prefix + "interval", str(exc))
+    holds = raw.get("hold_billing_statuses", [])
+    if not isinstance(holds, list) or not all(isinstance(h, str) for h in holds):
+        chk.problem(prefix + "hold_billing_statuses", "expected a list of billing status names")
+        holds = []
+    plugin_sections = {k: v for k, v in raw.items() if isinstance(v, dict) and k != "options"}
+    chk.unknown({k: v for k, v in raw.items() if k not in plugin_sections}, _COMPANY_KEYS, prefix)
+    return CompanyConfig(
+        key=key,
+        name=chk.typed(raw, "name", prefix, str, key),
+        ledger=ledger,
+        source=chk.typed(raw, "source", prefix, str, "connectwise"),
+        record_types=tuple(types),
+        enabled=chk.typed(raw, "enabled", prefix, bool, True),
+        sync_all=chk.typed(raw, "sync_all", prefix, bool, False),
+        hold_billing_statuses=tuple(holds),
+        interval_seconds=interval,
+        options=_options(raw.get("options"), prefix + "options.", chk),
+        settings=plugin_sections,
+    )
+
+
+def _env_overrides(data: dict, environ: dict[str, str]) -> dict:
+    """Apply ``WISESYNC_A__B=value`` as ``data[a][b] = value`` (TOML-typed when it parses)."""
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in ("WISESYNC_CONFIG", "WISESYNC_LOAD_PLUGINS"):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] in ("test_kafka_bootstrap", "test_postgres_dsn", "cache_dir", "dsn"):
+            continue
+        try:
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value
+        table = data
+        for part in path[:-1]:
+            table = table.setdefault(part, {})
+        table[path[-1]] = parsed
+    return data
+
+
+_TOP_KEYS = {"data_dir", "store", "transport", "group", "metrics_port", "companies"}
+
+
+def parse_config(
+    data: dict, *, file: str = "", environ: dict[str, str] | None = None, plugin_check: bool = True
+) -> AppConfig:
+    """Validate raw config tables into an :class:`AppConfig` or raise :class:`ConfigInvalid`."""
+    env = dict(os.environ if environ is None else environ)
+    data = _env_overrides(dict(data), env)
+    chk = _Checker(file)
+    chk.unknown(data, _TOP_KEYS, "")
+    store = data.get("store", {}) or {}
+    dsn = None
+    if "dsn_env" in store:
+        dsn = env.get(store["dsn_env"]) or None
+    elif "dsn" in store:
+        chk.problem(
+            "store.dsn",
+            "a DSN holds a password; do not put it in the file",
+            'set store.dsn_env = "NAME" and export NAME=postgresql://...',
+        )
+    dsn = dsn or env.get("WISESYNC_DSN") or None
+    transport = data.get("transport", {}) or {}
+    kind = transport.get("kind", "embedded")
+    if kind not in ("embedded", "kafka"):
+        chk.problem("transport.kind", f'expected "embedded" or "kafka", got {kind!r}')
+    kraw = transport.get("kafka", {}) or {}
+    chk.unknown(kraw, {f.name for f in fields(KafkaSettings)}, "transport.kafka.")
+    kafka = KafkaSettings(
+        bootstrap_servers=chk.typed(
+            kraw, "bootstrap_servers", "transport.kafka.", str, "127.0.0.1:9092"
+        ),
+        partitions=chk.typed(kraw, "partitions", "transport.kafka.", int, 6),
+        client_id=chk.typed(kraw, "client_id", "transport.kafka.", str, "wisesync"),
+    )
+    if kafka.partitions < 1:
+        chk.problem("transport.kafka.partitions", "must be at least 1")
+    seen: set[str] = set()
+    raw_companies = data.get("companies", [])
+    if not isinstance(raw_companies, list):
+        chk.problem("companies", "expected an array of tables ([[companies]])")
+        raw_companies = []
+    companies = [
+        c for i, raw in enumerate(raw_companies) if (c := _company(raw, i, chk, seen)) is not None
+    ]
+    config = AppConfig(
+        data_dir=Path(chk.typed(data, "data_dir", "", str, ".wisesync")),
+        dsn=dsn,
+        transport=kind,
+        kafka=kafka,
+        group=chk.typed(data, "group", "", str, "wisesync"),
+        metrics_port=chk.typed(data, "metrics_port", "", int, 9464),
+        companies=tuple(companies),
+        source_file=file,
+    )
+    if plugin_check and not chk.problems:
+        chk.problems.extend(_plugin_problems(config, file))
+    if chk.problems:
+        raise ConfigInvalid(chk.problems)
+    return config
+
+
+def _plugin_problems(config: AppConfig, file: str) -> list[ConfigProblem]:
+    """Ask each company's source and target plugins to check their sections."""
+    from wisesync.plugins import registry
+    from wisesync.protocols import PluginRuntime
+
+    reg = registry()
+    runtime = PluginRuntime(config=config)
+    problems: list[ConfigProblem] = []
+    for i, company in enumerate(config.companies):
+        for attr, table in (("ledger", reg.targets), ("source", reg.sources)):
+            name = getattr(company, attr)
+            if name not in table:
+                problems.append(
+                    ConfigProblem(
+                        f"companies[{i}].{attr}",
+                        f"no plugin named {name!r} is installed",
+                        f"installed: {', '.join(sorted(table)) or 'none'}",
+                        file,
+                    )
+                )
+                continue
+            for p in table[name](runtime).check_company(company):
+                problems.append(ConfigProblem(f"companies[{i}].{p.key}", p.message, p.hint, file))
+    return problems
+
+
+def config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to read: the argument, ``$WISESYNC_CONFIG``, or ./wisesync.toml."""
+    return Path(path or os.environ.get("WISESYNC_CONFIG") or DEFAULT_CONFIG_FILE)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    required: bool = False,
+    environ: dict[str, str] | None = None,
+) -> AppConfig:
+    """Read and validate the config file (absent and not required: defaults, no companies)."""
+    file = config_path(path)
+    if not file.exists():
+        if required or path is not None:
+            raise ConfigInvalid(
+                [
+                    ConfigProblem(
+                        "",
+                        f"config file {file} does not exist",
+                        "create it (see README, Configuration) or pass --config",
+                        str(file),
+                    )
+                ]
+            )
+        return parse_config({}, environ=environ)
+    try:
+        data = tomllib.loads(file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigInvalid(
+            [
+                ConfigProblem(
+                    "", f"not valid TOML: {exc}", "fix the syntax at the line named", str(file)
+                )
+            ]
+        ) from None
+    return parse_config(data, file=str(file), environ=environ)

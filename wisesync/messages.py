@@ -1,0 +1,263 @@
+"""The closed set of result message codes, with the fix hint users see.
+
+The vocabulary is the one Wise-Sync users know (GL mapping missing, ledger
+account does not exist, sync token issue; rounding, adjustment, terms xref and
+contact warnings) plus what a pipeline needs to explain every record that did
+not post. A plugin may only emit codes listed here: an unknown code is a bug,
+and :func:`message` raises on it so tests catch it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """How a message affects its record: errors stop it, warnings ride along."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """One entry of the catalog: its default severity, a title and a one-line fix hint."""
+
+    name: str
+    severity: Severity
+    title: str
+    hint: str
+
+
+_E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+CATALOG: dict[str, Code] = {
+    c.name: c
+    for c in (
+        # --- record-stopping errors (Wise-Sync: "issues that will stop the sync") ---
+        Code(
+            "GL_MAPPING_MISSING",
+            _E,
+            "GL mapping missing",
+            "Map the GL account (and a Non-Product ID where the ledger needs an item) in "
+            "ConnectWise > System > Setup Tables > GL Accounts, then replay the record.",
+        ),
+        Code(
+            "LEDGER_ACCOUNT_MISSING",
+            _E,
+            "Ledger account does not exist",
+            "Create or un-archive the account code in the ledger's chart of accounts (or fix "
+            "the GL mapping to an existing code), then replay.",
+        ),
+        Code(
+            "AUTH_TOKEN_INVALID",
+            _E,
+            "Sync token issue: ledger connection expired or revoked",
+            "Reconnect the company: `wisesync <ledger> connect --company <key>`, then replay.",
+        ),
+        Code(
+            "SYNC_TOKEN_CONFLICT",
+            _E,
+            "Sync token issue: the ledger object changed meanwhile",
+            "Someone edited the same object in the ledger; check it there, then replay.",
+        ),
+        Code(
+            "ADJUSTMENT_OVER_CAP",
+            _E,
+            "Adjustment needed is over the cap",
+            "The ledger total differs from ConnectWise by more than the adjustment cap; fix the "
+            "invoice lines or raise `adjustment_cap` for the company, then replay.",
+        ),
+        Code(
+            "LEDGER_VALIDATION",
+            _E,
+            "The ledger rejected the document",
+            "Read the ledger's message, correct the record in ConnectWise, then replay.",
+        ),
+        Code(
+            "TAX_CODE_INVALID",
+            _E,
+            "Tax code is not a valid tax code",
+            "Map the ConnectWise tax code xref to an active tax type in the ledger, then replay.",
+        ),
+        Code(
+            "TRACKING_MISSING",
+            _E,
+            "Tracking category option missing",
+            "Create the tracking option in the ledger or fix the GL mapping's tracking "
+            'segments (or set `tracking_missing = "warn"`), then replay.',
+        ),
+        Code(
+            "DUPLICATE_DOCUMENT_NUMBER",
+            _E,
+            "Document number already used in the ledger",
+            "A different document with this number exists in the ledger; void or renumber "
+            "one of them, then replay.",
+        ),
+        Code(
+            "CONTACT_INVALID",
+            _E,
+            "The ledger refused the contact",
+            "Fix the customer or vendor details in ConnectWise, then replay.",
+        ),
+        Code(
+            "INVOICE_NOT_FOUND",
+            _E,
+            "Invoice to apply the payment to was not found",
+            "The ledger payment names an invoice number ConnectWise does not have; check the "
+            "invoice number in both systems.",
+        ),
+        Code(
+            "PAYMENT_EXCEEDS_BALANCE",
+            _E,
+            "Payment is more than the invoice balance",
+            "The payment is larger than what is owed on the ConnectWise invoice; check "
+            "for a duplicate payment in the ledger.",
+        ),
+        Code(
+            "SOURCE_RECORD_GONE",
+            _E,
+            "Record is no longer unposted at the source",
+            "It was posted, deleted or batched elsewhere meanwhile; nothing to do unless "
+            "that was a mistake.",
+        ),
+        Code(
+            "LEDGER_UNAVAILABLE",
+            _E,
+            "The ledger did not answer",
+            "The ledger kept failing (5xx or timeouts) after retries; replay once it is back.",
+        ),
+        Code(
+            "SOURCE_UNAVAILABLE",
+            _E,
+            "The source system did not answer",
+            "ConnectWise kept failing after retries; check its status and credentials.",
+        ),
+        Code(
+            "INTERNAL_ERROR",
+            _E,
+            "wisesync failed on this record",
+            "The message went to the dead-letter topic; report it with the record id, then "
+            "`wisesync replay --dlq` after the fix.",
+        ),
+        Code(
+            "RECORD_INVALID",
+            _E,
+            "The record is incomplete",
+            "A required field is empty in ConnectWise (see the message); complete it, replay.",
+        ),
+        # --- warnings on records that did post ---
+        Code(
+            "ROUNDING_APPLIED",
+            _W,
+            "Rounding line added",
+            "ConnectWise lines did not balance at 2 decimals; a rounding line keeps the total.",
+        ),
+        Code(
+            "ADJUSTMENT_APPLIED",
+            _W,
+            "Adjustment line added",
+            "The ledger total differed from ConnectWise; an adjustment line made them equal.",
+        ),
+        Code(
+            "TERMS_XREF",
+            _W,
+            "Terms xref: billing term has no due days",
+            "Set the Terms Xref (days) on the billing term in ConnectWise; the ledger default "
+            "due date was used.",
+        ),
+        Code(
+            "NO_BILLING_CONTACT",
+            _W,
+            "No primary or billing contact",
+            "Give the ConnectWise company a primary and a billing contact.",
+        ),
+        Code(
+            "SOURCE_CHANGED_AFTER_POST",
+            _W,
+            "Changed in ConnectWise after it was posted",
+            "The ledger keeps the first version; change the ledger document by hand if needed.",
+        ),
+        Code(
+            "DESCRIPTION_TRUNCATED",
+            _W,
+            "Line description shortened",
+            "The ledger limits description length; the full text stays in ConnectWise.",
+        ),
+        Code(
+            "ALREADY_IN_LEDGER",
+            _W,
+            "Found already in the ledger",
+            "The document existed in the ledger (an earlier attempt); it was linked, not posted again.",
+        ),
+        Code(
+            "ACKNOWLEDGE_PENDING",
+            _W,
+            "Posted, not yet marked posted in ConnectWise",
+            "wisesync keeps retrying the ConnectWise accounting batch; check the connection.",
+        ),
+        Code(
+            "DAILY_LIMIT_REACHED",
+            _W,
+            "Ledger daily API limit reached",
+            "The company is paused until the ledger's daily limit resets; records wait, none fail.",
+        ),
+        # --- information ---
+        Code(
+            "BILLING_STATUS_HOLD",
+            _I,
+            "Held by billing status",
+            "The invoice's ConnectWise billing status is in the company's hold list.",
+        ),
+        Code(
+            "ACKNOWLEDGED",
+            _I,
+            "Marked posted in ConnectWise",
+            "An accounting batch now holds the record's GL entries.",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message on a result: severity, catalog code, text, optional line index."""
+
+    severity: Severity
+    code: str
+    text: str
+    line: int | None = None
+
+    @property
+    def hint(self) -> str:
+        """The catalog's one-line fix hint for this code."""
+        return CATALOG[self.code].hint
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+class UnknownCode(KeyError):
+    """A message code that is not in :data:`CATALOG`."""
+
+
+def message(
+    code: str, text: str, *, line: int | None = None, severity: Severity | str | None = None
+) -> Message:
+    """Build a message for a catalog ``code`` (default severity unless overridden)."""
+    try:
+        entry = CATALOG[code]
+    except KeyError:
+        raise UnknownCode(
+            f"{code!r} is not a wisesync message code; add it to wisesync.messages.CATALOG"
+        ) from None
+    sev = Severity(severity) if severity is not None else entry.severity
+    return Message(sev, code, text, line)
+
+
+def has_errors(messages: list[Message] | tuple[Message, ...]) -> bool:
+    """True when any message stops the record."""
+    return any(m.severity is Severity.ERROR for m in messages)

@@ -1,0 +1,197 @@
+"""The small protocols the core calls: :class:`Source` and :class:`Target`.
+
+Plugins hand these classes to the core through the registration hooks in
+:mod:`wisesync.hookspecs`. The core instantiates each class once per process
+with a :class:`PluginRuntime` and calls the methods below; a plugin never
+reaches into the pipeline, the journal or the transport.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from wisesync.events.models import PostingResult, PostOutcome, RecordEvent, RecordType
+from wisesync.messages import Message
+from wisesync.ratelimit import CallLimiter, Clock, TargetLimits
+
+if TYPE_CHECKING:
+    from wisesync.config import AppConfig, CompanyConfig, ConfigProblem
+
+
+@dataclass(slots=True)
+class Held:
+    """A record the source saw but will not publish (e.g. a billing-status hold)."""
+
+    record_type: RecordType
+    source_id: str
+    code: str
+    text: str
+    document_number: str | None = None
+
+
+@dataclass(slots=True)
+class AckOutcome:
+    """The source's answer for one acknowledged result."""
+
+    result_id: str
+    source_id: str
+    acknowledged: bool
+    batch_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class PluginRuntime:
+    """What the core lends every plugin instance.
+
+    Attributes:
+        config: the whole validated configuration.
+        db: a :class:`wisesync.store.db.Database` (psycopg pool), or None when a
+            command runs without a store (``config check``).
+        clock: time source, scaled in simulations.
+        environ: where secret references (``*_env`` settings) are resolved.
+    """
+
+    config: AppConfig
+    db: Any = None
+    clock: Clock = field(default_factory=Clock)
+    environ: dict[str, str] | None = None
+
+    def secret(self, env_name: str, *, key: str) -> str:
+        """The value of the environment variable a setting ``key`` names.
+
+        Raises ConfigError naming ``key`` (never the value) when unset.
+        """
+        import os
+
+        from wisesync.errors import ConfigError
+
+        env = self.environ if self.environ is not None else os.environ
+        value = env.get(env_name)
+        if not value:
+            raise ConfigError(
+                f"environment variable {env_name} is not set",
+                key=key,
+                hint=f"export {env_name}=... before starting wisesync",
+            )
+        return value
+
+
+@dataclass(slots=True)
+class TargetContext:
+    """Per-company state a target builds in :meth:`Target.prepare` and gets back
+    on every call: the company, the call limiter the poster enforces, and the
+    target's own cached reference data (chart of accounts, tax rates, items,
+    contacts, tracking)."""
+
+    company: CompanyConfig
+    limiter: CallLimiter
+    reference: Any = None
+    prepared_at: datetime | None = None
+
+
+class Source(ABC):
+    """Where records come from (ConnectWise for documents; a ledger for payments).
+
+    Class attributes:
+        name: the plugin name records carry in ``source`` (``"connectwise"``).
+        record_types: the record types :meth:`extract` can produce.
+    """
+
+    name: ClassVar[str]
+    record_types: ClassVar[frozenset[RecordType]]
+
+    def __init__(self, runtime: PluginRuntime):
+        self.runtime = runtime
+
+    def check_company(self, company: CompanyConfig) -> list[ConfigProblem]:
+        """Validate this plugin's settings section of ``company``; no I/O. Default: none."""
+        return []
+
+    @abstractmethod
+    def extract(
+        self,
+        company: CompanyConfig,
+        record_types: Collection[RecordType],
+        since: datetime | None = None,
+        source_ids: Collection[str] | None = None,
+    ) -> Iterator[RecordEvent | Held]:
+        """Yield every unposted record of ``record_types`` for ``company``.
+
+        Yields sealed :class:`RecordEvent` objects (``target`` set, content hash
+        computed) and :class:`Held` for records deliberately not published. With
+        ``source_ids`` only those records are looked at (replay); a requested id
+        that is no longer unposted is simply not yielded.
+        """
+
+    @abstractmethod
+    def acknowledge(self, company: CompanyConfig, results: list[PostingResult]) -> list[AckOutcome]:
+        """Mark posted results as posted at the source; one outcome per result.
+
+        Must be idempotent: a retry after a lost response never acknowledges twice.
+        """
+
+
+class Target(ABC):
+    """Where records are posted (a ledger; ConnectWise for payments).
+
+    Class attributes:
+        name: the plugin name records carry in ``target`` (``"xero"``).
+        record_types: the record types it accepts.
+        limits: its API limits, enforced by the poster through the context's limiter.
+    """
+
+    name: ClassVar[str]
+    record_types: ClassVar[frozenset[RecordType]]
+    limits: ClassVar[TargetLimits] = TargetLimits()
+
+    def __init__(self, runtime: PluginRuntime):
+        self.runtime = runtime
+
+    def check_company(self, company: CompanyConfig) -> list[ConfigProblem]:
+        """Validate this plugin's settings section of ``company``; no I/O. Default: none."""
+        return []
+
+    @abstractmethod
+    def prepare(self, company: CompanyConfig, limiter: CallLimiter) -> TargetContext:
+        """Connect and load (or refresh from cache) the reference data for ``company``.
+
+        Raises :class:`wisesync.errors.AuthError` when the connection is invalid.
+        """
+
+    @abstractmethod
+    def validate(self, record: RecordEvent, ctx: TargetContext) -> list[Message]:
+        """Check one record against the reference data before any posting call.
+
+        Returns messages; any error-severity message keeps the record from being posted.
+        """
+
+    @abstractmethod
+    def find_existing(
+        self, records: list[RecordEvent], ctx: TargetContext
+    ) -> dict[str, PostOutcome]:
+        """Look records up in the ledger (by document number / reference).
+
+        Used to reconcile journal rows left ``claimed`` by a crash. Returns outcomes
+        (status ``posted``) keyed by source id for the records that exist; absent
+        records are left out.
+        """
+
+    @abstractmethod
+    def post(self, records: list[RecordEvent], ctx: TargetContext) -> list[PostOutcome]:
+        """Post a batch (at most ``limits.batch_size``) and return one outcome per record,
+        in the same order. Must send a ledger-side idempotency key derived from the
+        batch content, so a retry of the same batch is not applied twice."""
+
+    def supports(self, record_type: RecordType) -> bool:
+        """True when this target accepts ``record_type``."""
+        return record_type in self.record_types
+
+
+def outcomes_by_id(outcomes: Iterable[PostOutcome]) -> dict[str, PostOutcome]:
+    """Index outcomes by source id."""
+    return {o.source_id: o for o in outcomes}

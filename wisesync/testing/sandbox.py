@@ -1,0 +1,325 @@
+"""The shared base of every plugin sandbox: a stateful HTTP server on 127.0.0.1.
+
+A plugin's sandbox (``wisesync_<name>.sandbox``) subclasses :class:`SandboxApp`,
+declares routes with :meth:`SandboxApp.route`, keeps its state in memory and
+answers with the real API's paths, status codes, headers and error bodies.
+This module adds what every simulator needs:
+
+* a threaded HTTP/1.1 server with keep-alive (:class:`SandboxServer`);
+* fault injection (:class:`Faults`): latency, 5xx, 429 with Retry-After, and
+  "committed but the response was lost" (the handler runs, then the socket is
+  closed without an answer), each for the next N matching requests;
+* a control API under ``/__sandbox/`` (faults, reset, request log) so a
+  sandbox started by ``wisesync sandbox <name>`` can be driven from outside;
+* a request log (method, path, status) for tests and call counting.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from wisesync import money
+
+
+@dataclass(slots=True)
+class Request:
+    """An incoming request, decoded."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """First value of a query parameter, case-insensitive name."""
+        for key, values in self.query.items():
+            if key.lower() == name.lower():
+                return values[0]
+        return default
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """A request header, case-insensitive."""
+        return self.headers.get(name.lower(), default)
+
+    def json(self) -> Any:
+        """The body parsed as JSON with Decimals; raises ValueError when malformed."""
+        return money.loads(self.body) if self.body else None
+
+
+@dataclass(slots=True)
+class Response:
+    """What a handler returns: status, JSON-able body (or bytes/str) and headers."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return money.dumps(self.body).encode()
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass(slots=True)
+class Fault:
+    """One armed fault: what to do to the next ``count`` requests matching ``path``."""
+
+    kind: str  # "latency" | "status" | "rate_limit" | "lose_response"
+    count: int = 1
+    path: str = ""  # regex searched in the path; "" matches all
+    method: str = ""  # "" matches all
+    status: int = 503
+    retry_after: float = 1.0
+    seconds: float = 0.0
+
+
+class Faults:
+    """Armed faults, consumed in order by matching requests. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: list[Fault] = []
+        self.latency = 0.0
+
+    def arm(self, fault: Fault) -> None:
+        """Arm ``fault`` for its next ``count`` matching requests."""
+        with self._lock:
+            self._armed.append(fault)
+
+    def clear(self) -> None:
+        """Disarm everything and remove latency."""
+        with self._lock:
+            self._armed.clear()
+            self.latency = 0.0
+
+    def take(self, method: str, path: str, kinds: tuple[str, ...]) -> Fault | None:
+        """Consume one armed fault of ``kinds`` matching the request, if any."""
+        with self._lock:
+            for fault in self._armed:
+                if fault.kind not in kinds or fault.count <= 0:
+                    continue
+                if fault.method and fault.method.upper() != method:
+                    continue
+                if fault.path and not re.search(fault.path, path):
+                    continue
+                fault.count -= 1
+                if fault.count == 0:
+                    self._armed.remove(fault)
+                return fault
+        return None
+
+
+class _LostResponse(Exception):
+    """Raised after a handler ran to drop the connection without answering."""
+
+
+class SandboxApp:
+    """Routing, faults and the request log. Subclasses add routes and state.
+
+    ``error_response(status, message)`` builds the API's own error body for
+    injected faults and unknown routes; override it per API.
+    """
+
+    system = "sandbox"
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self.faults = Faults()
+        self.log: list[tuple[str, str, int]] = []
+        self._log_lock = threading.Lock()
+        self.lock = threading.RLock()  # guards subclass state
+
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        """Serve ``method`` on paths matching ``pattern`` (``{name}`` captures a segment).
+
+        Matching is case-insensitive, as ConnectWise and Xero paths are.
+        """
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern.rstrip("/"))
+        self._routes.append((method.upper(), re.compile(f"^{regex}/?$", re.IGNORECASE), handler))
+
+    def error_response(self, status: int, message: str) -> Response:
+        """The API's error body for ``status``; override per API."""
+        return Response(status, {"message": message})
+
+    def calls(self, method: str | None = None, path: str | None = None) -> int:
+        """How many requests were served (matching ``method`` and a ``path`` regex)."""
+        with self._log_lock:
+            return sum(
+                1
+                for m, p, _ in self.log
+                if (method is None or m == method) and (path is None or re.search(path, p))
+            )
+
+    def dispatch(self, request: Request) -> Response:
+        """Run faults, route, run the handler, apply "lose the response"."""
+        if request.path.startswith("/__sandbox/"):
+            return self._control(request)
+        if self.faults.latency:
+            time.sleep(self.faults.latency)
+        fault = self.faults.take(request.method, request.path, ("latency", "status", "rate_limit"))
+        if fault and fault.kind == "latency":
+            time.sleep(fault.seconds)
+        elif fault and fault.kind == "status":
+            return self.error_response(fault.status, "Injected server error")
+        elif fault and fault.kind == "rate_limit":
+            response = self.error_response(429, "Rate limit exceeded")
+            response.headers["Retry-After"] = f"{fault.retry_after:g}"
+            return response
+        response = self.handle(request)
+        if self.faults.take(request.method, request.path, ("lose_response",)):
+            raise _LostResponse
+        return response
+
+    def handle(self, request: Request) -> Response:
+        """Find the route and run it."""
+        allowed = False
+        for method, regex, handler in self._routes:
+            match = regex.match(request.path)
+            if not match:
+                continue
+            if method != request.method:
+                allowed = True
+                continue
+            request.params = {k: v for k, v in match.groupdict().items() if v is not None}
+            return handler(request)
+        if allowed:
+            return self.error_response(405, f"Method {request.method} not allowed")
+        return self.error_response(404, f"No resource at {request.path}")
+
+    def reset(self) -> None:
+        """Forget faults and the request log; subclasses also reset their state."""
+        self.faults.clear()
+        with self._log_lock:
+            self.log.clear()
+
+    def _control(self, request: Request) -> Response:
+        what = request.path[len("/__sandbox/") :].strip("/")
+        if what == "faults" and request.method == "POST":
+            spec = request.json() or {}
+            if "latency" in spec:
+                self.faults.latency = float(spec.pop("latency"))
+            if spec.get("kind"):
+                self.faults.arm(Fault(**spec))
+            return Response(204)
+        if what == "faults" and request.method == "DELETE":
+            self.faults.clear()
+            return Response(204)
+        if what == "log":
+            with self._log_lock:
+                return Response(
+                    200, [{"method": m, "path": p, "status": s} for m, p, s in self.log]
+                )
+        if what == "reset" and request.method == "POST":
+            self.reset()
+            return Response(204)
+        return Response(404, {"message": f"unknown control {what!r}"})
+
+    def record(self, method: str, path: str, status: int) -> None:
+        with self._log_lock:
+            self.log.append((method, path, status))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        request = Request(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        app = self.server.app
+        try:
+            response = app.dispatch(request)
+        except _LostResponse:
+            app.record(request.method, request.path, 0)
+            self.close_connection = True
+            return
+        except Exception as exc:  # a sandbox bug must show as a 500, not hang the client
+            response = app.error_response(500, f"sandbox error: {type(exc).__name__}: {exc}")
+        payload = response.encode()
+        app.record(request.method, request.path, response.status)
+        self.send_response(response.status)
+        headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], app: SandboxApp):
+        self.app = app
+        super().__init__(address, _Handler)
+
+
+class SandboxServer:
+    """Runs a :class:`SandboxApp` on 127.0.0.1 in a background thread.
+
+    >>> with SandboxServer(app) as server:   # doctest: +SKIP
+    ...     requests.get(server.url + "/...")
+    """
+
+    def __init__(self, app: SandboxApp, port: int = 0, host: str = "127.0.0.1"):
+        self.app = app
+        self._server = _Server((host, port), app)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name=f"sandbox-{app.system}"
+        )
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> SandboxServer:
+        """Start serving; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
