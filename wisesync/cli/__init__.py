@@ -1,0 +1,96 @@
+"""The ``wisesync`` command line.
+
+Exit codes scripts can rely on: 0 success (every record posted), 1 the work ran
+but something did not post or a check failed, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from wisesync import __version__
+from wisesync.cli.context import EXIT_CONFIG, AppContext
+from wisesync.errors import ConfigError
+
+HELP = """Post ConnectWise PSA records into Xero or QuickBooks Online, exactly once.
+
+\b
+Start here:
+  wisesync demo                 everything on this machine, seeded sandboxes, one minute
+  wisesync config check         validate wisesync.toml (exit 2 names each bad key)
+  wisesync sync-all             Sync All for the first (or --company) company
+  wisesync results --run ID     review what posted, and why the rest did not
+  wisesync replay --failed      reprocess what failed, fresh from ConnectWise
+  wisesync run                  the long-running service (all roles, or --role)
+
+Configuration is read from --config, $WISESYNC_CONFIG or ./wisesync.toml.
+"""
+
+
+@click.group(
+    help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Config file (default: $WISESYNC_CONFIG or ./wisesync.toml).",
+)
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.version_option(__version__, prog_name="wisesync")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, verbose: int) -> None:
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = AppContext(config_file=config_file)
+
+
+def _add_core_commands() -> None:
+    from wisesync.cli import admin
+
+    for command in admin.COMMANDS:
+        cli.add_command(command)
+    for module in (
+        "wisesync.cli.sync",
+        "wisesync.cli.run",
+        "wisesync.cli.replay",
+        "wisesync.cli.demo",
+    ):
+        try:
+            mod = __import__(module, fromlist=["COMMANDS"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        for command in mod.COMMANDS:
+            cli.add_command(command)
+
+
+def _add_plugin_commands() -> None:
+    from wisesync.plugins import registry
+
+    registry().manager.hook.register_commands(cli=cli)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _add_core_commands()
+    _add_plugin_commands()
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.secho(f"configuration error: {exc}", fg="red", err=True)
+        sys.exit(EXIT_CONFIG)
+    except SystemExit:
+        raise

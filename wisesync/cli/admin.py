@@ -1,0 +1,227 @@
+"""Housekeeping commands: plugins, schemas, db, config, options."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from wisesync.cli.context import EXIT_CONFIG, AppContext, pass_app, print_json
+
+console = Console()
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_cmd(as_json: bool) -> None:
+    """List installed plugins: distribution, version and the hooks each implements."""
+    from wisesync.plugins import registry
+
+    reg = registry()
+    infos = reg.plugins()
+    if as_json:
+        print_json(
+            {
+                "plugins": [vars(i) for i in infos],
+                "sources": sorted(reg.sources),
+                "targets": sorted(reg.targets),
+                "sandboxes": sorted(reg.sandboxes),
+            }
+        )
+        return
+    table = Table(title="wisesync plugins")
+    for col in ("plugin", "distribution", "version", "hooks"):
+        table.add_column(col)
+    for i in infos:
+        table.add_row(i.name, i.distribution or "-", i.version or "-", ", ".join(i.hooks))
+    console.print(table)
+    console.print(
+        f"sources: {', '.join(sorted(reg.sources)) or '-'}   "
+        f"targets: {', '.join(sorted(reg.targets)) or '-'}"
+    )
+
+
+@click.group("schemas")
+def schemas_group() -> None:
+    """Inspect and check the Avro event schemas in schemas/."""
+
+
+@schemas_group.command("check")
+@click.option(
+    "--dir",
+    "dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Schema directory (repeatable; default: the installed schemas/).",
+)
+def schemas_check(dirs: tuple[str, ...]) -> None:
+    """Prove each schema version reads the one before and vice versa.
+
+    Exits 1 naming the field when two versions are not backward and forward compatible.
+    """
+    from wisesync.events.compat import check_registry
+    from wisesync.events.registry import SchemaRegistry
+
+    registry = SchemaRegistry(*(Path(d) for d in dirs))
+    for name, versions in sorted(registry.by_name.items()):
+        labels = ", ".join(f"v{v} ({versions[v].fingerprint:016x})" for v in sorted(versions))
+        click.echo(f"{name}: {labels}")
+    failures = check_registry(registry)
+    for failure in failures:
+        click.secho(f"INCOMPATIBLE {failure}", fg="red", err=True)
+    if failures:
+        sys.exit(1)
+    click.echo("all schema versions are backward and forward compatible")
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database migrations (plain SQL files applied in order)."""
+
+
+@db_group.command("migrate")
+@pass_app
+def db_migrate(app: AppContext) -> None:
+    """Apply pending migrations (starts the embedded Postgres when no DSN is set)."""
+    from wisesync.store import migrate
+
+    db = app.database(migrate=False)
+    with db.connection() as conn:
+        done = migrate.migrate(conn)
+    for m in done:
+        click.echo(f"applied {m.path.name}")
+    click.echo(f"database is up to date ({len(done)} applied now)")
+
+
+@db_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def db_status(app: AppContext, as_json: bool) -> None:
+    """Show which migrations are applied and which are pending (exit 1 if any pending)."""
+    from wisesync.store import migrate
+
+    db = app.database(migrate=False)
+    with db.connection() as conn:
+        rows = migrate.status(conn)
+    pending = [m for m in rows if m.applied_at is None]
+    if as_json:
+        print_json(
+            [
+                {
+                    "version": m.version,
+                    "name": m.name,
+                    "applied_at": m.applied_at.isoformat() if m.applied_at else None,
+                }
+                for m in rows
+            ]
+        )
+    else:
+        for m in rows:
+            state = m.applied_at.strftime("%Y-%m-%d %H:%M:%S") if m.applied_at else "PENDING"
+            click.echo(f"{m.path.name:40} {state}")
+    if pending:
+        sys.exit(1)
+
+
+@click.group("config")
+def config_group() -> None:
+    """Check the configuration."""
+
+
+@config_group.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def config_check(app: AppContext, as_json: bool) -> None:
+    """Validate the config file and each plugin's settings; exit 2 listing every problem.
+
+    Each problem names the file, the key and how to fix it. Secrets are never printed.
+    """
+    from wisesync.config import ConfigInvalid, load_config
+
+    try:
+        config = load_config(app.config_file, required=True)
+    except ConfigInvalid as exc:
+        if as_json:
+            print_json(
+                {
+                    "ok": False,
+                    "problems": [
+                        {"file": p.file, "key": p.key, "message": p.message, "hint": p.hint}
+                        for p in exc.problems
+                    ],
+                }
+            )
+        else:
+            click.secho(f"{len(exc.problems)} problem(s):", fg="red", err=True)
+            for problem in exc.problems:
+                click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_CONFIG)
+    if as_json:
+        print_json({"ok": True, "companies": [c.key for c in config.companies]})
+    else:
+        click.echo(
+            f"{config.source_file}: ok, {len(config.companies)} company(ies): "
+            + ", ".join(f"{c.key} ({c.ledger})" for c in config.companies)
+        )
+
+
+@click.group("options")
+def options_group() -> None:
+    """Per-company options set at run time (recorded in an audit log)."""
+
+
+@options_group.command("set")
+@click.option("--company", help="Company key (default: the first company).")
+@click.argument("assignments", nargs=-1, required=True, metavar="NAME=VALUE...")
+@pass_app
+def options_set(app: AppContext, company: str | None, assignments: tuple[str, ...]) -> None:
+    """Set options, e.g. ``wisesync options set --company acme sync_all=on``.
+
+    Known options: sync_all (on/off). Every change is audited with who and when.
+    """
+    from wisesync.store.options import KNOWN_OPTIONS, OptionsStore
+
+    target = app.config.company(company)
+    store = OptionsStore(app.database())
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or name not in KNOWN_OPTIONS:
+            raise click.UsageError(
+                f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(KNOWN_OPTIONS)}"
+            )
+        normalised = KNOWN_OPTIONS[name](value)
+        store.set(target.key, name, normalised, changed_by=_who())
+        click.echo(f"{target.key}: {name} = {normalised}")
+
+
+@options_group.command("show")
+@click.option("--company", help="Company key (default: the first company).")
+@click.option("--audit", is_flag=True, help="Also show who changed what, and when.")
+@pass_app
+def options_show(app: AppContext, company: str | None, audit: bool) -> None:
+    """Show the options in force for a company, and optionally their audit trail."""
+    from wisesync.store.options import OptionsStore
+
+    target = app.config.company(company)
+    store = OptionsStore(app.database())
+    click.echo(f"{target.key}: sync_all = {'on' if store.sync_all(target) else 'off'}")
+    if audit:
+        for row in store.audit(target.key):
+            click.echo(
+                f"  {row['changed_at']:%Y-%m-%d %H:%M:%S} {row['changed_by']}: "
+                f"{row['name']} {row['old_value']} -> {row['new_value']}"
+            )
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+COMMANDS = [plugins_cmd, schemas_group, db_group, config_group, options_group]

@@ -1,0 +1,1 @@
+"""Durable state in Postgres: connection pool, migrations, tokens, plugin state."""

@@ -1,0 +1,70 @@
+"""Run-time company options (``wisesync options set``) with an audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from psycopg.rows import dict_row
+
+if TYPE_CHECKING:
+    from wisesync.config import CompanyConfig
+    from wisesync.store.db import Database
+
+
+def _on_off(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered in ("on", "true", "yes", "1"):
+        return "on"
+    if lowered in ("off", "false", "no", "0"):
+        return "off"
+    raise ValueError(f"expected on or off, got {value!r}")
+
+
+KNOWN_OPTIONS: dict[str, Callable[[str], str]] = {"sync_all": _on_off}
+
+
+class OptionsStore:
+    """Options that override the config file's per-company defaults."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def set(self, company: str, name: str, value: str, *, changed_by: str) -> None:
+        """Set one option and append the change to ``options_audit``."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT value FROM company_options WHERE company=%s AND name=%s FOR UPDATE",
+                (company, name),
+            ).fetchone()
+            conn.execute(
+                """INSERT INTO company_options (company, name, value, updated_by)
+                   VALUES (%s,%s,%s,%s)
+                   ON CONFLICT (company, name) DO UPDATE
+                   SET value=EXCLUDED.value, updated_by=EXCLUDED.updated_by, updated_at=now()""",
+                (company, name, value, changed_by),
+            )
+            conn.execute(
+                """INSERT INTO options_audit (company, name, old_value, new_value, changed_by)
+                   VALUES (%s,%s,%s,%s,%s)""",
+                (company, name, row[0] if row else None, value, changed_by),
+            )
+
+    def get(self, company: str, name: str) -> str | None:
+        """The stored value, or None when never set."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT value FROM company_options WHERE company=%s AND name=%s", (company, name)
+            ).fetchone()
+        return row[0] if row else None
+
+    def sync_all(self, company: CompanyConfig) -> bool:
+        """Is Sync All enabled (stored option, else the config file, default off)?"""
+        stored = self.get(company.key, "sync_all")
+        return company.sync_all if stored is None else stored == "on"
+
+    def audit(self, company: str) -> list[dict[str, Any]]:
+        """The company's option changes, oldest first."""
+        with self.db.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute("SELECT * FROM options_audit WHERE company=%s ORDER BY id", (company,))
+            return cur.fetchall()
