@@ -380,6 +380,8 @@ class KafkaBroker:
 
     def _wait_ready(self, deadline: float) -> None:
         assert self.process is not None
+        from kafka import KafkaAdminClient  # noqa: F401 - fail now, not as "never ready", if absent
+
         port_open = False
         last: Exception | None = None
         while time.monotonic() < deadline:
@@ -444,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     start.add_argument("--port", type=int, help="broker port (default: a free one)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    log.setLevel(logging.INFO)
     try:
         if args.command == "resolve":
             started = time.monotonic()
