@@ -1,0 +1,242 @@
+"""The extractor role: source plugins -> ``wisesync.records.v1`` + a run manifest.
+
+A sync of one company runs under an overlap lock (a Postgres advisory lock), so
+a scheduled sync and a manual Sync All of the same company never run at the same
+time, across processes. Records the source holds back (billing-status hold) are
+reported as ``held`` results straight away, so every record the source saw has
+an answer in the review.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Collection
+from datetime import datetime
+
+from wisesync.config import AppConfig, CompanyConfig
+from wisesync.errors import WisesyncError
+from wisesync.events.codec import Codec
+from wisesync.events.models import (
+    PostingResult,
+    RecordEvent,
+    RecordType,
+    Status,
+    SyncRun,
+    Trigger,
+    new_id,
+    utcnow,
+)
+from wisesync.messages import message
+from wisesync.plugins import Registry
+from wisesync.protocols import Held, PluginRuntime, Source
+from wisesync.store.db import Database
+from wisesync.transport import topics
+from wisesync.transport.base import Producer, Transport
+
+log = logging.getLogger(__name__)
+
+
+class SyncInProgress(WisesyncError):
+    """Another sync of the same company is running."""
+
+
+class Extractor:
+    """Runs syncs: extract from sources, publish records, held results and the manifest."""
+
+    def __init__(
+        self,
+        *,
+        config: AppConfig,
+        registry: Registry,
+        db: Database,
+        transport: Transport,
+        codec: Codec | None = None,
+        runtime: PluginRuntime | None = None,
+        producer: Producer | None = None,
+    ):
+        self.config = config
+        self.registry = registry
+        self.db = db
+        self.codec = codec or Codec()
+        self.runtime = runtime or PluginRuntime(config=config, db=db)
+        self._producer = producer or transport.producer()
+        self._sources: dict[str, Source] = {}
+
+    def source(self, name: str) -> Source:
+        """The instance of source ``name``."""
+        if name not in self._sources:
+            self._sources[name] = self.registry.source(name)(self.runtime)
+        return self._sources[name]
+
+    def sync(
+        self,
+        company: CompanyConfig,
+        record_types: Collection[RecordType] | None = None,
+        *,
+        trigger: Trigger = Trigger.SCHEDULE,
+        requested_by: str = "wisesync",
+        since: datetime | None = None,
+        source_ids: dict[RecordType, Collection[str]] | None = None,
+        attempts: dict[tuple[str, str], int] | None = None,
+        run_id: str | None = None,
+        on_record: Callable[[RecordEvent | Held], None] | None = None,
+    ) -> SyncRun:
+        """Extract and publish one company's unposted records; return the manifest.
+
+        ``source_ids`` limits extraction to those records per type (replay), and
+        ``attempts`` gives their attempt numbers by (record type, source id).
+        Raises SyncInProgress when a sync of the company is already running.
+        """
+        types = [
+            t
+            for t in (record_types or company.record_types)
+            if t in company.record_types or record_types is not None
+        ]
+        run = SyncRun(
+            run_id=run_id or new_id(),
+            company=company.key,
+            trigger=trigger,
+            requested_by=requested_by,
+            record_types=[str(t) for t in types],
+            extracted={str(t): 0 for t in types},
+            held={},
+        )
+        with self._overlap_lock(company.key):
+            try:
+                by_source: dict[str, list[RecordType]] = defaultdict(list)
+                for t in types:
+                    by_source[company.source_for(t)].append(t)
+                for source_name, source_types in by_source.items():
+                    source = self.source(source_name)
+                    wanted = [t for t in source_types if t in source.record_types]
+                    ids = None
+                    if source_ids is not None:
+                        ids = [i for t in wanted for i in source_ids.get(t, ())]
+                        if not ids:
+                            continue
+                    for item in source.extract(company, wanted, since, ids):
+                        self._publish(run, item, attempts or {})
+                        if on_record is not None:
+                            on_record(item)
+            except WisesyncError as exc:
+                run.error = str(exc)
+                raise
+            finally:
+                run.finished_at = utcnow()
+                self._producer.send(
+                    topics.RUNS,
+                    company.key.encode(),
+                    self.codec.encode(run),
+                    self.codec.headers(run),
+                )
+                self._producer.flush()
+        return run
+
+    def _publish(
+        self, run: SyncRun, item: RecordEvent | Held, attempts: dict[tuple[str, str], int]
+    ) -> None:
+        if isinstance(item, Held):
+            key = str(item.record_type)
+            run.held[key] = run.held.get(key, 0) + 1
+            result = PostingResult(
+                record_event_id=new_id(),
+                run_id=run.run_id,
+                trigger=run.trigger,
+                company=run.company,
+                record_type=item.record_type,
+                source="",
+                source_id=item.source_id,
+                target="",
+                status=Status.HELD,
+                document_number=item.document_number,
+                messages=[message(item.code, item.text)],
+            )
+            result.source = self.config.company(run.company).source_for(item.record_type)
+            result.target = self.config.company(run.company).target_for(item.record_type)
+            self._producer.send(
+                topics.RESULTS,
+                run.company.encode(),
+                self.codec.encode(result),
+                self.codec.headers(result),
+            )
+            return
+        item.run_id = run.run_id
+        item.trigger = run.trigger
+        item.attempt = attempts.get((str(item.record_type), item.source_id), item.attempt)
+        run.extracted[str(item.record_type)] = run.extracted.get(str(item.record_type), 0) + 1
+        self._producer.send(
+            topics.RECORDS, item.key, self.codec.encode(item), self.codec.headers(item)
+        )
+
+    def _overlap_lock(self, company: str):
+        return _AdvisoryTryLock(
+            self.db,
+            f"wisesync-extract:{company}",
+            f"a sync of company {company!r} is already running; wait for "
+            "it to finish (wisesync results shows its progress)",
+        )
+
+    def close(self) -> None:
+        """Flush and close the producer."""
+        self._producer.close()
+
+
+class _AdvisoryTryLock:
+    """A session-level Postgres advisory lock, taken without waiting."""
+
+    def __init__(self, db: Database, name: str, busy_message: str):
+        self.db, self.key, self.busy_message = db, zlib.crc32(name.encode()) - 2**31, busy_message
+        self._cm = None
+
+    def __enter__(self) -> None:
+        self._cm = self.db.connection()
+        conn = self._cm.__enter__()
+        conn.autocommit = True
+        (ok,) = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+        if not ok:
+            conn.autocommit = False
+            self._cm.__exit__(None, None, None)
+            raise SyncInProgress(self.busy_message)
+        self._conn = conn
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        self._conn.autocommit = False
+        self._cm.__exit__(None, None, None)
+
+
+class Scheduler:
+    """Runs each enabled company's sync every ``interval_seconds`` (the daemon's extractor)."""
+
+    def __init__(self, extractor: Extractor, config: AppConfig):
+        self.extractor = extractor
+        self.config = config
+        self._next: dict[str, float] = {}
+
+    def tick(self, now: float | None = None) -> list[SyncRun]:
+        """Run every company whose time has come; returns the runs started."""
+        now = time.monotonic() if now is None else now
+        runs = []
+        for company in self.config.companies:
+            if not company.enabled or now < self._next.get(company.key, 0.0):
+                continue
+            self._next[company.key] = now + company.interval_seconds
+            try:
+                runs.append(
+                    self.extractor.sync(company, trigger=Trigger.SCHEDULE, requested_by="schedule")
+                )
+            except SyncInProgress as exc:
+                log.info("%s", exc)
+            except WisesyncError as exc:
+                log.error("scheduled sync of %s failed: %s", company.key, exc)
+        return runs
+
+    def run(self, stop: threading.Event) -> None:
+        """Tick until ``stop`` is set."""
+        while not stop.is_set():
+            self.tick()
+            stop.wait(1.0)

@@ -1,0 +1,196 @@
+"""The posting journal: the poster's exactly-once guard (ARCHITECTURE section 3).
+
+One row per (company, target, record type, source id). The poster reads the rows
+of a batch before any API call, claims the records it will post, posts, then
+records each outcome with the encoded result it emits. After a crash:
+
+* ``posted`` -> the stored result is emitted again, no API call;
+* ``claimed`` -> the post may or may not have reached the ledger: the target's
+  ``find_existing`` decides before anything is posted again;
+* ``failed`` (or no row) -> the record is posted.
+
+A company's batches are serialised across processes with a Postgres advisory
+lock (:meth:`Journal.company_lock`), so even two posters that both believe they
+own a partition during a rebalance cannot post the same record twice.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+
+from wisesync.events.models import PostingResult, RecordEvent, Status
+from wisesync.store.db import Database
+
+Identity = tuple[str, str, str, str]
+
+CLAIMED, POSTED, FAILED = "claimed", "posted", "failed"
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """One journal row."""
+
+    identity: Identity
+    state: str
+    content_hash: str
+    record_event_id: str
+    ledger_id: str | None
+    ledger_number: str | None
+    ledger_total: Decimal | None
+    last_result: bytes | None
+    attempts: int
+
+
+def _lock_key(company: str, target: str) -> int:
+    return zlib.crc32(f"wisesync-post:{company}:{target}".encode()) - 2**31
+
+
+class Journal:
+    """Reads and writes the ``posting_journal`` table."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    @contextmanager
+    def company_lock(self, company: str, target: str) -> Iterator[None]:
+        """Hold the (company, target) posting lock for the duration of a batch."""
+        key = _lock_key(company, target)
+        with self.db.connection() as conn:
+            conn.autocommit = True
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                conn.autocommit = False
+
+    def read(self, records: Iterable[RecordEvent]) -> dict[Identity, JournalEntry]:
+        """The journal rows of ``records``, by identity (absent = never claimed)."""
+        ids = [r.identity for r in records]
+        if not ids:
+            return {}
+        cols = list(zip(*ids, strict=True))
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                """SELECT j.company, j.target, j.record_type, j.source_id, j.state, j.content_hash,
+                          j.record_event_id, j.ledger_id, j.ledger_number, j.ledger_total,
+                          j.last_result, j.attempts
+                   FROM posting_journal j
+                   JOIN unnest(%s::text[], %s::text[], %s::text[], %s::text[])
+                        AS k(company, target, record_type, source_id)
+                     USING (company, target, record_type, source_id)""",
+                [list(c) for c in cols],
+            ).fetchall()
+        return {
+            tuple(r[:4]): JournalEntry(
+                tuple(r[:4]),
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                bytes(r[10]) if r[10] is not None else None,
+                r[11],
+            )
+            for r in rows
+        }
+
+    def claim(self, records: list[RecordEvent]) -> set[Identity]:
+        """Mark ``records`` claimed (not over a ``posted`` row). Returns the identities claimed."""
+        if not records:
+            return set()
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                """INSERT INTO posting_journal AS j
+                       (company, target, record_type, source_id, state, content_hash,
+                        record_event_id, attempts, claimed_at)
+                   SELECT k.company, k.target, k.record_type, k.source_id, 'claimed',
+                          k.content_hash, k.event_id, 1, now()
+                   FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                               %s::text[])
+                        AS k(company, target, record_type, source_id, content_hash, event_id)
+                   ON CONFLICT (company, target, record_type, source_id) DO UPDATE
+                   SET state = 'claimed', content_hash = EXCLUDED.content_hash,
+                       record_event_id = EXCLUDED.record_event_id,
+                       attempts = j.attempts + 1, claimed_at = now(), updated_at = now()
+                   WHERE j.state <> 'posted'
+                   RETURNING j.company, j.target, j.record_type, j.source_id""",
+                [
+                    [r.company for r in records],
+                    [r.target for r in records],
+                    [str(r.record_type) for r in records],
+                    [r.source_id for r in records],
+                    [r.content_hash for r in records],
+                    [r.event_id for r in records],
+                ],
+            ).fetchall()
+        return {tuple(r) for r in rows}
+
+    def record(self, entries: list[tuple[RecordEvent, PostingResult, bytes]]) -> None:
+        """Store each outcome and its encoded result in one transaction.
+
+        ``posted`` and ``skipped_already_posted`` -> state posted; ``failed`` -> failed,
+        except when the ledger may hold the document (``uncertain`` results, see
+        :func:`journal_state`), which stay claimed for reconciliation.
+        """
+        if not entries:
+            return
+        params = []
+        for event, result, encoded in entries:
+            params.append(
+                (
+                    journal_state(result),
+                    event.content_hash,
+                    event.event_id,
+                    result.ledger_id,
+                    result.ledger_number,
+                    result.ledger_total,
+                    encoded,
+                    *event.identity,
+                )
+            )
+        with self.db.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO posting_journal AS j
+                       (state, content_hash, record_event_id, ledger_id, ledger_number,
+                        ledger_total, last_result, company, target, record_type, source_id,
+                        attempts, claimed_at)
+                   VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,1,NULL)
+                   ON CONFLICT (company, target, record_type, source_id) DO UPDATE
+                   SET state = EXCLUDED.state, content_hash = EXCLUDED.content_hash,
+                       record_event_id = EXCLUDED.record_event_id,
+                       ledger_id = COALESCE(EXCLUDED.ledger_id, j.ledger_id),
+                       ledger_number = COALESCE(EXCLUDED.ledger_number, j.ledger_number),
+                       ledger_total = COALESCE(EXCLUDED.ledger_total, j.ledger_total),
+                       last_result = EXCLUDED.last_result, updated_at = now()
+                   WHERE j.state <> 'posted' OR EXCLUDED.state = 'posted'""",
+                params,
+            )
+
+    def state_counts(self, company: str | None = None) -> dict[str, int]:
+        """How many rows are in each state (for metrics and tests)."""
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT state, count(*) FROM posting_journal WHERE %s::text IS NULL OR company=%s "
+                "GROUP BY state",
+                (company, company),
+            ).fetchall()
+        return {state: n for state, n in rows}
+
+
+#: Result codes after which the ledger may already hold the document.
+UNCERTAIN_CODES = frozenset({"LEDGER_UNAVAILABLE", "INTERNAL_ERROR"})
+
+
+def journal_state(result: PostingResult) -> str:
+    """The journal state a result leaves its record in."""
+    if result.status in (Status.POSTED, Status.SKIPPED_ALREADY_POSTED):
+        return POSTED
+    if any(m.code in UNCERTAIN_CODES for m in result.messages):
+        return CLAIMED
+    return FAILED

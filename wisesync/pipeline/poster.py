@@ -1,0 +1,539 @@
+"""The poster role: records topic -> target plugins -> results topic, exactly once in effect.
+
+For each poll it decodes the records (undecodable ones go to the dead-letter
+topic), groups them by (company, target), and for each group, under the
+company's posting lock, in chunks of the target's batch size:
+
+1. reads the posting journal (posted -> re-emit the stored result, no API call);
+2. reconciles ``claimed`` rows with ``find_existing``;
+3. validates (error messages fail the record without an API call);
+4. claims, posts, records the outcomes, emits the results;
+
+and only then commits the consumer offsets. Companies are posted in parallel
+(a thread pool), each within its target's declared limits, so a result never
+carries a 429. A ledger's daily limit parks the company's records in Postgres
+until the reset; they are re-published then, and fail nothing meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from wisesync.config import AppConfig, CompanyConfig
+from wisesync.errors import (
+    AuthError,
+    ConfigError,
+    DailyLimitReached,
+    RateLimited,
+    RemoteUnavailable,
+)
+from wisesync.events.codec import Codec
+from wisesync.events.errors import EventDecodeError
+from wisesync.events.models import DeadLetter, PostingResult, RecordEvent, Status
+from wisesync.messages import Message, Severity, has_errors, message
+from wisesync.pipeline.journal import FAILED, POSTED, Journal
+from wisesync.pipeline.outcomes import failed, merge_messages, result_for
+from wisesync.pipeline.targets import TargetPool
+from wisesync.plugins import Registry
+from wisesync.protocols import PluginRuntime, Target, TargetContext
+from wisesync.store.db import Database
+from wisesync.transport import topics
+from wisesync.transport.base import Message as BusMessage
+from wisesync.transport.base import Transport
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GROUP = "wisesync-poster"
+
+
+@dataclass
+class PosterStats:
+    """Counters a poster keeps (exported as metrics, read by tests and benchmarks)."""
+
+    results: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    dead_letters: int = 0
+    reemitted: int = 0
+    reconciled: int = 0
+    parked: int = 0
+    batches: int = 0
+
+    def count(self, result: PostingResult) -> None:
+        self.results[str(result.status)] += 1
+
+
+class _Poison(Exception):
+    """One record made the plugin raise unexpectedly."""
+
+
+class Poster:
+    """Consumes ``wisesync.records.v1`` and posts through target plugins.
+
+    Args:
+        retry_delays: seconds to wait before re-trying a chunk whose ledger was
+            unavailable; after the last, its records fail with LEDGER_UNAVAILABLE
+            (their journal rows stay ``claimed``, so a replay reconciles first).
+        workers: companies posted at the same time.
+        linger_s: after the first message, wait this long for more to fill batches.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: AppConfig,
+        registry: Registry,
+        db: Database,
+        transport: Transport,
+        codec: Codec | None = None,
+        runtime: PluginRuntime | None = None,
+        group: str = DEFAULT_GROUP,
+        workers: int = 4,
+        linger_s: float = 0.1,
+        max_records: int = 500,
+        retry_delays: tuple[float, ...] = (2.0, 10.0, 30.0),
+        consumer_options: dict[str, Any] | None = None,
+        metrics: Any = None,
+    ):
+        self.config = config
+        self.companies = {c.key: c for c in config.companies}
+        self.db = db
+        self.transport = transport
+        self.codec = codec or Codec()
+        self.runtime = runtime or PluginRuntime(config=config, db=db)
+        self.pool = TargetPool(registry, self.runtime)
+        self.journal = Journal(db)
+        self.group = group
+        self.linger_s = linger_s
+        self.max_records = max_records
+        self.retry_delays = retry_delays
+        self.metrics = metrics
+        self.stats = PosterStats()
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poster")
+        self._paused: dict[tuple[str, str], datetime] = {}
+        self._consumer_options = consumer_options or {}
+        self._consumer = None
+        self._producer = transport.producer()
+        self._last_release = 0.0
+
+    # --- the loop -------------------------------------------------------------------
+
+    @property
+    def consumer(self):
+        """The group member, created on first use."""
+        if self._consumer is None:
+            self._consumer = self.transport.consumer(
+                self.group, [topics.RECORDS], **self._consumer_options
+            )
+        return self._consumer
+
+    def poll_once(self, timeout_s: float = 1.0) -> int:
+        """Poll, post what arrived, emit results, commit. Returns the messages handled."""
+        self.release_parked()
+        messages = self.consumer.poll(timeout_s, self.max_records)
+        if not messages:
+            return 0
+        deadline = time.monotonic() + self.linger_s
+        while len(messages) < self.max_records and time.monotonic() < deadline:
+            more = self.consumer.poll(
+                max(0.0, deadline - time.monotonic()), self.max_records - len(messages)
+            )
+            if not more:
+                break
+            messages.extend(more)
+        self.handle(messages)
+        self._producer.flush()
+        self.consumer.commit_messages(messages)
+        return len(messages)
+
+    def run(self, stop: threading.Event, *, poll_timeout_s: float = 1.0) -> None:
+        """Poll until ``stop`` is set; the batch in hand is finished and committed."""
+        try:
+            while not stop.is_set():
+                self.poll_once(poll_timeout_s)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Leave the group and release resources."""
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+        self._producer.close()
+        self._executor.shutdown(wait=True)
+
+    # --- handling a poll ---------------------------------------------------------------
+
+    def handle(self, messages: list[BusMessage]) -> None:
+        """Decode and post ``messages`` (no commit). Results are sent, not yet flushed."""
+        groups: dict[tuple[str, str], list[tuple[BusMessage, RecordEvent]]] = defaultdict(list)
+        for msg in messages:
+            try:
+                event = self.codec.decode(msg.value)
+                if not isinstance(event, RecordEvent):
+                    raise EventDecodeError(f"expected a RecordEvent, got {type(event).__name__}")
+            except EventDecodeError as exc:
+                self.dead_letter(msg, exc)
+                continue
+            groups[(event.company, event.target)].append((msg, event))
+        futures = [
+            self._executor.submit(self._post_group, company, target, items)
+            for (company, target), items in groups.items()
+        ]
+        for future in futures:
+            future.result()
+
+    def _post_group(
+        self, company_key: str, target_name: str, items: list[tuple[BusMessage, RecordEvent]]
+    ) -> None:
+        company = self.companies.get(company_key)
+        try:
+            if company is None:
+                raise ConfigError(
+                    f"company {company_key!r} is not configured in this deployment",
+                    key="companies",
+                    hint="add it, then `wisesync replay --dlq`",
+                )
+            target = self.pool.target(target_name)
+        except ConfigError as exc:
+            for msg, event in items:
+                self.dead_letter(msg, exc, event)
+            return
+        events = [event for _, event in items]
+        by_event = {event.event_id: msg for msg, event in items}
+        until = self._paused.get((company.key, target.name))
+        if until and until > datetime.now(UTC):
+            self.park(events, until, "daily limit")
+            return
+        with self.journal.company_lock(company.key, target.name):
+            for chunk in _chunks(events, max(1, target.limits.batch_size)):
+                self._post_chunk_safely(company, target, chunk, by_event)
+
+    def _post_chunk_safely(
+        self,
+        company: CompanyConfig,
+        target: Target,
+        chunk: list[RecordEvent],
+        by_event: dict[str, BusMessage],
+    ) -> None:
+        """Post a chunk; bisect it when a plugin raises, to dead-letter only the poison."""
+        try:
+            self._post_chunk_with_retries(company, target, chunk)
+        except _Poison as poison:
+            cause = poison.__cause__ or poison
+            if len(chunk) == 1:
+                event = chunk[0]
+                log.exception(
+                    "target %s raised on %s %s",
+                    target.name,
+                    event.record_type,
+                    event.source_id,
+                    exc_info=cause,
+                )
+                self.dead_letter(by_event[event.event_id], cause, event)
+                self._finish(
+                    company,
+                    [
+                        (
+                            event,
+                            failed(
+                                event,
+                                "INTERNAL_ERROR",
+                                f"the {target.name} plugin failed: {type(cause).__name__}: {cause}",
+                            ),
+                        )
+                    ],
+                )
+                return
+            half = len(chunk) // 2
+            self._post_chunk_safely(company, target, chunk[:half], by_event)
+            self._post_chunk_safely(company, target, chunk[half:], by_event)
+
+    def _post_chunk_with_retries(
+        self, company: CompanyConfig, target: Target, chunk: list[RecordEvent]
+    ) -> None:
+        for attempt, delay in enumerate((*self.retry_delays, None)):
+            try:
+                self._post_chunk(company, target, chunk)
+                return
+            except (RemoteUnavailable, RateLimited) as exc:
+                if delay is None:
+                    self._finish(
+                        company,
+                        [
+                            (
+                                e,
+                                failed(
+                                    e, "LEDGER_UNAVAILABLE", f"{exc} (after {attempt + 1} tries)"
+                                ),
+                            )
+                            for e in chunk
+                        ],
+                    )
+                    return
+                log.warning("%s for %s: %s; retrying in %ss", target.name, company.key, exc, delay)
+                time.sleep(delay)
+            except AuthError as exc:
+                self.pool.forget(company.key, target.name)
+                text = (
+                    f"{exc}. The {target.name} connection of company {company.key} is "
+                    f"expired or revoked: run `wisesync {target.name} connect --company "
+                    f"{company.key}`, then `wisesync replay --failed --company {company.key}`"
+                )
+                self._finish(company, [(e, failed(e, "AUTH_TOKEN_INVALID", text)) for e in chunk])
+                return
+            except DailyLimitReached as exc:
+                until = exc.reset_at or datetime.now(UTC) + timedelta(hours=1)
+                self._paused[(company.key, target.name)] = until
+                self.park(chunk, until, str(exc))
+                return
+
+    def _post_chunk(self, company: CompanyConfig, target: Target, chunk: list[RecordEvent]) -> None:
+        """One chunk through journal, reconcile, validate, claim, post, record, emit."""
+        entries = self.journal.read(chunk)
+        done: list[tuple[RecordEvent, PostingResult]] = []
+        reconcile: list[RecordEvent] = []
+        candidates: list[RecordEvent] = []
+        for event in chunk:
+            entry = entries.get(event.identity)
+            if entry is None or (entry.state == FAILED and entry.record_event_id != event.event_id):
+                candidates.append(event)
+            elif (
+                entry.record_event_id == event.event_id
+                and entry.state in (POSTED, FAILED)
+                and entry.last_result
+            ):
+                self._reemit(entry.last_result)
+            elif entry.state == POSTED:
+                done.append((event, self._already_posted(event, entry)))
+            else:  # claimed: a crash between claim and record, or an uncertain failure
+                reconcile.append(event)
+        if reconcile or candidates:
+            ctx = self.pool.context(company, target)
+            calls_before = ctx.limiter.calls
+            found = self._reconcile(target, ctx, reconcile) if reconcile else {}
+            for event in reconcile:
+                if event.source_id in found:
+                    done.append((event, found[event.source_id]))
+                else:
+                    candidates.append(event)
+            to_post, warnings = [], {}
+            for event in candidates:
+                msgs = self._validate(target, ctx, event)
+                if has_errors(msgs):
+                    done.append((event, result_for(event, Status.FAILED, msgs)))
+                else:
+                    to_post.append(event)
+                    warnings[event.event_id] = msgs
+            claimed = self.journal.claim(to_post)
+            lost = [e for e in to_post if e.identity not in claimed]
+            if lost:  # another poster posted them meanwhile
+                now_posted = self.journal.read(lost)
+                done.extend((e, self._already_posted(e, now_posted[e.identity])) for e in lost)
+            to_post = [e for e in to_post if e.identity in claimed]
+            posted = self._post(target, ctx, to_post, warnings) if to_post else []
+            done.extend(posted)
+            _share_calls(
+                [r for _, r in done if r.status is Status.POSTED], ctx.limiter.calls - calls_before
+            )
+        self.stats.batches += 1
+        self._finish(company, done)
+
+    def _reconcile(
+        self, target: Target, ctx: TargetContext, events: list[RecordEvent]
+    ) -> dict[str, PostingResult]:
+        try:
+            existing = target.find_existing(events, ctx)
+        except (AuthError, RemoteUnavailable, RateLimited, DailyLimitReached):
+            raise
+        except Exception as exc:
+            raise _Poison from exc
+        by_id = {e.source_id: e for e in events}
+        found = {}
+        for source_id, outcome in existing.items():
+            event = by_id.get(source_id)
+            if event is None or outcome.status is not Status.POSTED:
+                continue
+            self.stats.reconciled += 1
+            note = message(
+                "ALREADY_IN_LEDGER",
+                f"{target.name} already has this document "
+                f"({outcome.ledger_number or outcome.ledger_id}); linked, not re-posted",
+            )
+            found[source_id] = result_for(
+                event, Status.POSTED, merge_messages(outcome.messages, [note]), outcome=outcome
+            )
+        return found
+
+    def _validate(self, target: Target, ctx: TargetContext, event: RecordEvent) -> list[Message]:
+        try:
+            return _dedupe_codes(target.validate(event, ctx), event.source_messages)
+        except (AuthError, RemoteUnavailable, RateLimited, DailyLimitReached):
+            raise
+        except Exception as exc:
+            raise _Poison from exc
+
+    def _post(
+        self,
+        target: Target,
+        ctx: TargetContext,
+        events: list[RecordEvent],
+        warnings: dict[str, list[Message]],
+    ) -> list[tuple[RecordEvent, PostingResult]]:
+        try:
+            outcomes = target.post(events, ctx)
+        except (AuthError, RemoteUnavailable, RateLimited, DailyLimitReached):
+            raise
+        except Exception as exc:
+            raise _Poison from exc
+        if len(outcomes) != len(events):
+            raise _Poison from RuntimeError(
+                f"{target.name}.post returned {len(outcomes)} outcomes for {len(events)} records"
+            )
+        results = []
+        for event, outcome in zip(events, outcomes, strict=True):
+            msgs = _dedupe_codes(outcome.messages, warnings.get(event.event_id, []))
+            status = outcome.status
+            if status is Status.POSTED and has_errors(msgs):
+                msgs = [m for m in msgs if m.severity is not Severity.ERROR] or msgs
+            results.append((event, result_for(event, status, msgs, outcome=outcome)))
+        return results
+
+    def _already_posted(self, event: RecordEvent, entry: Any) -> PostingResult:
+        msgs: list[Message] = []
+        if entry.content_hash != event.content_hash:
+            msgs.append(
+                message(
+                    "SOURCE_CHANGED_AFTER_POST",
+                    f"{event.record_type} {event.document_number or event.source_id} changed in "
+                    f"{event.source} after it was posted as {entry.ledger_number or entry.ledger_id}",
+                )
+            )
+        result = result_for(event, Status.SKIPPED_ALREADY_POSTED, msgs)
+        result.ledger_id, result.ledger_number = entry.ledger_id, entry.ledger_number
+        result.ledger_total = entry.ledger_total
+        return result
+
+    # --- output --------------------------------------------------------------------
+
+    def _finish(
+        self, company: CompanyConfig, done: list[tuple[RecordEvent, PostingResult]]
+    ) -> None:
+        """Record outcomes in the journal, then emit the results."""
+        encoded = [(event, result, self.codec.encode(result)) for event, result in done]
+        self.journal.record(encoded)
+        for _, result, data in encoded:
+            self._emit(result, data)
+
+    def _emit(self, result: PostingResult, data: bytes) -> None:
+        self.stats.count(result)
+        if self.metrics is not None:
+            self.metrics.record_result(result)
+        self._producer.send(
+            topics.RESULTS, result.company.encode(), data, self.codec.headers(result)
+        )
+
+    def _reemit(self, data: bytes) -> None:
+        self.stats.reemitted += 1
+        result = self.codec.decode(data)
+        self._producer.send(
+            topics.RESULTS, result.company.encode(), data, self.codec.headers(result)
+        )
+
+    def dead_letter(
+        self, msg: BusMessage, exc: BaseException, event: RecordEvent | None = None
+    ) -> None:
+        """Send ``msg`` to the dead-letter topic with what went wrong."""
+        self.stats.dead_letters += 1
+        letter = DeadLetter(
+            original_topic=msg.topic,
+            original_partition=msg.partition,
+            original_offset=msg.offset,
+            original_key=msg.key,
+            original_value=msg.value,
+            error_class=type(exc).__name__,
+            error_text=str(exc)[:2000],
+            consumer_group=self.group,
+            company=event.company
+            if event
+            else (msg.key.decode(errors="replace") if msg.key else None),
+            record_event_id=event.event_id if event else None,
+        )
+        self._producer.send(
+            topics.DLQ, msg.key, self.codec.encode(letter), self.codec.headers(letter)
+        )
+
+    # --- parking (daily limits) ----------------------------------------------------------
+
+    def park(self, events: list[RecordEvent], until: datetime, reason: str) -> None:
+        """Store ``events`` until ``until``; emit ``held`` results saying why."""
+        with self.db.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO parked_records (company, target, not_before, reason, event) "
+                "VALUES (%s,%s,%s,%s,%s)",
+                [(e.company, e.target, until, reason, self.codec.encode(e)) for e in events],
+            )
+        self.stats.parked += len(events)
+        for event in events:
+            note = message(
+                "DAILY_LIMIT_REACHED",
+                f"{event.target} daily API limit reached for {event.company}; "
+                f"posting resumes at {until:%Y-%m-%d %H:%M} UTC",
+            )
+            result = result_for(event, Status.HELD, [note])
+            self._emit(result, self.codec.encode(result))
+
+    def release_parked(self, *, every_s: float = 5.0) -> int:
+        """Re-publish parked records whose time has come. Returns how many."""
+        now = time.monotonic()
+        if now - self._last_release < every_s:
+            return 0
+        self._last_release = now
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                """DELETE FROM parked_records WHERE id IN (
+                       SELECT id FROM parked_records WHERE not_before <= now()
+                       ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
+                   RETURNING company, target, event"""
+            ).fetchall()
+            for company, target, event in rows:
+                self._paused.pop((company, target), None)
+                self._producer.send(topics.RECORDS, company.encode(), bytes(event))
+            self._producer.flush()
+        return len(rows)
+
+
+def _chunks(events: list[RecordEvent], size: int) -> list[list[RecordEvent]]:
+    """Split into chunks of ``size``; a record seen twice goes to a later chunk, so one
+    chunk never holds the same record twice."""
+    chunks: list[list[RecordEvent]] = []
+    pending = events
+    while pending:
+        seen: set[tuple] = set()
+        now, later = [], []
+        for event in pending:
+            (later if event.identity in seen else now).append(event)
+            seen.add(event.identity)
+        chunks.extend(now[i : i + size] for i in range(0, len(now), size))
+        pending = later
+    return chunks
+
+
+def _dedupe_codes(first: list[Message], second: list[Message]) -> list[Message]:
+    """Messages of ``first``, then those of ``second`` whose (code, line) is new."""
+    seen = {(m.code, m.line) for m in first}
+    return merge_messages(first, [m for m in second if (m.code, m.line) not in seen])
+
+
+def _share_calls(results: list[PostingResult], calls: int) -> None:
+    """Spread a chunk's API calls over the results it posted."""
+    if not results or calls <= 0:
+        return
+    base, extra = divmod(calls, len(results))
+    for i, result in enumerate(results):
+        result.api_calls = base + (1 if i < extra else 0)
