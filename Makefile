@@ -1,0 +1,35 @@
+# wisesync developer commands. `make test` is the one test command (CI runs it via .ci/run).
+SHELL := /bin/bash
+VENV := .venv
+KAFKA_DATA_DIR ?= .cache/kafka-dev
+
+.PHONY: test setup lint format demo kafka
+
+## test: venv + installs, lint, then every test tier and plugin (scripts/test)
+test:
+	scripts/test
+
+## setup: only create the venv, install everything and fetch the Kafka jars
+setup:
+	scripts/test --setup-only
+
+$(VENV)/bin/ruff:
+	scripts/test --setup-only
+
+## lint: ruff check + format check
+lint: $(VENV)/bin/ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## format: apply ruff fixes and formatting
+format: $(VENV)/bin/ruff
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## demo: the end-to-end demo against the sandboxes
+demo:
+	$(VENV)/bin/wisesync demo
+
+## kafka: run a real Kafka broker by hand (prints its bootstrap address; Ctrl-C stops it)
+kafka:
+	$(VENV)/bin/python deploy/local/kafka.py start --data-dir $(KAFKA_DATA_DIR)
