@@ -7,7 +7,7 @@ writes Decimals as JSON numbers without passing through float.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 import simplejson
@@ -55,7 +55,8 @@ def fmt(value: Decimal | None) -> str:
 
 def canonical(value: Decimal) -> str:
     """A canonical text form for hashing and events: no exponent, no trailing zeros."""
-    text = f"{value.normalize():f}"
+    # normalize() rounds to the context precision (28 digits); keep every digit instead
+    text = f"{value.normalize(Context(prec=max(len(value.as_tuple().digits), 1))):f}"
     return "0" if text in ("-0", "") else text
 
 
