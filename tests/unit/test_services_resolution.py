@@ -124,3 +124,28 @@ def test_database_names_are_unique_and_valid_identifiers():
 def test_redact_hides_passwords():
     assert "secret" not in services._redact("postgresql://u:secret@h:1/db")
     assert "secret" not in services._redact("host=h password=secret dbname=d")
+
+
+def test_scratch_dirs_of_dead_sessions_are_cleaned_and_live_ones_kept(monkeypatch, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(services.tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / "wisesync-test-x-stale"
+    stale.mkdir()
+    (stale / "owner.pid").write_text(str(dead.pid))
+    live = tmp_path / "wisesync-test-x-live"
+    live.mkdir()
+    (live / "owner.pid").write_text(str(os.getpid()))
+    cleaned = []
+
+    new = services._scratch_dir("wisesync-test-x-", cleanup=cleaned.append)
+
+    assert cleaned == [stale]
+    assert not stale.exists()
+    assert live.exists()
+    assert new.parent == tmp_path
+    assert (new / "owner.pid").read_text() == str(os.getpid())

@@ -145,6 +145,39 @@ def provide(
     raise AssertionError("unreachable")  # pragma: no cover - pytest.skip raises
 
 
+# -- scratch directories -----------------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _scratch_dir(prefix: str, cleanup: Callable[[Path], None] | None = None) -> Path:
+    """A new temp dir owned by this process; first remove those left by dead test sessions.
+
+    A session killed with SIGKILL cannot stop its servers: the JVM dies with its parent
+    (PDEATHSIG), the detached Postgres does not. ``cleanup(dir)`` stops what a stale dir holds.
+    """
+    for stale in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        try:
+            owner = int((stale / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if _pid_alive(owner):
+            continue
+        if cleanup is not None:
+            with suppress(Exception):
+                cleanup(stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    (path / "owner.pid").write_text(str(os.getpid()))
+    return path
+
+
 # -- Kafka -------------------------------------------------------------------------------------
 def _check_kafka(bootstrap: str) -> None:
     host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
@@ -155,7 +188,7 @@ def _check_kafka(bootstrap: str) -> None:
 def _start_local_kafka() -> tuple[str, Callable[[], None]]:
     from wisesync.testing.kafka_broker import KafkaBroker
 
-    data_dir = Path(tempfile.mkdtemp(prefix="wisesync-test-kafka-"))
+    data_dir = _scratch_dir("wisesync-test-kafka-")
     broker = KafkaBroker(data_dir)
     try:
         bootstrap = broker.start()
@@ -218,7 +251,9 @@ def _check_postgres(dsn: str) -> None:
 def _start_embedded_postgres() -> tuple[str, Callable[[], None]]:
     from wisesync.store.embedded import EmbeddedPostgres
 
-    base = Path(tempfile.mkdtemp(prefix="wisesync-test-pg-"))
+    base = _scratch_dir(
+        "wisesync-test-pg-", cleanup=lambda stale: EmbeddedPostgres(stale / "postgres").stop()
+    )
     base.chmod(0o711)  # when root, the server runs as an unprivileged user that must enter it
     server = EmbeddedPostgres(base / "postgres", durable=False, database="wisesync_test")
     try:
