@@ -48,7 +48,7 @@ def _plan(hint: Any, *, to_avro: bool) -> Convert:
     if hint is Decimal:
         return str if to_avro else Decimal
     if isinstance(hint, type) and issubclass(hint, Enum):
-        return (lambda v: v.value) if to_avro else (lambda v, e=hint: _enum(e, v))
+        return (lambda v: getattr(v, "value", v)) if to_avro else (lambda v, e=hint: _enum(e, v))
     if dataclasses.is_dataclass(hint):
         return to_dict if to_avro else (lambda v, c=hint: from_dict(c, v))
     if hint in (str, int, bool, bytes, date, datetime, float):
