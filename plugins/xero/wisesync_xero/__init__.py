@@ -1,0 +1,1 @@
+"""wisesync's Xero target: posts ConnectWise records into Xero and reads payments back."""
