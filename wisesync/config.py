@@ -357,13 +357,19 @@ def _company(raw: Any, index: int, chk: _Checker, seen: set[str]) -> CompanyConf
     )
 
 
-def _env_overrides(data: dict, environ: dict[str, str]) -> dict:
-    """Apply ``WISESYNC_A__B=value`` as ``data[a][b] = value`` (TOML-typed when it parses)."""
+def _env_overrides(data: dict, environ: dict[str, str], chk: _Checker) -> dict:
+    """Apply ``WISESYNC_A__B=value`` as ``data[a][b] = value`` (TOML-typed when it parses).
+
+    A single-segment name that is not a top-level setting (``WISESYNC_SCHEMAS_DIR``,
+    ``WISESYNC_POSTGRES_USER``, ...) configures another part of wisesync and is skipped.
+    """
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name in ("WISESYNC_CONFIG", "WISESYNC_LOAD_PLUGINS"):
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
         if path[0] in ("test_kafka_bootstrap", "test_postgres_dsn", "cache_dir", "dsn"):
+            continue
+        if len(path) == 1 and path[0] not in _TOP_KEYS:
             continue
         try:
             parsed = tomllib.loads(f"v = {value}")["v"]
@@ -371,7 +377,14 @@ def _env_overrides(data: dict, environ: dict[str, str]) -> dict:
             parsed = value
         table = data
         for part in path[:-1]:
-            table = table.setdefault(part, {})
+            table = table.setdefault(part, {}) if isinstance(table, dict) else None
+        if not isinstance(table, dict):
+            chk.problem(
+                name,
+                "this environment variable does not name a table setting",
+                "arrays of tables ([[companies]]) can only be set in the config file",
+            )
+            continue
         table[path[-1]] = parsed
     return data
 
@@ -384,10 +397,11 @@ def parse_config(
 ) -> AppConfig:
     """Validate raw config tables into an :class:`AppConfig` or raise :class:`ConfigInvalid`."""
     env = dict(os.environ if environ is None else environ)
-    data = _env_overrides(dict(data), env)
     chk = _Checker(file)
+    data = _env_overrides(dict(data), env, chk)
     chk.unknown(data, _TOP_KEYS, "")
     store = data.get("store", {}) or {}
+    chk.unknown(store, {"dsn_env", "dsn"}, "store.")
     dsn = None
     if "dsn_env" in store:
         dsn = env.get(store["dsn_env"]) or None
@@ -402,6 +416,7 @@ def parse_config(
     kind = transport.get("kind", "embedded")
     if kind not in ("embedded", "kafka"):
         chk.problem("transport.kind", f'expected "embedded" or "kafka", got {kind!r}')
+    chk.unknown(transport, {"kind", "kafka"}, "transport.")
     kraw = transport.get("kafka", {}) or {}
     chk.unknown(kraw, {f.name for f in fields(KafkaSettings)}, "transport.kafka.")
     kafka = KafkaSettings(
