@@ -1,0 +1,1354 @@
+"""A seeded, deterministic ConnectWise tenant: a realistic Australian MSP.
+
+``generate(seed, invoices=, expenses=, procurement=, customers=, cases=)``
+builds a :class:`~.state.State`; the same arguments always give the same data
+(``random.Random(seed)``, no clock, no ``hash()``). With ``cases=True`` (the
+default) the first records are the named edge cases of
+``docs/sandbox-scenario.md`` and are listed in ``state.cases`` (case name ->
+invoice number, expense id or procurement id); the rest are ordinary, clean
+records. :func:`demo` is the small preset with every case.
+
+The chart of accounts, tax xrefs, item codes and tracking options match the
+Xero sandbox's seed (``docs/sandbox-scenario.md``).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from wisesync.money import round_money
+
+from .state import (
+    SEGMENTS,
+    ZERO,
+    BillingStatus,
+    BillingTerm,
+    Company,
+    Contact,
+    Expense,
+    GLAccount,
+    GLCaption,
+    Invoice,
+    InvoiceLine,
+    Item,
+    Member,
+    Place,
+    Procurement,
+    ProcurementLine,
+    State,
+    TaxCode,
+)
+
+D = Decimal
+START = date(2025, 1, 6)
+Q7 = D("0.0000001")
+
+#: Invoice cases (name -> what it exercises); every one is seeded when ``cases=True``.
+INVOICE_CASES = {
+    "standard": "time + product lines, Net 30, GST",
+    "agreement": "agreement invoice (managed services)",
+    "credit_memo": "credit memo with negative quantities and totals",
+    "many_lines": "60 lines",
+    "rounding": "7-decimal quantities/prices: ledger recomputation differs -> ROUNDING_APPLIED",
+    "long_description": "a line description over 4,000 characters",
+    "zero_total": "zero-total invoice",
+    "adjustment_small": "header total 3.50 above the lines -> ADJUSTMENT_APPLIED",
+    "adjustment_large": "header total 25.00 above the lines -> ADJUSTMENT_OVER_CAP",
+    "mapping_empty": "a line whose GL mapping has an empty account -> GL_MAPPING_MISSING",
+    "no_npid": "a non-product line whose mapping has no Non-Product ID",
+    "account_4999": "GL account 4999 (not in the ledger) -> LEDGER_ACCOUNT_MISSING",
+    "account_477": "GL account 477 (archived in the ledger) -> LEDGER_ACCOUNT_MISSING",
+    "tracking_perth": "tracking option Perth (not in the ledger) -> TRACKING_MISSING",
+    "gst99": "tax code xref GST99 (not in the ledger) -> TAX_CODE_INVALID",
+    "terms_eom": "billing term EOM with no days/xref -> TERMS_XREF",
+    "no_billing_contact": "customer with a primary but no billing contact",
+    "no_contacts": "customer with neither primary nor billing contact",
+    "unicode_name": "customer Café Zürich",
+    "apostrophe_name": "customer O'Brien & Sons",
+    "quote_name": 'customer The "Byte" Shop (escaped quotes in conditions)',
+    "exempt": "GST-free invoice",
+    "mixed_tax": "taxable and non-taxable lines",
+    "finance_hold": "billing status Finance Hold: not in the Accounting Interface",
+    "large_amounts": "large quantities and prices",
+}
+EXPENSE_CASES = {
+    "reimbursable": "employee-paid, billable to a customer",
+    "non_reimbursable": "company card, with an Expense Offset",
+    "personal": "personal expense on a company card (credit bill)",
+    "expense_mapping_empty": "expense type whose GL mapping has an empty account",
+}
+PROCUREMENT_CASES = {
+    "receipt_freight": "purchase receipt with freight",
+    "receipt_multi": "purchase receipt with many lines",
+    "inventory_adjustment": "inventory adjustment (shrinkage)",
+}
+
+_PREFIX = [
+    "Harbour",
+    "Southern Cross",
+    "Bluegum",
+    "Coastal",
+    "Redgum",
+    "Kookaburra",
+    "Summit",
+    "Riverbend",
+    "Ironbark",
+    "Wattle",
+    "Banksia",
+    "Granite",
+    "Pacific",
+    "Outback",
+    "Jacaranda",
+    "Silverwater",
+    "Northgate",
+    "Lakeside",
+    "Parkview",
+    "Eastwood",
+    "Highfield",
+    "Brightwater",
+    "Sandstone",
+    "Westbridge",
+]
+_TRADE = [
+    "Dental",
+    "Legal",
+    "Accounting",
+    "Logistics",
+    "Architects",
+    "Physiotherapy",
+    "Engineering",
+    "Real Estate",
+    "Veterinary",
+    "Medical Centre",
+    "Builders",
+    "Pharmacy",
+    "Motors",
+    "Travel",
+    "Freight",
+    "Surveyors",
+    "Plumbing",
+    "Electrical",
+    "Financial Planning",
+    "Bakery",
+]
+_SUFFIX = ["Pty Ltd", "Group", "Partners", "& Co", "Services", "Pty Ltd", "Holdings"]
+_FIRST = [
+    "Olivia",
+    "Jack",
+    "Charlotte",
+    "William",
+    "Amelia",
+    "Noah",
+    "Isla",
+    "Thomas",
+    "Mia",
+    "James",
+    "Chloe",
+    "Liam",
+    "Zoë",
+    "Sean",
+    "Priya",
+    "Wei",
+    "Fatima",
+    "Luca",
+]
+_LAST = [
+    "Smith",
+    "Jones",
+    "Williams",
+    "Brown",
+    "Wilson",
+    "Taylor",
+    "Nguyen",
+    "Martin",
+    "Anderson",
+    "Thompson",
+    "O'Connor",
+    "Kelly",
+    "Chen",
+    "Singh",
+    "Rossi",
+    "Papadopoulos",
+]
+_CITIES = [
+    ("Sydney", "NSW", "2000"),
+    ("Melbourne", "VIC", "3000"),
+    ("Brisbane", "QLD", "4000"),
+    ("Parramatta", "NSW", "2150"),
+    ("Geelong", "VIC", "3220"),
+    ("Perth", "WA", "6000"),
+]
+_STREETS = ["George St", "Collins St", "Queen St", "Church St", "King St", "Elizabeth St"]
+_TIME_NOTES = [
+    "Resolved Outlook profile corruption for user",
+    "Replaced failed UPS battery",
+    "Firewall firmware upgrade and rule review",
+    "Onboarded new starter: M365, laptop, MFA",
+    "Investigated slow file server, cleared VSS snapshots",
+    "Reset MFA and conditional access for travelling user",
+    "Printer driver rollout via Intune",
+    "Backup restore test (quarterly)",
+]
+
+
+def _q(value: Decimal, places: str = "0.01") -> Decimal:
+    return value.quantize(D(places), rounding=ROUND_HALF_UP)
+
+
+class _Builder:
+    """Builds one tenant; kept as an object so helpers share the RNG and the state."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.s = State()
+        self.invoice_seq = 10001
+        self.contact_seq = 500
+
+    # --- reference data -------------------------------------------------------------
+
+    def reference(self) -> None:
+        s = self.s
+        for i, name in enumerate(["Sydney", "Melbourne", "Brisbane", "Perth"], start=1):
+            s.locations[i] = Place(i, name, name[:3].upper())
+        for i, (name, ident) in enumerate(
+            [("Managed Services", "MS"), ("Projects", "PRJ"), ("Hardware", "HW")], start=10
+        ):
+            s.departments[i] = Place(i, name, ident)
+        captions = ["Account", "Location", "Department", "Non-Product ID"] + [""] * 6
+        types = ["Account", "Class", "Class", "Class"] + ["Account"] * 6
+        s.caption = GLCaption(1, captions, types, ["COGS Account"] + [""] * 9)
+        terms = [
+            ("Net 30", 30, "30", True),
+            ("Net 14", 14, "14", False),
+            ("Due on receipt", 0, "0", False),
+            ("EOM", 0, "", False),
+        ]
+        for i, (name, days, xref, default) in enumerate(terms, start=1):
+            s.terms[i] = BillingTerm(i, name, days, xref, default)
+        statuses = [
+            ("New", False, True, False),
+            ("Sent", True, False, True),
+            ("Closed", True, False, False),
+            ("Finance Hold", False, False, False),
+            ("GL Reload", False, False, False),
+        ]
+        for i, (name, closed, default, sent) in enumerate(statuses, start=1):
+            s.statuses[i] = BillingStatus(i, name, closed, default, sent, sort_order=i)
+        taxes = [
+            ("GST", "GST on Income", "OUTPUT", "0.1", "EXEMPTOUTPUT"),
+            ("GSTIN", "GST on Expenses", "INPUT", "0.1", "EXEMPTEXPENSES"),
+            ("FRE", "GST Free Income", "EXEMPTOUTPUT", "0", "EXEMPTOUTPUT"),
+            ("FREEXP", "GST Free Expenses", "EXEMPTEXPENSES", "0", "EXEMPTEXPENSES"),
+            ("NOTAX", "No GST", "NONE", "0", "NONE"),
+            ("BASEX", "BAS Excluded", "BASEXCLUDED", "0", "BASEXCLUDED"),
+            ("GST99", "GST (legacy 99)", "GST99", "0.1", "EXEMPTOUTPUT"),
+        ]
+        for i, (ident, desc, xref, rate, exempt) in enumerate(taxes, start=1):
+            s.tax_codes[i] = TaxCode(i, ident, desc, xref, D(rate), exempt)
+        self.tax = {t.identifier: t.id for t in s.tax_codes.values()}
+
+        mapped_types = {
+            "System": (1, "System Account"),
+            "Role": (2, "Work Role"),
+            "Agreement": (3, "Agreement Type"),
+            "Category": (4, "Product Category"),
+            "Expense": (5, "Expense Type"),
+            "Tax": (6, "Tax Code"),
+        }
+        # name: (glType, mapped type, mapped record, account, location, department, npid,
+        #        cogs, inventory, description)
+        rows = [
+            (
+                "ar",
+                "AR",
+                "System",
+                "Accounts Receivable",
+                "610",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "Accounts Receivable",
+            ),
+            (
+                "ap",
+                "AP",
+                "System",
+                "Accounts Payable",
+                "800",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "Accounts Payable",
+            ),
+            (
+                "sales_tax",
+                "ST",
+                "Tax",
+                "Sales Tax Level 1",
+                "820",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "Level 1 Sales Tax",
+            ),
+            (
+                "purchase_tax",
+                "ST",
+                "Tax",
+                "Purchase Tax Level 1",
+                "820",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "Purchase Tax",
+            ),
+            (
+                "labor",
+                "R",
+                "Role",
+                "Engineer",
+                "200",
+                "Sydney",
+                "Managed Services",
+                "LABOR",
+                "",
+                "",
+                "Labor Revenue",
+            ),
+            (
+                "managed",
+                "RA",
+                "Agreement",
+                "Managed Services",
+                "210",
+                "Sydney",
+                "Managed Services",
+                "MANAGED",
+                "",
+                "",
+                "Managed Services Revenue",
+            ),
+            (
+                "project",
+                "R",
+                "Role",
+                "Project Engineer",
+                "220",
+                "Melbourne",
+                "Projects",
+                "PROJECT",
+                "",
+                "",
+                "Project Revenue",
+            ),
+            (
+                "hardware",
+                "RP",
+                "Category",
+                "Hardware",
+                "200",
+                "Brisbane",
+                "Hardware",
+                "",
+                "310",
+                "630",
+                "Hardware Sales",
+            ),
+            (
+                "software",
+                "RP",
+                "Category",
+                "Software",
+                "210",
+                "Sydney",
+                "Managed Services",
+                "",
+                "310",
+                "",
+                "Software Sales",
+            ),
+            (
+                "billable_expense",
+                "RE",
+                "Expense",
+                "Billable Expenses",
+                "260",
+                "",
+                "",
+                "EXPENSE",
+                "",
+                "",
+                "Billable Expense Revenue",
+            ),
+            (
+                "freight",
+                "PF",
+                "System",
+                "PO Freight",
+                "300",
+                "",
+                "",
+                "FREIGHT",
+                "",
+                "",
+                "PO Freight",
+            ),
+            (
+                "exp_travel",
+                "EE",
+                "Expense",
+                "Travel",
+                "493",
+                "Sydney",
+                "Managed Services",
+                "",
+                "",
+                "",
+                "Travel - National",
+            ),
+            (
+                "exp_general",
+                "EI",
+                "Expense",
+                "General",
+                "429",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "General Expenses",
+            ),
+            (
+                "exp_motor",
+                "EI",
+                "Expense",
+                "Mileage",
+                "449",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "Motor Vehicle Expenses",
+            ),
+            ("exp_meals", "EI", "Expense", "Meals", "420", "", "", "", "", "", "Entertainment"),
+            (
+                "exp_offset",
+                "EO",
+                "System",
+                "Expense Offset",
+                "090",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "Expense Offset",
+            ),
+            (
+                "inv_adjust",
+                "IA",
+                "System",
+                "Inventory Adjustment",
+                "310",
+                "",
+                "Hardware",
+                "",
+                "",
+                "630",
+                "Inventory Adjustment",
+            ),
+            ("inventory", "IT", "System", "Inventory", "630", "", "", "", "", "630", "Inventory"),
+            (
+                "legacy_4999",
+                "R",
+                "Role",
+                "Legacy Support",
+                "4999",
+                "Sydney",
+                "Managed Services",
+                "LABOR",
+                "",
+                "",
+                "Legacy Support Revenue",
+            ),
+            (
+                "old_subs_477",
+                "RA",
+                "Agreement",
+                "Old Subscriptions",
+                "477",
+                "Sydney",
+                "Managed Services",
+                "MANAGED",
+                "",
+                "",
+                "Old Subscriptions",
+            ),
+            (
+                "unmapped",
+                "R",
+                "Role",
+                "Unmapped Role",
+                "",
+                "Sydney",
+                "Managed Services",
+                "LABOR",
+                "",
+                "",
+                "Unmapped Revenue",
+            ),
+            (
+                "no_npid",
+                "R",
+                "Role",
+                "Remote Support",
+                "200",
+                "Sydney",
+                "Managed Services",
+                "",
+                "",
+                "",
+                "Remote Support Revenue",
+            ),
+            (
+                "perth",
+                "R",
+                "Role",
+                "Onsite Engineer Perth",
+                "200",
+                "Perth",
+                "Managed Services",
+                "LABOR",
+                "",
+                "",
+                "Labor Revenue (Perth)",
+            ),
+            (
+                "exp_unmapped",
+                "EI",
+                "Expense",
+                "Uncategorised",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "Uncategorised Expense",
+            ),
+        ]
+        for i, (key, gl_type, mtype, record, acct, loc, dept, npid, cogs, inv, desc) in enumerate(
+            rows, start=1
+        ):
+            segments = [acct, loc, dept, npid] + [""] * (SEGMENTS - 4)
+            cogs_segments = [cogs] + [""] * (SEGMENTS - 1)
+            s.gl_accounts[i] = GLAccount(
+                id=i,
+                gl_type=gl_type,
+                mapped_type=mapped_types[mtype],
+                mapped_record=(100 + i, record),
+                segments=segments,
+                cogs=cogs_segments,
+                product_id=npid or None,
+                inventory=inv or None,
+                sales_code=None,
+                description=desc,
+            )
+            s.mapping_ids[key] = i
+        m = s.mapping_ids
+        s.ar_account_id, s.ap_account_id = m["ar"], m["ap"]
+        s.tax_account_id, s.purchase_tax_account_id = m["sales_tax"], m["purchase_tax"]
+
+        items = [
+            (
+                "HW-LAPTOP",
+                "Dell Latitude 5450 14in laptop, i7, 16GB, 512GB",
+                "1899",
+                "1420",
+                "hardware",
+                "Hardware",
+            ),
+            ("HW-DOCK", "Dell WD19S USB-C dock", "329", "241.5", "hardware", "Hardware"),
+            (
+                "SW-M365",
+                "Microsoft 365 Business Premium (monthly, per user)",
+                "36.3",
+                "29.04",
+                "software",
+                "Software",
+            ),
+            (
+                "SW-AV",
+                "SentinelOne Control endpoint protection (monthly)",
+                "8.8",
+                "5.5",
+                "software",
+                "Software",
+            ),
+        ]
+        for i, (code, desc, price, cost, mapping, category) in enumerate(items, start=201):
+            s.items[i] = Item(i, code, desc, D(price), D(cost), m[mapping], category)
+        self.item = {it.identifier: it.id for it in s.items.values()}
+
+        members = [
+            ("jsmith", "John", "Smith"),
+            ("apatel", "Aisha", "Patel"),
+            ("mnguyen", "Minh", "Nguyen"),
+            ("sobrien", "Seán", "O'Brien"),
+        ]
+        for i, (ident, first, last) in enumerate(members, start=1):
+            s.members[i] = Member(
+                i, ident, first, last, f"EMP-{ident.upper()}", f"{ident}@demomsp.com.au"
+            )
+
+        owner = Company(
+            2,
+            "DemoMSP",
+            "WiseSync Demo MSP Pty Ltd",
+            account_number="OWNER",
+            address_line1="1 Market St",
+            city="Sydney",
+            state="NSW",
+            zip="2000",
+            terms_id=1,
+            tax_code_id=self.tax["GST"],
+            types=["Owner"],
+            site_id=2,
+        )
+        s.companies[owner.id] = owner
+        vendors = [
+            ("INGRAM", "Ingram Micro Australia", "V00001"),
+            ("DICKER", "Dicker Data Limited", "V00002"),
+            ("LEADER", "Leader Computers Pty Ltd", "V00003"),
+        ]
+        self.vendor_ids = []
+        for i, (ident, name, acct) in enumerate(vendors, start=50):
+            vendor = Company(
+                i,
+                ident,
+                name,
+                account_number=acct,
+                city="Sydney",
+                state="NSW",
+                terms_id=1,
+                tax_code_id=self.tax["GSTIN"],
+                is_vendor=True,
+                vendor_identifier=acct,
+                types=["Vendor"],
+                site_id=i,
+            )
+            s.companies[vendor.id] = vendor
+            self._contact(vendor, primary=True, billing=True)
+            self.vendor_ids.append(vendor.id)
+
+    # --- companies ------------------------------------------------------------------
+
+    def _contact(self, company: Company, *, primary: bool, billing: bool) -> Contact:
+        rng = self.rng
+        self.contact_seq += 1
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        domain = "".join(ch for ch in company.identifier.lower() if ch.isalnum())[:16] or "example"
+        email = f"{first.lower()}.{last.lower().replace(chr(39), '')}@{domain}.com.au"
+        contact = Contact(
+            self.contact_seq,
+            company.id,
+            first,
+            last,
+            title="Accounts" if billing and not primary else "Office Manager",
+            email=email.encode("ascii", "ignore").decode(),
+            phone=f"02 9{rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+            default_flag=primary,
+            default_billing_flag=billing,
+        )
+        self.s.contacts[contact.id] = contact
+        if primary:
+            company.default_contact_id = contact.id
+        if billing:
+            company.billing_contact_id = contact.id
+        return contact
+
+    def customer(
+        self,
+        index: int,
+        name: str | None = None,
+        *,
+        contacts: str = "both",
+        terms: str | None = None,
+    ) -> Company:
+        rng = self.rng
+        if name is None:
+            name = f"{rng.choice(_PREFIX)} {rng.choice(_TRADE)} {rng.choice(_SUFFIX)}"
+        ident = "".join(ch for ch in name if ch.isalnum())[:24] + f"{index:03d}"
+        city, region, postcode = rng.choice(_CITIES)
+        term_id = {"Net 30": 1, "Net 14": 2, "Due on receipt": 3, "EOM": 4}[
+            terms or rng.choice(["Net 30", "Net 30", "Net 30", "Net 14", "Due on receipt"])
+        ]
+        company = Company(
+            id=100 + index,
+            identifier=ident,
+            name=name,
+            account_number=f"C{index:05d}",
+            address_line1=f"{rng.randint(1, 400)} {rng.choice(_STREETS)}",
+            city=city,
+            state=region,
+            zip=postcode,
+            phone=f"02 {rng.randint(8000, 9999)} {rng.randint(1000, 9999)}",
+            website=None,
+            terms_id=term_id,
+            tax_code_id=self.tax["GST"],
+            tax_identifier=f"{rng.randint(10, 99)} {rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+            site_id=1000 + index,
+        )
+        self.s.companies[company.id] = company
+        if contacts == "both":
+            same = rng.random() < 0.5
+            self._contact(company, primary=True, billing=same)
+            if not same:
+                self._contact(company, primary=False, billing=True)
+        elif contacts == "primary":
+            self._contact(company, primary=True, billing=False)
+        elif contacts == "billing":
+            self._contact(company, primary=False, billing=True)
+        billing = self.s.contacts.get(company.billing_contact_id or -1)
+        company.invoice_to_email = billing.email if billing else None
+        return company
+
+    # --- invoices -------------------------------------------------------------------
+
+    def _line(
+        self,
+        kind: str,
+        memo: str,
+        qty: Decimal,
+        price: Decimal,
+        mapping: str,
+        item: str | None = None,
+        taxable: bool = True,
+        total: Decimal | None = None,
+    ) -> InvoiceLine:
+        s = self.s
+        item_id = self.item[item] if item else None
+        gl_account_id = s.items[item_id].gl_account_id if item_id else s.mapping_ids[mapping]
+        cost = s.items[item_id].cost if item_id else D(0)
+        return InvoiceLine(
+            gl_id=s.gl_id(),
+            kind=kind,
+            memo=memo,
+            quantity=qty,
+            price=price,
+            total=round_money(qty * price) if total is None else total,
+            gl_account_id=gl_account_id,
+            item_id=item_id,
+            taxable=taxable,
+            cost=cost,
+            uom="Hour" if kind == "time" else "Each",
+        )
+
+    def _random_lines(self, inv_type: str, count: int) -> list[InvoiceLine]:
+        rng = self.rng
+        lines = []
+        for _ in range(count):
+            pick = rng.random()
+            if inv_type == "Agreement" or pick < 0.2:
+                users = D(rng.randint(3, 60))
+                if rng.random() < 0.5:
+                    lines.append(
+                        self._line(
+                            "agreement",
+                            "Managed services agreement - monthly fee",
+                            D(1),
+                            D(rng.choice([990, 1450, 2200, 3600])),
+                            "managed",
+                        )
+                    )
+                else:
+                    code = rng.choice(["SW-M365", "SW-AV"])
+                    price = self.s.items[self.item[code]].price
+                    lines.append(
+                        self._line(
+                            "product",
+                            self.s.items[self.item[code]].description,
+                            users,
+                            price,
+                            "software",
+                            code,
+                        )
+                    )
+            elif pick < 0.65:
+                hours = D(rng.randint(1, 24)) * D("0.25")
+                role = rng.choice(["labor", "labor", "project"])
+                rate = D("165") if role == "labor" else D("185")
+                lines.append(self._line("time", rng.choice(_TIME_NOTES), hours, rate, role))
+            elif pick < 0.9:
+                code = rng.choice(["HW-LAPTOP", "HW-DOCK"])
+                item = self.s.items[self.item[code]]
+                lines.append(
+                    self._line(
+                        "product",
+                        item.description,
+                        D(rng.randint(1, 5)),
+                        item.price,
+                        "hardware",
+                        code,
+                    )
+                )
+            else:
+                amount = D(rng.randint(2000, 30000)) / 100
+                lines.append(
+                    self._line(
+                        "expense",
+                        "Travel: parking and tolls (on-site visit)",
+                        D(1),
+                        amount,
+                        "billable_expense",
+                    )
+                )
+        return lines
+
+    def invoice(
+        self,
+        company: Company,
+        inv_type: str,
+        lines: list[InvoiceLine],
+        *,
+        status: str = "Closed",
+        tax: str | None = None,
+        adjust: Decimal = ZERO,
+        day: int | None = None,
+        case: str | None = None,
+    ) -> Invoice:
+        s = self.s
+        number = str(self.invoice_seq)
+        self.invoice_seq += 1
+        if inv_type == "CreditMemo":
+            for line in lines:
+                line.quantity = -abs(line.quantity)
+                line.total = -abs(line.total)
+        when = START + timedelta(days=self.rng.randint(0, 150) if day is None else day)
+        location = self.rng.choice([1, 1, 2, 3])
+        inv = Invoice(
+            id=39000 + int(number) - 10000,
+            number=number,
+            type=inv_type,
+            status_id=next(st.id for st in s.statuses.values() if st.name == status),
+            company_id=company.id,
+            date=when,
+            terms_id=company.terms_id,
+            tax_code_id=self.tax[tax] if tax else company.tax_code_id,
+            location_id=location,
+            department_id=10 if inv_type == "Agreement" else self.rng.choice([10, 11, 12]),
+            gl_ar_id=s.gl_id(),
+            gl_tax_id=0,
+            lines=lines,
+            adjust=adjust,
+            reference=f"Ticket #{self.rng.randint(20000, 99999)}"
+            if inv_type == "Standard"
+            else None,
+            customer_po=f"PO{self.rng.randint(1000, 9999)}" if self.rng.random() < 0.2 else None,
+            apply_to_type="Agreement" if inv_type == "Agreement" else "Ticket",
+            date_closed=when,
+            updated=f"{when.isoformat()}T09:00:00Z",
+        )
+        # the AR id comes first, the tax line's id after the lines' ids
+        inv.gl_tax_id = s.gl_id()
+        s.add_invoice(inv)
+        if case:
+            s.cases[case] = number
+        return inv
+
+    def rounding_lines(self, count: int) -> list[InvoiceLine]:
+        """Lines whose 4-decimal recomputation differs from CW's 7-decimal line total."""
+        rng = self.rng
+        lines = []
+        while len(lines) < count:
+            qty = _q(D(rng.randint(10_000_000, 99_999_999)) / D(10_000_000), "0.0000001")
+            price = _q(D(rng.randint(100_000_000, 9_999_999_999)) / D(10_000_000), "0.0000001")
+            exact = round_money(qty * price)
+            ledger = round_money(_q(qty, "0.0001") * _q(price, "0.0001"))
+            if exact != ledger:
+                lines.append(
+                    self._line("time", "Remote monitoring, pro-rata (7dp)", qty, price, "labor")
+                )
+        return lines
+
+    def invoice_cases(self, customers: list[Company], index: int) -> int:
+        m = self.customer
+        plain = customers[0]
+        c_nobill = m(index, "Kookaburra Physiotherapy Pty Ltd", contacts="primary")
+        c_none = m(index + 1, "Ironbark Surveyors", contacts="none")
+        c_cafe = m(index + 2, "Café Zürich")
+        c_obrien = m(index + 3, "O'Brien & Sons Plumbing")
+        c_quote = m(index + 4, 'The "Byte" Shop')
+        c_eom = m(index + 5, "Wattle Bakery Pty Ltd", terms="EOM")
+        extra = [c_nobill, c_none, c_cafe, c_obrien, c_quote, c_eom]
+        customers.extend(extra)
+        L = self._line
+        inv = self.invoice
+        inv(
+            plain,
+            "Standard",
+            [
+                L("time", "Server patching and reboot (after hours)", D("2.5"), D(165), "labor"),
+                L(
+                    "product",
+                    "Dell Latitude 5450 14in laptop",
+                    D(2),
+                    D(1899),
+                    "hardware",
+                    "HW-LAPTOP",
+                ),
+            ],
+            case="standard",
+        )
+        inv(
+            plain,
+            "Agreement",
+            [
+                L("agreement", "Managed services agreement - March", D(1), D(2200), "managed"),
+                L(
+                    "product",
+                    "Microsoft 365 Business Premium",
+                    D(25),
+                    D("36.3"),
+                    "software",
+                    "SW-M365",
+                ),
+            ],
+            case="agreement",
+        )
+        inv(
+            plain,
+            "CreditMemo",
+            [L("product", "Return: Dell WD19S dock (faulty)", D(1), D(329), "hardware", "HW-DOCK")],
+            case="credit_memo",
+        )
+        inv(plain, "Standard", self._random_lines("Standard", 60), case="many_lines")
+        inv(plain, "Standard", self.rounding_lines(4), case="rounding")
+        long_text = (
+            "Network refresh: " + "replaced core switch, re-patched comms rack, "
+            "documented VLANs and updated the as-built diagram. "
+        ) * 40
+        inv(
+            plain,
+            "Standard",
+            [L("time", long_text[:4500], D(6), D(185), "project")],
+            case="long_description",
+        )
+        inv(
+            plain,
+            "Standard",
+            [
+                L(
+                    "product",
+                    "Warranty replacement dock (no charge)",
+                    D(1),
+                    D(0),
+                    "hardware",
+                    "HW-DOCK",
+                )
+            ],
+            case="zero_total",
+        )
+        inv(
+            plain,
+            "Standard",
+            [L("time", "Remote support", D(3), D(165), "labor")],
+            adjust=D("3.50"),
+            case="adjustment_small",
+        )
+        inv(
+            plain,
+            "Standard",
+            [L("time", "Remote support", D(4), D(165), "labor")],
+            adjust=D("25.00"),
+            case="adjustment_large",
+        )
+        inv(
+            plain,
+            "Standard",
+            [L("time", "Consulting (role not mapped)", D(2), D(165), "unmapped")],
+            case="mapping_empty",
+        )
+        inv(
+            plain,
+            "Standard",
+            [L("time", "Remote support (no Non-Product ID)", D("1.5"), D(165), "no_npid")],
+            case="no_npid",
+        )
+        inv(
+            plain,
+            "Standard",
+            [L("time", "Legacy support contract hours", D(2), D(150), "legacy_4999")],
+            case="account_4999",
+        )
+        inv(
+            plain,
+            "Agreement",
+            [L("agreement", "Old subscription bundle", D(1), D(480), "old_subs_477")],
+            case="account_477",
+        )
+        inv(
+            plain,
+            "Standard",
+            [L("time", "Onsite visit, Perth office", D(3), D(165), "perth")],
+            case="tracking_perth",
+        )
+        inv(
+            plain,
+            "Standard",
+            [L("time", "Remote support", D(1), D(165), "labor")],
+            tax="GST99",
+            case="gst99",
+        )
+        inv(
+            c_eom,
+            "Standard",
+            [L("time", "Point-of-sale terminal setup", D(2), D(165), "labor")],
+            case="terms_eom",
+        )
+        inv(
+            c_nobill,
+            "Standard",
+            [L("time", "Remote support", D(1), D(165), "labor")],
+            case="no_billing_contact",
+        )
+        inv(
+            c_none,
+            "Standard",
+            [L("time", "Remote support", D(1), D(165), "labor")],
+            case="no_contacts",
+        )
+        inv(
+            c_cafe,
+            "Standard",
+            [L("time", "Wi-Fi access point install (café floor)", D(2), D(165), "labor")],
+            case="unicode_name",
+        )
+        inv(
+            c_obrien,
+            "Standard",
+            [L("time", "Replaced O'Brien's NAS drive", D(1), D(165), "labor")],
+            case="apostrophe_name",
+        )
+        inv(
+            c_quote,
+            "Standard",
+            [L("time", 'Configured "Byte" POS backup', D(1), D(165), "labor")],
+            case="quote_name",
+        )
+        inv(
+            plain,
+            "Standard",
+            [L("time", "Remote support (GST free)", D(2), D(165), "labor", taxable=False)],
+            tax="FRE",
+            case="exempt",
+        )
+        inv(
+            plain,
+            "Standard",
+            [
+                L("time", "Remote support", D(2), D(165), "labor"),
+                L(
+                    "expense",
+                    "Parking (GST free)",
+                    D(1),
+                    D("18.5"),
+                    "billable_expense",
+                    taxable=False,
+                ),
+            ],
+            case="mixed_tax",
+        )
+        inv(
+            plain,
+            "Standard",
+            [L("time", "Held for finance review", D(5), D(165), "labor")],
+            status="Finance Hold",
+            case="finance_hold",
+        )
+        inv(
+            plain,
+            "Standard",
+            [
+                L(
+                    "product",
+                    "Dell Latitude 5450 fleet refresh",
+                    D(250),
+                    D(1899),
+                    "hardware",
+                    "HW-LAPTOP",
+                ),
+                L("time", "Fleet deployment project", D("312.75"), D(185), "project"),
+            ],
+            case="large_amounts",
+        )
+        return index + len(extra)
+
+    # --- expenses -------------------------------------------------------------------
+
+    def expense(
+        self,
+        classification: str,
+        type_name: str,
+        mapping: str,
+        amount: Decimal,
+        *,
+        taxed: bool = True,
+        billable: bool = False,
+        company_id: int = 2,
+        member_id: int | None = None,
+        notes: str = "",
+        day: int | None = None,
+        case: str | None = None,
+    ) -> Expense:
+        s, rng = self.s, self.rng
+        gl = s.gl_id()
+        offset = s.gl_id() if classification == "NonReimbursable" else None
+        tax = round_money(amount * D("0.1")) if taxed else D(0)
+        when = START + timedelta(days=rng.randint(0, 150) if day is None else day)
+        exp = Expense(
+            id=gl,
+            detail_id=80000 + len(s.expenses) + 1,
+            offset_gl_id=offset,
+            member_id=member_id or rng.choice(list(s.members)),
+            company_id=company_id,
+            classification=classification,
+            type_name=type_name,
+            date=when,
+            amount=amount,
+            tax=tax,
+            billable=billable,
+            gl_account_id=s.mapping_ids[mapping],
+            offset_account_id=s.mapping_ids["exp_offset"]
+            if classification != "Reimbursable"
+            else None,
+            tax_code_id=self.tax["GSTIN"] if taxed else self.tax["FREEXP"],
+            location_id=1,
+            department_id=10,
+            notes=notes or f"{type_name} - {when.isoformat()}",
+            payment_method="Cash" if classification == "Reimbursable" else "Company Credit Card",
+            updated=f"{when.isoformat()}T17:00:00Z",
+        )
+        s.add_expense(exp)
+        if case:
+            s.cases[case] = str(exp.id)
+        return exp
+
+    def random_expense(self, customers: list[Company]) -> Expense:
+        rng = self.rng
+        kind = rng.choices(["Reimbursable", "NonReimbursable", "Personal"], [70, 25, 5])[0]
+        type_name, mapping, taxed = rng.choice(
+            [
+                ("Mileage", "exp_motor", False),
+                ("Meals", "exp_meals", True),
+                ("Parking", "exp_motor", True),
+                ("Airfare", "exp_travel", True),
+                ("Software", "exp_general", True),
+                ("Accommodation", "exp_travel", True),
+            ]
+        )
+        billable = mapping == "exp_travel" and rng.random() < 0.6
+        company = rng.choice(customers).id if billable else 2
+        amount = D(rng.randint(800, 90000)) / 100
+        return self.expense(
+            kind, type_name, mapping, amount, taxed=taxed, billable=billable, company_id=company
+        )
+
+    def expense_cases(self, customers: list[Company]) -> None:
+        self.expense(
+            "Reimbursable",
+            "Airfare",
+            "exp_travel",
+            D("389.00"),
+            billable=True,
+            company_id=customers[0].id,
+            member_id=1,
+            notes="SYD-MEL return for on-site migration",
+            case="reimbursable",
+        )
+        self.expense(
+            "NonReimbursable",
+            "Meals",
+            "exp_meals",
+            D("142.60"),
+            member_id=2,
+            notes="Client lunch (company card)",
+            case="non_reimbursable",
+        )
+        self.expense(
+            "Personal",
+            "Meals",
+            "exp_meals",
+            D("23.40"),
+            member_id=4,
+            notes="Personal purchase on company card",
+            case="personal",
+        )
+        self.expense(
+            "Reimbursable",
+            "Uncategorised",
+            "exp_unmapped",
+            D("55.00"),
+            member_id=3,
+            notes="Cables from hardware store",
+            case="expense_mapping_empty",
+        )
+
+    # --- procurement ----------------------------------------------------------------
+
+    def procurement(
+        self,
+        kind: str,
+        lines: list[tuple[str, Decimal, Decimal]],
+        *,
+        freight: Decimal = ZERO,
+        reason: str | None = None,
+        case: str | None = None,
+    ) -> Procurement:
+        s, rng = self.s, self.rng
+        built = []
+        for n, (code, qty, cost) in enumerate(lines, start=1):
+            item = s.items[self.item[code]]
+            mapping = s.mapping_ids["inv_adjust"] if kind == "Adjustment" else item.gl_account_id
+            built.append(
+                ProcurementLine(
+                    s.gl_id(),
+                    item.id,
+                    item.description,
+                    qty,
+                    cost,
+                    round_money(qty * cost),
+                    mapping,
+                    n,
+                )
+            )
+        po_id = 7000 + len(s.procurement) + 1
+        when = START + timedelta(days=rng.randint(0, 150))
+        purchase = kind == "Purchase"
+        record = Procurement(
+            id=built[0].gl_id,
+            kind=kind,
+            document_number=str(po_id) if purchase else f"ADJ{po_id}",
+            po_id=po_id,
+            packing_slip=f"PS{po_id}" if purchase else "",
+            vendor_id=rng.choice(self.vendor_ids) if purchase else None,
+            date=when,
+            lines=built,
+            terms_id=1 if purchase else None,
+            tax_code_id=self.tax["GSTIN"] if purchase else None,
+            location_id=1,
+            department_id=12,
+            ap_account_id=s.ap_account_id if purchase else None,
+            freight=freight,
+            freight_gl_id=s.gl_id() if freight else None,
+            freight_account_id=s.mapping_ids["freight"] if freight else None,
+            tax_gl_id=s.gl_id() if purchase else None,
+            tax_account_id=s.purchase_tax_account_id if purchase else None,
+            vendor_invoice_number=f"INV-{rng.randint(100000, 999999)}" if purchase else None,
+            vendor_invoice_date=when if purchase else None,
+            adjustment_account_id=s.mapping_ids["inventory"] if not purchase else None,
+            reason=reason,
+            updated=f"{when.isoformat()}T11:00:00Z",
+        )
+        s.add_procurement(record)
+        if case:
+            s.cases[case] = str(record.id)
+        return record
+
+    def random_procurement(self) -> Procurement:
+        rng = self.rng
+        if rng.random() < 0.15:
+            code = rng.choice(["HW-LAPTOP", "HW-DOCK"])
+            cost = self.s.items[self.item[code]].cost
+            return self.procurement(
+                "Adjustment", [(code, D(-rng.randint(1, 3)), cost)], reason="Stocktake variance"
+            )
+        lines = []
+        for _ in range(rng.randint(1, 4)):
+            code = rng.choice(["HW-LAPTOP", "HW-DOCK", "SW-M365", "SW-AV"])
+            lines.append((code, D(rng.randint(1, 20)), self.s.items[self.item[code]].cost))
+        freight = D(rng.choice([0, 0, 0, 25, 45, 89])) + (D("0.95") if rng.random() < 0.3 else 0)
+        return self.procurement("Purchase", lines, freight=freight if freight > 1 else D(0))
+
+    def procurement_cases(self) -> None:
+        self.procurement(
+            "Purchase",
+            [("HW-LAPTOP", D(3), D(1420)), ("HW-DOCK", D(3), D("241.5"))],
+            freight=D("45.00"),
+            case="receipt_freight",
+        )
+        self.procurement(
+            "Purchase",
+            [
+                (c, D(q), self.s.items[self.item[c]].cost)
+                for c, q in [
+                    ("HW-LAPTOP", 5),
+                    ("HW-DOCK", 5),
+                    ("SW-M365", 40),
+                    ("SW-AV", 40),
+                    ("HW-DOCK", 2),
+                    ("HW-LAPTOP", 1),
+                ]
+            ],
+            case="receipt_multi",
+        )
+        self.procurement(
+            "Adjustment",
+            [("HW-DOCK", D(-2), D("241.5"))],
+            reason="Shrinkage: two docks missing at stocktake",
+            case="inventory_adjustment",
+        )
+
+
+def generate(
+    seed: int = 0,
+    *,
+    invoices: int = 40,
+    expenses: int = 15,
+    procurement: int = 10,
+    customers: int = 20,
+    cases: bool = True,
+) -> State:
+    """Build a tenant. Counts are totals (cases included); ``cases`` seeds every named case.
+
+    Invoice numbers start at 10001, invoice ids at 39001, GL entry ids at 1000.
+    """
+    b = _Builder(seed)
+    b.reference()
+    companies = [b.customer(i) for i in range(1, max(customers, 1) + 1)]
+    index = len(companies) + 1
+    if cases:
+        b.invoice_cases(companies, index)
+        b.expense_cases(companies)
+        b.procurement_cases()
+    rng = b.rng
+    while len(b.s.invoices) < invoices:
+        company = rng.choice(companies)
+        inv_type = rng.choices(
+            ["Standard", "Agreement", "Miscellaneous", "CreditMemo"], [60, 25, 10, 5]
+        )[0]
+        count = 1 if inv_type == "CreditMemo" else rng.choice([1, 1, 2, 2, 3, 4, 6])
+        status = "Closed" if rng.random() < 0.97 else "New"
+        b.invoice(company, inv_type, b._random_lines(inv_type, count), status=status)
+    while len(b.s.expenses) < expenses:
+        b.random_expense(companies)
+    while len(b.s.procurement) < procurement:
+        b.random_procurement()
+    return b.s
+
+
+def demo(seed: int = 0) -> State:
+    """The demo tenant: every case plus a few ordinary records of each type."""
+    return generate(seed, invoices=40, expenses=12, procurement=8, customers=12, cases=True)
