@@ -150,7 +150,9 @@ class ApiClient:
         body = money.dumps(json) if json is not None else data
         refreshed = False
         last_problem = ""
-        for attempt in range(1, self.retry.attempts + 1):
+        attempt = 0
+        while attempt < self.retry.attempts:
+            attempt += 1
             send_headers = {"Accept": "application/json", **self.auth_headers(), **(headers or {})}
             if json is not None:
                 send_headers["Content-Type"] = "application/json"
@@ -167,6 +169,7 @@ class ApiClient:
             status = response.status_code
             if status == 401 and not refreshed and self.refresh_auth():
                 refreshed = True
+                attempt -= 1  # the retry with renewed credentials is not a new attempt
                 continue
             if status in self.retry.retry_statuses:
                 wait = retry_after_seconds(response.headers)
