@@ -233,7 +233,7 @@ class Identity:
         if token.used_at is not None:
             successor = token.successor or {}
             next_token = self.refresh.get(successor.get("refresh_token", ""))
-            within_grace = now - token.used_at <= self.refresh_grace
+            within_grace = self.refresh_grace > 0 and now - token.used_at <= self.refresh_grace
             if within_grace and next_token is not None and next_token.used_at is None:
                 return dict(successor)
             raise TokenFailure("invalid_grant")
