@@ -1,0 +1,97 @@
+"""Customers, contacts and terms mapped from ConnectWise JSON (no sandbox needed)."""
+
+from decimal import Decimal
+
+from wisesync_connectwise.fields import day, dec, gl_ids, whole_days
+from wisesync_connectwise.parties import contact, email_of, terms
+
+COMPANY = {
+    "id": 42,
+    "identifier": "OBrien",
+    "name": "O'Brien & Sons",
+    "accountNumber": "C00042",
+    "addressLine1": "1 George St",
+    "city": "Sydney",
+    "state": "NSW",
+    "zip": "2000",
+    "country": {"id": 1, "name": "Australia"},
+    "phoneNumber": "02 9000 0000",
+    "taxIdentifier": "51 824 753 556",
+    "defaultContact": {"id": 7, "name": "Aoife O'Brien"},
+    "billingContact": {"id": 8, "name": "Accounts"},
+    "invoiceToEmailAddress": "ap@obrien.example",
+}
+CONTACTS = {
+    7: {
+        "id": 7,
+        "firstName": "Aoife",
+        "lastName": "O'Brien",
+        "communicationItems": [
+            {"type": {"name": "Direct"}, "value": "0400 000 000", "communicationType": "Phone"},
+            {"type": {"name": "Email"}, "value": "old@obrien.example", "communicationType": "Email"},
+            {
+                "type": {"name": "Email"},
+                "value": "aoife@obrien.example",
+                "communicationType": "Email",
+                "defaultFlag": True,
+            },
+        ],
+    },
+    8: {"id": 8, "firstName": "Accounts", "lastName": "", "communicationItems": []},
+}
+
+
+def test_contact_with_primary_and_billing():
+    c = contact({"id": 42, "name": "x"}, {42: COMPANY}, CONTACTS)
+    assert c.source_id == "42"
+    assert c.name == "O'Brien & Sons"
+    assert c.account_number == "C00042"
+    assert c.primary_contact.name == "Aoife O'Brien"
+    assert c.primary_contact.email == "aoife@obrien.example"  # the default e-mail wins
+    # Billing contact without an e-mail of its own falls back to invoiceToEmailAddress.
+    assert (c.billing_contact.name, c.billing_contact.email) == ("Accounts", "ap@obrien.example")
+    assert c.address.line1 == "1 George St" and c.address.country == "Australia"
+    assert c.tax_number == "51 824 753 556" and c.phone == "02 9000 0000"
+
+
+def test_contact_without_billing_or_primary_contact():
+    bare = {k: v for k, v in COMPANY.items() if k not in ("defaultContact", "billingContact")}
+    c = contact({"id": 42}, {42: bare}, {})
+    assert c.primary_contact is None and c.billing_contact is None
+    assert c.name == "O'Brien & Sons"
+
+
+def test_record_account_number_wins_and_unknown_company_uses_the_reference():
+    c = contact({"id": 9, "identifier": "Cafe", "name": "Café Zürich"}, {}, {}, account_number="C9")
+    assert (c.source_id, c.name, c.account_number) == ("9", "Café Zürich", "C9")
+    assert contact(None, {}, {}) is None
+
+
+def test_email_of_reads_communication_items():
+    assert email_of(CONTACTS[7]) == "aoife@obrien.example"
+    assert email_of(CONTACTS[8]) is None
+    assert email_of(None) is None
+
+
+def test_terms_days_come_from_the_xref_then_usable_days():
+    assert terms("Net 30", "30", "30").due_days == 30
+    assert terms("Net 14", "14", 14).due_days == 14
+    due = terms("Due on receipt", "0", 0)
+    assert due.due_days == 0 and due.xref == "0"
+    eom = terms("EOM", "", 0)
+    assert eom.due_days is None and eom.xref is None and eom.name == "EOM"
+    assert terms("EOM", None, None).due_days is None
+    assert terms("Net 30", "", 30).due_days == 30  # days usable without an xref
+    assert terms("Net 30", "Net 30", "30").due_days == 30  # QBO-style xref names the term
+    assert terms(None, None, None) is None
+
+
+def test_field_readers_keep_decimals_and_dates():
+    assert dec(Decimal("1.2345678")) == Decimal("1.2345678")
+    assert dec("0.0000001") == Decimal("0.0000001")
+    assert dec(None) == 0
+    assert str(day("2025-04-25T00:00:00Z")) == "2025-04-25"
+    assert day("") is None and day("garbage") is None
+    assert whole_days("20") == 20 and whole_days("") is None and whole_days(-1) is None
+    assert gl_ids("1010, 1011,1012,1010") == ["1010", "1011", "1012"]
+    assert gl_ids([5, 6]) == ["5", "6"] and gl_ids(None) == []
