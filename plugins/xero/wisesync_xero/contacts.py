@@ -1,0 +1,191 @@
+"""Matching ConnectWise customers and vendors to Xero contacts.
+
+A ConnectWise company is matched to a Xero contact by ``ContactNumber`` (= the
+ConnectWise account number), then by ``Name`` (case-insensitive, as Xero compares
+names); otherwise a new contact is created from the record's contact, its billing
+(else primary) contact person and its address.
+
+:class:`ContactBook` caches what is known per tenant. It is filled either by one
+listing of the organisation's contacts (1 call per 1,000 contacts, once per TTL) or,
+for organisations with many contacts, by one batched ``where`` query per batch for
+the contacts that are not cached yet (:func:`where_for`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wisesync.events.models import Contact
+
+NAME_MAX = 255
+NUMBER_MAX = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRef:
+    """A Xero contact as far as matching needs it."""
+
+    contact_id: str
+    name: str
+    number: str | None = None
+    status: str = "ACTIVE"
+
+
+def name_key(name: str) -> str:
+    """The key names are compared by (Xero matches names case-insensitively)."""
+    return " ".join(name.split()).casefold()
+
+
+def contact_name(contact: Contact) -> str:
+    """The Xero contact name for a ConnectWise contact (trimmed, at most 255 chars)."""
+    return " ".join(contact.name.split())[:NAME_MAX]
+
+
+def contact_number(contact: Contact) -> str | None:
+    """The Xero ContactNumber for a ConnectWise contact: its account number."""
+    number = (contact.account_number or "").strip()
+    return number[:NUMBER_MAX] or None
+
+
+@dataclass(slots=True)
+class ContactBook:
+    """Known Xero contacts of one tenant.
+
+    ``complete_at`` is when the whole contact list was last loaded. ``targeted`` is set
+    when the organisation has too many contacts to list: then each batch looks up the
+    contacts it needs that are not cached yet (``looked_up`` remembers the misses, so a
+    contact is searched for once).
+    """
+
+    by_number: dict[str, ContactRef] = field(default_factory=dict)
+    by_name: dict[str, ContactRef] = field(default_factory=dict)
+    complete_at: float | None = None
+    targeted: bool = False
+    looked_up: set[str] = field(default_factory=set)
+
+    def add(self, ref: ContactRef) -> None:
+        """Remember ``ref`` (archived contacts are remembered by number only, so a new
+        contact is not matched onto them by name)."""
+        if ref.number:
+            self.by_number[ref.number.casefold()] = ref
+        if ref.status == "ACTIVE":
+            self.by_name.setdefault(name_key(ref.name), ref)
+
+    def add_all(self, refs: Iterable[ContactRef]) -> None:
+        for ref in refs:
+            self.add(ref)
+
+    def find(self, contact: Contact) -> ContactRef | None:
+        """The known Xero contact for ``contact``: by number, then by name."""
+        number = contact_number(contact)
+        if number:
+            ref = self.by_number.get(number.casefold())
+            if ref is not None:
+                return ref
+        return self.by_name.get(name_key(contact_name(contact)))
+
+    def is_fresh(self, now: float, ttl: float) -> bool:
+        """The full list was loaded less than ``ttl`` seconds ago."""
+        return self.complete_at is not None and now - self.complete_at < ttl
+
+    def mark_looked_up(self, contact: Contact) -> None:
+        """Remember that ``contact`` was searched for and not found (no second search)."""
+        self.looked_up.add(lookup_key(contact))
+
+    def was_looked_up(self, contact: Contact) -> bool:
+        return lookup_key(contact) in self.looked_up
+
+
+def lookup_key(contact: Contact) -> str:
+    """A key for "this ConnectWise contact was already searched for"."""
+    return f"{(contact_number(contact) or '').casefold()}|{name_key(contact_name(contact))}"
+
+
+def parse_contacts(body: Any) -> list[ContactRef]:
+    """``GET /Contacts`` (or a PUT response) body -> contact refs."""
+    out = []
+    for raw in (body or {}).get("Contacts", []):
+        cid = raw.get("ContactID")
+        if not cid or raw.get("HasValidationErrors"):
+            continue
+        out.append(
+            ContactRef(
+                contact_id=str(cid),
+                name=str(raw.get("Name") or ""),
+                number=str(raw["ContactNumber"]) if raw.get("ContactNumber") else None,
+                status=str(raw.get("ContactStatus") or "ACTIVE"),
+            )
+        )
+    return out
+
+
+def quote(value: str) -> str:
+    """A string literal for a Xero ``where`` filter: double quotes, with ``\\`` and ``"``
+    escaped (names like ``O'Brien`` or ``The "Best" Ltd`` stay intact)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def where_for(contacts: Iterable[Contact]) -> str:
+    """A ``where`` filter matching any of ``contacts`` by ContactNumber or Name."""
+    terms: list[str] = []
+    seen: set[str] = set()
+    for contact in contacts:
+        number = contact_number(contact)
+        for term in (
+            f"ContactNumber=={quote(number)}" if number else None,
+            f"Name=={quote(contact_name(contact))}",
+        ):
+            if term and term not in seen:
+                seen.add(term)
+                terms.append(term)
+    return " OR ".join(terms)
+
+
+def _split_name(full: str) -> tuple[str | None, str | None]:
+    parts = full.split()
+    if not parts:
+        return None, None
+    if len(parts) == 1:
+        return parts[0][:NAME_MAX], None
+    return " ".join(parts[:-1])[:NAME_MAX], parts[-1][:NAME_MAX]
+
+
+def new_contact_body(contact: Contact) -> dict[str, Any]:
+    """The Xero Contact element that creates ``contact``: name, number, the billing
+    (else primary) person's name and email, address and phone."""
+    body: dict[str, Any] = {"Name": contact_name(contact)}
+    number = contact_number(contact)
+    if number:
+        body["ContactNumber"] = number
+    person = contact.billing_contact or contact.primary_contact
+    if person is not None:
+        first, last = _split_name(person.name)
+        if first:
+            body["FirstName"] = first
+        if last:
+            body["LastName"] = last
+        if person.email and person.email.isascii():
+            body["EmailAddress"] = person.email.strip()[:255]
+    if contact.tax_number:
+        body["TaxNumber"] = contact.tax_number[:50]
+    addr = contact.address
+    if addr is not None and any(
+        (addr.line1, addr.line2, addr.city, addr.region, addr.postal_code, addr.country)
+    ):
+        address: dict[str, Any] = {"AddressType": "POBOX"}
+        for key, value, limit in (
+            ("AddressLine1", addr.line1, 500),
+            ("AddressLine2", addr.line2, 500),
+            ("City", addr.city, 255),
+            ("Region", addr.region, 255),
+            ("PostalCode", addr.postal_code, 50),
+            ("Country", addr.country, 50),
+        ):
+            if value:
+                address[key] = value[:limit]
+        body["Addresses"] = [address]
+    if contact.phone:
+        body["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": contact.phone[:50]}]
+    return body

@@ -1,0 +1,82 @@
+"""Which Xero document a record becomes.
+
+=========================  =====================  ==========================
+ConnectWise record         Xero document          endpoint / number field
+=========================  =====================  ==========================
+invoice                    ACCREC invoice         /Invoices, InvoiceNumber
+invoice, negative total    ACCRECCREDIT           /CreditNotes, CreditNoteNumber
+credit memo                ACCRECCREDIT           /CreditNotes, CreditNoteNumber
+expense, procurement       ACCPAY bill            /Invoices, InvoiceNumber
+personal expense (company  ACCPAYCREDIT           /CreditNotes, CreditNoteNumber
+card), or negative total
+=========================  =====================  ==========================
+
+Xero refuses documents with a negative total, so a negative document is sent as the
+matching credit with every amount negated (product.md 1.2: negative invoices become
+credit notes; a personal expense paid with a company card is a credit bill).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from wisesync.events.models import RecordEvent, RecordType
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True, slots=True)
+class DocKind:
+    """A Xero document type and where it lives in the API."""
+
+    type: str
+    endpoint: str
+    number_field: str
+    id_field: str
+    sales: bool
+
+    @property
+    def is_credit(self) -> bool:
+        return self.endpoint == "CreditNotes"
+
+
+ACCREC = DocKind("ACCREC", "Invoices", "InvoiceNumber", "InvoiceID", True)
+ACCPAY = DocKind("ACCPAY", "Invoices", "InvoiceNumber", "InvoiceID", False)
+ACCRECCREDIT = DocKind("ACCRECCREDIT", "CreditNotes", "CreditNoteNumber", "CreditNoteID", True)
+ACCPAYCREDIT = DocKind("ACCPAYCREDIT", "CreditNotes", "CreditNoteNumber", "CreditNoteID", False)
+KINDS = {k.type: k for k in (ACCREC, ACCPAY, ACCRECCREDIT, ACCPAYCREDIT)}
+
+#: ``RecordEvent.subtype`` values that mark a personal expense paid with a company card.
+PERSONAL_SUBTYPES = frozenset({"personal", "personal_expense", "company_card_personal"})
+
+
+def source_total(record: RecordEvent) -> Decimal:
+    """The record's total: the header total, else the lines (plus tax when exclusive)."""
+    if record.totals is not None:
+        return record.totals.total
+    lines = sum((ln.line_amount for ln in record.lines), ZERO)
+    if record.line_amounts_include_tax:
+        return lines
+    return lines + sum((ln.tax_amount for ln in record.lines), ZERO)
+
+
+def is_personal(record: RecordEvent) -> bool:
+    """A personal expense paid with a company card (the employee owes the company)."""
+    return (record.subtype or "").strip().lower() in PERSONAL_SUBTYPES
+
+
+def document_kind(record: RecordEvent) -> tuple[DocKind, int]:
+    """The Xero document for ``record`` and the sign (1 or -1) to apply to its amounts."""
+    negative = source_total(record) < 0
+    sign = -1 if negative else 1
+    rt = record.record_type
+    if rt is RecordType.INVOICE:
+        return (ACCRECCREDIT if negative else ACCREC), sign
+    if rt is RecordType.CREDIT_MEMO:
+        return ACCRECCREDIT, sign
+    if rt in (RecordType.EXPENSE, RecordType.PROCUREMENT):
+        if rt is RecordType.EXPENSE and is_personal(record):
+            return ACCPAYCREDIT, sign
+        return (ACCPAYCREDIT if negative else ACCPAY), sign
+    raise ValueError(f"Xero does not take {rt.value} records")

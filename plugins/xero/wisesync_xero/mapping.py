@@ -1,0 +1,314 @@
+"""RecordEvent -> the Xero document to PUT, with every message the record earns.
+
+:func:`plan` is pure: it takes the record, the tenant's reference data and the
+company options and returns a :class:`Plan` (the document body without its
+``Contact``, which is resolved per batch, the expected Xero total, and the errors
+and warnings). ``validate()`` returns a plan's messages; ``post()`` sends the plans
+without errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from wisesync.config import CompanyOptions
+from wisesync.events.models import RecordEvent, RecordType
+from wisesync.messages import Message, has_errors, message
+from wisesync.money import fmt
+from wisesync_xero import rounding
+from wisesync_xero.documents import DocKind, document_kind, source_total
+from wisesync_xero.reference import Account, ReferenceData
+from wisesync_xero.validate import (
+    ResolvedLine,
+    account_problem,
+    check_header,
+    check_line,
+)
+
+DESCRIPTION_MAX = 4000
+ZERO = Decimal("0")
+
+
+@dataclass(slots=True)
+class Plan:
+    """What one record becomes in Xero.
+
+    Attributes:
+        record: the source record.
+        kind: the Xero document type.
+        body: the document element (no ``Contact`` yet), or None when there are errors.
+        messages: errors (the record is not posted) and warnings (it is, with them).
+        expected_total: the total Xero will compute (equals the ConnectWise total).
+    """
+
+    record: RecordEvent
+    kind: DocKind
+    body: dict[str, Any] | None
+    messages: list[Message] = field(default_factory=list)
+    expected_total: Decimal | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No error: the document can be sent."""
+        return self.body is not None and not has_errors(self.messages)
+
+    @property
+    def number(self) -> str:
+        return (self.record.document_number or "").strip()
+
+
+def _money(value: Decimal) -> Decimal:
+    """No negative zero in request bodies."""
+    return value + ZERO if value == 0 else value
+
+
+def due_date(record: RecordEvent) -> tuple[date | None, bool]:
+    """(due date, whether TERMS_XREF applies).
+
+    The billing term's days decide (document date + days). A term without usable days
+    gives None: Xero then applies the contact's or the organisation's default payment
+    terms, as it does for any document sent without a DueDate. A record without terms
+    (expenses) keeps the source's own due date, if any.
+    """
+    terms = record.terms
+    if terms is not None:
+        if terms.due_days is not None and record.date is not None:
+            return record.date + timedelta(days=terms.due_days), False
+        return None, terms.due_days is None
+    return record.due_date, False
+
+
+def _description(text: str, index: int, fallback: str, messages: list[Message]) -> str:
+    text = text.strip() or fallback
+    if len(text) > DESCRIPTION_MAX:
+        messages.append(
+            message(
+                "DESCRIPTION_TRUNCATED",
+                f"Line {index + 1}: description of {len(text)} characters cut to Xero's "
+                f"{DESCRIPTION_MAX}.",
+                line=index,
+            )
+        )
+        text = text[: DESCRIPTION_MAX - 1] + "…"
+    return text
+
+
+def _correction_account(
+    code: str | None, ref: ReferenceData, what: str, messages: list[Message]
+) -> Account | None:
+    if code is None:
+        account = ref.rounding_account
+        if account is None:
+            messages.append(
+                message(
+                    "LEDGER_ACCOUNT_MISSING",
+                    f"A {what} line is needed but Xero has no rounding system account and no "
+                    "account is configured for it.",
+                )
+            )
+            return None
+        code = account.code
+    problem = account_problem(code, ref)
+    if problem is not None:
+        messages.append(
+            message("LEDGER_ACCOUNT_MISSING", f"{what.capitalize()} line: {problem.text}")
+        )
+        return None
+    return ref.account(code)
+
+
+def _correction_line(
+    description: str,
+    amount: Decimal,
+    account: Account,
+    ref: ReferenceData,
+    item_code: str | None,
+    messages: list[Message],
+    *,
+    sales: bool,
+) -> dict[str, Any] | None:
+    tax_type = ref.zero_tax_type(account, sales=sales)
+    if tax_type is None:
+        messages.append(
+            message(
+                "TAX_CODE_INVALID",
+                f"Xero has no active 0% tax rate usable on account '{account.code}' for the "
+                f"{description.lower()} line.",
+            )
+        )
+        return None
+    line: dict[str, Any] = {
+        "Description": description,
+        "Quantity": Decimal("1.0000"),
+        "UnitAmount": _money(rounding.q4(amount)),
+        "AccountCode": account.code,
+        "TaxType": tax_type,
+    }
+    if item_code:
+        line["ItemCode"] = item_code
+    return line
+
+
+def _status(record: RecordEvent, kind: DocKind, options: CompanyOptions) -> str:
+    if kind.type == "ACCREC":
+        return options.invoice_status
+    return options.bill_status
+
+
+def plan(
+    record: RecordEvent,
+    ref: ReferenceData,
+    options: CompanyOptions,
+    tracking_map: dict[str, str],
+) -> Plan:
+    """Build the Xero document for ``record`` and every error and warning it earns."""
+    kind, sign = document_kind(record)
+    messages: list[Message] = check_header(record)
+    resolved: list[ResolvedLine] = [
+        check_line(i, line, ref, options, tracking_map, messages, sales=kind.sales)
+        for i, line in enumerate(record.lines)
+    ]
+    # --- due date and contact warnings --------------------------------------------
+    due, xref_missing = due_date(record)
+    if xref_missing and record.terms is not None:
+        messages.append(
+            message(
+                "TERMS_XREF",
+                f"Billing term '{record.terms.name or '?'}' has no Terms Xref days; Xero's "
+                "default payment terms (the contact's, else the organisation's) set the due date.",
+            )
+        )
+    contact = record.contact
+    if (
+        record.record_type in (RecordType.INVOICE, RecordType.CREDIT_MEMO)
+        and contact is not None
+        and contact.billing_contact is None
+        and contact.primary_contact is None
+    ):
+        messages.append(
+            message(
+                "NO_BILLING_CONTACT",
+                f"ConnectWise company '{contact.name}' has no primary or billing contact.",
+            )
+        )
+    # --- amounts: what Xero computes, rounding and adjustment -----------------------
+    sd = Decimal(sign)
+    priced = [r for r in resolved if not r.text_only]
+    source_lines = [
+        rounding.SourceLine(
+            quantity=record.lines[r.index].quantity,
+            unit_amount=record.lines[r.index].unit_amount * sd,
+            line_amount=record.lines[r.index].line_amount * sd,
+            tax_rate=r.rate,
+        )
+        for r in priced
+    ]
+    total = source_total(record) * sd
+    bal = rounding.balance(
+        source_lines,
+        total,
+        inclusive=record.line_amounts_include_tax,
+        cap=options.adjustment_cap,
+    )
+    sales = kind.sales
+    extra_lines: list[dict[str, Any]] = []
+    if bal.rounding:
+        account = _correction_account(options.rounding_account, ref, "rounding", messages)
+        if account is not None:
+            line = _correction_line(
+                "Rounding", bal.rounding, account, ref, None, messages, sales=sales
+            )
+            if line is not None:
+                extra_lines.append(line)
+                messages.append(
+                    message(
+                        "ROUNDING_APPLIED",
+                        f"Rounding line of {fmt(bal.rounding)} on account {account.code}: "
+                        "the ConnectWise lines do not add up to 2 decimals the way Xero "
+                        "rounds them.",
+                    )
+                )
+    if bal.over_cap:
+        messages.append(
+            message(
+                "ADJUSTMENT_OVER_CAP",
+                f"The ConnectWise total {fmt(bal.source_total)} differs from the Xero total "
+                f"{fmt(bal.ledger_total)} by {fmt(bal.adjustment)}, more than the adjustment "
+                f"cap of {fmt(options.adjustment_cap)}.",
+            )
+        )
+    elif bal.adjustment:
+        code = options.adjustment_sales_account if sales else options.adjustment_purchase_account
+        account = _correction_account(code, ref, "adjustment", messages)
+        if account is not None:
+            item = ref.item(options.adjustment_item_code) if options.adjustment_item_code else None
+            line = _correction_line(
+                "Adjustment",
+                bal.adjustment,
+                account,
+                ref,
+                item.code if item is not None else None,
+                messages,
+                sales=sales,
+            )
+            if line is not None:
+                extra_lines.append(line)
+                messages.append(
+                    message(
+                        "ADJUSTMENT_APPLIED",
+                        f"Adjustment line of {fmt(bal.adjustment)}: the ConnectWise total "
+                        f"{fmt(bal.source_total)} differed from the Xero total "
+                        f"{fmt(bal.source_total - bal.adjustment)}.",
+                    )
+                )
+    if has_errors(messages):
+        return Plan(record, kind, None, messages, bal.ledger_total)
+    # --- the body ---------------------------------------------------------------------
+    ledger_lines = iter(bal.lines)
+    items: list[dict[str, Any]] = []
+    for r in resolved:
+        src = record.lines[r.index]
+        fallback = r.item_code or f"ConnectWise line {r.index + 1}"
+        desc = _description(src.description or "", r.index, fallback, messages)
+        if r.text_only:
+            items.append({"Description": desc})
+            continue
+        ll = next(ledger_lines)
+        line: dict[str, Any] = {
+            "Description": desc,
+            "Quantity": _money(ll.quantity),
+            "UnitAmount": _money(ll.unit_amount),
+            "AccountCode": r.account.code if r.account else src.gl_account,
+        }
+        if r.item_code:
+            line["ItemCode"] = r.item_code
+        if r.tax_type:
+            line["TaxType"] = r.tax_type
+        if r.tracking:
+            line["Tracking"] = r.tracking
+        items.append(line)
+    items.extend(extra_lines)
+    body: dict[str, Any] = {
+        "Type": kind.type,
+        kind.number_field: record.document_number.strip()[:255],
+        "Status": _status(record, kind, options),
+        "LineAmountTypes": "Inclusive" if record.line_amounts_include_tax else "Exclusive",
+        "LineItems": items,
+    }
+    if record.date is not None:
+        body["Date"] = record.date.isoformat()
+    if due is not None:
+        body["DueDate"] = due.isoformat()
+    if record.reference and kind.type != "ACCPAY":
+        body["Reference"] = record.reference.strip()[:255]
+    if record.currency:
+        body["CurrencyCode"] = record.currency.upper()
+    url = record.attributes.get("url", "")
+    if url.startswith("https://"):
+        body["Url"] = url
+    if kind.type == "ACCREC" and options.mark_sent and body["Status"] == "AUTHORISED":
+        body["SentToContact"] = True
+    return Plan(record, kind, body, messages, bal.ledger_total)

@@ -1,0 +1,183 @@
+"""The ``[companies.xero]`` settings table: parsing and checking (no I/O).
+
+Example::
+
+    [companies.xero]
+    grant = "authorization_code"          # or "client_credentials" (custom connection)
+    client_id_env = "ACME_XERO_CLIENT_ID"
+    client_secret_env = "ACME_XERO_CLIENT_SECRET"
+    tenant_id = ""                        # optional: picked from /connections on connect
+    base_url = "https://api.xero.com"     # a sandbox URL in tests and demos
+    identity_url = "https://identity.xero.com"
+    reference_ttl = "15m"                 # how long accounts, tax rates, items... are cached
+    tracking = { location = "Location", department = "Department" }
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wisesync.config import CompanyConfig, ConfigProblem, parse_duration
+
+SECTION = "xero"
+GRANTS = ("authorization_code", "client_credentials")
+DEFAULT_BASE_URL = "https://api.xero.com"
+DEFAULT_IDENTITY_URL = "https://identity.xero.com"
+DEFAULT_AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
+DEFAULT_SCOPES = (
+    "openid profile email offline_access accounting.transactions accounting.contacts "
+    "accounting.settings"
+)
+#: RecordEvent ``Line.tracking`` field -> Xero tracking category name.
+DEFAULT_TRACKING = {"location": "Location", "department": "Department"}
+
+_KEYS = {
+    "grant",
+    "client_id_env",
+    "client_secret_env",
+    "tenant_id",
+    "base_url",
+    "identity_url",
+    "authorize_url",
+    "scopes",
+    "redirect_port",
+    "reference_ttl",
+    "contacts_ttl",
+    "tracking",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class XeroSettings:
+    """One company's Xero connection settings, validated."""
+
+    client_id_env: str
+    client_secret_env: str
+    grant: str = "authorization_code"
+    tenant_id: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    identity_url: str = DEFAULT_IDENTITY_URL
+    authorize_url: str = DEFAULT_AUTHORIZE_URL
+    scopes: str = DEFAULT_SCOPES
+    redirect_port: int = 8765
+    reference_ttl: int = 900
+    contacts_ttl: int = 900
+    tracking: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TRACKING))
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth2 token endpoint."""
+        return f"{self.identity_url}/connect/token"
+
+    @property
+    def revocation_url(self) -> str:
+        """The OAuth2 token revocation endpoint."""
+        return f"{self.identity_url}/connect/revocation"
+
+    @property
+    def connections_url(self) -> str:
+        """``GET /connections``: the tenants this token may use."""
+        return f"{self.base_url}/connections"
+
+
+def _url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def check(company: CompanyConfig) -> list[ConfigProblem]:
+    """Every problem in ``company``'s ``[companies.xero]`` table (keys relative to the company)."""
+    raw = company.section(SECTION)
+    p = f"{SECTION}."
+    problems: list[ConfigProblem] = []
+    if company.ledger == SECTION and not raw:
+        return [
+            ConfigProblem(
+                SECTION,
+                "missing: the company posts to Xero but has no [companies.xero] table",
+                'add client_id_env = "..." and client_secret_env = "..."',
+            )
+        ]
+    for key in raw:
+        if key not in _KEYS:
+            problems.append(
+                ConfigProblem(p + key, "unknown setting", f"known: {', '.join(sorted(_KEYS))}")
+            )
+    for key in ("client_id_env", "client_secret_env"):
+        value = raw.get(key)
+        if not isinstance(value, str) or not value:
+            problems.append(
+                ConfigProblem(
+                    p + key,
+                    "missing: name the environment variable that holds the value",
+                    f'{key} = "ACME_XERO_{key.removesuffix("_env").upper()}"',
+                )
+            )
+    grant = raw.get("grant", "authorization_code")
+    if grant not in GRANTS:
+        problems.append(
+            ConfigProblem(
+                p + "grant",
+                f"expected one of {', '.join(GRANTS)}, got {grant!r}",
+                '"client_credentials" for a Xero custom connection, "authorization_code" '
+                "for a standard app",
+            )
+        )
+    for key in ("base_url", "identity_url", "authorize_url"):
+        if key in raw and not _url(raw[key]):
+            problems.append(ConfigProblem(p + key, f"expected an http(s) URL, got {raw[key]!r}"))
+    tenant = raw.get("tenant_id")
+    if tenant is not None and not isinstance(tenant, str):
+        problems.append(ConfigProblem(p + "tenant_id", "expected a string (the Xero tenant id)"))
+    port = raw.get("redirect_port", 8765)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        problems.append(ConfigProblem(p + "redirect_port", f"expected a port number, got {port!r}"))
+    for key in ("reference_ttl", "contacts_ttl"):
+        if key in raw:
+            try:
+                parse_duration(raw[key])
+            except ValueError as exc:
+                problems.append(ConfigProblem(p + key, str(exc)))
+    tracking = raw.get("tracking")
+    if tracking is not None and (
+        not isinstance(tracking, dict)
+        or not all(isinstance(v, str) and v for v in tracking.values())
+        or not set(tracking) <= {"location", "department", "business_class"}
+    ):
+        problems.append(
+            ConfigProblem(
+                p + "tracking",
+                "expected a table mapping location/department/business_class to Xero "
+                "tracking category names",
+                'tracking = { location = "Location", department = "Department" }',
+            )
+        )
+    return problems
+
+
+def load(company: CompanyConfig) -> XeroSettings:
+    """The validated settings of ``company`` (call :func:`check` first; raises ValueError)."""
+    problems = check(company)
+    if problems:
+        raise ValueError("; ".join(str(p) for p in problems))
+    raw = company.section(SECTION)
+    identity = str(raw.get("identity_url", DEFAULT_IDENTITY_URL)).rstrip("/")
+    default_authorize = (
+        DEFAULT_AUTHORIZE_URL
+        if identity == DEFAULT_IDENTITY_URL
+        else f"{identity}/identity/connect/authorize"
+    )
+    return XeroSettings(
+        client_id_env=raw["client_id_env"],
+        client_secret_env=raw["client_secret_env"],
+        grant=raw.get("grant", "authorization_code"),
+        tenant_id=raw.get("tenant_id") or None,
+        base_url=str(raw.get("base_url", DEFAULT_BASE_URL)).rstrip("/"),
+        identity_url=identity,
+        authorize_url=str(raw.get("authorize_url", default_authorize)),
+        scopes=str(raw.get("scopes", DEFAULT_SCOPES)),
+        redirect_port=int(raw.get("redirect_port", 8765)),
+        reference_ttl=parse_duration(raw.get("reference_ttl", 900)),
+        contacts_ttl=parse_duration(raw.get("contacts_ttl", 900)),
+        tracking=dict(raw.get("tracking") or DEFAULT_TRACKING),
+    )

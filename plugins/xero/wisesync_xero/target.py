@@ -1,0 +1,122 @@
+"""The Xero target: ConnectWise invoices, credit memos, expenses and procurement into Xero.
+
+``prepare`` connects (OAuth, see :mod:`wisesync_xero.oauth`) and loads the tenant's
+reference data, cached per tenant for ``reference_ttl``; ``validate`` checks a record
+against it without any call; ``post`` sends a batch (:mod:`wisesync_xero.post`);
+``find_existing`` looks documents up by number for crash reconciliation.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from wisesync.config import CompanyConfig, ConfigProblem
+from wisesync.events.models import PostOutcome, RecordEvent, RecordType
+from wisesync.messages import Message
+from wisesync.protocols import PluginRuntime, Target, TargetContext
+from wisesync.ratelimit import CallLimiter
+from wisesync_xero import settings as xero_settings
+from wisesync_xero.connection import Connections
+from wisesync_xero.contacts import ContactBook
+from wisesync_xero.limits import LIMITS
+from wisesync_xero.mapping import Plan, plan
+from wisesync_xero.post import find_plans, post_plans
+from wisesync_xero.reference import ReferenceData, load_reference
+from wisesync_xero.settings import XeroSettings
+
+
+@dataclass(slots=True)
+class XeroContext(TargetContext):
+    """The prepared state of one company: the API client, settings, reference data
+    (``reference``) and the contact book."""
+
+    client: Any = None
+    settings: XeroSettings | None = None
+    contacts: ContactBook = field(default_factory=ContactBook)
+
+
+@dataclass(slots=True)
+class _TenantCache:
+    reference: ReferenceData
+    contacts: ContactBook
+
+
+class XeroTarget(Target):
+    """Posts to one Xero organisation per company."""
+
+    name: ClassVar[str] = "xero"
+    record_types: ClassVar[frozenset[RecordType]] = frozenset(
+        {RecordType.INVOICE, RecordType.CREDIT_MEMO, RecordType.EXPENSE, RecordType.PROCUREMENT}
+    )
+    limits = LIMITS
+
+    def __init__(self, runtime: PluginRuntime):
+        super().__init__(runtime)
+        self.connections = Connections(runtime)
+        self._cache: dict[tuple[str, str | None], _TenantCache] = {}
+        self._lock = threading.Lock()
+
+    def check_company(self, company: CompanyConfig) -> list[ConfigProblem]:
+        """Validate ``[companies.xero]`` (no I/O)."""
+        return xero_settings.check(company)
+
+    def prepare(self, company: CompanyConfig, limiter: CallLimiter) -> XeroContext:
+        """Connect and load (or reuse, within ``reference_ttl``) the tenant's reference data.
+
+        Raises :class:`~wisesync.errors.AuthError` when the connection is missing,
+        expired or revoked.
+        """
+        settings = xero_settings.load(company)
+        client = self.connections.client(company, limiter=limiter)
+        now = limiter.clock.now()
+        key = (company.key, client.tenant_id)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is None or now - cached.reference.loaded_at >= settings.reference_ttl:
+            reference = load_reference(client.get_json, now)
+            cached = _TenantCache(reference, cached.contacts if cached else ContactBook())
+            with self._lock:
+                self._cache[key] = cached
+        return XeroContext(
+            company=company,
+            limiter=limiter,
+            reference=cached.reference,
+            prepared_at=datetime.now(UTC),
+            client=client,
+            settings=settings,
+            contacts=cached.contacts,
+        )
+
+    def _plan(self, record: RecordEvent, ctx: XeroContext) -> Plan:
+        assert ctx.settings is not None
+        return plan(record, ctx.reference, ctx.company.options, ctx.settings.tracking)
+
+    def validate(self, record: RecordEvent, ctx: TargetContext) -> list[Message]:
+        """Every error and warning the record earns, computed from cached data (no call)."""
+        return self._plan(record, _xero(ctx)).messages
+
+    def find_existing(
+        self, records: list[RecordEvent], ctx: TargetContext
+    ) -> dict[str, PostOutcome]:
+        """Documents Xero has for ``records`` (same type, number and contact), by source id.
+
+        ACCREC invoices by ``InvoiceNumbers=``, bills by number (their UI "Reference")
+        and contact, credit notes by ``CreditNoteNumber``; one GET per 40 numbers.
+        """
+        xctx = _xero(ctx)
+        return find_plans(xctx, [self._plan(r, xctx) for r in records])
+
+    def post(self, records: list[RecordEvent], ctx: TargetContext) -> list[PostOutcome]:
+        """Post a batch; one outcome per record, in order (see :mod:`wisesync_xero.post`)."""
+        xctx = _xero(ctx)
+        plans = [self._plan(r, xctx) for r in records]
+        return post_plans(xctx, plans, ctx.limiter.clock.now())
+
+
+def _xero(ctx: TargetContext) -> XeroContext:
+    if not isinstance(ctx, XeroContext):
+        raise TypeError("the Xero target needs the context its prepare() returned")
+    return ctx

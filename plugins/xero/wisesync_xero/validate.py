@@ -1,0 +1,228 @@
+"""Record checks against a tenant's reference data, before any posting call.
+
+Errors use Xero's own wording where Xero has one, so what users read here matches
+what Xero would have said:
+
+* ``GL_MAPPING_MISSING``: a line with no GL account, or no item / Non-Product ID
+  when the company requires one;
+* ``LEDGER_ACCOUNT_MISSING``: an account code Xero does not have, has archived, or
+  refuses on document lines (bank accounts, receivables and payables control accounts);
+* ``TAX_CODE_INVALID``: a tax type Xero does not have (or not active), one for the other
+  side (a purchase rate on a sale), or one that cannot be used with the line's account;
+* ``TRACKING_MISSING``: a tracking option (or category) Xero does not have; a
+  warning (the line posts without it) or an error, per ``tracking_missing``;
+* ``RECORD_INVALID``: no lines, no contact, no document number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from wisesync.config import CompanyOptions
+from wisesync.events.models import Line, RecordEvent
+from wisesync.messages import Message, Severity, message
+from wisesync_xero.reference import Account, ReferenceData
+
+ZERO = Decimal("0")
+ITEM_CODE_MAX = 30
+
+
+def is_description_only(line: Line) -> bool:
+    """A text line: no amount, no quantity, no account, no item (Xero allows these)."""
+    return (
+        not line.gl_account
+        and not line.item_code
+        and line.quantity == 0
+        and line.unit_amount == 0
+        and line.line_amount == 0
+    )
+
+
+@dataclass(slots=True)
+class ResolvedLine:
+    """What one ConnectWise line resolves to in Xero."""
+
+    index: int
+    account: Account | None = None
+    tax_type: str | None = None
+    rate: Decimal = ZERO
+    item_code: str | None = None
+    tracking: list[dict[str, Any]] = field(default_factory=list)
+    text_only: bool = False
+
+
+def account_problem(code: str, ref: ReferenceData, *, line: int | None = None) -> Message | None:
+    """LEDGER_ACCOUNT_MISSING for an unknown or archived account code, else None."""
+    account = ref.account(code)
+    if account is None:
+        return message(
+            "LEDGER_ACCOUNT_MISSING",
+            f"Account code '{code}' is not a valid code for this document.",
+            line=line,
+        )
+    if account.type == "BANK" or account.system_account in ("DEBTORS", "CREDITORS"):
+        return message(
+            "LEDGER_ACCOUNT_MISSING",
+            f"Account code '{code}' is not a valid code for this document.",
+            line=line,
+        )
+    if not account.active:
+        return message(
+            "LEDGER_ACCOUNT_MISSING",
+            f"Account code '{code}' has been archived, or has been deleted. Each line item "
+            "must reference a valid account",
+            line=line,
+        )
+    return None
+
+
+def check_line(
+    index: int,
+    line: Line,
+    ref: ReferenceData,
+    options: CompanyOptions,
+    tracking_map: dict[str, str],
+    messages: list[Message],
+    *,
+    sales: bool,
+) -> ResolvedLine:
+    """Check one line of a sales (else purchase) document, append its messages, and
+    resolve its account, tax and tracking."""
+    resolved = ResolvedLine(index)
+    if is_description_only(line):
+        resolved.text_only = True
+        return resolved
+    label = f"Line {index + 1}" + (f" ({line.description[:60]})" if line.description else "")
+    code = (line.gl_account or "").strip()
+    if not code:
+        messages.append(
+            message(
+                "GL_MAPPING_MISSING",
+                f"{label} has no GL account: the ConnectWise GL mapping is empty.",
+                line=index,
+            )
+        )
+    if options.require_item_code and not (line.item_code or "").strip():
+        messages.append(
+            message(
+                "GL_MAPPING_MISSING",
+                f"{label} has no Non-Product ID / item code, which this company requires.",
+                line=index,
+            )
+        )
+    if code:
+        problem = account_problem(code, ref, line=index)
+        if problem is not None:
+            messages.append(problem)
+        else:
+            resolved.account = ref.account(code)
+    item = (line.item_code or "").strip()
+    if item:
+        if len(item) > ITEM_CODE_MAX:
+            messages.append(
+                message(
+                    "LEDGER_VALIDATION",
+                    f"Item code '{item}' is longer than Xero's {ITEM_CODE_MAX} characters.",
+                    line=index,
+                )
+            )
+        elif ref.items and ref.item(item) is None:
+            messages.append(
+                message(
+                    "LEDGER_VALIDATION",
+                    f"Item code '{item}' does not exist in Xero: create the item or fix the "
+                    "Non-Product ID.",
+                    line=index,
+                )
+            )
+        else:
+            found = ref.item(item)
+            resolved.item_code = found.code if found else item
+    tax_code = (line.tax_code or "").strip()
+    if tax_code:
+        rate = ref.usable_tax(tax_code, sales=sales)
+        account = resolved.account
+        if rate is None:
+            messages.append(
+                message(
+                    "TAX_CODE_INVALID",
+                    f"The TaxType code '{tax_code}' does not exist or cannot be used for this "
+                    "type of transaction.",
+                    line=index,
+                )
+            )
+        elif account is not None and not rate.can_apply_to(account.account_class):
+            messages.append(
+                message(
+                    "TAX_CODE_INVALID",
+                    f"The TaxType code '{tax_code}' cannot be used with account code "
+                    f"'{account.code}'.",
+                    line=index,
+                )
+            )
+        else:
+            resolved.tax_type, resolved.rate = rate.tax_type, rate.rate
+    elif resolved.account is not None and resolved.account.tax_type:
+        # no tax code mapped: the account's default, sent explicitly so the rate we
+        # compute with is the one Xero applies
+        default = ref.usable_tax(resolved.account.tax_type, sales=sales)
+        if default is not None:
+            resolved.tax_type, resolved.rate = default.tax_type, default.rate
+    resolved.tracking = _tracking(index, line, ref, options, tracking_map, messages)
+    return resolved
+
+
+def _tracking(
+    index: int,
+    line: Line,
+    ref: ReferenceData,
+    options: CompanyOptions,
+    tracking_map: dict[str, str],
+    messages: list[Message],
+) -> list[dict[str, Any]]:
+    severity = Severity.ERROR if options.tracking_missing == "halt" else Severity.WARNING
+    out: list[dict[str, Any]] = []
+    for attr, category_name in tracking_map.items():
+        value = (getattr(line.tracking, attr, None) or "").strip()
+        if not value:
+            continue
+        category = ref.category(category_name)
+        option = category.option(value) if category is not None else None
+        if category is None:
+            text = (
+                f"Line {index + 1}: Xero has no active tracking category '{category_name}' "
+                f"for {attr} '{value}'."
+            )
+        elif option is None:
+            text = (
+                f"Line {index + 1}: tracking option '{value}' does not exist in the Xero "
+                f"tracking category '{category.name}'."
+            )
+        else:
+            out.append({"Name": category.name, "Option": option.name})
+            continue
+        if severity is Severity.WARNING:
+            text += " The line was posted without it."
+        messages.append(message("TRACKING_MISSING", text, line=index, severity=severity))
+    return out[:2]
+
+
+def check_header(record: RecordEvent) -> list[Message]:
+    """RECORD_INVALID for what no Xero document can do without."""
+    out = []
+    if not record.lines:
+        out.append(message("RECORD_INVALID", "The record has no lines."))
+    if record.contact is None or not record.contact.name.strip():
+        out.append(message("RECORD_INVALID", "The record has no customer or vendor name."))
+    if not (record.document_number or "").strip():
+        out.append(
+            message(
+                "RECORD_INVALID",
+                "The record has no document number, so it could not be found again in Xero.",
+            )
+        )
+    if record.currency and not (len(record.currency) == 3 and record.currency.isalpha()):
+        out.append(message("RECORD_INVALID", f"Currency {record.currency!r} is not an ISO code."))
+    return out
