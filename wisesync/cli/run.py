@@ -1,0 +1,72 @@
+"""``wisesync run``: the long-running service."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+
+from wisesync.cli.context import AppContext, pass_app
+
+
+@click.command("run")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="ROLE",
+    help="Run only these roles (repeatable or comma list): extractor, poster, "
+    "reporter, acknowledger. Default: all in one process.",
+)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Port for /metrics, /healthz and /readyz (default: metrics_port from the "
+    "config; 0 disables).",
+)
+@pass_app
+def run_cmd(app: AppContext, roles: tuple[str, ...], metrics_port: int | None) -> None:
+    """Run the service until SIGTERM or Ctrl-C.
+
+    \b
+    One process (the default) runs every role. To scale across companies, run
+    more poster processes with `--role poster`: they share the consumer group,
+    and each partition (a set of companies) is posted by one process at a time.
+    On SIGTERM every role finishes the batch in hand, commits and exits 0.
+    """
+    from wisesync.daemon import Service, parse_roles
+
+    config = app.config
+    service = Service(config, roles=parse_roles(roles))
+    port = config.metrics_port if metrics_port is None else metrics_port
+    server = None
+    if port:
+        from wisesync.observability import Metrics, start_http_server
+
+        service.metrics = Metrics()
+        server = start_http_server(port, service.metrics, ready=service.alive)
+    stop = service.stop_event
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    service.open()
+    service.start()
+    click.echo(
+        f"wisesync running: roles {', '.join(service.roles)}; transport "
+        f"{config.transport}; {len(config.companies)} company(ies)"
+        + (f"; metrics on :{port}" if port else ""),
+        err=True,
+    )
+    while not stop.wait(0.5):
+        pass
+    click.echo("stopping: finishing the batch in hand", err=True)
+    service.close()
+    if server is not None:
+        server.shutdown()
+    if service.errors:
+        click.secho(f"a role failed: {service.errors[0]}", fg="red", err=True)
+        sys.exit(1)
+
+
+COMMANDS = [run_cmd]

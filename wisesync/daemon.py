@@ -1,0 +1,189 @@
+"""``wisesync run``: the roles of the service, in one process or one per process.
+
+Roles: ``extractor`` (the per-company schedule), ``poster``, ``reporter`` and
+``acknowledger``. Each runs in its own thread with its own consumer group
+member; SIGTERM sets one stop event, every role finishes the batch in hand,
+commits, and leaves its group. Scale-out is across companies: more partitions
+and more poster processes (``--role poster``) in the same consumer group.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wisesync.config import AppConfig
+from wisesync.events.codec import Codec
+from wisesync.plugins import Registry
+from wisesync.plugins import registry as default_registry
+from wisesync.protocols import PluginRuntime
+from wisesync.store import migrate
+from wisesync.store.db import Database, resolve_dsn
+from wisesync.transport import open_transport, topics
+from wisesync.transport.base import Transport
+
+log = logging.getLogger(__name__)
+
+ROLES = ("extractor", "poster", "reporter", "acknowledger")
+
+
+def connect_transport(config: AppConfig, dsn: str) -> Transport:
+    """The configured transport: Kafka, or the embedded one in the same Postgres."""
+    if config.transport == "kafka":
+        return open_transport(
+            "kafka",
+            bootstrap_servers=config.kafka.bootstrap_servers,
+            client_id=config.kafka.client_id,
+        )
+    return open_transport("embedded", dsn=dsn)
+
+
+@dataclass
+class Service:
+    """The running service: store, transport and the selected roles.
+
+    ``role_options`` passes keyword options to a role's constructor by role name
+    (tests use it for short timeouts; benchmarks for a scaled clock).
+    """
+
+    config: AppConfig
+    roles: tuple[str, ...] = ROLES
+    registry: Registry | None = None
+    role_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: Any = None
+    db: Database | None = None
+    transport: Transport | None = None
+    codec: Codec = field(default_factory=Codec)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _role_objects: dict[str, Any] = field(default_factory=dict)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def open(self) -> Service:
+        """Connect to the store (migrating it) and the transport; create the topics."""
+        unknown = set(self.roles) - set(ROLES)
+        if unknown:
+            from wisesync.errors import ConfigError
+
+            raise ConfigError(
+                f"unknown role(s) {sorted(unknown)}",
+                key="--role",
+                hint=f"choose from {', '.join(ROLES)}",
+            )
+        self.registry = self.registry or default_registry()
+        if self.db is None:
+            self.db = Database(resolve_dsn(self.config), max_size=16)
+        with self.db.connection() as conn:
+            migrate.migrate(conn)
+        if self.transport is None:
+            self.transport = connect_transport(self.config, self.db.dsn)
+        self.transport.admin().create_topics(topics.ALL, partitions=self.config.kafka.partitions)
+        return self
+
+    @property
+    def runtime(self) -> PluginRuntime:
+        return PluginRuntime(config=self.config, db=self.db)
+
+    def build(self, role: str) -> Any:
+        """Construct one role object (not started)."""
+        common = dict(config=self.config, db=self.db, transport=self.transport, codec=self.codec)
+        opts = self.role_options.get(role, {})
+        if role == "poster":
+            from wisesync.pipeline.poster import Poster
+
+            return Poster(
+                registry=self.registry, runtime=self.runtime, metrics=self.metrics, **common, **opts
+            )
+        if role == "reporter":
+            from wisesync.pipeline.reporter import Reporter
+
+            return Reporter(
+                db=self.db,
+                transport=self.transport,
+                codec=self.codec,
+                registry=self.registry,
+                metrics=self.metrics,
+                **opts,
+            )
+        if role == "acknowledger":
+            from wisesync.pipeline.acknowledger import Acknowledger
+
+            return Acknowledger(
+                db=self.db,
+                registry=self.registry,
+                config=self.config,
+                codec=self.codec,
+                runtime=self.runtime,
+                **opts,
+            )
+        if role == "extractor":
+            from wisesync.pipeline.extractor import Extractor, Scheduler
+
+            extractor = Extractor(registry=self.registry, runtime=self.runtime, **common)
+            return Scheduler(extractor, self.config)
+        raise ValueError(role)
+
+    def start(self) -> Service:
+        """Start every role in its own thread."""
+        for role in self.roles:
+            obj = self.build(role)
+            self._role_objects[role] = obj
+            thread = threading.Thread(
+                target=self._guard(role, obj.run), name=f"role-{role}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+        if self.registry is not None:
+            self.registry.manager.hook.on_startup(roles=list(self.roles))
+        return self
+
+    def _guard(self, role: str, target: Callable[[threading.Event], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target(self.stop_event)
+            except BaseException as exc:  # a dead role must stop the service, loudly
+                log.exception("role %s stopped with an error", role)
+                self.errors.append(exc)
+                self.stop_event.set()
+
+        return run
+
+    def role(self, name: str) -> Any:
+        """A started role object (tests, metrics)."""
+        return self._role_objects[name]
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Ask every role to finish its batch, wait, and release the connections."""
+        self.stop_event.set()
+        for thread in self._threads:
+            thread.join(timeout_s)
+        if self.registry is not None and self._threads:
+            self.registry.manager.hook.on_shutdown()
+        self._threads.clear()
+
+    def close(self) -> None:
+        """Stop roles and close transport and store."""
+        self.stop()
+        if self.transport is not None:
+            self.transport.close()
+        if self.db is not None:
+            self.db.close()
+
+    def alive(self) -> bool:
+        """True while every started role thread runs."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def __enter__(self) -> Service:
+        return self.open().start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def parse_roles(values: Iterable[str]) -> tuple[str, ...]:
+    """``--role poster --role reporter`` or ``--role poster,reporter``; empty = all."""
+    roles = [r.strip() for v in values for r in v.split(",") if r.strip()]
+    return tuple(roles) or ROLES
