@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata
 from typing import Any
 
 import pluggy
@@ -107,9 +106,8 @@ def build_manager(extra_plugins: tuple[object, ...] = ()) -> pluggy.PluginManage
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     else:
         wanted = {n.strip() for n in allow.split(",") if n.strip()}
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in wanted and pm.get_plugin(ep.name) is None:
-                pm.register(ep.load(), name=ep.name)
+        for name in sorted(wanted):  # through pluggy, so distribution and version are kept
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
     for plugin in extra_plugins:
         pm.register(plugin)
     pm.check_pending()
