@@ -82,7 +82,7 @@ def main() -> None:
     _add_core_commands()
     _add_plugin_commands()
     try:
-        cli.main(standalone_mode=False)
+        cli.main()  # standalone: ctx.exit(n) in any command becomes exit status n
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
