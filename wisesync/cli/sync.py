@@ -1,0 +1,197 @@
+"""``wisesync sync-all``: Wise-Sync's Sync All, for one company, with the results review."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from wisesync.cli.context import EXIT_CONFIG, AppContext, pass_app, print_json
+from wisesync.events.models import RecordType, Trigger
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from wisesync.config import AppConfig, CompanyConfig
+    from wisesync.store.db import Database
+
+POSTER_GROUP = "wisesync-poster"
+TYPE_NAMES = [t.value for t in RecordType]
+
+
+def pick_company(config: AppConfig, key: str | None) -> CompanyConfig:
+    """--company, else the only company; several companies need --company (exit 2)."""
+    if key is None and len(config.companies) > 1:
+        keys = ", ".join(c.key for c in config.companies)
+        raise click.UsageError(
+            f"several companies are configured ({keys}); choose one with --company"
+        )
+    return config.company(key)
+
+
+@contextmanager
+def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> Iterator[object]:
+    """Make sure a poster, reporter and acknowledger are working while the block runs.
+
+    When a `wisesync run` daemon is already consuming, it does the work; otherwise the
+    roles run inside this process and stop (after the batch in hand) when the block ends.
+    """
+    from wisesync.daemon import Service, connect_transport
+    from wisesync.transport import topics
+
+    transport = connect_transport(app.config, db.dsn)
+    transport.admin().create_topics(topics.ALL, partitions=app.config.kafka.partitions)
+    if transport.admin().group_has_live_members(POSTER_GROUP):
+        if not quiet:
+            click.echo("a running wisesync service will post the records", err=True)
+        try:
+            yield transport
+        finally:
+            transport.close()
+        return
+    service = Service(
+        app.config, roles=("poster", "reporter", "acknowledger"), db=db, transport=transport
+    )
+    service.open().start()
+    try:
+        yield transport
+    finally:
+        service.stop()
+        transport.close()
+
+
+def progress_bar(console: Console) -> Progress:
+    """The progress bar used by long commands."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+@click.command("sync-all")
+@click.option("--company", help="Company key (default: the first, when only one is configured).")
+@click.option(
+    "--types",
+    "types",
+    multiple=True,
+    type=click.Choice(TYPE_NAMES),
+    help="Only these record types (repeatable). Default: the company's default "
+    "sync settings (record_types in the config).",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait for every record's result and print the review.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=1800,
+    show_default=True,
+    help="Seconds to wait for the results.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
+@pass_app
+def sync_all(
+    app: AppContext,
+    company: str | None,
+    types: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Post every unposted record of one company, then review the results.
+
+    \b
+    Runs through each record type enabled in the company's default sync settings
+    (invoices and credit memos, expenses, procurement, payments), publishes the
+    records, waits for the ledger's answers and prints the review: counts per
+    type and status, every error with its fix, then every warning.
+
+    \b
+    Sync All is disabled by default. An admin enables it per company:
+      wisesync options set --company acme sync_all=on
+
+    \b
+    Exit codes: 0 every record posted, 1 some did not, 2 usage or configuration error.
+    """
+    from wisesync.cli.admin import _who
+    from wisesync.pipeline.extractor import Extractor, SyncInProgress
+    from wisesync.pipeline.review import ReviewFilter, load_review, render_review, wait_for_run
+    from wisesync.plugins import registry
+    from wisesync.store.options import OptionsStore
+
+    console = Console(stderr=as_json)
+    target = pick_company(app.config, company)
+    db = app.database()
+    if not OptionsStore(db).sync_all(target):
+        click.secho(
+            f"Sync All is disabled for company {target.key} (it is off by default). An admin "
+            f"can enable it with:\n  wisesync options set --company {target.key} sync_all=on",
+            fg="red",
+            err=True,
+        )
+        sys.exit(EXIT_CONFIG)
+    record_types = [RecordType(t) for t in types] if types else list(target.record_types)
+    trigger = Trigger.SYNC_TYPE if types else Trigger.SYNC_ALL
+    with pipeline_running(app, db) as transport:
+        extractor = Extractor(config=app.config, registry=registry(), db=db, transport=transport)
+        with progress_bar(console) as progress:
+            task = progress.add_task(f"extracting {target.key}", total=None)
+            try:
+                run = extractor.sync(
+                    target,
+                    record_types,
+                    trigger=trigger,
+                    requested_by=_who(),
+                    on_record=lambda _: progress.advance(task),
+                )
+            except SyncInProgress as exc:
+                click.secho(str(exc), fg="yellow", err=True)
+                sys.exit(1)
+            finally:
+                extractor.close()
+        expected = sum(run.extracted.values()) + sum(run.held.values())
+        console.print(
+            f"run {run.run_id}: {expected} record(s) from {target.name} "
+            f"({', '.join(f'{k} {v}' for k, v in run.extracted.items() if v) or 'none'}"
+            f"{'; held ' + str(sum(run.held.values())) if run.held else ''})"
+        )
+        if not wait:
+            click.echo(run.run_id)
+            return
+        with progress_bar(console) as progress:
+            task = progress.add_task("posting", total=expected)
+            result = wait_for_run(
+                db,
+                run.run_id,
+                timeout,
+                lambda p: progress.update(task, completed=p.done),
+                acknowledged=True,
+            )
+    review = load_review(db, ReviewFilter(run_id=run.run_id))
+    if as_json:
+        print_json(review.to_json())
+    else:
+        render_review(review, console, title=f"Sync All: {target.name}")
+    if not result.complete:
+        click.secho(
+            f"timed out after {timeout:g}s with {result.done} of {expected} answered; "
+            f"`wisesync results --run {run.run_id}` shows the rest later",
+            fg="yellow",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(review.exit_code())
+
+
+COMMANDS = [sync_all]
