@@ -57,6 +57,7 @@ def _add_core_commands() -> None:
         cli.add_command(command)
     for module in (
         "wisesync.cli.sync",
+        "wisesync.cli.results",
         "wisesync.cli.run",
         "wisesync.cli.replay",
         "wisesync.cli.demo",

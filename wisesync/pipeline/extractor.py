@@ -91,11 +91,7 @@ class Extractor:
         ``attempts`` gives their attempt numbers by (record type, source id).
         Raises SyncInProgress when a sync of the company is already running.
         """
-        types = [
-            t
-            for t in (record_types or company.record_types)
-            if t in company.record_types or record_types is not None
-        ]
+        types = list(record_types or company.record_types)
         run = SyncRun(
             run_id=run_id or new_id(),
             company=company.key,
