@@ -1,0 +1,299 @@
+"""The acknowledger role: mark posted records posted at their source, retried until done.
+
+The reporter queues one ``pending`` row in ``acknowledgements`` for every new ``posted`` or
+``skipped_already_posted`` result whose source plugin is installed (see
+:mod:`wisesync.pipeline.reporter` for why the queue is a table and not a second consumer).
+The acknowledger works the rows that are due:
+
+1. it leases up to ``claim_limit`` due rows (``FOR UPDATE SKIP LOCKED``, then pushes their
+   ``next_attempt_at`` ``lease_s`` ahead and commits), so several processes can share the
+   queue and a crash mid-call only delays a retry;
+2. groups them by (company, source) and, per record, keeps the newest result (older pending
+   rows of the same record are settled with it);
+3. calls ``source.acknowledge(company, results)`` in chunks of ``chunk_size``, sorted by
+   run, so a run's records land in the same ConnectWise batches where the source groups;
+4. marks acknowledged rows ``done`` with the source's ``batch_id``; on a refusal, a missing
+   outcome or an exception, stores ``last_error``, ``tries + 1`` and
+   ``next_attempt_at = now + min(max_delay_s, base_delay_s * 2 ** (tries))``.
+
+Nothing gives up: a record whose acknowledgement keeps failing stays ``pending`` and shows
+in the review as ``ACKNOWLEDGE_PENDING`` with its last error. ``Source.acknowledge`` must be
+idempotent, so a retry after a lost answer never batches a record twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from wisesync.config import AppConfig, CompanyConfig
+from wisesync.errors import ConfigError
+from wisesync.events.codec import Codec
+from wisesync.events.models import PostingResult
+from wisesync.protocols import AckOutcome, PluginRuntime, Source
+from wisesync.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Row:
+    result_id: str
+    company: str
+    source: str
+    record_type: str
+    source_id: str
+    result: PostingResult
+    tries: int
+
+
+@dataclass
+class AckStats:
+    """What one :meth:`Acknowledger.run_once` (or the whole life, in ``totals``) did."""
+
+    claimed: int = 0
+    done: int = 0
+    failed: int = 0
+    calls: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: AckStats) -> None:
+        """Accumulate ``other`` into these counts."""
+        self.claimed += other.claimed
+        self.done += other.done
+        self.failed += other.failed
+        self.calls += other.calls
+        self.errors = (self.errors + other.errors)[-20:]
+
+
+def backoff_delay(tries: int, base_s: float, cap_s: float) -> float:
+    """Seconds to wait after the ``tries``-th failed try: base, 2*base, 4*base ... capped."""
+    return min(cap_s, base_s * (2 ** max(0, tries - 1)))
+
+
+class Acknowledger:
+    """Works due pending acknowledgements through the source plugins.
+
+    Args:
+        db: the store.
+        registry: the plugin registry (``registry.source(name)`` gives the class).
+        config: the configuration (companies by key).
+        codec: decodes the stored results (default: a new one).
+        runtime: what plugin instances get (default: built from config and db).
+        chunk_size: most results per ``acknowledge`` call.
+        claim_limit: most rows leased per :meth:`run_once`.
+        base_delay_s / max_delay_s: exponential backoff after a failure (cap 1 hour).
+        lease_s: how long leased rows stay invisible to other acknowledgers.
+        idle_s: how long :meth:`run` sleeps when nothing was due.
+        metrics: a :class:`wisesync.observability.Metrics` (optional).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        registry: Any,
+        config: AppConfig,
+        codec: Codec | None = None,
+        runtime: PluginRuntime | None = None,
+        *,
+        chunk_size: int = 100,
+        claim_limit: int = 1000,
+        base_delay_s: float = 10.0,
+        max_delay_s: float = 3600.0,
+        lease_s: float = 300.0,
+        idle_s: float = 2.0,
+        metrics: Any = None,
+    ):
+        self.db = db
+        self.registry = registry
+        self.config = config
+        self.codec = codec or Codec()
+        self.runtime = runtime or PluginRuntime(config=config, db=db)
+        self.chunk_size = max(1, chunk_size)
+        self.claim_limit = max(1, claim_limit)
+        self.base_delay_s = base_delay_s
+        self.max_delay_s = max_delay_s
+        self.lease_s = lease_s
+        self.idle_s = idle_s
+        self.metrics = metrics
+        self.totals = AckStats()
+        self._sources: dict[str, Source] = {}
+
+    # --- the loop -------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Work the queue until ``stop`` is set; sleeps ``idle_s`` when nothing was due."""
+        while not stop.is_set():
+            try:
+                stats = self.run_once()
+            except Exception:
+                log.exception("acknowledger pass failed; retrying in %ss", self.idle_s)
+                stats = AckStats()
+            if not stats.claimed:
+                stop.wait(self.idle_s)
+
+    def run_once(self) -> AckStats:
+        """Lease the due rows, acknowledge them, record the outcomes. Returns what it did."""
+        stats = AckStats()
+        rows = self._claim()
+        stats.claimed = len(rows)
+        groups: dict[tuple[str, str], list[_Row]] = defaultdict(list)
+        for row in rows:
+            groups[(row.company, row.source)].append(row)
+        for (company_key, source_name), group in groups.items():
+            self._work_group(company_key, source_name, group, stats)
+        self.totals.add(stats)
+        return stats
+
+    def close(self) -> None:
+        """Nothing to release (connections are pooled); present for symmetry with the roles."""
+
+    # --- one (company, source) -------------------------------------------------------
+
+    def _work_group(
+        self, company_key: str, source_name: str, rows: list[_Row], stats: AckStats
+    ) -> None:
+        by_record: dict[tuple[str, str], list[_Row]] = defaultdict(list)
+        for row in rows:
+            by_record[(row.record_type, row.source_id)].append(row)
+        # The newest result of each record speaks for all its pending rows.
+        leaders = [
+            max(rs, key=lambda r: (r.result.finished_at, r.result_id)) for rs in by_record.values()
+        ]
+        leaders.sort(key=lambda r: (r.result.run_id, r.record_type, r.source_id))
+        try:
+            company = self.config.company(company_key)
+            source = self.source(source_name)
+        except ConfigError as exc:
+            self._fail(rows, f"cannot acknowledge: {exc}", stats)
+            return
+        for i in range(0, len(leaders), self.chunk_size):
+            chunk = leaders[i : i + self.chunk_size]
+            members = [
+                r for leader in chunk for r in by_record[(leader.record_type, leader.source_id)]
+            ]
+            outcomes = self._call(source, company, chunk, stats)
+            if isinstance(outcomes, str):
+                self._fail(members, outcomes, stats)
+                continue
+            done: list[tuple[_Row, str | None]] = []
+            failed: list[tuple[_Row, str]] = []
+            for leader in chunk:
+                outcome = outcomes.get(leader.result_id)
+                group = by_record[(leader.record_type, leader.source_id)]
+                if outcome is not None and outcome.acknowledged:
+                    done.extend((r, outcome.batch_id) for r in group)
+                else:
+                    why = (
+                        (outcome.error or "the source refused the acknowledgement")
+                        if outcome is not None
+                        else f"the {source_name} plugin returned no outcome for this record"
+                    )
+                    failed.extend((r, why) for r in group)
+            self._mark_done(done, stats)
+            self._mark_failed(failed, stats)
+            if self.metrics is not None:
+                self.metrics.acknowledged(
+                    company_key, source_name, done=len(done), failed=len(failed)
+                )
+
+    def _call(
+        self, source: Source, company: CompanyConfig, chunk: list[_Row], stats: AckStats
+    ) -> dict[str, AckOutcome] | str:
+        """Outcomes by result id, or the error text when the call raised."""
+        stats.calls += 1
+        try:
+            outcomes = source.acknowledge(company, [r.result for r in chunk])
+        except Exception as exc:  # a plugin failure must not stop the queue
+            log.warning(
+                "%s acknowledge for %s failed (%d records): %s: %s",
+                source.name,
+                company.key,
+                len(chunk),
+                type(exc).__name__,
+                exc,
+            )
+            return f"{type(exc).__name__}: {exc}"[:2000]
+        return {o.result_id: o for o in outcomes or []}
+
+    def source(self, name: str) -> Source:
+        """The (cached) instance of source plugin ``name``."""
+        if name not in self._sources:
+            self._sources[name] = self.registry.source(name)(self.runtime)
+        return self._sources[name]
+
+    # --- the table ---------------------------------------------------------------------
+
+    def _claim(self) -> list[_Row]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                """UPDATE acknowledgements a
+                      SET next_attempt_at = now() + make_interval(secs => %s)
+                    WHERE a.result_id IN (
+                          SELECT result_id FROM acknowledgements
+                           WHERE state = 'pending' AND next_attempt_at <= now()
+                           ORDER BY next_attempt_at, created_at
+                           LIMIT %s
+                             FOR UPDATE SKIP LOCKED)
+                RETURNING a.result_id, a.company, a.source, a.record_type, a.source_id,
+                          a.result, a.tries""",
+                (self.lease_s, self.claim_limit),
+            ).fetchall()
+        out = []
+        for rid, company, source, rtype, sid, data, tries in rows:
+            try:
+                result = self.codec.decode(bytes(data))
+            except Exception as exc:
+                self._mark_failed_ids([(rid, tries, f"stored result does not decode: {exc}")])
+                continue
+            out.append(_Row(rid, company, source, rtype, sid, result, tries))
+        return out
+
+    def _mark_done(self, done: list[tuple[_Row, str | None]], stats: AckStats) -> None:
+        if not done:
+            return
+        with self.db.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                """UPDATE acknowledgements
+                      SET state = 'done', batch_id = %s, done_at = now(), tries = tries + 1,
+                          last_error = NULL
+                    WHERE result_id = %s AND state = 'pending'""",
+                [(batch_id, row.result_id) for row, batch_id in done],
+            )
+        stats.done += len(done)
+
+    def _mark_failed(self, failed: list[tuple[_Row, str]], stats: AckStats) -> None:
+        if not failed:
+            return
+        self._mark_failed_ids([(row.result_id, row.tries, why) for row, why in failed])
+        stats.failed += len(failed)
+        stats.errors.extend(why for _, why in failed[:5])
+
+    def _fail(self, rows: list[_Row], why: str, stats: AckStats) -> None:
+        self._mark_failed([(r, why) for r in rows], stats)
+
+    def _mark_failed_ids(self, items: list[tuple[str, int, str]]) -> None:
+        with self.db.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                """UPDATE acknowledgements
+                      SET tries = tries + 1, last_error = %s,
+                          next_attempt_at = now() + make_interval(secs => %s)
+                    WHERE result_id = %s AND state = 'pending'""",
+                [
+                    (why, backoff_delay(tries + 1, self.base_delay_s, self.max_delay_s), rid)
+                    for rid, tries, why in items
+                ],
+            )
+
+
+def next_due(db: Database) -> datetime | None:
+    """When the next pending acknowledgement is due (None when nothing is pending)."""
+    with db.connection() as conn:
+        (when,) = conn.execute(
+            "SELECT min(next_attempt_at) FROM acknowledgements WHERE state = 'pending'"
+        ).fetchone()
+    return when
