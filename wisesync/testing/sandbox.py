@@ -237,6 +237,9 @@ class SandboxApp:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two sends; with Nagle on, the body waits for the
+    # client's delayed ACK and every keep-alive request costs ~40 ms.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
