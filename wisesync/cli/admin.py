@@ -193,7 +193,10 @@ def options_set(app: AppContext, company: str | None, assignments: tuple[str, ..
             raise click.UsageError(
                 f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(KNOWN_OPTIONS)}"
             )
-        normalised = KNOWN_OPTIONS[name](value)
+        try:
+            normalised = KNOWN_OPTIONS[name](value)
+        except ValueError as exc:
+            raise click.UsageError(f"{item!r}: {exc}") from None
         store.set(target.key, name, normalised, changed_by=_who())
         click.echo(f"{target.key}: {name} = {normalised}")
 
