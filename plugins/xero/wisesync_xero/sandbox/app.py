@@ -139,6 +139,7 @@ class XeroSandbox(SandboxApp):
         for index, name in enumerate(names):
             self.add_tenant(name, contacts=contacts if index == 0 else None)
         self._routes_setup()
+        spec.fast_validator("Invoices", strict_spec)  # load the spec now, not on the first call
 
     # -- tenants and credentials -----------------------------------------------------------
 
@@ -739,11 +740,12 @@ class XeroSandbox(SandboxApp):
                     continue
                 if existing is None:
                     doc = rules.new_contact(org, raw)
-                    org.contacts[doc["ContactID"]] = doc
+                    org.put_contact(doc)
                 else:
                     doc = existing
                     rules.apply_contact_fields(doc, raw)
                     org.stamp(doc)
+                    org.reindex_contacts()
                 results.append({**self._contact_view(doc), "StatusAttributeString": "OK"})
         if failed and summarize:
             return Response(
@@ -921,7 +923,7 @@ class XeroSandbox(SandboxApp):
             return echo, False
         doc = out.doc
         if out.new_contact is not None:
-            org.contacts[out.new_contact["ContactID"]] = out.new_contact
+            org.put_contact(out.new_contact)
         contact = org.contacts.get(doc["_contact_id"] or "")
         if contact is not None:
             flag = "IsCustomer" if doc["Type"] in rules.SALES_TYPES else "IsSupplier"

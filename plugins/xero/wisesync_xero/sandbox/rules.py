@@ -213,21 +213,20 @@ def check_contact(
     name = (raw.get("Name") or "").strip()
     if existing is None and not name:
         errors.append(CONTACT_NAME_MISSING)
-    others = [c for c in [*org.contacts.values(), *pending] if c is not existing]
     if name:
-        clash = [
-            c
-            for c in others
-            if c.get("ContactStatus") == "ACTIVE"
-            and c["Name"].strip().casefold() == name.casefold()
+        same = [
+            *org.contacts_named(name),
+            *(c for c in pending if c["Name"].casefold() == name.casefold()),
         ]
-        if clash:
+        if any(c is not existing and c.get("ContactStatus") == "ACTIVE" for c in same):
             errors.append(CONTACT_NAME_DUPLICATE.format(name=name))
     number = (raw.get("ContactNumber") or "").strip()
-    if number and any(
-        (c.get("ContactNumber") or "").casefold() == number.casefold() for c in others
-    ):
-        errors.append(CONTACT_NUMBER_DUPLICATE)
+    if number:
+        holder = org.contact_by_number(number)
+        if (holder is not None and holder is not existing) or any(
+            (c.get("ContactNumber") or "").casefold() == number.casefold() for c in pending
+        ):
+            errors.append(CONTACT_NUMBER_DUPLICATE)
     return errors
 
 

@@ -265,7 +265,7 @@ def seed_contacts(org: Org, contacts: int | Iterable[dict[str, Any] | str]) -> l
     for row in rows:
         doc = new_contact(org, row)
         doc["IsCustomer"] = bool(row.get("IsCustomer", True))
-        org.contacts[doc["ContactID"]] = doc
+        org.put_contact(doc)
         made.append(doc)
     return made
 

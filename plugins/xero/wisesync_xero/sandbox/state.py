@@ -103,6 +103,8 @@ class Org:
     next_invoice_no: int = 1
     next_credit_note_no: int = 1
     seq: int = 0
+    _contact_numbers: dict[str, str] = field(default_factory=dict)
+    _contact_names: dict[str, list[str]] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
 
     # -- ids and time ---------------------------------------------------------------------
@@ -153,22 +155,38 @@ class Org:
         wanted = name.strip().casefold()
         return next((t for t in self.tracking.values() if t["Name"].casefold() == wanted), None)
 
+    def put_contact(self, doc: dict[str, Any]) -> None:
+        """Store a new contact and index its number and name."""
+        self.contacts[doc["ContactID"]] = doc
+        self._index_contact(doc)
+
+    def _index_contact(self, doc: dict[str, Any]) -> None:
+        number = (doc.get("ContactNumber") or "").strip().casefold()
+        if number:
+            self._contact_numbers.setdefault(number, doc["ContactID"])
+        name = doc["Name"].strip().casefold()
+        self._contact_names.setdefault(name, []).append(doc["ContactID"])
+
+    def reindex_contacts(self) -> None:
+        """Rebuild the contact indexes (after a number or name changed)."""
+        self._contact_numbers.clear()
+        self._contact_names.clear()
+        for doc in sorted(self.contacts.values(), key=lambda c: c["_seq"]):
+            self._index_contact(doc)
+
     def contact_by_number(self, number: str) -> dict[str, Any] | None:
         """The contact whose ``ContactNumber`` is ``number`` (case-insensitive)."""
-        wanted = number.strip().casefold()
-        return next(
-            (
-                c
-                for c in self.contacts.values()
-                if (c.get("ContactNumber") or "").casefold() == wanted
-            ),
-            None,
-        )
+        contact_id = self._contact_numbers.get(number.strip().casefold())
+        return self.contacts.get(contact_id) if contact_id else None
+
+    def contacts_named(self, name: str) -> list[dict[str, Any]]:
+        """Every contact called ``name`` (case-insensitive), oldest first."""
+        ids = self._contact_names.get(name.strip().casefold(), [])
+        return [self.contacts[i] for i in ids if i in self.contacts]
 
     def contact_by_name(self, name: str, *, active_only: bool = False) -> dict[str, Any] | None:
         """The contact called ``name`` (case-insensitive), ACTIVE ones first."""
-        wanted = name.strip().casefold()
-        found = [c for c in self.contacts.values() if c["Name"].strip().casefold() == wanted]
+        found = self.contacts_named(name)
         found.sort(key=lambda c: c.get("ContactStatus") != "ACTIVE")
         if active_only:
             found = [c for c in found if c.get("ContactStatus") == "ACTIVE"]
@@ -177,6 +195,8 @@ class Org:
     def invoice_by_number(self, number: str, type_: str | None = None) -> dict[str, Any] | None:
         """The newest invoice numbered ``number`` (ACCREC numbers are unique)."""
         wanted = number.strip().casefold()
+        if type_ in (None, "ACCREC") and wanted in self.invoice_numbers:
+            return self.invoices[self.invoice_numbers[wanted]]
         found = [
             i
             for i in self.invoices.values()
@@ -188,6 +208,8 @@ class Org:
     def credit_note_by_number(self, number: str) -> dict[str, Any] | None:
         """The newest credit note numbered ``number``."""
         wanted = number.strip().casefold()
+        if wanted in self.credit_note_numbers:
+            return self.credit_notes[self.credit_note_numbers[wanted]]
         found = [
             c
             for c in self.credit_notes.values()
