@@ -11,8 +11,10 @@ One review row is one record:
   stands now, e.g. ``posted`` after a later replay);
 * without: the record's latest state (``records``), optionally since a time.
 
-Posted records whose acknowledgement at the source is still pending carry a synthetic
-``ACKNOWLEDGE_PENDING`` warning with the last error. Dead letters in scope (messages that
+Posted records whose acknowledgement at the source is still pending are counted as "not
+yet acknowledged"; once the source has failed or refused at least once they also carry a
+synthetic ``ACKNOWLEDGE_PENDING`` warning with the last error (``codes=("ACKNOWLEDGE_PENDING",)``
+selects every record still pending, tried or not). Dead letters in scope (messages that
 never got a result) are listed after the warnings and count as not posted.
 
 >>> review = load_review(db, ReviewFilter(run_id=run.run_id))       # doctest: +SKIP
@@ -466,7 +468,12 @@ def query_records(conn: Any, flt: ReviewFilter) -> list[RecordRow]:
     _attach_messages(conn, rows)
     if flt.codes:
         wanted = set(flt.codes)
-        rows = [r for r in rows if any(m.code in wanted for m in r.messages)]
+        rows = [
+            r
+            for r in rows
+            if any(m.code in wanted for m in r.messages)
+            or (ACK_CODE in wanted and r.ack is not None and r.ack.pending > 0)
+        ]
     return rows
 
 
@@ -512,15 +519,15 @@ def _attach_messages(conn: Any, rows: list[RecordRow]) -> None:
         ):
             by_result[rid].messages.append(ReviewMessage(severity, code, text, line))
     for row in rows:
-        if row.ack is not None and row.ack.pending and row.in_ledger:
+        # Untried acknowledgements are in flight, not a problem: they are counted ("not yet
+        # acknowledged") but become a warning only once the source has refused or failed.
+        if row.ack is not None and row.ack.pending and row.ack.tries and row.in_ledger:
             row.messages.append(ReviewMessage(Severity.WARNING.value, ACK_CODE, _ack_text(row)))
 
 
 def _ack_text(row: RecordRow) -> str:
     ack = row.ack
     assert ack is not None
-    if not ack.tries:
-        return f"posted; waiting to be marked posted in {row.source}"
     when = f"; next try {ack.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC" if ack.next_attempt_at else ""
     return (
         f"posted, but not yet marked posted in {row.source} after {ack.tries} "
