@@ -10,6 +10,7 @@ Example::
     client_id_env = "ACME_CW_CLIENT_ID"
     page_size = 1000                                 # 1..1000
     api_version = "2025.8"                           # pinned in the Accept header
+    calls_per_second = 10                            # client-side pacing; 0 = none
 
 Secrets are named by environment variable and resolved with
 :meth:`wisesync.protocols.PluginRuntime.secret`; their values never leave this
@@ -40,6 +41,7 @@ _KEYS = {
     "page_size",
     "api_version",
     "timeout_seconds",
+    "calls_per_second",
 }
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VERSION = re.compile(r"^\d{4}\.\d{1,2}$")
@@ -75,6 +77,7 @@ class ConnectWiseSettings:
     api_version: str = DEFAULT_API_VERSION
     codebase: str = DEFAULT_CODEBASE
     timeout_seconds: float = 60.0
+    calls_per_second: float = 10.0
 
     @property
     def api_root(self) -> str:
@@ -125,9 +128,17 @@ def check(company: CompanyConfig) -> list[ConfigProblem]:
     else:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            problem("base_url", f"{url!r} is not an http(s) URL", "e.g. https://api-na.myconnectwise.net")
+            problem(
+                "base_url",
+                f"{url!r} is not an http(s) URL",
+                "e.g. https://api-na.myconnectwise.net",
+            )
         elif parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
-            problem("base_url", "ConnectWise needs https", "use https:// (http only for a local sandbox)")
+            problem(
+                "base_url",
+                "ConnectWise needs https",
+                "use https:// (http only for a local sandbox)",
+            )
     company_id = raw.get("company_id")
     if not isinstance(company_id, str) or not company_id.strip():
         problem(
@@ -146,14 +157,25 @@ def check(company: CompanyConfig) -> list[ConfigProblem]:
                 f'e.g. {key} = "ACME_CW_{key[:-4].upper()}" and export that variable',
             )
     page_size = raw.get("page_size", MAX_PAGE_SIZE)
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        problem("page_size", f"expected a whole number 1..1000, got {page_size!r}", "ConnectWise caps pages at 1000")
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not 1 <= page_size <= MAX_PAGE_SIZE
+    ):
+        problem(
+            "page_size",
+            f"expected a whole number 1..1000, got {page_size!r}",
+            "ConnectWise caps pages at 1000",
+        )
     version = raw.get("api_version", DEFAULT_API_VERSION)
     if not isinstance(version, str) or not _VERSION.match(version):
         problem("api_version", f"expected a version like {DEFAULT_API_VERSION!r}, got {version!r}")
     codebase = raw.get("codebase", DEFAULT_CODEBASE)
     if not isinstance(codebase, str):
         problem("codebase", f"expected a string like {DEFAULT_CODEBASE!r}, got {codebase!r}")
+    rate = raw.get("calls_per_second", 10)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+        problem("calls_per_second", f"expected a number >= 0 (0 = no pacing), got {rate!r}")
     timeout = raw.get("timeout_seconds", 60)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         problem("timeout_seconds", f"expected a positive number of seconds, got {timeout!r}")
@@ -178,4 +200,5 @@ def load(company: CompanyConfig) -> ConnectWiseSettings:
         api_version=raw.get("api_version", DEFAULT_API_VERSION),
         codebase=raw.get("codebase", DEFAULT_CODEBASE),
         timeout_seconds=float(raw.get("timeout_seconds", 60)),
+        calls_per_second=float(raw.get("calls_per_second", 10)),
     )

@@ -1,0 +1,88 @@
+"""Test helpers for code that talks to the ConnectWise sandbox (this plugin's tests, the
+pipeline's and the demo's): a company and a runtime pointing at a running sandbox, the
+result the poster would emit for an event, and a clock that records sleeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wisesync.config import CompanyConfig, CompanyOptions
+from wisesync.events.models import PostingResult, RecordEvent, Status
+from wisesync.protocols import PluginRuntime
+from wisesync.ratelimit import Clock
+from wisesync.testing.sandbox import SandboxServer
+
+ALL_TYPES = ["invoice", "credit_memo", "expense", "procurement"]
+
+
+class RecordingClock(Clock):
+    """Records every sleep and advances its own time instead of waiting."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+        self._offset = 0.0
+
+    def now(self) -> float:
+        return super().now() + self._offset
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self._offset += max(0.0, seconds)
+
+
+def runtime_for(server: SandboxServer, clock: Clock | None = None, **env: str) -> PluginRuntime:
+    """A runtime whose environment holds the sandbox's keys (overridable)."""
+    creds = server.app.credentials
+    environ = {
+        "CW_PUB": creds.public_key,
+        "CW_PRIV": creds.private_key,
+        "CW_CLIENT": creds.client_id,
+        **env,
+    }
+    return PluginRuntime(config=None, clock=clock or Clock(), environ=environ)
+
+
+def company_for(
+    server: SandboxServer,
+    *,
+    key: str = "demo",
+    holds: tuple[str, ...] = ("Finance Hold",),
+    options: CompanyOptions | None = None,
+    **section: Any,
+) -> CompanyConfig:
+    """A company reading from ``server``; ``section`` overrides ``[companies.connectwise]``."""
+    cw = {
+        "base_url": server.url,
+        "company_id": server.app.credentials.company_id,
+        "public_key_env": "CW_PUB",
+        "private_key_env": "CW_PRIV",
+        "client_id_env": "CW_CLIENT",
+        "calls_per_second": 0,
+        **section,
+    }
+    return CompanyConfig(
+        key=key,
+        name="Demo MSP",
+        ledger="xero",
+        hold_billing_statuses=holds,
+        options=options or CompanyOptions(),
+        settings={"connectwise": cw},
+    )
+
+
+def posted(event: RecordEvent, status: Status = Status.POSTED) -> PostingResult:
+    """The result the poster would emit for ``event``."""
+    return PostingResult(
+        record_event_id=event.event_id,
+        run_id="run-1",
+        company=event.company,
+        record_type=event.record_type,
+        source=event.source,
+        source_id=event.source_id,
+        target=event.target,
+        status=status,
+        document_number=event.document_number,
+        ledger_id=f"L-{event.source_id}",
+        source_batch_ids=list(event.source_batch_ids),
+        content_hash=event.content_hash,
+    )
