@@ -30,12 +30,13 @@ from wisesync.testing.sandbox import Request, Response, SandboxApp
 from . import payments as pay
 from . import query, rules, seed, spec
 from .limits import Limits, RateLimiter
-from .oauth import AuthFailure, Identity, TokenFailure, problem
+from .oauth import AuthFailure, Identity, TokenFailure, problem, scope_allows
 from .rules import CREDIT_NOTE, INVOICE, DocKind
 from .state import NIL_UUID, Org, WallClock, ms_date, public
 from .where import QueryError
 
 API = "/api.xro/2.0"
+MAX_BODY = 3_500_000  # "A single POST ... has a size limit of 3.5MB"
 IDEMPOTENCY_TTL = 360.0  # six minutes, the value third-party notes quote for Xero
 _WRITE = ("PUT", "POST")
 
@@ -226,6 +227,8 @@ class XeroSandbox(SandboxApp):
         path = request.path
         lower = path.lower()
         self._ctx.token, self._ctx.org = None, None
+        if lower.startswith("/__sandbox/xero/"):
+            return self._xero_control(request, lower[len("/__sandbox/xero/") :].strip("/"))
         if lower.startswith("/__sandbox/") or not (
             lower.startswith(API.lower() + "/")
             or lower.rstrip("/") in ("/connections",)
@@ -237,6 +240,10 @@ class XeroSandbox(SandboxApp):
             tenant = None
             if lower.startswith(API.lower()):
                 tenant = self.identity.tenant_for(token, request.header("xero-tenant-id"))
+                resource = lower[len(API) + 1 :].split("/", 1)[0]
+                if not scope_allows(token.grant.scopes, resource, request.method):
+                    detail = "AuthorizationUnsuccessful"
+                    raise AuthFailure(401, problem(401, "Unauthorized", detail))
         except AuthFailure as failure:
             return Response(failure.status, failure.body, dict(failure.headers))
         if tenant is None:
@@ -253,6 +260,10 @@ class XeroSandbox(SandboxApp):
                 headers,
             )
         self._ctx.token, self._ctx.org = token, self.orgs[tenant]
+        if len(request.body) > MAX_BODY:
+            self.limiter.release(tenant)
+            body = problem(413, "Request Entity Too Large", "The request body exceeds 3.5MB")
+            return Response(413, body, dict(admission.headers))
         try:
             response = super().dispatch(request)
         finally:
@@ -1099,6 +1110,79 @@ class XeroSandbox(SandboxApp):
                 element = {**public(payment), "ValidationErrors": [{"Message": m} for m in errors]}
                 return Response(400, _error_validation([element]))
             return self._ok("Payments", [public(payment)])
+
+    # -- control API (for a sandbox run in another process) ----------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """Credentials, tenants and counters (``GET /__sandbox/xero/state``)."""
+        with self.lock:
+            return {
+                "web_app": {"client_id": self.client_id, "client_secret": self.client_secret},
+                "tenants": [
+                    {
+                        "tenant_id": tenant_id,
+                        "name": org.name,
+                        "client_id": self._custom[tenant_id].client_id,
+                        "client_secret": self._custom[tenant_id].client_secret,
+                        "documents": len(org.invoices) + len(org.credit_notes),
+                        "payments": len(org.payments),
+                        "contacts": len(org.contacts),
+                    }
+                    for tenant_id, org in self.orgs.items()
+                ],
+                "rate_limited": self.rate_limited,
+                "idempotent_replays": self.idempotent_replays,
+                "spec_violations": [
+                    {"method": v.method, "path": v.path, "schema": v.schema, "messages": v.messages}
+                    for v in self.spec_violations
+                ],
+            }
+
+    def _xero_control(self, request: Request, what: str) -> Response:
+        try:
+            args = (request.json() or {}) if request.body else {}
+        except ValueError:
+            return Response(400, {"message": "control body must be JSON"})
+        tenant = args.get("tenant")
+        try:
+            if what == "state" and request.method == "GET":
+                return Response(200, self.describe())
+            if what == "invoices" and request.method == "GET":
+                return Response(200, self.invoices(tenant=request.arg("tenant")))
+            if request.method != "POST":
+                return Response(405, {"message": f"{request.method} not allowed"})
+            if what == "accounts":
+                return Response(
+                    200,
+                    self.create_account(
+                        args["code"],
+                        args["name"],
+                        args.get("type", "REVENUE"),
+                        tax_type=args.get("tax_type", "OUTPUT"),
+                        tenant=tenant,
+                    ),
+                )
+            if what == "archive-account":
+                self.archive_account(args["code"], tenant=tenant)
+                return Response(204)
+            if what == "revoke":
+                self.revoke(tenant)
+                return Response(204)
+            if what == "reconnect":
+                self.reconnect(tenant)
+                return Response(204)
+            if what == "expire-tokens":
+                return Response(200, {"expired": self.expire_tokens()})
+            if what == "payments":
+                payment = self.apply_payment(
+                    args["invoice_number"], args["amount"], args.get("date"), tenant=tenant
+                )
+                return Response(200, payment)
+            if what == "delete-payment":
+                return Response(200, self.delete_payment(args["payment_id"], tenant=tenant))
+        except (KeyError, ValueError) as exc:
+            return Response(400, {"message": f"{type(exc).__name__}: {exc}"})
+        return Response(404, {"message": f"unknown control {what!r}"})
 
     # -- test helpers -----------------------------------------------------------------------
 

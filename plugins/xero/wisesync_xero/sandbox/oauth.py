@@ -4,8 +4,8 @@
   token needs no ``xero-tenant-id`` header; no refresh token.
 * ``authorization_code``: ``/identity/connect/authorize`` redirects to the redirect URI with
   a one-time code (``auto_consent``, default on) or shows a consent page whose "Allow" link
-  does; the code is exchanged at ``/connect/token``. ``offline_access`` yields a refresh
-  token.
+  does; the code is exchanged at ``/connect/token`` (PKCE ``code_challenge`` S256/plain is
+  verified when sent). ``offline_access`` yields a refresh token.
 * ``refresh_token`` rotation: every refresh returns a new refresh token and retires the old
   one. Reusing a retired one gives ``400 {"error": "invalid_grant"}``. Xero allows a 30
   minute grace period to retry a refresh whose response was lost; ``refresh_grace`` (seconds,
@@ -20,6 +20,7 @@ as Xero's problem objects (``Title``/``Status``/``Detail``/``Instance``).
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import threading
 import uuid
@@ -37,6 +38,49 @@ DEFAULT_SCOPES = (
     "openid profile email offline_access accounting.transactions accounting.contacts "
     "accounting.settings"
 )
+#: every scope an app registration may ask for: the broad ones the spec lists, their
+#: ``.read`` variants and the granular ones Xero requires of apps created from March 2026
+ALLOWED_SCOPES = " ".join(
+    [
+        "openid profile email offline_access",
+        *(
+            f"{s} {s}.read"
+            for s in (
+                "accounting.transactions",
+                "accounting.contacts",
+                "accounting.settings",
+                "accounting.invoices",
+                "accounting.payments",
+                "accounting.banktransactions",
+                "accounting.manualjournals",
+            )
+        ),
+    ]
+)
+#: API resource -> scopes that grant writing it (reading also accepts the ``.read`` forms)
+RESOURCE_SCOPES = {
+    "invoices": ("accounting.transactions", "accounting.invoices"),
+    "creditnotes": ("accounting.transactions", "accounting.invoices"),
+    "items": ("accounting.settings", "accounting.invoices"),
+    "payments": ("accounting.transactions", "accounting.payments"),
+    "contacts": ("accounting.contacts",),
+    "accounts": ("accounting.settings",),
+    "taxrates": ("accounting.settings",),
+    "trackingcategories": ("accounting.settings",),
+    "organisation": ("accounting.settings",),
+    "currencies": ("accounting.settings",),
+}
+
+
+def scope_allows(scopes: frozenset[str], resource: str, method: str) -> bool:
+    """Whether a token with ``scopes`` may call ``method`` on ``resource`` (lower case)."""
+    needed = RESOURCE_SCOPES.get(resource)
+    if needed is None:
+        return True
+    accepted = set(needed)
+    if method == "GET":
+        accepted |= {f"{s}.read" for s in needed}
+    return bool(accepted & scopes)
 
 
 def problem(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -49,6 +93,13 @@ def problem(status: int, title: str, detail: str) -> dict[str, Any]:
         "Instance": str(uuid.uuid4()),
         "Extensions": {},
     }
+
+
+def _pkce_ok(verifier: str, challenge: str, method: str) -> bool:
+    if method.upper() == "S256":
+        digest = hashlib.sha256(verifier.encode()).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=") == challenge
+    return verifier == challenge
 
 
 class AuthFailure(Exception):
@@ -115,7 +166,7 @@ class Client:
     client_secret: str
     tenant_id: str | None = None  # set for a custom connection
     redirect_uris: tuple[str, ...] = ()
-    scopes: str = DEFAULT_SCOPES
+    scopes: str = ALLOWED_SCOPES
 
 
 class Identity:
@@ -131,7 +182,7 @@ class Identity:
         self.grants: list[Grant] = []
         self.access: dict[str, AccessToken] = {}
         self.refresh: dict[str, RefreshToken] = {}
-        self.codes: dict[str, tuple[Grant, str, float]] = {}
+        self.codes: dict[str, tuple[Grant, str, float, str, str]] = {}
         self.tenant_names: dict[str, str] = {}
         self.token_requests = 0
 
@@ -186,7 +237,7 @@ class Identity:
 
     def _scopes(self, requested: str | None, allowed: str) -> frozenset[str]:
         allowed_set = set(allowed.split())
-        wanted = set((requested or allowed).split())
+        wanted = set((requested or DEFAULT_SCOPES).split())
         unknown = wanted - allowed_set
         if unknown:
             raise TokenFailure("invalid_scope")
@@ -211,13 +262,15 @@ class Identity:
         entry = self.codes.pop(code, None)
         if entry is None:
             raise TokenFailure("invalid_grant")
-        grant, redirect_uri, expires = entry
+        grant, redirect_uri, expires, challenge, method = entry
         if (
             grant.client_id != client.client_id
             or expires < self.clock.now()
             or (form.get("redirect_uri") or redirect_uri) != redirect_uri
         ):
             raise TokenFailure("invalid_grant")
+        if challenge and not _pkce_ok(form.get("code_verifier", ""), challenge, method):
+            raise TokenFailure("invalid_grant", "invalid code_verifier")
         return self._issue(grant, refresh="offline_access" in grant.scopes)
 
     def _refresh(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
@@ -288,7 +341,13 @@ class Identity:
             grant = Grant(str(uuid.uuid4()), client.client_id, list(self.tenant_names), scopes)
             self.grants.append(grant)
             code = secrets.token_urlsafe(24)
-            self.codes[code] = (grant, redirect_uri, self.clock.now() + CODE_TTL)
+            self.codes[code] = (
+                grant,
+                redirect_uri,
+                self.clock.now() + CODE_TTL,
+                query.get("code_challenge", ""),
+                query.get("code_challenge_method", "plain"),
+            )
         return self._redirect(redirect_uri, {"code": code}, query)
 
     @staticmethod
