@@ -26,6 +26,7 @@ from wisesync_xero.validate import (
     account_problem,
     check_header,
     check_line,
+    is_journal,
 )
 
 DESCRIPTION_MAX = 4000
@@ -167,6 +168,8 @@ def plan(
     """Build the Xero document for ``record`` and every error and warning it earns."""
     kind, sign = document_kind(record)
     messages: list[Message] = check_header(record)
+    if is_journal(record):
+        return Plan(record, kind, None, messages)
     resolved: list[ResolvedLine] = [
         check_line(i, line, ref, options, tracking_map, messages, sales=kind.sales)
         for i, line in enumerate(record.lines)
@@ -186,14 +189,15 @@ def plan(
         record.record_type in (RecordType.INVOICE, RecordType.CREDIT_MEMO)
         and contact is not None
         and contact.billing_contact is None
-        and contact.primary_contact is None
     ):
-        messages.append(
-            message(
-                "NO_BILLING_CONTACT",
-                f"ConnectWise company '{contact.name}' has no primary or billing contact.",
+        if contact.primary_contact is None:
+            text = f"ConnectWise company '{contact.name}' has no primary or billing contact."
+        else:
+            text = (
+                f"ConnectWise company '{contact.name}' has no billing contact; the primary "
+                f"contact {contact.primary_contact.name} was used."
             )
-        )
+        messages.append(message("NO_BILLING_CONTACT", text))
     # --- amounts: what Xero computes, rounding and adjustment -----------------------
     sd = Decimal(sign)
     priced = [r for r in resolved if not r.text_only]

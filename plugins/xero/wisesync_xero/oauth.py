@@ -113,7 +113,10 @@ class XeroAuth:
         self.renewals += 1
         if self.custom:
             body = self.identity.token(
-                {"grant_type": "client_credentials", "scope": _cc_scopes(self.settings.scopes)},
+                {
+                    "grant_type": "client_credentials",
+                    "scope": client_credentials_scopes(self.settings.scopes),
+                },
                 retry_safe=True,
             )
             return OAuthToken.from_response(body, previous=current)
@@ -130,7 +133,7 @@ class XeroAuth:
         return OAuthToken.from_response(body, previous=current)
 
 
-def _cc_scopes(scopes: str) -> str:
+def client_credentials_scopes(scopes: str) -> str:
     """Client-credentials tokens carry no OpenID or offline scopes."""
     return " ".join(
         s for s in scopes.split() if s not in ("openid", "profile", "email", "offline_access")

@@ -1,3 +1,52 @@
-"""The wisesync hook implementations of the Xero plugin (filled in as the pieces land)."""
+"""The wisesync hooks of the Xero plugin (entry point ``xero`` in group ``wisesync``).
+
+Registers the ``xero`` target (invoices, credit memos, expenses, procurement), the
+``xero`` payments source, the ``xero`` sandbox and the ``wisesync xero connect`` /
+``wisesync sandbox xero`` commands.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from wisesync.hookspecs import hookimpl
+from wisesync.protocols import Source, Target
+
+
+@hookimpl
+def register_targets(register: Callable[[type[Target]], None]) -> None:
+    """The Xero target."""
+    from wisesync_xero.target import XeroTarget
+
+    register(XeroTarget)
+
+
+@hookimpl
+def register_sources(register: Callable[[type[Source]], None]) -> None:
+    """The Xero payments source."""
+    from wisesync_xero.payments import XeroPaymentsSource
+
+    register(XeroPaymentsSource)
+
+
+def _start_sandbox(port: int = 0, seed: int | None = None, **options: Any) -> Any:
+    from wisesync_xero.sandbox import start_sandbox
+
+    return start_sandbox(port=port, seed=seed or 0, **options)
+
+
+@hookimpl
+def register_sandboxes(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """``xero`` -> :func:`wisesync_xero.sandbox.start_sandbox`."""
+    register("xero", _start_sandbox)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    """``wisesync xero connect`` and ``wisesync sandbox xero``."""
+    from wisesync_xero.connect_cli import add_commands
+
+    add_commands(cli)

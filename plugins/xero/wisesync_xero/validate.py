@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from wisesync.config import CompanyOptions
-from wisesync.events.models import Line, RecordEvent
+from wisesync.events.models import Line, RecordEvent, RecordType
 from wisesync.messages import Message, Severity, message
 from wisesync_xero.reference import Account, ReferenceData
 
@@ -209,9 +209,30 @@ def _tracking(
     return out[:2]
 
 
+#: Procurement subtypes that are documents with a vendor (anything else, such as an
+#: inventory adjustment or transfer, is a journal).
+BILL_SUBTYPES = frozenset({"receipt", "purchase", "purchase_receipt"})
+
+
+def is_journal(record: RecordEvent) -> bool:
+    """An inventory adjustment or transfer: a journal in the ledger, not a bill."""
+    return record.record_type is RecordType.PROCUREMENT and (
+        (record.subtype or "receipt") not in BILL_SUBTYPES
+    )
+
+
 def check_header(record: RecordEvent) -> list[Message]:
     """RECORD_INVALID for what no Xero document can do without."""
     out = []
+    if is_journal(record):
+        return [
+            message(
+                "RECORD_INVALID",
+                f"ConnectWise inventory {record.subtype} {record.document_number or ''} is a "
+                "journal, not a bill: wisesync does not post manual journals to Xero yet. Enter "
+                "it in Xero by hand, then batch it in ConnectWise.",
+            )
+        ]
     if not record.lines:
         out.append(message("RECORD_INVALID", "The record has no lines."))
     if record.contact is None or not record.contact.name.strip():

@@ -1,0 +1,243 @@
+"""Shared builders for the Xero plugin tests: reference data like the sandbox seed,
+records, companies and a target wired to a running sandbox."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal as D
+from typing import Any
+
+from wisesync.config import AppConfig, CompanyConfig, CompanyOptions
+from wisesync.events.models import (
+    Address,
+    Contact,
+    Line,
+    Person,
+    RecordEvent,
+    RecordType,
+    Terms,
+    Totals,
+    Tracking,
+)
+from wisesync.protocols import PluginRuntime
+from wisesync.ratelimit import CallLimiter
+from wisesync_xero.limits import LIMITS
+from wisesync_xero.reference import (
+    ReferenceData,
+    parse_accounts,
+    parse_items,
+    parse_tax_rates,
+    parse_tracking,
+)
+
+_ACCOUNTS = [
+    ("090", "BANK", "NONE", "ACTIVE", None, "ASSET"),
+    ("200", "REVENUE", "OUTPUT", "ACTIVE", None, "REVENUE"),
+    ("210", "REVENUE", "OUTPUT", "ACTIVE", None, "REVENUE"),
+    ("260", "REVENUE", "OUTPUT", "ACTIVE", None, "REVENUE"),
+    ("300", "DIRECTCOSTS", "INPUT", "ACTIVE", None, "EXPENSE"),
+    ("429", "EXPENSE", "INPUT", "ACTIVE", None, "EXPENSE"),
+    ("610", "CURRENT", "BASEXCLUDED", "ACTIVE", "DEBTORS", "ASSET"),
+    ("860", "EXPENSE", "BASEXCLUDED", "ACTIVE", "ROUNDING", "EXPENSE"),
+    ("477", "EXPENSE", "INPUT", "ARCHIVED", None, "EXPENSE"),
+]
+_TAX = [
+    ("OUTPUT", "10", "sales"),
+    ("INPUT", "10", "purchases"),
+    ("EXEMPTOUTPUT", "0", "sales"),
+    ("EXEMPTEXPENSES", "0", "purchases"),
+    ("NONE", "0", "both"),
+    ("BASEXCLUDED", "0", "both"),
+]
+ITEMS = ["LABOR", "MANAGED", "PROJECT", "EXPENSE", "WISESYNC_ADJUSTMENT", "HW-LAPTOP"]
+
+
+def reference(*, rounding: bool = True) -> ReferenceData:
+    """Reference data shaped like the sandbox seed (docs/sandbox-scenario.md)."""
+    accounts = {
+        "Accounts": [
+            {
+                "Code": code,
+                "Name": code,
+                "Type": type_,
+                "TaxType": tax,
+                "Status": status,
+                "Class": cls,
+                **(
+                    {"SystemAccount": system}
+                    if system and (rounding or system != "ROUNDING")
+                    else {}
+                ),
+            }
+            for code, type_, tax, status, system, cls in _ACCOUNTS
+        ]
+    }
+    taxes = {
+        "TaxRates": [
+            {
+                "TaxType": t,
+                "Name": t,
+                "Status": "ACTIVE",
+                "EffectiveRate": D(rate),
+                "CanApplyToRevenue": applies != "purchases",
+                "CanApplyToExpenses": applies != "sales",
+                "CanApplyToAssets": True,
+                "CanApplyToLiabilities": True,
+                "CanApplyToEquity": True,
+            }
+            for t, rate, applies in _TAX
+        ]
+    }
+    tracking = {
+        "TrackingCategories": [
+            {
+                "Name": "Location",
+                "Status": "ACTIVE",
+                "Options": [{"Name": n, "Status": "ACTIVE"} for n in ("Sydney", "Melbourne")],
+            },
+            {
+                "Name": "Department",
+                "Status": "ACTIVE",
+                "Options": [{"Name": n, "Status": "ACTIVE"} for n in ("Projects", "Hardware")],
+            },
+        ]
+    }
+    return ReferenceData(
+        accounts=parse_accounts(accounts),
+        tax_rates=parse_tax_rates(taxes),
+        tracking=parse_tracking(tracking),
+        items=parse_items({"Items": [{"Code": c, "ItemID": c.lower()} for c in ITEMS]}),
+    )
+
+
+_ids = itertools.count(1)
+_DEFAULT: Any = object()
+
+
+def customer(n: int = 1, **kw: Any) -> Contact:
+    """A ConnectWise customer numbered like the sandbox's seeded contacts (C00001...)."""
+    base = Contact(
+        source_id=str(n),
+        name=f"Customer {n:05d}",
+        account_number=f"C{n:05d}",
+        primary_contact=Person("Pat Primary", "pat@example.com"),
+        billing_contact=Person("Bill Payer", "bill@example.com"),
+        address=Address("1 George St", None, "Sydney", "NSW", "2000", "Australia"),
+        phone="02 9999 0000",
+    )
+    return replace(base, **kw)
+
+
+def line(
+    amount: str = "100",
+    qty: str = "1",
+    *,
+    account: str | None = "200",
+    item: str | None = "LABOR",
+    tax: str | None = "OUTPUT",
+    tax_amount: str | None = None,
+    description: str = "Remote support",
+    location: str | None = None,
+    department: str | None = None,
+) -> Line:
+    """One line; ``amount`` is the unit amount, the line amount is qty x amount."""
+    q, u = D(qty), D(amount)
+    total = q * u
+    rate = D("0.1") if tax in ("OUTPUT", "INPUT") else D(0)
+    return Line(
+        description=description,
+        quantity=q,
+        unit_amount=u,
+        line_amount=total,
+        gl_account=account,
+        item_code=item,
+        tax_code=tax,
+        tax_amount=D(tax_amount) if tax_amount is not None else (total * rate).quantize(D("0.01")),
+        tracking=Tracking(location=location, department=department),
+    )
+
+
+def record(
+    *lines: Line,
+    record_type: RecordType = RecordType.INVOICE,
+    number: str | None = None,
+    contact: Contact | None = _DEFAULT,
+    total: str | None = None,
+    terms: Terms | None = _DEFAULT,
+    subtype: str | None = None,
+    company: str = "acme",
+    source_id: str | None = None,
+    **kw: Any,
+) -> RecordEvent:
+    """A sealed record; totals from the lines unless ``total`` overrides the header total."""
+    n = next(_ids)
+    lines = list(lines) or [line()]
+    subtotal = sum((ln.line_amount for ln in lines), D(0))
+    tax = sum((ln.tax_amount for ln in lines), D(0))
+    head = D(total) if total is not None else (subtotal + tax).quantize(D("0.01"))
+    return RecordEvent(
+        company=company,
+        source="connectwise",
+        target="xero",
+        record_type=record_type,
+        source_id=source_id or f"{record_type.value}-{n}",
+        document_number=number or f"T-{n:05d}",
+        date=kw.pop("date", date(2026, 1, 5)),
+        terms=Terms("Net 30", "30", 30) if terms is _DEFAULT else terms,
+        contact=customer(1) if contact is _DEFAULT else contact,
+        lines=lines,
+        totals=Totals(subtotal, tax, head),
+        subtype=subtype,
+        **kw,
+    ).seal()
+
+
+def company(
+    server: Any = None,
+    *,
+    key: str = "acme",
+    grant: str = "client_credentials",
+    options: CompanyOptions | None = None,
+    **xero: Any,
+) -> CompanyConfig:
+    """A company posting to ``server`` (a running sandbox), or to api.xero.com."""
+    section = {
+        "grant": grant,
+        "client_id_env": "XERO_CLIENT_ID",
+        "client_secret_env": "XERO_CLIENT_SECRET",
+        **xero,
+    }
+    if server is not None:
+        section.setdefault("base_url", server.url)
+        section.setdefault("identity_url", server.url)
+    return CompanyConfig(
+        key=key,
+        name=key.title(),
+        ledger="xero",
+        options=options or CompanyOptions(require_item_code=True),
+        settings={"xero": section},
+    )
+
+
+def runtime(
+    server: Any, companies: tuple[CompanyConfig, ...], *, db: Any = None, web_app: bool = False
+) -> PluginRuntime:
+    """A runtime whose environment holds the sandbox's credentials."""
+    app = server.app
+    if web_app:
+        cid, secret = app.client_id, app.client_secret
+    else:
+        creds = app.credentials()
+        cid, secret = creds.client_id, creds.client_secret
+    return PluginRuntime(
+        config=AppConfig(companies=companies),
+        db=db,
+        environ={"XERO_CLIENT_ID": cid, "XERO_CLIENT_SECRET": secret},
+    )
+
+
+def limiter() -> CallLimiter:
+    """A limiter with Xero's declared limits."""
+    return CallLimiter(LIMITS)

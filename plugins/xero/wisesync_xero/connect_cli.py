@@ -1,0 +1,245 @@
+"""``wisesync xero connect`` and ``wisesync sandbox xero``.
+
+``connect`` links a company to its Xero organisation and stores the tokens
+(encrypted) in Postgres:
+
+* custom connection (``grant = "client_credentials"``): requests a token to prove
+  the credentials work and names the organisation;
+* standard app (``grant = "authorization_code"``): prints the consent URL (and opens
+  a browser unless ``--no-browser``), receives the redirect on
+  ``http://127.0.0.1:<port>/callback``, exchanges the code, lists the authorised
+  organisations (``GET /connections``) and keeps the one named by ``--tenant`` or
+  ``tenant_id`` (or the only one).
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+import webbrowser
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import click
+
+from wisesync.config import CompanyConfig
+from wisesync.errors import AuthError, ConfigError
+from wisesync.protocols import PluginRuntime
+from wisesync.store.tokens import OAuthToken, TokenStore
+from wisesync_xero import settings as xero_settings
+from wisesync_xero.client import IdentityClient
+from wisesync_xero.connection import identity_client
+from wisesync_xero.oauth import (
+    PROVIDER,
+    choose_tenant,
+    client_credentials_scopes,
+    consent_request,
+    exchange_code,
+)
+
+
+class _Callback(BaseHTTPRequestHandler):
+    server: _CallbackServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path != "/callback":
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.server.params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        ok = "code" in self.server.params
+        text = (
+            "wisesync is connected to Xero. You can close this window."
+            if ok
+            else f"Xero said: {html.escape(self.server.params.get('error', 'no code'))}"
+        )
+        payload = f"<html><body><p>{text}</p></body></html>".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class _CallbackServer(HTTPServer):
+    params: dict[str, str] | None = None
+
+
+def receive_code(
+    consent_url: str,
+    state: str,
+    server: _CallbackServer,
+    open_url: Callable[[str], Any],
+    timeout: float,
+) -> str:
+    """Open the consent URL and wait for the redirect; return the authorization code."""
+    opener = threading.Thread(target=open_url, args=(consent_url,), daemon=True)
+    opener.start()
+    deadline = time.monotonic() + timeout
+    server.timeout = 0.5
+    while server.params is None:
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"no answer from Xero within {timeout:.0f} s; try again")
+        server.handle_request()
+    params = server.params
+    if params.get("state") != state:
+        raise click.ClickException("the callback's state does not match; try again")
+    if "code" not in params:
+        raise click.ClickException(f"Xero refused the consent: {params.get('error', 'unknown')}")
+    return params["code"]
+
+
+def connect_company(
+    runtime: PluginRuntime,
+    company: CompanyConfig,
+    store: TokenStore,
+    *,
+    tenant: str | None = None,
+    port: int | None = None,
+    open_url: Callable[[str], Any] = webbrowser.open,
+    echo: Callable[[str], None] = click.echo,
+    timeout: float = 300.0,
+    identity: IdentityClient | None = None,
+) -> dict[str, Any]:
+    """Connect ``company`` and store its token; returns the chosen connection."""
+    problems = xero_settings.check(company)
+    if problems:
+        raise ConfigError("; ".join(str(p) for p in problems), key=f"companies.{company.key}")
+    settings = xero_settings.load(company)
+    identity = identity or identity_client(runtime, settings)
+    if settings.grant == "client_credentials":
+        body = identity.token(
+            {
+                "grant_type": "client_credentials",
+                "scope": client_credentials_scopes(settings.scopes),
+            },
+            retry_safe=True,
+        )
+        token = OAuthToken.from_response(body)
+    else:
+        server = _CallbackServer(
+            ("127.0.0.1", settings.redirect_port if port is None else port), _Callback
+        )
+        try:
+            redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/callback"
+            client_id = runtime.secret(settings.client_id_env, key="xero.client_id_env")
+            consent = consent_request(settings, client_id, redirect_uri)
+            echo("Open this URL to let wisesync use your Xero organisation:")
+            echo(f"  {consent.url}")
+            echo(f"Waiting for Xero to redirect to {redirect_uri} ...")
+            code = receive_code(consent.url, consent.state, server, open_url, timeout)
+        finally:
+            server.server_close()
+        token = exchange_code(identity, consent, code)
+    connections = identity.connections(token.access_token)
+    wanted = tenant or settings.tenant_id
+    chosen = choose_tenant(connections, wanted)
+    if chosen is None:
+        names = ", ".join(f"{c.get('tenantName')} ({c.get('tenantId')})" for c in connections)
+        raise click.ClickException(
+            f"organisation {wanted!r} is not among those authorised: {names or 'none'}"
+            if wanted
+            else f"several organisations were authorised ({names}); pick one with --tenant"
+        )
+    token = token.with_data(
+        tenant_id=str(chosen.get("tenantId")),
+        tenant_name=str(chosen.get("tenantName") or ""),
+        connection_id=str(chosen.get("id") or ""),
+    )
+    store.save(company.key, PROVIDER, token)
+    echo(
+        f"Company {company.key} is connected to Xero organisation "
+        f"{chosen.get('tenantName')!r} (tenant {chosen.get('tenantId')})."
+    )
+    return chosen
+
+
+# --- click commands ----------------------------------------------------------------------
+
+
+@click.group("xero", help="Xero connections (OAuth2).")
+def xero_group() -> None:
+    """The ``wisesync xero`` group."""
+
+
+@xero_group.command("connect")
+@click.option("--company", "company_key", help="Company key (default: the first company).")
+@click.option("--tenant", help="Tenant id or organisation name, when several were authorised.")
+@click.option("--port", type=int, help="Callback port on 127.0.0.1 (default: redirect_port).")
+@click.option("--no-browser", is_flag=True, help="Only print the consent URL.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
+@click.pass_context
+def connect(
+    ctx: click.Context,
+    company_key: str | None,
+    tenant: str | None,
+    port: int | None,
+    no_browser: bool,
+    timeout: float,
+) -> None:
+    """Connect a company to its Xero organisation (consent, tenant choice, token storage)."""
+    from wisesync.store.tokens import PostgresTokenStore
+
+    app = ctx.obj
+    config = app.config
+    company = config.company(company_key)
+    db = app.database()
+    runtime = PluginRuntime(config=config, db=db)
+    try:
+        connect_company(
+            runtime,
+            company,
+            PostgresTokenStore(db),
+            tenant=tenant,
+            port=port,
+            open_url=(lambda url: None) if no_browser else webbrowser.open,
+            timeout=timeout,
+        )
+    except AuthError as exc:
+        raise click.ClickException(f"Xero refused the connection: {exc}") from None
+
+
+@click.command("xero")
+@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Deterministic seed.")
+@click.option("--contacts", type=int, default=0, help="Pre-existing contacts C00001...")
+def sandbox_xero(port: int, seed: int, contacts: int) -> None:
+    """Run the Xero API sandbox until Ctrl-C (credentials are printed)."""
+    from wisesync_xero.sandbox import start_sandbox
+
+    server = start_sandbox(port=port, seed=seed, contacts=contacts or None)
+    app = server.app
+    creds = app.credentials()
+    click.echo(f"Xero sandbox on {server.url}")
+    click.echo(
+        f"  custom connection: client_id={creds.client_id} client_secret={creds.client_secret}"
+    )
+    click.echo(f"  web app:           client_id={app.client_id} client_secret={app.client_secret}")
+    click.echo(f"  tenant:            {creds.tenant_id}")
+    click.echo(f'  settings: base_url = "{server.url}", identity_url = "{server.url}"')
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def add_commands(cli: click.Group) -> None:
+    """Add ``wisesync xero ...`` and ``wisesync sandbox xero`` to the root group."""
+    if "xero" not in cli.commands:
+        cli.add_command(xero_group)
+    sandbox = cli.commands.get("sandbox")
+    if sandbox is None:
+        sandbox = click.Group("sandbox", help="Run API simulators (sandboxes) of the plugins.")
+        cli.add_command(sandbox)
+    if isinstance(sandbox, click.Group) and "xero" not in sandbox.commands:
+        sandbox.add_command(sandbox_xero)

@@ -1,0 +1,269 @@
+"""The payments source: payments applied in Xero to invoices wisesync posted, as
+PAYMENT records for ConnectWise (product.md 1.5: payments go from the ledger to CW).
+
+``extract`` reads ``GET /Payments`` changed since the company's watermark
+(``If-Modified-Since``, Xero's ``UpdatedDateUTC``), keeps receivable payments
+(``ACCRECPAYMENT``) whose invoice wisesync posted (the posting journal has its Xero
+InvoiceID), and yields one record per payment:
+
+* an applied payment: source id = the PaymentID;
+* a deleted payment (a reversal in Xero): source id = ``<PaymentID>:reversed``,
+  ``payment.reversed = True``.
+
+Each record carries its payment's update time in ``source_batch_ids``
+(``updated:<iso>``). The watermark (``plugin_state``: company, ``xero``,
+``payments_watermark``) moves only in ``acknowledge``, to the newest update time
+ConnectWise accepted, so a crash re-reads rather than skips (the posting journal
+makes the re-read harmless).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Collection, Iterator
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, Protocol
+
+from wisesync.config import CompanyConfig, ConfigProblem
+from wisesync.events.models import (
+    Contact,
+    Payment,
+    PostingResult,
+    RecordEvent,
+    RecordType,
+    Status,
+    Trigger,
+)
+from wisesync.money import to_decimal
+from wisesync.protocols import AckOutcome, Held, PluginRuntime, Source
+from wisesync.ratelimit import CallLimiter
+from wisesync.store.state import PluginState, plugin_state
+from wisesync.store.tokens import connection
+from wisesync_xero import settings as xero_settings
+from wisesync_xero.client import XeroClient
+from wisesync_xero.connection import Connections
+from wisesync_xero.contacts import quote
+from wisesync_xero.limits import LIMITS
+
+WATERMARK_KEY = "payments_watermark"
+PAGE_SIZE = 100
+REVERSED_SUFFIX = ":reversed"
+_MSDATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+
+
+def parse_xero_time(value: Any) -> datetime | None:
+    """``/Date(1518685950940+0000)/`` or ISO text -> aware UTC datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    match = _MSDATE.match(value)
+    if match:
+        return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_xero_date(value: Any) -> date | None:
+    """A Xero date field -> date."""
+    parsed = parse_xero_time(value)
+    return parsed.date() if parsed else None
+
+
+class PostedDocuments(Protocol):
+    """Tells which Xero documents wisesync posted."""
+
+    def posted(self, company: str, ledger_ids: Collection[str]) -> set[str]:
+        """The subset of ``ledger_ids`` wisesync posted for ``company``."""
+
+
+class JournalDocuments:
+    """The posting journal (``posting_journal``, written by the poster) as the record of
+    what wisesync posted to Xero."""
+
+    def __init__(self, db: Any):
+        self.db = db
+
+    def posted(self, company: str, ledger_ids: Collection[str]) -> set[str]:
+        if not ledger_ids or self.db is None:
+            return set()
+        with connection(self.db) as conn:
+            rows = conn.execute(
+                "SELECT lower(ledger_id) FROM posting_journal WHERE company = %s "
+                "AND target = 'xero' AND state = 'posted' AND lower(ledger_id) = ANY(%s)",
+                (company, [i.lower() for i in ledger_ids]),
+            ).fetchall()
+            conn.commit()
+        return {r[0] for r in rows}
+
+
+def payment_record(company: CompanyConfig, raw: dict[str, Any]) -> RecordEvent | None:
+    """The PAYMENT record for one ``GET /Payments`` element (None when it is not a
+    receivable invoice payment)."""
+    invoice = raw.get("Invoice") or {}
+    if raw.get("PaymentType", "ACCRECPAYMENT") != "ACCRECPAYMENT" or not invoice:
+        return None
+    number = str(invoice.get("InvoiceNumber") or "")
+    paid_on = parse_xero_date(raw.get("Date"))
+    if not number or paid_on is None or not raw.get("PaymentID"):
+        return None
+    reversed_ = str(raw.get("Status") or "").upper() == "DELETED"
+    payment_id = str(raw["PaymentID"])
+    updated = parse_xero_time(raw.get("UpdatedDateUTC"))
+    contact_raw = invoice.get("Contact") or {}
+    contact = None
+    if contact_raw.get("Name"):
+        contact = Contact(
+            source_id=str(contact_raw.get("ContactID") or ""),
+            name=str(contact_raw["Name"]),
+            account_number=contact_raw.get("ContactNumber"),
+        )
+    amount = to_decimal(raw.get("Amount"), field="Amount")
+    record = RecordEvent(
+        company=company.key,
+        source="xero",
+        target=company.target_for(RecordType.PAYMENT),
+        record_type=RecordType.PAYMENT,
+        source_id=payment_id + (REVERSED_SUFFIX if reversed_ else ""),
+        document_number=number,
+        reference=str(raw.get("Reference") or "") or None,
+        date=paid_on,
+        currency=str(invoice.get("CurrencyCode") or "") or None,
+        contact=contact,
+        payment=Payment(
+            ledger_payment_id=payment_id,
+            invoice_number=number,
+            amount=amount,
+            date=paid_on,
+            account=str((raw.get("Account") or {}).get("Code") or "") or None,
+            reversed=reversed_,
+        ),
+        source_batch_ids=[f"updated:{updated.isoformat()}"] if updated else [],
+        attributes={"xero_invoice_id": str(invoice.get("InvoiceID") or "")},
+    )
+    return record.seal()
+
+
+def _updated_of(result: PostingResult) -> datetime | None:
+    for item in result.source_batch_ids:
+        if item.startswith("updated:"):
+            return parse_xero_time(item[len("updated:") :])
+    return None
+
+
+class XeroPaymentsSource(Source):
+    """Payments applied in Xero, extracted for ConnectWise."""
+
+    name: ClassVar[str] = "xero"
+    record_types: ClassVar[frozenset[RecordType]] = frozenset({RecordType.PAYMENT})
+
+    def __init__(
+        self,
+        runtime: PluginRuntime,
+        *,
+        state: PluginState | None = None,
+        documents: PostedDocuments | None = None,
+        connections: Connections | None = None,
+    ):
+        super().__init__(runtime)
+        self.connections = connections or Connections(runtime)
+        self.state = state or plugin_state(runtime.db, "xero")
+        self.documents = documents or JournalDocuments(runtime.db)
+        self._limiters: dict[str, CallLimiter] = {}
+        self._lock = threading.Lock()
+
+    def check_company(self, company: CompanyConfig) -> list[ConfigProblem]:
+        """Validate ``[companies.xero]`` (no I/O)."""
+        return xero_settings.check(company)
+
+    def _client(self, company: CompanyConfig) -> XeroClient:
+        with self._lock:
+            limiter = self._limiters.get(company.key)
+            if limiter is None:
+                limiter = self._limiters[company.key] = CallLimiter(
+                    LIMITS, self.runtime.clock, system="xero"
+                )
+        return self.connections.client(company, limiter=limiter)
+
+    def watermark(self, company: str) -> datetime | None:
+        """The stored watermark of ``company`` (None: never acknowledged)."""
+        return parse_xero_time(self.state.get(company, WATERMARK_KEY))
+
+    def _pages(self, client: XeroClient, params: dict[str, Any], since: datetime | None):
+        headers = {}
+        if since is not None:
+            # whole seconds, rounded down: a payment updated in the same second is read
+            # again rather than missed
+            stamp = since.astimezone(UTC).replace(microsecond=0, tzinfo=None)
+            headers["If-Modified-Since"] = stamp.isoformat()
+        page = 1
+        while True:
+            body = client.get_json(
+                "/Payments", {**params, "page": page, "pageSize": PAGE_SIZE}, headers=headers
+            )
+            items = (body or {}).get("Payments") or []
+            yield from items
+            pagination = (body or {}).get("pagination") or {}
+            pages = int(pagination.get("pageCount") or 0)
+            if len(items) < PAGE_SIZE or (pages and page >= pages):
+                return
+            page += 1
+
+    def extract(
+        self,
+        company: CompanyConfig,
+        record_types: Collection[RecordType],
+        since: datetime | None = None,
+        source_ids: Collection[str] | None = None,
+    ) -> Iterator[RecordEvent | Held]:
+        """Yield PAYMENT records changed since ``since`` (default: the watermark)."""
+        if RecordType.PAYMENT not in record_types:
+            return
+        client = self._client(company)
+        if source_ids:
+            wanted = set(source_ids)
+            ids = sorted({s.removesuffix(REVERSED_SUFFIX) for s in wanted})
+            raw: list[dict[str, Any]] = []
+            for start in range(0, len(ids), 40):
+                where = " OR ".join(f"PaymentID==Guid({quote(i)})" for i in ids[start : start + 40])
+                raw += list(self._pages(client, {"where": where}, None))
+        else:
+            wanted = None
+            start_at = since if since is not None else self.watermark(company.key)
+            raw = list(self._pages(client, {"where": 'PaymentType=="ACCRECPAYMENT"'}, start_at))
+        records = [r for r in (payment_record(company, p) for p in raw) if r is not None]
+        if wanted is not None:
+            records = [r for r in records if r.source_id in wanted]
+        ours = self.documents.posted(
+            company.key, {r.attributes["xero_invoice_id"] for r in records}
+        )
+        for record in records:
+            if record.attributes["xero_invoice_id"].lower() in ours:
+                record.trigger = Trigger.REPLAY if wanted is not None else Trigger.SCHEDULE
+                yield record
+
+    def acknowledge(self, company: CompanyConfig, results: list[PostingResult]) -> list[AckOutcome]:
+        """Advance the watermark to the newest payment ConnectWise accepted.
+
+        Idempotent: the watermark only moves forward.
+        """
+        outcomes = []
+        newest = self.watermark(company.key)
+        for result in results:
+            done = result.status in (Status.POSTED, Status.SKIPPED_ALREADY_POSTED)
+            updated = _updated_of(result)
+            if done and updated is not None and (newest is None or updated > newest):
+                newest = updated
+            outcomes.append(
+                AckOutcome(
+                    result_id=result.result_id,
+                    source_id=result.source_id,
+                    acknowledged=done,
+                    error=None if done else f"result is {result.status}, not posted",
+                )
+            )
+        if newest is not None and newest != self.watermark(company.key):
+            self.state.set(company.key, WATERMARK_KEY, newest.isoformat())
+        return outcomes
