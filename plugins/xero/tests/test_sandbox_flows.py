@@ -431,3 +431,27 @@ def test_module_runs_in_the_foreground_and_prints_credentials():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_user_created_invoices_are_not_created_by_my_app_and_paid_ones_take_a_reference(
+    make_server,
+):
+    server = make_server()
+    token = token_for(server)
+    mine = call(server, token, "PUT", "/Invoices", {"Invoices": [invoice("APP-1")]}).body
+    user = server.app.create_invoice(invoice("USER-1"))
+    assert user["Total"] == D("110.00")
+    everything = call(server, token, "GET", "/Invoices").body["Invoices"]
+    assert {i["InvoiceNumber"] for i in everything} == {"APP-1", "USER-1"}
+    by_app = call(server, token, "GET", "/Invoices", createdByMyApp="true").body["Invoices"]
+    assert [i["InvoiceNumber"] for i in by_app] == ["APP-1"]
+    with pytest.raises(ValueError, match=r"Invoice # must be unique\."):
+        server.app.create_invoice(invoice("USER-1"))
+    server.app.apply_payment("APP-1", "110.00", "2024-06-01")
+    invoice_id = mine["Invoices"][0]["InvoiceID"]
+    ref = call(server, token, "POST", f"/Invoices/{invoice_id}", {"Invoices": [{"Reference": "R"}]})
+    assert ref.status_code == 200, ref.body
+    assert (ref.body["Invoices"][0]["Status"], ref.body["Invoices"][0]["Reference"]) == (
+        "PAID",
+        "R",
+    )

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
+from wisesync import money
 from wisesync.ratelimit import Clock
 from wisesync.testing.sandbox import Request, Response, SandboxApp
 
@@ -818,6 +819,7 @@ class XeroSandbox(SandboxApp):
         contact_ids = query.csv_arg(request, "ContactIDs")
         statuses = query.csv_arg(request, "Statuses")
         term = (request.arg("searchTerm") or "").casefold()
+        by_app = (request.arg("createdByMyApp") or "").lower() == "true"
         key = "Invoices" if kind is INVOICE else "CreditNotes"
         with self.lock:
             org = self._org
@@ -829,6 +831,7 @@ class XeroSandbox(SandboxApp):
                 and (numbers is None or (d.get(kind.number_field) or "").casefold() in numbers)
                 and (contact_ids is None or (d.get("_contact_id") or "") in contact_ids)
                 and (statuses is None or d["Status"].lower() in statuses)
+                and (not by_app or d.get("_by_app", True))
                 and (
                     not term
                     or term in (d.get(kind.number_field) or "").casefold()
@@ -886,6 +889,7 @@ class XeroSandbox(SandboxApp):
         create_only: bool,
         unitdp4: bool,
         path_id: str | None,
+        by_app: bool = True,
     ) -> tuple[dict[str, Any], bool]:
         existing = None
         pre_errors: list[str] = []
@@ -954,9 +958,11 @@ class XeroSandbox(SandboxApp):
             doc["Allocations"] = existing.get("Allocations", [])
             if existing.get("FullyPaidOnDate"):
                 doc["FullyPaidOnDate"] = existing["FullyPaidOnDate"]
+            doc["_by_app"] = existing.get("_by_app", True)
         else:
             doc[kind.id_field] = org.new_id()
             doc["_seq"] = org.next_seq()
+            doc["_by_app"] = by_app
         if not doc.get(kind.number_field) and doc["Type"] in ("ACCREC", "ACCRECCREDIT"):
             doc[kind.number_field] = org.next_number(
                 "invoice" if kind is INVOICE else "credit_note"
@@ -1256,6 +1262,40 @@ class XeroSandbox(SandboxApp):
                 for d in docs
                 if type_ is None or d["Type"] == type_
             ]
+
+    def create_invoice(
+        self, element: dict[str, Any], *, unitdp4: bool = False, tenant: str | None = None
+    ) -> dict[str, Any]:
+        """Create an invoice as a Xero user would (not "created by my app").
+
+        ``element`` is an ``Invoices`` element as the API takes it; the same rules apply
+        and a refusal raises ``ValueError`` with Xero's messages.
+        """
+        return self._create_direct(INVOICE, element, unitdp4=unitdp4, tenant=tenant)
+
+    def create_credit_note(
+        self, element: dict[str, Any], *, unitdp4: bool = False, tenant: str | None = None
+    ) -> dict[str, Any]:
+        """Create a credit note as a Xero user would (see :meth:`create_invoice`)."""
+        return self._create_direct(CREDIT_NOTE, element, unitdp4=unitdp4, tenant=tenant)
+
+    def _create_direct(
+        self, kind: DocKind, element: dict[str, Any], *, unitdp4: bool, tenant: str | None
+    ) -> dict[str, Any]:
+        body = money.loads(money.dumps(element))  # the same types the API would see
+        with self.lock:
+            out, ok = self._write_one(
+                self.org(tenant),
+                kind,
+                body,
+                create_only=True,
+                unitdp4=unitdp4,
+                path_id=None,
+                by_app=False,
+            )
+        if not ok:
+            raise ValueError("; ".join(e["Message"] for e in out["ValidationErrors"]))
+        return out
 
     def credit_notes(self, *, tenant: str | None = None) -> list[dict[str, Any]]:
         """Every credit note, oldest first."""

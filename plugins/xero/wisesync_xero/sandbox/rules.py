@@ -580,7 +580,10 @@ def check_document(
     if doc_type not in kind.types:
         out.errors.append(TYPE_INVALID.format(type=doc_type, what=kind.name.lower()))
         doc_type = next(iter(sorted(kind.types)))
-    status = (merged.get("Status") or "DRAFT").upper()
+    if existing is not None and not raw.get("Status"):
+        status = existing["Status"]
+    else:
+        status = (merged.get("Status") or "DRAFT").upper()
     if existing is None:
         if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
             out.errors.append(STATUS_CREATE.format(what=kind.name))
@@ -706,10 +709,10 @@ def _check_transition(
         "DRAFT": {"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"},
         "SUBMITTED": {"SUBMITTED", "AUTHORISED", "DRAFT", "DELETED"},
         "AUTHORISED": {"AUTHORISED", "VOIDED"},
-        "PAID": {"PAID"},
+        "PAID": {"PAID", "AUTHORISED"},
     }.get(current, set())
     paid = existing.get("AmountPaid", ZERO) or existing.get("AmountCredited", ZERO)
-    if current in ("DELETED", "VOIDED") or status not in allowed | {"PAID"}:
+    if current in ("DELETED", "VOIDED") or status not in allowed:
         out.errors.append(STATUS_MODIFY)
     elif paid and (status == "VOIDED" or "LineItems" in raw):
         out.errors.append(HAS_PAYMENTS)
