@@ -66,5 +66,16 @@ def loads(text: str | bytes) -> Any:
 
 
 def dumps(obj: Any, **kwargs: Any) -> str:
-    """Write JSON with Decimals as exact JSON numbers (no float round trip)."""
-    return simplejson.dumps(obj, use_decimal=True, **kwargs)
+    """Write JSON with Decimals as exact fixed-point JSON numbers (``0.0000001``, never
+    ``1E-7``: some APIs refuse exponents), with no float round trip."""
+    return simplejson.dumps(_fixed_point(obj), use_decimal=True, **kwargs)
+
+
+def _fixed_point(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return simplejson.RawJSON(f"{obj:f}") if obj.is_finite() else obj
+    if isinstance(obj, dict):
+        return {k: _fixed_point(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_fixed_point(v) for v in obj]
+    return obj

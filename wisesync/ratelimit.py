@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from wisesync.errors import DailyLimitReached
 
@@ -101,7 +102,8 @@ class CallLimiter:
         while self._day and self._day[0] <= now - 86400:
             self._day.popleft()
         if lim.daily_cap is not None and len(self._day) >= lim.daily_cap:
-            raise DailyLimitReached(self.system, None)
+            reset_in = self._day[0] + 86400 - now
+            raise DailyLimitReached(self.system, datetime.now(UTC) + timedelta(seconds=reset_in))
         return max(0.0, self._paused_until - now)
 
     @contextmanager
