@@ -455,3 +455,39 @@ def test_user_created_invoices_are_not_created_by_my_app_and_paid_ones_take_a_re
         "PAID",
         "R",
     )
+
+
+def test_items_and_tracking_options_can_be_added(make_server):
+    server = make_server()
+    token = token_for(server)
+    item = {
+        "Code": "NEW-1",
+        "Name": "New",
+        "SalesDetails": {"UnitPrice": D("12.50"), "AccountCode": "200"},
+    }
+    assert call(server, token, "PUT", "/Items", {"Items": [item]}).status_code == 200
+    again = call(server, token, "PUT", "/Items", {"Items": [item]})
+    assert again.status_code == 400
+    bad_account = {"Code": "NEW-2", "SalesDetails": {"AccountCode": "4999"}}
+    refused = call(server, token, "PUT", "/Items", {"Items": [bad_account]})
+    assert refused.body["Elements"][0]["ValidationErrors"][0]["Message"] == (
+        "Account code '4999' is not a valid code for this document."
+    )
+    line = {"Description": "x", "Quantity": D("2"), "ItemCode": "NEW-1"}
+    created = call(
+        server, token, "PUT", "/Invoices", {"Invoices": [invoice("IT-1", LineItems=[line])]}
+    )
+    doc = created.body["Invoices"][0]
+    assert (doc["LineItems"][0]["AccountCode"], doc["SubTotal"]) == ("200", D("25.00"))
+
+    perth = invoice("TR-1")
+    perth["LineItems"][0]["Tracking"] = [{"Name": "Location", "Option": "Perth"}]
+    assert call(server, token, "PUT", "/Invoices", {"Invoices": [perth]}).status_code == 400
+    location = server.app.org().tracking_by_name("Location")["TrackingCategoryID"]
+    added = call(server, token, "PUT", f"/TrackingCategories/{location}/Options", {"Name": "Perth"})
+    assert added.status_code == 200
+    assert call(server, token, "PUT", "/Invoices", {"Invoices": [perth]}).status_code == 200
+    server.app.create_tracking_option("Department", "Security")
+    names = [o["Name"] for o in server.app.org().tracking_by_name("Department")["Options"]]
+    assert names[-1] == "Security"
+    assert server.app.spec_violations == []

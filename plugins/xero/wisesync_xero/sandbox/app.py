@@ -431,6 +431,9 @@ class XeroSandbox(SandboxApp):
         r("GET", API + "/TrackingCategories/{id}", self._tracking_get)
         r("GET", API + "/Items", self._items)
         r("GET", API + "/Items/{id}", self._item_get)
+        r("PUT", API + "/Items", lambda q: self._items_write(q, create_only=True))
+        r("POST", API + "/Items", lambda q: self._items_write(q, create_only=False))
+        r("PUT", API + "/TrackingCategories/{id}/Options", self._tracking_option_create)
         r("GET", API + "/Contacts", self._contacts)
         r(
             "PUT",
@@ -658,6 +661,110 @@ class XeroSandbox(SandboxApp):
         key = request.params["id"]
         item = self._org.items.get(key.lower()) or self._org.item_by_code(key)
         return self._ok("Items", [public(item)]) if item else self.error_response(404, "")
+
+    def _item_errors(
+        self, org: Org, raw: dict[str, Any], existing: dict[str, Any] | None
+    ) -> list[str]:
+        errors = []
+        code = (raw.get("Code") or "").strip()
+        if not code:
+            errors.append("Item Code must be specified")  # unconfirmed
+        elif len(code) > 30:
+            errors.append("Item Code must not exceed 30 characters")  # unconfirmed
+        elif existing is None and org.item_by_code(code) is not None:
+            errors.append(f"Item code '{code}' already exists")  # unconfirmed
+        if len(raw.get("Name") or "") > 50:
+            errors.append("Item Name must not exceed 50 characters")  # unconfirmed
+        for key in ("SalesDetails", "PurchaseDetails"):
+            details = raw.get(key) or {}
+            account_code = details.get("AccountCode")
+            if account_code:
+                account = org.account_by_code(account_code)
+                if account is None:
+                    errors.append(rules.ACCOUNT_INVALID.format(code=account_code))
+                elif account["Status"] != "ACTIVE":
+                    errors.append(rules.ACCOUNT_ARCHIVED.format(code=account_code))
+            tax = details.get("TaxType")
+            if tax and tax.upper() not in org.tax_rates:
+                errors.append(rules.TAX_INVALID.format(tax=tax))
+        return errors
+
+    def _items_write(self, request: Request, *, create_only: bool) -> Response:
+        body, bad = self._body(request, "/Items")
+        if bad:
+            return bad
+        summarize = (request.arg("summarizeErrors") or "true").lower() != "false"
+        results, failed = [], False
+        with self.lock:
+            org = self._org
+            for raw in body.get("Items") or []:
+                existing = None
+                if raw.get("ItemID"):
+                    existing = org.items.get(str(raw["ItemID"]).lower())
+                elif not create_only and raw.get("Code"):
+                    existing = org.item_by_code(raw["Code"])
+                errors = self._item_errors(org, raw, existing)
+                if errors:
+                    failed = True
+                    results.append(
+                        {
+                            **raw,
+                            "StatusAttributeString": "ERROR",
+                            "ValidationErrors": [{"Message": m} for m in errors],
+                        }
+                    )
+                    continue
+                if existing is None:
+                    existing = {"ItemID": org.new_id(), "IsTrackedAsInventory": False}
+                    org.items[existing["ItemID"]] = existing
+                for key in (
+                    "Code",
+                    "Name",
+                    "Description",
+                    "PurchaseDescription",
+                    "IsSold",
+                    "IsPurchased",
+                ):
+                    if key in raw:
+                        existing[key] = raw[key]
+                for key in ("SalesDetails", "PurchaseDetails"):
+                    if key in raw:
+                        existing[key] = {**existing.get(key, {}), **raw[key]}
+                existing.setdefault("Name", existing["Code"])
+                org.stamp(existing)
+                results.append({**public(existing), "StatusAttributeString": "OK"})
+        if failed and summarize:
+            return Response(
+                400, _error_validation([r for r in results if r.get("ValidationErrors")])
+            )
+        return self._ok("Items", results)
+
+    def _tracking_option_create(self, request: Request) -> Response:
+        body, bad = self._body(request, "/TrackingCategories/{TrackingCategoryID}/Options")
+        if bad:
+            return bad
+        with self.lock:
+            org = self._org
+            cat = org.tracking.get(request.params["id"].lower())
+            if cat is None:
+                return self.error_response(404, "")
+            name = (body.get("Name") or "").strip()
+            errors = []
+            if not name:
+                errors.append("Tracking option name must be specified")  # unconfirmed
+            elif any(o["Name"].casefold() == name.casefold() for o in cat["Options"]):
+                errors.append(
+                    "For each specified tracking option the name must be unique."
+                )  # unconf.
+            if errors:
+                return Response(
+                    400,
+                    _error_validation(
+                        [{**body, "ValidationErrors": [{"Message": m} for m in errors]}]
+                    ),
+                )
+            option = seed.add_tracking_option(org, cat, name)
+            return self._ok("Options", [dict(option)])
 
     # -- contacts ---------------------------------------------------------------------------
 
@@ -1168,6 +1275,9 @@ class XeroSandbox(SandboxApp):
                         tenant=tenant,
                     ),
                 )
+            if what == "tracking-options":
+                option = self.create_tracking_option(args["category"], args["option"], tenant=tenant)
+                return Response(200, option)
             if what == "archive-account":
                 self.archive_account(args["code"], tenant=tenant)
                 return Response(204)
@@ -1224,6 +1334,17 @@ class XeroSandbox(SandboxApp):
                     enable_payments=enable_payments,
                 )
             )
+
+    def create_tracking_option(
+        self, category: str, option: str, *, tenant: str | None = None
+    ) -> dict[str, Any]:
+        """Add an ACTIVE option to a tracking category (fixes a TRACKING_MISSING case)."""
+        with self.lock:
+            org = self.org(tenant)
+            cat = org.tracking_by_name(category)
+            if cat is None:
+                raise KeyError(category)
+            return dict(seed.add_tracking_option(org, cat, option))
 
     def archive_account(self, code: str, *, tenant: str | None = None) -> None:
         """Archive an account by code."""

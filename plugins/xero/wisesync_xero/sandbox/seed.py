@@ -174,21 +174,27 @@ def add_tracking_category(org: Org, name: str, options: Iterable[str]) -> dict[s
         "TrackingCategoryID": cat_id,
         "Name": name,
         "Status": "ACTIVE",
-        "Options": [
-            {
-                "TrackingOptionID": org.new_id(),
-                "Name": option,
-                "Status": "ACTIVE",
-                "HasValidationErrors": False,
-                "IsDeleted": False,
-                "IsArchived": False,
-                "IsActive": True,
-            }
-            for option in options
-        ],
+        "Options": [],
     }
+    for option in options:
+        add_tracking_option(org, doc, option)
     org.tracking[cat_id] = doc
     return doc
+
+
+def add_tracking_option(org: Org, category: dict[str, Any], name: str) -> dict[str, Any]:
+    """Add an ACTIVE option to ``category`` and return it."""
+    option = {
+        "TrackingOptionID": org.new_id(),
+        "Name": name,
+        "Status": "ACTIVE",
+        "HasValidationErrors": False,
+        "IsDeleted": False,
+        "IsArchived": False,
+        "IsActive": True,
+    }
+    category["Options"].append(option)
+    return option
 
 
 def add_item(org: Org, row: tuple[str, str, str, str, str, str, str, str]) -> dict[str, Any]:
