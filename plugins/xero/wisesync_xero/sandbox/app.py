@@ -325,9 +325,7 @@ class XeroSandbox(SandboxApp):
             with self.lock:
                 self.idempotent_replays += 1
             return Response(
-                stored.response.status,
-                stored.response.body,
-                {**stored.response.headers, "Idempotent-Replayed": "true"},
+                stored.response.status, stored.response.body, dict(stored.response.headers)
             )
         try:
             response = super().handle(request)
@@ -1276,7 +1274,9 @@ class XeroSandbox(SandboxApp):
                     ),
                 )
             if what == "tracking-options":
-                option = self.create_tracking_option(args["category"], args["option"], tenant=tenant)
+                option = self.create_tracking_option(
+                    args["category"], args["option"], tenant=tenant
+                )
                 return Response(200, option)
             if what == "archive-account":
                 self.archive_account(args["code"], tenant=tenant)
