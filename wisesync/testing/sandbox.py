@@ -157,6 +157,16 @@ class SandboxApp:
         """The API's error body for ``status``; override per API."""
         return Response(status, {"message": message})
 
+    def connection_settings(self, company: str, url: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """How a company connects to this sandbox served at ``url``.
+
+        Returns the plugin's ``[companies.<plugin>]`` settings table and the
+        environment variables that hold the secrets it names (``*_env`` keys).
+        ``wisesync demo``, the end-to-end tests and the benchmarks build their
+        configuration from it, so they never need to know a plugin's settings.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not describe its connection")
+
     def calls(self, method: str | None = None, path: str | None = None) -> int:
         """How many requests were served (matching ``method`` and a ``path`` regex)."""
         with self._log_lock:
@@ -310,6 +320,10 @@ class SandboxServer:
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:54321``."""
         return f"http://127.0.0.1:{self.port}"
+
+    def connection_settings(self, company: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """See :meth:`SandboxApp.connection_settings`."""
+        return self.app.connection_settings(company, self.url)
 
     def start(self) -> SandboxServer:
         """Start serving; returns self."""

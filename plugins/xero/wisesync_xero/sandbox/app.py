@@ -176,6 +176,27 @@ class XeroSandbox(SandboxApp):
         """Custom-connection credentials (``client_credentials`` grant) for one organisation."""
         return self._custom[tenant or self.tenant_id]
 
+    def connection_settings(
+        self, company: str, url: str, tenant: str | None = None
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """A custom connection to one organisation: the ``[companies.xero]`` table and
+        the environment variables holding its client id and secret."""
+        creds = self.credentials(tenant)
+        prefix = f"WISESYNC_SANDBOX_{company.upper().replace('-', '_')}_XERO"
+        section = {
+            "grant": "client_credentials",
+            "client_id_env": f"{prefix}_CLIENT_ID",
+            "client_secret_env": f"{prefix}_CLIENT_SECRET",
+            "tenant_id": creds.tenant_id,
+            "base_url": url,
+            "identity_url": url,
+        }
+        environ = {
+            f"{prefix}_CLIENT_ID": creds.client_id,
+            f"{prefix}_CLIENT_SECRET": creds.client_secret,
+        }
+        return section, environ
+
     @property
     def client_id(self) -> str:
         """The web app's client id (authorization-code flow; consent covers every tenant)."""
