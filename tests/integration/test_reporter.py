@@ -168,6 +168,10 @@ def test_stores_runs_attempts_messages_records_dead_letters_and_offsets(db: Data
             {},
             "ann",
         )
+        assert conn.execute(
+            "SELECT source_batch_ids, ledger_id, trigger, finished_at FROM attempts "
+            "WHERE source_id = '1'"
+        ).fetchone() == (["gl-1"], "xero-1", "sync_all", posted.finished_at)
         records = dict(
             conn.execute("SELECT source_id, status FROM records ORDER BY source_id").fetchall()
         )

@@ -353,13 +353,13 @@ class Reporter:
         self.stats.duplicates += len(items) - len(new)
         if not new:
             return []
-        cur.executemany(
+        _bulk(
+            cur,
             """INSERT INTO attempts (result_id, record_event_id, run_id, trigger, company,
                    record_type, source, source_id, target, status, document_number, ledger_id,
                    ledger_number, ledger_total, source_total, source_batch_ids, attempt,
-                   api_calls, content_hash, finished_at)
-               VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
-               ON CONFLICT (result_id) DO NOTHING""",
+                   api_calls, content_hash, finished_at)""",
+            ["text"] * 13 + ["numeric", "numeric", "jsonb", "int", "int", "text", "timestamptz"],
             [
                 (
                     r.result_id,
@@ -377,7 +377,7 @@ class Reporter:
                     r.ledger_number,
                     r.ledger_total,
                     r.source_total,
-                    list(r.source_batch_ids),
+                    Jsonb(list(r.source_batch_ids)),
                     r.attempt,
                     r.api_calls,
                     r.content_hash,
@@ -385,31 +385,37 @@ class Reporter:
                 )
                 for _, r in new
             ],
+            "ON CONFLICT (result_id) DO NOTHING",
+            select="c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, "
+            "ARRAY(SELECT jsonb_array_elements_text(c15)), c16, c17, c18, c19",
         )
         message_rows = [
             (r.result_id, i, str(m.severity), m.code, m.text, m.line)
             for _, r in new
             for i, m in enumerate(r.messages)
         ]
-        if message_rows:
-            cur.executemany(
-                "INSERT INTO result_messages (result_id, idx, severity, code, text, line) "
-                "VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-                message_rows,
-            )
+        _bulk(
+            cur,
+            "INSERT INTO result_messages (result_id, idx, severity, code, text, line)",
+            ["text", "int", "text", "text", "text", "int"],
+            message_rows,
+            "ON CONFLICT DO NOTHING",
+        )
         self._advance_records(cur, [r for _, r in new])
         acks = [
             (r.result_id, r.company, r.source, str(r.record_type), r.source_id, m.value)
             for m, r in new
             if r.status in ACK_STATUSES and r.source in self.ack_sources
         ]
-        if acks:
-            cur.executemany(
-                """INSERT INTO acknowledgements
-                       (result_id, company, source, record_type, source_id, result, state)
-                   VALUES (%s,%s,%s,%s,%s,%s,'pending') ON CONFLICT (result_id) DO NOTHING""",
-                acks,
-            )
+        _bulk(
+            cur,
+            """INSERT INTO acknowledgements
+                   (result_id, company, source, record_type, source_id, result, state)""",
+            ["text", "text", "text", "text", "text", "bytea"],
+            acks,
+            "ON CONFLICT (result_id) DO NOTHING",
+            select="c0, c1, c2, c3, c4, c5, 'pending'",
+        )
         self.stats.acknowledgements += len(acks)
         self.stats.results += len(new)
         for _, r in new:
@@ -442,14 +448,12 @@ class Reporter:
             '> (r.updated_at, r.last_result_id COLLATE "C")'
         )
         sets = ",\n".join(f"{c} = CASE WHEN {newer} THEN EXCLUDED.{c} ELSE r.{c} END" for c in cols)
-        cur.executemany(
-            f"""INSERT INTO records AS r (company, source, record_type, source_id, target, status,
-                    document_number, ledger_id, ledger_number, last_result_id, last_run_id,
-                    attempts, updated_at)
-                VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)
-                ON CONFLICT (company, source, record_type, source_id) DO UPDATE SET
-                    attempts = r.attempts + EXCLUDED.attempts,
-                    {sets}""",
+        _bulk(
+            cur,
+            """INSERT INTO records AS r (company, source, record_type, source_id, target, status,
+                   document_number, ledger_id, ledger_number, last_result_id, last_run_id,
+                   attempts, updated_at)""",
+            ["text"] * 11 + ["int", "timestamptz"],
             [
                 (
                     *key,
@@ -465,6 +469,9 @@ class Reporter:
                 )
                 for key, r in newest.items()
             ],
+            f"""ON CONFLICT (company, source, record_type, source_id) DO UPDATE SET
+                    attempts = r.attempts + EXCLUDED.attempts,
+                    {sets}""",
         )
 
     # --- dead letters -------------------------------------------------------------------
@@ -544,6 +551,30 @@ class Reporter:
                 except Exception:  # observers never change flow
                     self.stats.hook_errors += 1
                     log.exception("on_result hook of plugin %s failed", impl.plugin_name)
+
+
+def _bulk(
+    cur: Any,
+    head: str,
+    types: list[str],
+    rows: list[tuple],
+    tail: str = "",
+    *,
+    select: str | None = None,
+) -> None:
+    """``head SELECT ... FROM unnest(column arrays) tail``: all rows in one statement.
+
+    ``types`` are the Postgres types of the columns (named c0, c1, ... for ``select``).
+    """
+    if not rows:
+        return
+    names = [f"c{i}" for i in range(len(types))]
+    arrays = ", ".join(f"%b::{t}[]" for t in types)
+    cur.execute(
+        f"{head} SELECT {select or ', '.join(names)} "
+        f"FROM unnest({arrays}) AS u({', '.join(names)}) {tail}",
+        [list(column) for column in zip(*rows, strict=True)],
+    )
 
 
 def _order(result: PostingResult) -> tuple[datetime, str]:
