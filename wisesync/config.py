@@ -51,6 +51,7 @@ from typing import Any
 
 from wisesync.errors import ConfigError
 from wisesync.events.models import RecordType
+from wisesync.transport.topics import Topics
 
 ENV_PREFIX = "WISESYNC_"
 DEFAULT_CONFIG_FILE = "wisesync.toml"
@@ -162,9 +163,19 @@ class AppConfig:
     transport: str = "embedded"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     group: str = "wisesync"
+    topic_prefix: str = ""
     metrics_port: int = 9464
     companies: tuple[CompanyConfig, ...] = ()
     source_file: str = ""
+
+    @property
+    def topics(self) -> Topics:
+        """This deployment's topic names (``transport.topic_prefix`` + the standard names)."""
+        return Topics(self.topic_prefix)
+
+    def group_for(self, role: str) -> str:
+        """The consumer group of a role: ``<group>-<role>`` (e.g. ``wisesync-poster``)."""
+        return f"{self.group}-{role}"
 
     def company(self, key: str | None) -> CompanyConfig:
         """The company ``key``; with None, the first (Wise-Sync's default selection)."""
@@ -416,7 +427,14 @@ def parse_config(
     kind = transport.get("kind", "embedded")
     if kind not in ("embedded", "kafka"):
         chk.problem("transport.kind", f'expected "embedded" or "kafka", got {kind!r}')
-    chk.unknown(transport, {"kind", "kafka"}, "transport.")
+    chk.unknown(transport, {"kind", "kafka", "topic_prefix"}, "transport.")
+    prefix = chk.typed(transport, "topic_prefix", "transport.", str, "")
+    if prefix and not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", prefix):
+        chk.problem(
+            "transport.topic_prefix",
+            f"{prefix!r} is not usable in a topic name",
+            "use letters, digits, '.', '_' or '-'",
+        )
     kraw = transport.get("kafka", {}) or {}
     chk.unknown(kraw, {f.name for f in fields(KafkaSettings)}, "transport.kafka.")
     kafka = KafkaSettings(
@@ -442,6 +460,7 @@ def parse_config(
         transport=kind,
         kafka=kafka,
         group=chk.typed(data, "group", "", str, "wisesync"),
+        topic_prefix=prefix,
         metrics_port=chk.typed(data, "metrics_port", "", int, 9464),
         companies=tuple(companies),
         source_file=file,

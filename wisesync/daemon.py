@@ -22,7 +22,7 @@ from wisesync.plugins import registry as default_registry
 from wisesync.protocols import PluginRuntime
 from wisesync.store import migrate
 from wisesync.store.db import Database, resolve_dsn
-from wisesync.transport import open_transport, topics
+from wisesync.transport import open_transport
 from wisesync.transport.base import Transport
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,9 @@ class Service:
             migrate.migrate(conn)
         if self.transport is None:
             self.transport = connect_transport(self.config, self.db.dsn)
-        self.transport.admin().create_topics(topics.ALL, partitions=self.config.kafka.partitions)
+        self.transport.admin().create_topics(
+            self.config.topics.all, partitions=self.config.kafka.partitions
+        )
         return self
 
     @property

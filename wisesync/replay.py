@@ -29,7 +29,6 @@ from wisesync.pipeline.review import (
 from wisesync.plugins import Registry
 from wisesync.protocols import Held
 from wisesync.store.db import Database
-from wisesync.transport import topics
 from wisesync.transport.base import Transport
 
 REPLAYABLE = ("failed", "held")
@@ -218,7 +217,9 @@ def _report_gone(producer, codec: Codec, run: SyncRun, w: Wanted, config: AppCon
             )
         ],
     )
-    producer.send(topics.RESULTS, w.company.encode(), codec.encode(result), codec.headers(result))
+    producer.send(
+        config.topics.results, w.company.encode(), codec.encode(result), codec.headers(result)
+    )
 
 
 def _mark_replayed(db: Database, letters: list[DeadLetterRow]) -> None:

@@ -219,7 +219,9 @@ def _rewind(app: AppContext, group, topic, to_time, to_offset, as_json) -> None:
             raise click.BadParameter(str(exc), param_hint="--to-time") from None
     transport = connect_transport(app.config, resolve_dsn(app.config))
     try:
-        offsets = replay.rewind(transport, group, topic, to_offset=to_offset, to_time_ms=to_ms)
+        offsets = replay.rewind(
+            transport, group, app.config.topic_prefix + topic, to_offset=to_offset, to_time_ms=to_ms
+        )
     except TransportError as exc:
         click.secho(f"cannot rewind: {exc}", fg="red", err=True)
         sys.exit(1)

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from wisesync.config import AppConfig, CompanyConfig
     from wisesync.store.db import Database
 
-POSTER_GROUP = "wisesync-poster"
 TYPE_NAMES = [t.value for t in RecordType]
 
 
@@ -41,11 +40,10 @@ def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> I
     roles run inside this process and stop (after the batch in hand) when the block ends.
     """
     from wisesync.daemon import Service, connect_transport
-    from wisesync.transport import topics
 
     transport = connect_transport(app.config, db.dsn)
-    transport.admin().create_topics(topics.ALL, partitions=app.config.kafka.partitions)
-    if transport.admin().group_has_live_members(POSTER_GROUP):
+    transport.admin().create_topics(app.config.topics.all, partitions=app.config.kafka.partitions)
+    if transport.admin().group_has_live_members(app.config.group_for("poster")):
         if not quiet:
             click.echo("a running wisesync service will post the records", err=True)
         try:

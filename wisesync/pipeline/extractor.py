@@ -34,7 +34,6 @@ from wisesync.messages import message
 from wisesync.plugins import Registry
 from wisesync.protocols import Held, PluginRuntime, Source
 from wisesync.store.db import Database
-from wisesync.transport import topics
 from wisesync.transport.base import Producer, Transport
 
 log = logging.getLogger(__name__)
@@ -64,6 +63,7 @@ class Extractor:
         self.codec = codec or Codec()
         self.runtime = runtime or PluginRuntime(config=config, db=db)
         self._producer = producer or transport.producer()
+        self.topics = config.topics
         self._sources: dict[str, Source] = {}
 
     def source(self, name: str) -> Source:
@@ -124,7 +124,7 @@ class Extractor:
             finally:
                 run.finished_at = utcnow()
                 self._producer.send(
-                    topics.RUNS,
+                    self.topics.runs,
                     company.key.encode(),
                     self.codec.encode(run),
                     self.codec.headers(run),
@@ -154,7 +154,7 @@ class Extractor:
             result.source = self.config.company(run.company).source_for(item.record_type)
             result.target = self.config.company(run.company).target_for(item.record_type)
             self._producer.send(
-                topics.RESULTS,
+                self.topics.results,
                 run.company.encode(),
                 self.codec.encode(result),
                 self.codec.headers(result),
@@ -165,7 +165,7 @@ class Extractor:
         item.attempt = attempts.get((str(item.record_type), item.source_id), item.attempt)
         run.extracted[str(item.record_type)] = run.extracted.get(str(item.record_type), 0) + 1
         self._producer.send(
-            topics.RECORDS, item.key, self.codec.encode(item), self.codec.headers(item)
+            self.topics.records, item.key, self.codec.encode(item), self.codec.headers(item)
         )
 
     def _overlap_lock(self, company: str):

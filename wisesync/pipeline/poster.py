@@ -44,13 +44,10 @@ from wisesync.pipeline.targets import TargetPool
 from wisesync.plugins import Registry
 from wisesync.protocols import PluginRuntime, Target, TargetContext
 from wisesync.store.db import Database
-from wisesync.transport import topics
 from wisesync.transport.base import Message as BusMessage
 from wisesync.transport.base import Transport
 
 log = logging.getLogger(__name__)
-
-DEFAULT_GROUP = "wisesync-poster"
 
 
 @dataclass
@@ -92,7 +89,7 @@ class Poster:
         transport: Transport,
         codec: Codec | None = None,
         runtime: PluginRuntime | None = None,
-        group: str = DEFAULT_GROUP,
+        group: str | None = None,
         workers: int = 4,
         linger_s: float = 0.1,
         max_records: int = 500,
@@ -108,7 +105,8 @@ class Poster:
         self.runtime = runtime or PluginRuntime(config=config, db=db)
         self.pool = TargetPool(registry, self.runtime)
         self.journal = Journal(db)
-        self.group = group
+        self.group = group or config.group_for("poster")
+        self.topics = config.topics
         self.linger_s = linger_s
         self.max_records = max_records
         self.retry_delays = retry_delays
@@ -128,7 +126,7 @@ class Poster:
         """The group member, created on first use."""
         if self._consumer is None:
             self._consumer = self.transport.consumer(
-                self.group, [topics.RECORDS], **self._consumer_options
+                self.group, [self.topics.records], **self._consumer_options
             )
         return self._consumer
 
@@ -435,14 +433,14 @@ class Poster:
         if self.metrics is not None:
             self.metrics.record_result(result)
         self._producer.send(
-            topics.RESULTS, result.company.encode(), data, self.codec.headers(result)
+            self.topics.results, result.company.encode(), data, self.codec.headers(result)
         )
 
     def _reemit(self, data: bytes) -> None:
         self.stats.reemitted += 1
         result = self.codec.decode(data)
         self._producer.send(
-            topics.RESULTS, result.company.encode(), data, self.codec.headers(result)
+            self.topics.results, result.company.encode(), data, self.codec.headers(result)
         )
 
     def dead_letter(
@@ -465,7 +463,7 @@ class Poster:
             record_event_id=event.event_id if event else None,
         )
         self._producer.send(
-            topics.DLQ, msg.key, self.codec.encode(letter), self.codec.headers(letter)
+            self.topics.dlq, msg.key, self.codec.encode(letter), self.codec.headers(letter)
         )
 
     # --- parking (daily limits) ----------------------------------------------------------
@@ -503,7 +501,7 @@ class Poster:
             ).fetchall()
             for company, target, event in rows:
                 self._paused.pop((company, target), None)
-                self._producer.send(topics.RECORDS, company.encode(), bytes(event))
+                self._producer.send(self.topics.records, company.encode(), bytes(event))
             self._producer.flush()
         return len(rows)
 

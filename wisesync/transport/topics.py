@@ -16,3 +16,31 @@ RUNS = "wisesync.runs.v1"
 
 #: Every topic a deployment needs, in creation order.
 ALL = (RECORDS, RESULTS, DLQ, RUNS)
+
+
+class Topics:
+    """The topic names of one deployment: the names above behind an optional prefix.
+
+    Several deployments (staging and production, or parallel test runs) can share
+    one Kafka cluster by giving each its own ``transport.topic_prefix``.
+    """
+
+    __slots__ = ("dlq", "prefix", "records", "results", "runs")
+
+    def __init__(self, prefix: str = ""):
+        self.prefix = prefix
+        self.records = prefix + RECORDS
+        self.results = prefix + RESULTS
+        self.dlq = prefix + DLQ
+        self.runs = prefix + RUNS
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every topic, in creation order."""
+        return (self.records, self.results, self.dlq, self.runs)
+
+    def __repr__(self) -> str:
+        return f"Topics(prefix={self.prefix!r})"
+
+
+DEFAULT = Topics()
