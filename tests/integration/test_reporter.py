@@ -30,6 +30,7 @@ from wisesync.store.db import Database
 from wisesync.store.migrate import migrate
 from wisesync.transport import open_transport
 from wisesync.transport.base import Message as BusMessage
+from wisesync.transport.topics import Topics
 
 CODEC = Codec()
 FAST: dict[str, dict[str, Any]] = {
@@ -359,12 +360,8 @@ def transport_env(request: pytest.FixtureRequest, db: Database) -> Iterator[dict
         )
     else:
         transport = open_transport("embedded", dsn=db.dsn)
-    names = {
-        "results_topic": f"test.results.{tag}",
-        "runs_topic": f"test.runs.{tag}",
-        "dlq_topic": f"test.dlq.{tag}",
-    }
-    transport.admin().create_topics(names.values(), partitions=2)
+    names = Topics(f"test-{tag}.")
+    transport.admin().create_topics([names.results, names.runs, names.dlq], partitions=2)
     env = {"kind": request.param, "transport": transport, "topics": names, "group": f"rep-{tag}"}
     yield env
     transport.close()
@@ -378,17 +375,13 @@ def _reporter(db: Database, env: dict[str, Any]) -> Reporter:
         group=env["group"],
         registry=_NoHooks(),
         consumer_options=FAST[env["kind"]],
-        **env["topics"],
+        topics=env["topics"],
     )
 
 
 def _publish(env: dict[str, Any], items: list[Any]) -> None:
     t = env["topics"]
-    topic_of = {
-        PostingResult: t["results_topic"],
-        SyncRun: t["runs_topic"],
-        DeadLetter: t["dlq_topic"],
-    }
+    topic_of = {PostingResult: t.results, SyncRun: t.runs, DeadLetter: t.dlq}
     with env["transport"].producer() as producer:
         for obj in items:
             producer.send(
@@ -430,7 +423,7 @@ def test_reporter_consumes_a_real_transport_and_a_redelivery_changes_nothing(
     # stored offsets == the end of every partition the messages went to
     admin = transport_env["transport"].admin()
     stored = {(t, p): o for _, t, p, o in before["reporter_offsets"]}
-    for topic in (transport_env["topics"]["results_topic"], transport_env["topics"]["runs_topic"]):
+    for topic in (transport_env["topics"].results, transport_env["topics"].runs):
         for p, end in admin.end_offsets(topic).items():
             if end:
                 assert stored[(topic, p)] == end
@@ -440,7 +433,7 @@ def test_reporter_consumes_a_real_transport_and_a_redelivery_changes_nothing(
     while admin.group_has_live_members(transport_env["group"]):
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    for topic in transport_env["topics"].values():
+    for topic in (transport_env["topics"].results, transport_env["topics"].runs):
         admin.reset_offsets(transport_env["group"], topic, to_offset=0)
     second = _reporter(db, transport_env)
     try:

@@ -29,6 +29,7 @@ from wisesync.pipeline.reporter import Reporter
 from wisesync.store.db import Database
 from wisesync.store.migrate import migrate
 from wisesync.transport import open_transport
+from wisesync.transport.topics import Topics
 
 CODEC = Codec()
 
@@ -183,8 +184,8 @@ def test_consumer_lag_of_the_reporter_is_read_from_the_transport_at_scrape(
         migrate(conn)
     transport = open_transport("embedded", dsn=pg_database)
     tag = uuid.uuid4().hex[:6]
-    names = {"results_topic": f"res.{tag}", "runs_topic": f"runs.{tag}", "dlq_topic": f"dlq.{tag}"}
-    transport.admin().create_topics(names.values(), partitions=2)
+    names = Topics(f"t{tag}.")
+    transport.admin().create_topics([names.results, names.runs, names.dlq], partitions=2)
     metrics = Metrics()
 
     class NoPlugins:
@@ -192,20 +193,20 @@ def test_consumer_lag_of_the_reporter_is_read_from_the_transport_at_scrape(
         manager = None
 
     reporter = Reporter(
-        db, transport, CODEC, group=f"g-{tag}", registry=NoPlugins(), metrics=metrics, **names
+        db, transport, CODEC, group=f"g-{tag}", registry=NoPlugins(), metrics=metrics, topics=names
     )
     try:
         with transport.producer() as producer:
             for company in ("acme", "globex", "initech", "umbrella"):
                 r = posting(Status.POSTED, company=company)
-                producer.send(names["results_topic"], company.encode(), CODEC.encode(r))
-        lag = _lag(metrics, f"g-{tag}", names["results_topic"])
+                producer.send(names.results, company.encode(), CODEC.encode(r))
+        lag = _lag(metrics, f"g-{tag}", names.results)
         assert sum(lag.values()) == 4 and set(lag) <= {"0", "1"}
 
         reporter.drain(idle_s=0.5, timeout_s=30)
-        assert sum(_lag(metrics, f"g-{tag}", names["results_topic"]).values()) == 0
+        assert sum(_lag(metrics, f"g-{tag}", names.results).values()) == 0
         assert metrics.value("wisesync_reporter_messages_total", {"outcome": "stored"}) == 4
-        assert transport_check(transport, names["results_topic"])() is True
+        assert transport_check(transport, names.results)() is True
     finally:
         reporter.close()
         transport.close()

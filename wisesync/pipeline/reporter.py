@@ -47,15 +47,15 @@ from wisesync.events.codec import Codec
 from wisesync.events.errors import EventDecodeError
 from wisesync.events.models import DeadLetter, PostingResult, RecordEvent, Status, SyncRun
 from wisesync.store.db import Database
-from wisesync.transport import topics
 from wisesync.transport.base import Message as BusMessage
 from wisesync.transport.base import TopicPartition, Transport, next_offsets
 from wisesync.transport.errors import CommitFailedError, TransportError
+from wisesync.transport.topics import DEFAULT as DEFAULT_TOPICS
+from wisesync.transport.topics import Topics
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GROUP = "wisesync-reporter"
-TOPICS = (topics.RESULTS, topics.RUNS, topics.DLQ)
 #: Result statuses that owe the source an acknowledgement (the record is in the ledger).
 ACK_STATUSES = frozenset({Status.POSTED, Status.SKIPPED_ALREADY_POSTED})
 
@@ -94,7 +94,8 @@ class Reporter:
         db: the store.
         transport: where to consume from.
         codec: the event codec (default: a new one).
-        group: the consumer group; its offsets are also kept in ``reporter_offsets``.
+        group: the consumer group (``config.group_for("reporter")``); its offsets are also
+            kept in ``reporter_offsets``.
         registry: the plugin registry, for the ``on_result`` hook and to know which sources
             can acknowledge (default: the process-wide one).
         metrics: a :class:`wisesync.observability.Metrics` (optional).
@@ -102,7 +103,7 @@ class Reporter:
             plugin in ``registry``).
         max_records: most messages handled per poll (= per transaction).
         consumer_options: extra :class:`~wisesync.transport.base.ConsumerOptions`.
-        results_topic / runs_topic / dlq_topic: topic names (tests use unique ones).
+        topics: the deployment's topic names (``config.topics``: an optional prefix).
     """
 
     def __init__(
@@ -117,9 +118,7 @@ class Reporter:
         ack_sources: Collection[str] | None = None,
         max_records: int = 2000,
         consumer_options: dict[str, Any] | None = None,
-        results_topic: str = topics.RESULTS,
-        runs_topic: str = topics.RUNS,
-        dlq_topic: str = topics.DLQ,
+        topics: Topics = DEFAULT_TOPICS,
     ):
         self.db = db
         self.transport = transport
@@ -139,11 +138,11 @@ class Reporter:
         self._consumer_options = consumer_options or {}
         self._consumer = None
         self._expected: dict[str, type] = {
-            results_topic: PostingResult,
-            runs_topic: SyncRun,
-            dlq_topic: DeadLetter,
+            topics.results: PostingResult,
+            topics.runs: SyncRun,
+            topics.dlq: DeadLetter,
         }
-        self.topics = (results_topic, runs_topic, dlq_topic)
+        self.topics = (topics.results, topics.runs, topics.dlq)
         if metrics is not None:
             metrics.watch_lag(transport.admin, group, self.topics)
 
