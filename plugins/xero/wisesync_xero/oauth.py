@@ -100,7 +100,7 @@ class XeroAuth:
                 create=self.custom,
             )
         except AuthError as exc:
-            if "xero connect" in str(exc):
+            if "wisesync xero connect" in str(exc):
                 raise
             raise AuthError(
                 "Xero",

@@ -1,0 +1,100 @@
+"""The core target conformance suite, run against the Xero sandbox."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+import pytest
+from xero_testkit import company, customer, limiter, line, record, runtime
+
+from wisesync.events.models import RecordEvent, Terms
+from wisesync.protocols import Target, TargetContext
+from wisesync.testing.conformance import TargetConformance, TargetHarness
+from wisesync.testing.sandbox import Fault
+from wisesync_xero.sandbox import start_sandbox
+from wisesync_xero.target import XeroTarget
+
+
+class XeroHarness(TargetHarness):
+    """The Xero target against a fresh sandbox with 20 seeded customers."""
+
+    def __init__(self) -> None:
+        self.server = start_sandbox(seed=7, contacts=20)
+        self.app = self.server.app
+        self.company = company(self.server)
+        self.target = XeroTarget(runtime(self.server, (self.company,)))
+        self._n = itertools.count(1)
+        self._run = uuid.uuid4().hex[:6]
+
+    def _number(self) -> str:
+        return f"CF{self._run}-{next(self._n):04d}"
+
+    def _record(self, *lines, **kw) -> RecordEvent:
+        kw.setdefault("contact", customer(1 + next(self._n) % 25))
+        return record(*lines, number=self._number(), **kw)
+
+    def context(self, target: Target | None = None) -> TargetContext:
+        return (target or self.target).prepare(self.company, limiter())
+
+    def valid_records(self, count: int) -> list[RecordEvent]:
+        return [self._record(line("120", "1.5")) for _ in range(count)]
+
+    def error_cases(self) -> dict[str, RecordEvent]:
+        return {
+            "GL_MAPPING_MISSING": self._record(line(account=None)),
+            "LEDGER_ACCOUNT_MISSING": self._record(line(account="4999")),
+            "TAX_CODE_INVALID": self._record(line(tax="GST99")),
+            "ADJUSTMENT_OVER_CAP": self._record(line("100"), total="135.00"),
+            "RECORD_INVALID": self._record(line(), contact=None),
+        }
+
+    def warning_cases(self) -> dict[str, RecordEvent]:
+        sevenths = [line("0.3333333", tax="EXEMPTOUTPUT") for _ in range(3)]
+        return {
+            "ROUNDING_APPLIED": self._record(*sevenths, total="1.00"),
+            "ADJUSTMENT_APPLIED": self._record(line("100"), total="113.50"),
+            "TERMS_XREF": self._record(line(), terms=Terms("EOM", None, None)),
+            "NO_BILLING_CONTACT": self._record(
+                line(), contact=customer(40, primary_contact=None, billing_contact=None)
+            ),
+            "DESCRIPTION_TRUNCATED": self._record(line(description="d" * 4100)),
+            "TRACKING_MISSING": self._record(line(location="Perth")),
+        }
+
+    def documents_for(self, record: RecordEvent) -> int:
+        number = record.document_number
+        docs = [*self.app.invoices(), *self.app.credit_notes()]
+        return sum(
+            1
+            for d in docs
+            if (d.get("InvoiceNumber") or d.get("CreditNoteNumber")) == number
+            and d["Status"] != "DELETED"
+        )
+
+    def ledger_calls(self) -> int:
+        return self.app.calls(path=r"^/api\.xro/")
+
+    def inject_rate_limit(self, count: int, retry_after: float) -> None:
+        self.app.faults.arm(
+            Fault(kind="rate_limit", count=count, retry_after=retry_after, path=r"^/api\.xro/")
+        )
+
+    def inject_lost_response(self) -> None:
+        self.app.faults.arm(Fault(kind="lose_response", method="PUT", path="Invoices"))
+
+    def check(self) -> None:
+        assert self.app.spec_violations == []
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+class TestXeroConformance(TargetConformance):
+    """Every conformance test, for the Xero target."""
+
+    @pytest.fixture
+    def harness(self):
+        h = XeroHarness()
+        yield h
+        h.close()

