@@ -212,7 +212,7 @@ def test_posted_but_not_acknowledged_is_visible_in_the_review_with_the_last_erro
     )
     assert "batch is locked" in warning.text and "after 1 try" in warning.text
     assert warning.hint.startswith("wisesync keeps retrying")
-    assert review.exit_code == 0  # it is in the ledger: a warning, not a failure
+    assert review.exit_code() == 0  # it is in the ledger: a warning, not a failure
     assert [r.source_id for r in unacknowledged(db, company="acme")] == ["2"]
     js = review.to_json()
     assert js["summary"]["unacknowledged"] == 1

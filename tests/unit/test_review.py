@@ -126,16 +126,16 @@ def test_errors_are_grouped_by_code_and_carry_the_catalog_hint(review: Review) -
 
 def test_exit_code_is_one_when_anything_failed_and_zero_for_posted_and_held() -> None:
     ok = Review(ReviewFilter(), [row("1"), row("2", "held"), row("3", "skipped_already_posted")])
-    assert (ok.all_posted, ok.exit_code) == (True, 0)
-    assert Review(ReviewFilter(), [row("1"), row("2", "failed")]).exit_code == 1
-    assert Review(ReviewFilter(run_id="r"), [row("1")], missing=1).exit_code == 1
+    assert (ok.all_posted, ok.exit_code()) == (True, 0)
+    assert Review(ReviewFilter(), [row("1"), row("2", "failed")]).exit_code() == 1
+    assert Review(ReviewFilter(run_id="r"), [row("1")], missing=1).exit_code() == 1
     letter = DeadLetterRow(
         "wisesync.dlq.v1", 0, 3, "wisesync.records.v1", 1, 9, "acme", "r", None, None, None,
         "CorruptEvent", "not Avro", T0, None, False,
     )  # fmt: skip
-    assert Review(ReviewFilter(), [row("1")], dead_letters=[letter]).exit_code == 1
+    assert Review(ReviewFilter(), [row("1")], dead_letters=[letter]).exit_code() == 1
     answered = DeadLetterRow(*[*vars_of(letter)[:-1], True])
-    assert Review(ReviewFilter(), [row("1")], dead_letters=[answered]).exit_code == 0
+    assert Review(ReviewFilter(), [row("1")], dead_letters=[answered]).exit_code() == 0
 
 
 def vars_of(letter: DeadLetterRow) -> list:

@@ -134,7 +134,7 @@ def results_cmd(
         from wisesync.pipeline.review import render_review
 
         render_review(review, Console(), limit=limit)
-    sys.exit(review.exit_code)
+    sys.exit(review.exit_code())
 
 
 COMMANDS = [results_cmd]
