@@ -108,6 +108,8 @@ class Service:
                 codec=self.codec,
                 registry=self.registry,
                 metrics=self.metrics,
+                group=self.config.group_for("reporter"),
+                topics=self.config.topics,
                 **opts,
             )
         if role == "acknowledger":
@@ -119,6 +121,7 @@ class Service:
                 config=self.config,
                 codec=self.codec,
                 runtime=self.runtime,
+                metrics=self.metrics,
                 **opts,
             )
         if role == "extractor":

@@ -43,14 +43,18 @@ def run_cmd(app: AppContext, roles: tuple[str, ...], metrics_port: int | None) -
     port = config.metrics_port if metrics_port is None else metrics_port
     server = None
     if port:
-        from wisesync.observability import Metrics, start_http_server
+        from wisesync.observability import Metrics, service_checks, start_http_server
 
         service.metrics = Metrics()
-        server = start_http_server(port, service.metrics, ready=service.alive)
+        server = start_http_server(port, service.metrics, checks=service_checks(service))
     stop = service.stop_event
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     service.open()
+    if service.metrics is not None:
+        service.metrics.watch_lag(
+            service.transport.admin, config.group_for("poster"), [config.topics.records]
+        )
     service.start()
     click.echo(
         f"wisesync running: roles {', '.join(service.roles)}; transport "
