@@ -215,11 +215,13 @@ class Acknowledger:
 
     @staticmethod
     def _batch_id(body: object) -> str | None:
-        if isinstance(body, dict):
-            for key in ("id", "batchId"):
-                if body.get(key) is not None:
-                    return str(body[key])
-            batch = body.get("batch")
-            if isinstance(batch, dict) and batch.get("id") is not None:
-                return str(batch["id"])
+        """The new batch's id from the POST answer: a GLExport whose ``exportSettings``
+        name the batch (or an AccountingBatch). None when it says nothing."""
+        if not isinstance(body, dict):
+            return None
+        for holder in (body.get("exportSettings"), body.get("batch"), body):
+            if isinstance(holder, dict):
+                for key in ("batchId", "id"):
+                    if holder.get(key) is not None:
+                        return str(holder[key])
         return None

@@ -41,6 +41,7 @@ UNPOSTED_EXPENSES = "/finance/accounting/unpostedexpenses"
 UNPOSTED_PROCUREMENT = "/finance/accounting/unpostedprocurement"
 EXPORT = "/finance/accounting/export"
 INVOICES = "/finance/invoices"
+HELD_FIELDS = {"fields": "id,invoiceNumber,type,status,glBatch"}
 
 
 @dataclass(slots=True)
@@ -197,16 +198,16 @@ class ConnectWiseSource(Source):
     def _held(
         self, run: _Run, wanted: set[RecordType], numeric: list[int] | None
     ) -> Iterator[Held]:
-        """Unbatched invoices in a hold billing status (one query)."""
+        """Unbatched invoices in a hold billing status (one query; batched ones, e.g. an
+        invoice moved back to a hold status after it was posted, are left out here)."""
         conditions = and_(
             in_("status/name", run.company.hold_billing_statuses),
-            eq("glBatch/id", None),
             in_("id", numeric) if numeric else None,
         )
-        for page in run.client.pages(INVOICES, conditions=conditions):
+        for page in run.client.pages(INVOICES, conditions=conditions, params=HELD_FIELDS):
             for inv in page:
                 record_type = mapping.invoice_type(inv)
-                if record_type not in wanted:
+                if record_type not in wanted or ref_id(inv.get("glBatch")) is not None:
                     continue
                 status = (inv.get("status") or {}).get("name")
                 yield Held(
