@@ -230,6 +230,42 @@ def test_order_per_key_and_same_partition_as_kafka_default(env: Env) -> None:
         assert offsets == list(range(len(offsets)))  # dense and in order
 
 
+def test_concurrent_producers_get_dense_ordered_offsets(env: Env) -> None:
+    topic = env.topic("concurrent", partitions=2)
+    producers = [env.t.producer(), env.t.producer()]
+    errors: list[BaseException] = []
+
+    def produce(n: int) -> None:
+        try:
+            for seq in range(400):
+                producers[n].send(topic, f"key-{seq % 4}".encode(), f"p{n}:{seq}".encode())
+            producers[n].flush(30)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=produce, args=(n,)) for n in (0, 1)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    for p in producers:
+        p.close()
+    assert not errors
+    got = consume(env.consumer(env.group(), [topic]), 800)
+    assert len(got) == 800
+    for part in (0, 1):
+        in_part = [m for m in got if m.partition == part]
+        assert [m.offset for m in in_part] == list(range(len(in_part)))
+    for n in (0, 1):  # each producer's messages keep their order within a partition
+        for part in (0, 1):
+            seqs = [
+                int(m.value.split(b":")[1])
+                for m in got
+                if m.partition == part and m.value.startswith(f"p{n}:".encode())
+            ]
+            assert seqs == sorted(seqs)
+
+
 def test_topics_are_never_auto_created(env: Env) -> None:
     missing = f"contract.missing.{env.tag}"
     with env.t.producer() as producer, pytest.raises(UnknownTopicError, match=missing):

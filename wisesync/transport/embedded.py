@@ -38,7 +38,7 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from wisesync.transport.base import (
     Admin,
@@ -220,6 +220,8 @@ class EmbeddedTransport(Transport):
                 yield conn
         except PoolTimeout:
             raise DatabaseUnavailable(self.where, "no connection available from the pool") from None
+        except PoolClosed:
+            raise TransportClosedError("the embedded transport") from None
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(self.where, str(exc).strip().splitlines()[0]) from exc
 
