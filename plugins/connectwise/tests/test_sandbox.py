@@ -337,14 +337,14 @@ def test_batch_marks_records_posted_and_delete_returns_them(cw):
 
     assert cw.delete(f"/finance/accounting/batches/{batch_id}").status_code == 204
     assert number in cw.unposted_invoice_numbers()
-    assert app.invoice_by_number(number)["glBatch"] is None
+    assert "glBatch" not in app.invoice_by_number(number)  # CW omits null fields
     assert cw.get(f"/finance/accounting/batches/{batch_id}").status_code == 404
 
 
 def test_batching_expenses_and_procurement(cw):
     app = cw.server.app
     export = cw.export()
-    expense = next(e for e in export["expenses"] if e["offset"])
+    expense = next(e for e in export["expenses"] if e.get("offset"))
     purchase = export["purchaseTransactions"][0]
     ids = [expense["id"], expense["offset"]["id"]]
     ids += [d["id"] for d in purchase["purchaseDetail"] + purchase["purchaseDetailTax"]]

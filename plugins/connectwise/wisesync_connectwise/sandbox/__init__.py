@@ -35,11 +35,15 @@ def start_sandbox(port: int = 0, seed: int | None = 0, **options: Any) -> Sandbo
 
     ``options`` go to :class:`ConnectWiseSandbox` (``invoices``, ``expenses``,
     ``procurement``, ``customers``, ``cases``, ``max_page_size``, ``rate_limit``,
-    ``credentials``, ``latency``, ``single_payment_per_invoice``). The server gets
+    ``credentials``, ``latency``, ``single_payment_per_invoice``) except ``warm``
+    (default True: encode every record's JSON before serving). The server gets
     two extra attributes: ``api_url`` (``url`` + :data:`API_BASE`) and
     ``credentials``.
     """
+    warm = options.pop("warm", True)
     app = ConnectWiseSandbox(seed, **options)
+    if warm:
+        app.warm()
     server = SandboxServer(app, port=port)
     _disable_nagle(server)
     server.api_url = server.url + API_BASE  # type: ignore[attr-defined]

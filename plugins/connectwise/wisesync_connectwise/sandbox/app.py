@@ -48,7 +48,7 @@ from . import listing, seed
 from .conditions import parse_instant
 from .errors import STATUS_CODES, ApiError, bad_request, body, invalid, not_found
 from .state import Expense, GLAccount, Invoice, Procurement, State
-from .views import Views
+from .views import Views, encode_json
 
 API_BASE = "/v4_6_release/apis/3.0"
 API_VERSION = "2025.8"
@@ -230,10 +230,22 @@ class ConnectWiseSandbox(SandboxApp):
         what: str,
         rows: Callable[[], list[dict[str, Any]]],
         one: Callable[[int], dict[str, Any] | None],
+        cached: bool = False,
     ) -> None:
-        """``GET path``, ``GET path/count`` and ``GET path/{id}``."""
+        """``GET path``, ``GET path/count`` and ``GET path/{id}``.
+
+        ``cached``: the rows come from the views cache, so pages can be written
+        from their pre-encoded JSON.
+        """
         self._get(path + "/count", lambda r: listing.count(r, rows(), what))
-        self._get(path, lambda r: listing.page(r, rows(), what, max_page_size=self.max_page_size))
+
+        def get_page(request: Request) -> Response:
+            encode = self.views.encoded if cached else None
+            return listing.page(
+                request, rows(), what, max_page_size=self.max_page_size, encode=encode
+            )
+
+        self._get(path, get_page)
 
         def get_one(request: Request) -> Response:
             ident = _int(request.params["id"], what)
@@ -259,6 +271,7 @@ class ConnectWiseSandbox(SandboxApp):
             "unpostedInvoice",
             lambda: [v().unposted_invoice(i) for i in s().unposted_invoices()],
             lambda ident: self._one_unposted_invoice(ident),
+            cached=True,
         )
         self._get("/finance/accounting/unpostedinvoices/{id}/taxableLevels", self._taxable_levels)
         self._collection(
@@ -270,6 +283,7 @@ class ConnectWiseSandbox(SandboxApp):
                 if (e := s().expenses.get(ident)) and e.batch_id is None
                 else None
             ),
+            cached=True,
         )
         self._collection(
             "/finance/accounting/unpostedprocurement",
@@ -280,6 +294,7 @@ class ConnectWiseSandbox(SandboxApp):
                 if (p := s().procurement.get(ident)) and p.batch_id is None
                 else None
             ),
+            cached=True,
         )
         self._collection(
             "/finance/accounting/unpostedpayments",
@@ -338,12 +353,14 @@ class ConnectWiseSandbox(SandboxApp):
             "company",
             lambda: [v().company(c) for c in sorted(s().companies.values(), key=lambda c: c.id)],
             lambda ident: v().company(c) if (c := s().companies.get(ident)) else None,
+            cached=True,
         )
         self._collection(
             "/company/contacts",
             "contact",
             lambda: [v().contact(c) for c in s().contacts.values()],
             lambda ident: v().contact(c) if (c := s().contacts.get(ident)) else None,
+            cached=True,
         )
         self._get("/finance/invoices/{id}/payments/count", self._payments_count)
         self._get("/finance/invoices/{id}/payments/{pid}", self._payment)
@@ -357,6 +374,7 @@ class ConnectWiseSandbox(SandboxApp):
             "invoice",
             lambda: [v().invoice(i) for i in s().invoices.values()],
             lambda ident: v().invoice(i) if (i := s().invoices.get(ident)) else None,
+            cached=True,
         )
         self._collection(
             "/system/members",
@@ -436,7 +454,7 @@ class ConnectWiseSandbox(SandboxApp):
                 {
                     "id": ident * 10 + 1,
                     "taxLevel": 1,
-                    "taxCodeXref": row["stateTaxXref"],
+                    "taxCodeXref": row.get("stateTaxXref"),
                     "taxAmount": row["salesTaxAmount"],
                 }
             ],
@@ -489,6 +507,25 @@ class ConnectWiseSandbox(SandboxApp):
                 )
         location = req.get("locationId") or None
         s = self.state
+        wanted: dict[str, set[str]] = {}
+        for key in (
+            "includedInvoiceIds",
+            "excludedInvoiceIds",
+            "includedExpenseIds",
+            "excludedExpenseIds",
+            "includedProductIds",
+            "excludedProductIds",
+        ):
+            value = req.get(key)
+            if value:
+                if not isinstance(value, list):
+                    raise invalid(
+                        "exportAccountingBatchRequest",
+                        key,
+                        "InvalidField",
+                        f"{key} must be an array",
+                    )
+                wanted[key] = {str(i) for i in value}
 
         def keep(
             rec: Invoice | Expense | Procurement, ids: Iterable[Any], flag: str, inc: str, exc: str
@@ -496,9 +533,9 @@ class ConnectWiseSandbox(SandboxApp):
             if not req.get(flag):
                 return False
             keys = {str(i) for i in ids}
-            if req.get(inc) and not keys & {str(i) for i in req[inc]}:
+            if inc in wanted and not keys & wanted[inc]:
                 return False
-            if req.get(exc) and keys & {str(i) for i in req[exc]}:
+            if exc in wanted and keys & wanted[exc]:
                 return False
             if location is not None and rec.location_id != location:
                 return False
@@ -550,22 +587,19 @@ class ConnectWiseSandbox(SandboxApp):
                 "exportProductsFlag",
             )
         }
-        return Response(200, self.glexport(invoices, expenses, products, settings))
+        return Response(200, self.glexport_bytes(invoices, expenses, products, settings))
 
-    def glexport(
+    def _glexport_parts(
         self,
         invoices: list[Invoice],
         expenses: list[Expense],
         products: list[Procurement],
-        settings: dict[str, Any],
-    ) -> dict[str, Any]:
-        """A ``GLExport`` of the given records (customers/vendors deduplicated, in order)."""
+    ) -> dict[str, list[dict[str, Any]]]:
         v = self.views
         customers = list(dict.fromkeys(i.company_id for i in invoices))
         vendors = list(dict.fromkeys(p.vendor_id for p in products if p.vendor_id is not None))
         members = list(dict.fromkeys(e.member_id for e in expenses))
         return {
-            "exportSettings": settings,
             "vendors": [v.vendor(c) for c in vendors] + [v.member_vendor(m) for m in members],
             "customers": [v.export_customer(c) for c in customers],
             "transactions": [v.export_transaction(i) for i in invoices],
@@ -579,6 +613,33 @@ class ConnectWiseSandbox(SandboxApp):
             ],
             "inventoryTransfers": [],
         }
+
+    def glexport(
+        self,
+        invoices: list[Invoice],
+        expenses: list[Expense],
+        products: list[Procurement],
+        settings: dict[str, Any],
+    ) -> dict[str, Any]:
+        """A ``GLExport`` of the given records (customers/vendors deduplicated, in order)."""
+        return {"exportSettings": settings, **self._glexport_parts(invoices, expenses, products)}
+
+    def glexport_bytes(
+        self,
+        invoices: list[Invoice],
+        expenses: list[Expense],
+        products: list[Procurement],
+        settings: dict[str, Any],
+    ) -> bytes:
+        """:meth:`glexport` as JSON, joined from each record's pre-encoded JSON."""
+        encoded = self.views.encoded
+        out = [b'{"exportSettings":', encode_json(settings)]
+        for key, rows in self._glexport_parts(invoices, expenses, products).items():
+            out.append(b',"' + key.encode() + b'":[')
+            out.append(b",".join(encoded(row) for row in rows))
+            out.append(b"]")
+        out.append(b"}")
+        return b"".join(out)
 
     def _batch_records(self, batch_id: int) -> tuple[Any, list[Any], list[Any], list[Any]]:
         batch = self.state.batches.get(batch_id)
@@ -602,14 +663,14 @@ class ConnectWiseSandbox(SandboxApp):
             "exportExpensesFlag": batch.export_expenses,
             "exportProductsFlag": batch.export_products,
         }
-        return Response(201, self.glexport(invoices, expenses, products, settings))
+        return Response(201, self.glexport_bytes(invoices, expenses, products, settings))
 
     def _batch_export(self, request: Request) -> Response:
         batch, invoices, expenses, products = self._batch_records(
             _int(request.params["id"], "accountingBatch")
         )
         settings = {"batchId": batch.id, "batchIdentifier": batch.identifier}
-        return Response(200, self.glexport(invoices, expenses, products, settings))
+        return Response(200, self.glexport_bytes(invoices, expenses, products, settings))
 
     def _delete_batch(self, request: Request) -> Response:
         self.state.delete_batch(_int(request.params["id"], "accountingBatch"))
@@ -680,6 +741,29 @@ class ConnectWiseSandbox(SandboxApp):
         with self.lock:
             self.state = self._build()
             self.views = Views(self.state)
+
+    def warm(self) -> None:
+        """Build and encode every record's JSON now, so the first extraction is as fast as the rest."""
+        with self.lock:
+            s, v = self.state, self.views
+            for inv in s.invoices.values():
+                v.encoded(v.unposted_invoice(inv))
+                v.encoded(v.export_transaction(inv))
+                v.encoded(v.invoice(inv))
+            for exp in s.expenses.values():
+                v.encoded(v.unposted_expense(exp))
+                v.encoded(v.export_expense(exp))
+            for proc in s.procurement.values():
+                v.encoded(v.unposted_procurement(proc))
+                v.encoded(v.export_procurement(proc))
+            for company in s.companies.values():
+                v.encoded(v.company(company))
+                if "Client" in company.types:
+                    v.encoded(v.export_customer(company.id))
+                if company.is_vendor:
+                    v.encoded(v.vendor(company.id))
+            for contact in s.contacts.values():
+                v.encoded(v.contact(contact))
 
     def unposted_counts(self) -> dict[str, int]:
         """Unposted records per wisesync record type (invoice, credit_memo, expense, procurement)."""

@@ -15,7 +15,7 @@ Records are the JSON dicts the app serves, already sorted by ``id``.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -23,6 +23,7 @@ from wisesync.testing.sandbox import Request, Response
 
 from .conditions import compile_conditions, resolve
 from .errors import ApiError
+from .views import SCHEMA
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
@@ -48,21 +49,28 @@ def page_size(request: Request, max_page_size: int) -> int:
     return min(size, max_page_size, MAX_PAGE_SIZE)
 
 
-def _check_fields(used: set[str], sample: dict[str, Any] | None, what: str) -> None:
-    if sample is None:
+def _check_fields(
+    used: set[str], records: Sequence[dict[str, Any]], known: set[str] | None
+) -> None:
+    """Refuse a condition on a field the resource does not have.
+
+    ``known`` is the resource's field list; without one, the union of the rows'
+    fields stands in (null fields are omitted, so every row is looked at).
+    """
+    if not used or not (records or known):
         return
-    keys = {k.lower() for k in sample}
+    keys = {k.lower() for k in (known or set().union(*map(dict.keys, records)))}
     for path in used:
         if path.split("/")[0].lower() not in keys:
             raise ApiError(
                 400,
                 "InvalidObject",
-                f"{what} is invalid: Unknown field '{path}'",
+                f"conditions is invalid: Unknown field '{path}'",
                 [
                     {
                         "code": "InvalidField",
                         "message": f"Unknown field '{path}'",
-                        "resource": what,
+                        "resource": "conditions",
                         "field": path,
                     }
                 ],
@@ -142,7 +150,7 @@ def _url(request: Request, **overrides: Any) -> str:
 def select(request: Request, records: Sequence[dict[str, Any]], what: str) -> list[dict[str, Any]]:
     """All records matching ``conditions`` (no paging), in id order."""
     predicate, used = compile_conditions(request.arg("conditions"))
-    _check_fields(used, records[0] if records else None, "conditions")
+    _check_fields(used, records, SCHEMA.get(what))
     if predicate is None:
         return list(records)
     return [r for r in records if predicate(r)]
@@ -159,14 +167,19 @@ def page(
     what: str,
     *,
     max_page_size: int = MAX_PAGE_SIZE,
+    encode: Callable[[dict[str, Any]], bytes] | None = None,
 ) -> Response:
-    """Answer a collection GET: filter, order, page, project, and set the Link header."""
+    """Answer a collection GET: filter, order, page, project, and set the Link header.
+
+    ``encode`` (the views' per-record JSON cache) lets a page be written by
+    joining pre-encoded records instead of encoding them again.
+    """
     size = page_size(request, max_page_size)
     fields = _fields(request)
     order_by = request.arg("orderBy")
     forward = (request.header("pagination-type") or "").lower() == "forward-only"
     predicate, used = compile_conditions(request.arg("conditions"))
-    _check_fields(used, records[0] if records else None, "conditions")
+    _check_fields(used, records, SCHEMA.get(what))
     headers: dict[str, str] = {}
 
     if forward:
@@ -207,4 +220,6 @@ def page(
             headers["Link"] = ", ".join(links)
     if fields:
         items = [project(r, fields) for r in items]
+    elif encode is not None:
+        return Response(200, b"[" + b",".join(encode(r) for r in items) + b"]", headers)
     return Response(200, items, headers)

@@ -24,11 +24,17 @@ Conventions the sandbox fixes where the spec is silent (UNCONFIRMED upstream):
 
 from __future__ import annotations
 
+import re
 import zlib
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+
+import simplejson
+
+from wisesync import money
 
 from .state import (
     Batch,
@@ -79,9 +85,42 @@ def num(value: Decimal | int | None) -> Decimal | int | None:
     return value.normalize()
 
 
+_EXPONENT = re.compile(rb"\d[eE][+-]?\d")
+
+
+def encode_json(obj: Any) -> bytes:
+    """JSON bytes with Decimals as exact numbers, fast.
+
+    ``simplejson``'s C encoder writes a Decimal with ``str()``, which uses an
+    exponent only below 1e-6; when anything looks like one, fall back to
+    :func:`wisesync.money.dumps` (fixed-point always, but walks the object in Python).
+    """
+    data = simplejson.dumps(obj, use_decimal=True).encode()
+    if _EXPONENT.search(data):
+        return money.dumps(obj).encode()
+    return data
+
+
+#: Every top-level field each resource can have (null ones are left out of the JSON,
+#: so the rows alone cannot tell an unknown field from an always-null one).
+SCHEMA: dict[str, set[str]] = defaultdict(set)
+
+
+def _p(d: dict[str, Any], schema: str | None = None) -> dict[str, Any]:
+    """Drop null fields: ConnectWise leaves them out of its JSON rather than writing null.
+
+    ``schema`` names the resource whose field list (:data:`SCHEMA`) ``d`` belongs to.
+    """
+    if schema is not None:
+        known = SCHEMA[schema]
+        if len(known) < len(d):
+            known.update(d)
+    return {k: v for k, v in d.items() if v is not None}
+
+
 def info(updated: str, by: str = "APIMember") -> dict[str, str]:
     """The ``_info`` block."""
-    return {"lastUpdated": updated, "updatedBy": by}
+    return _p({"lastUpdated": updated, "updatedBy": by})
 
 
 class Views:
@@ -90,19 +129,36 @@ class Views:
     def __init__(self, state: State) -> None:
         self.s = state
         self._cache: dict[tuple[str, int], tuple[tuple[int, int], Any]] = {}
+        self._bytes: dict[int, tuple[Any, bytes]] = {}
 
     def _cached(self, view: str, ident: int, rev: int, build: Callable[[], Any]) -> Any:
         token = (rev, self.s.ref_rev)
         hit = self._cache.get((view, ident))
         if hit is not None and hit[0] == token:
             return hit[1]
+        if hit is not None:
+            self._bytes.pop(id(hit[1]), None)
         value = build()
         self._cache[(view, ident)] = (token, value)
         return value
 
+    def encoded(self, view: Any) -> bytes:
+        """The JSON bytes of a view returned by a cached builder, encoded once.
+
+        Only for objects this class caches (they stay alive while their entry
+        does, so ``id()`` cannot be reused); anything else is encoded each time.
+        """
+        hit = self._bytes.get(id(view))
+        if hit is not None and hit[0] is view:
+            return hit[1]
+        data = encode_json(view)
+        self._bytes[id(view)] = (view, data)
+        return data
+
     def clear(self) -> None:
         """Drop every cached view."""
         self._cache.clear()
+        self._bytes.clear()
 
     # --- references -----------------------------------------------------------------
 
@@ -111,7 +167,7 @@ class Views:
         c = self.s.companies.get(company_id) if company_id is not None else None
         if c is None:
             return None
-        return {"id": c.id, "identifier": c.identifier, "name": c.name}
+        return _p({"id": c.id, "identifier": c.identifier, "name": c.name})
 
     def contact_ref(self, contact_id: int | None) -> dict[str, Any] | None:
         """``ContactReference``."""
@@ -131,7 +187,7 @@ class Views:
     def member_ref(self, member_id: int) -> dict[str, Any]:
         """``MemberReference``."""
         m = self.s.members[member_id]
-        return {"id": m.id, "identifier": m.identifier, "name": m.name}
+        return _p({"id": m.id, "identifier": m.identifier, "name": m.name})
 
     def location_ref(self, location_id: int) -> dict[str, Any] | None:
         """``OwnerLevelReference``."""
@@ -152,7 +208,7 @@ class Views:
         if company is None:
             return None
         name = company.types[0] if company.types else "Client"
-        return {"id": COMPANY_TYPES.get(name, 1), "name": name}
+        return _p({"id": COMPANY_TYPES.get(name, 1), "name": name})
 
     # --- GL mapping -----------------------------------------------------------------
 
@@ -200,7 +256,7 @@ class Views:
             salesCode=account.sales_code,
             _info=info(account.updated),
         )
-        return out
+        return _p(out, "glAccount")
 
     def gl_caption(self) -> dict[str, Any]:
         """``GLCaption``."""
@@ -213,35 +269,41 @@ class Views:
         for i in range(10):
             out[f"cogs{i + 1}"] = caption.cogs[i] or None
         out["_info"] = info("2025-01-01T00:00:00Z")
-        return out
+        return _p(out, "glCaption")
 
     # --- reference data -------------------------------------------------------------
 
     def billing_term(self, ident: int) -> dict[str, Any]:
         """``BillingTerm``."""
         t = self.s.terms[ident]
-        return {
-            "id": t.id,
-            "name": t.name,
-            "defaultFlag": t.default_flag,
-            "dueDays": t.due_days,
-            "termsXref": t.terms_xref,
-            "_info": info("2025-01-01T00:00:00Z"),
-        }
+        return _p(
+            {
+                "id": t.id,
+                "name": t.name,
+                "defaultFlag": t.default_flag,
+                "dueDays": t.due_days,
+                "termsXref": t.terms_xref,
+                "_info": info("2025-01-01T00:00:00Z"),
+            },
+            "billingTerm",
+        )
 
     def billing_status(self, ident: int) -> dict[str, Any]:
         """``BillingStatus``."""
         b = self.s.statuses[ident]
-        return {
-            "id": b.id,
-            "name": b.name,
-            "sortOrder": b.sort_order,
-            "defaultFlag": b.default_flag,
-            "closedFlag": b.closed_flag,
-            "inactiveFlag": b.inactive,
-            "sentFlag": b.sent_flag,
-            "_info": info("2025-01-01T00:00:00Z"),
-        }
+        return _p(
+            {
+                "id": b.id,
+                "name": b.name,
+                "sortOrder": b.sort_order,
+                "defaultFlag": b.default_flag,
+                "closedFlag": b.closed_flag,
+                "inactiveFlag": b.inactive,
+                "sentFlag": b.sent_flag,
+                "_info": info("2025-01-01T00:00:00Z"),
+            },
+            "billingStatus",
+        )
 
     def tax_code(self, ident: int) -> dict[str, Any]:
         """``TaxCode`` (level one carries the rate; levels two to six unused)."""
@@ -266,7 +328,7 @@ class Views:
             out[f"level{level}TaxCodeXref"] = None
             out[f"level{level}AgencyXref"] = None
         out["_info"] = info("2025-01-01T00:00:00Z")
-        return out
+        return _p(out, "taxCode")
 
     def tax_code_xrefs(self, ident: int) -> list[dict[str, Any]]:
         """``TaxCodeXRef`` rows: the taxable xref (default) and the non-taxable one."""
@@ -296,43 +358,49 @@ class Views:
         return self._cached("company", c.id, 0, lambda: self._company(c))
 
     def _company(self, c: Company) -> dict[str, Any]:
-        return {
-            "id": c.id,
-            "identifier": c.identifier,
-            "name": c.name,
-            "status": {"id": 1, "name": "Active"},
-            "addressLine1": c.address_line1,
-            "addressLine2": c.address_line2,
-            "city": c.city,
-            "state": c.state,
-            "zip": c.zip,
-            "country": {"id": 14, "identifier": "AU", "name": c.country},
-            "phoneNumber": c.phone,
-            "faxNumber": None,
-            "website": c.website,
-            "accountNumber": c.account_number,
-            "vendorIdentifier": c.vendor_identifier,
-            "taxIdentifier": c.tax_identifier,
-            "taxCode": self.tax_ref(c.tax_code_id),
-            "billingTerms": self.terms_ref(c.terms_id),
-            "invoiceTemplate": {"id": 1, "name": "Default"},
-            "billToCompany": {"id": c.id, "identifier": c.identifier, "name": c.name},
-            "billingSite": self.site_ref(c),
-            "billingContact": self.contact_ref(c.billing_contact_id),
-            "invoiceDeliveryMethod": {"id": 2, "name": "E-Mail"},
-            "invoiceToEmailAddress": c.invoice_to_email,
-            "invoiceCCEmailAddress": c.invoice_cc_email,
-            "currency": CURRENCY,
-            "defaultContact": self.contact_ref(c.default_contact_id),
-            "deletedFlag": c.deleted,
-            "types": [{"id": COMPANY_TYPES.get(t, 1), "name": t} for t in c.types],
-            "isVendorFlag": c.is_vendor,
-            "site": self.site_ref(c),
-            "_info": info(c.updated),
-        }
+        return _p(
+            {
+                "id": c.id,
+                "identifier": c.identifier,
+                "name": c.name,
+                "status": {"id": 1, "name": "Active"},
+                "addressLine1": c.address_line1,
+                "addressLine2": c.address_line2,
+                "city": c.city,
+                "state": c.state,
+                "zip": c.zip,
+                "country": {"id": 14, "identifier": "AU", "name": c.country},
+                "phoneNumber": c.phone,
+                "faxNumber": None,
+                "website": c.website,
+                "accountNumber": c.account_number,
+                "vendorIdentifier": c.vendor_identifier,
+                "taxIdentifier": c.tax_identifier,
+                "taxCode": self.tax_ref(c.tax_code_id),
+                "billingTerms": self.terms_ref(c.terms_id),
+                "invoiceTemplate": {"id": 1, "name": "Default"},
+                "billToCompany": {"id": c.id, "identifier": c.identifier, "name": c.name},
+                "billingSite": self.site_ref(c),
+                "billingContact": self.contact_ref(c.billing_contact_id),
+                "invoiceDeliveryMethod": {"id": 2, "name": "E-Mail"},
+                "invoiceToEmailAddress": c.invoice_to_email,
+                "invoiceCCEmailAddress": c.invoice_cc_email,
+                "currency": CURRENCY,
+                "defaultContact": self.contact_ref(c.default_contact_id),
+                "deletedFlag": c.deleted,
+                "types": [{"id": COMPANY_TYPES.get(t, 1), "name": t} for t in c.types],
+                "isVendorFlag": c.is_vendor,
+                "site": self.site_ref(c),
+                "_info": info(c.updated),
+            },
+            "company",
+        )
 
     def contact(self, c: Contact) -> dict[str, Any]:
         """``Contact`` with its communication items."""
+        return self._cached("contact", c.id, 0, lambda: self._contact(c))
+
+    def _contact(self, c: Contact) -> dict[str, Any]:
         company = self.s.companies.get(c.company_id)
         items = []
         if c.email:
@@ -358,26 +426,29 @@ class Views:
                     "communicationType": "Phone",
                 }
             )
-        return {
-            "id": c.id,
-            "firstName": c.first_name,
-            "lastName": c.last_name or None,
-            "company": self.company_ref(c.company_id),
-            "site": self.site_ref(company),
-            "addressLine1": company.address_line1 if company else None,
-            "city": company.city if company else None,
-            "state": company.state if company else None,
-            "zip": company.zip if company else None,
-            "inactiveFlag": c.inactive,
-            "title": c.title,
-            "defaultBillingFlag": c.default_billing_flag,
-            "defaultFlag": c.default_flag,
-            "defaultPhoneType": "Direct" if c.phone else None,
-            "defaultPhoneNbr": c.phone,
-            "communicationItems": items,
-            "types": [],
-            "_info": info(c.updated),
-        }
+        return _p(
+            {
+                "id": c.id,
+                "firstName": c.first_name,
+                "lastName": c.last_name or None,
+                "company": self.company_ref(c.company_id),
+                "site": self.site_ref(company),
+                "addressLine1": company.address_line1 if company else None,
+                "city": company.city if company else None,
+                "state": company.state if company else None,
+                "zip": company.zip if company else None,
+                "inactiveFlag": c.inactive,
+                "title": c.title,
+                "defaultBillingFlag": c.default_billing_flag,
+                "defaultFlag": c.default_flag,
+                "defaultPhoneType": "Direct" if c.phone else None,
+                "defaultPhoneNbr": c.phone,
+                "communicationItems": items,
+                "types": [],
+                "_info": info(c.updated),
+            },
+            "contact",
+        )
 
     # --- invoices -------------------------------------------------------------------
 
@@ -392,7 +463,7 @@ class Views:
             out[f"{level}TaxFlag"] = False
             out[f"{level}TaxXref"] = None
             out[f"{level}TaxAmount"] = 0
-        return out
+        return _p(out)
 
     def _due(self, inv: Invoice) -> tuple[str | None, str | None, int | None]:
         term = self.s.terms.get(inv.terms_id) if inv.terms_id is not None else None
@@ -448,7 +519,7 @@ class Views:
             dateClosed=iso(inv.date_closed or inv.date),
             _info=info(inv.updated),
         )
-        return out
+        return _p(out, "unpostedInvoice")
 
     def invoice(self, inv: Invoice) -> dict[str, Any]:
         """``Invoice`` (``/finance/invoices``), with payments and balance."""
@@ -466,48 +537,51 @@ class Views:
 
         batch = s.batches.get(inv.batch_id) if inv.batch_id is not None else None
         billing = s.contacts.get(company.billing_contact_id or -1)
-        return {
-            "id": inv.id,
-            "invoiceNumber": inv.number,
-            "type": inv.type,
-            "status": {"id": status.id, "name": status.name, "isClosed": status.closed_flag},
-            "company": self.company_ref(company.id),
-            "billToCompany": self.company_ref(company.id),
-            "shipToCompany": self.company_ref(company.id),
-            "accountNumber": company.account_number,
-            "applyToType": inv.apply_to_type,
-            "applyToId": None,
-            "attention": billing.name if billing else None,
-            "billingSite": self.site_ref(company),
-            "billingSiteAddressLine1": company.address_line1,
-            "billingSiteAddressLine2": company.address_line2,
-            "billingSiteCity": company.city,
-            "billingSiteState": company.state,
-            "billingSiteZip": company.zip,
-            "billingSiteCountry": company.country,
-            "billingTerms": self.terms_ref(inv.terms_id),
-            "reference": inv.reference,
-            "customerPO": inv.customer_po,
-            "date": iso(inv.date),
-            "dueDate": due_date,
-            "locationId": inv.location_id,
-            "departmentId": inv.department_id,
-            "taxableFlag": any(line.taxable for line in inv.lines),
-            "taxCode": self.tax_ref(inv.tax_code_id),
-            "currency": CURRENCY,
-            "serviceTotal": num(part("time", "agreement", "misc")),
-            "expenseTotal": num(part("expense")),
-            "productTotal": num(part("product")),
-            "subtotal": num(inv.subtotal),
-            "total": num(s.invoice_total(inv)),
-            "salesTax": num(inv.sales_tax(rate)),
-            "payments": num(s.invoice_paid(inv)),
-            "credits": 0,
-            "balance": num(s.invoice_balance(inv)),
-            "glBatch": None if batch is None else {"id": batch.id, "name": batch.identifier},
-            "unbatchedBatch": None,
-            "_info": info(inv.updated),
-        }
+        return _p(
+            {
+                "id": inv.id,
+                "invoiceNumber": inv.number,
+                "type": inv.type,
+                "status": {"id": status.id, "name": status.name, "isClosed": status.closed_flag},
+                "company": self.company_ref(company.id),
+                "billToCompany": self.company_ref(company.id),
+                "shipToCompany": self.company_ref(company.id),
+                "accountNumber": company.account_number,
+                "applyToType": inv.apply_to_type,
+                "applyToId": None,
+                "attention": billing.name if billing else None,
+                "billingSite": self.site_ref(company),
+                "billingSiteAddressLine1": company.address_line1,
+                "billingSiteAddressLine2": company.address_line2,
+                "billingSiteCity": company.city,
+                "billingSiteState": company.state,
+                "billingSiteZip": company.zip,
+                "billingSiteCountry": company.country,
+                "billingTerms": self.terms_ref(inv.terms_id),
+                "reference": inv.reference,
+                "customerPO": inv.customer_po,
+                "date": iso(inv.date),
+                "dueDate": due_date,
+                "locationId": inv.location_id,
+                "departmentId": inv.department_id,
+                "taxableFlag": any(line.taxable for line in inv.lines),
+                "taxCode": self.tax_ref(inv.tax_code_id),
+                "currency": CURRENCY,
+                "serviceTotal": num(part("time", "agreement", "misc")),
+                "expenseTotal": num(part("expense")),
+                "productTotal": num(part("product")),
+                "subtotal": num(inv.subtotal),
+                "total": num(s.invoice_total(inv)),
+                "salesTax": num(inv.sales_tax(rate)),
+                "payments": num(s.invoice_paid(inv)),
+                "credits": 0,
+                "balance": num(s.invoice_balance(inv)),
+                "glBatch": None if batch is None else {"id": batch.id, "name": batch.identifier},
+                "unbatchedBatch": None,
+                "_info": info(inv.updated),
+            },
+            "invoice",
+        )
 
     def _line(self, inv: Invoice, line: InvoiceLine, doc_type: str) -> dict[str, Any]:
         s = self.s
@@ -516,58 +590,60 @@ class Views:
         item = s.items.get(line.item_id) if line.item_id is not None else None
         rate = tax.rate if (tax and line.taxable) else Decimal(0)
         number = self.account_number(line.gl_account_id)
-        return {
-            "id": line.gl_id,
-            "documentDate": iso(inv.date),
-            "documentType": doc_type,
-            "accountNumber": number,
-            "glClass": self.gl_class(line.gl_account_id),
-            "glTypeId": account.gl_type if account else "R",
-            "glItemId": item.identifier if item else "",
-            "invoiceSummaryOption": 0,
-            "cost": num(line.cost),
-            "salesCode": (account.sales_code if account else None) or "",
-            "memo": line.memo,
-            "description": account.description if account else "",
-            "quantity": num(line.quantity),
-            "total": num(line.total),
-            "currency": CURRENCY,
-            "costAccountNumber": (account.cogs[0] if account else "") or "",
-            "inventoryAccountNumber": (account.inventory if account else None) or "",
-            "productAccountNumber": number,
-            "taxCode": self.tax_ref(inv.tax_code_id),
-            "taxCodeXref": (tax.xref if line.taxable else tax.exempt_xref) if tax else "",
-            "taxAgencyXref": tax.agency_xref if tax else "",
-            "taxNote": "",
-            "taxRate": num(rate),
-            "taxRatePercent": num(rate * 100),
-            "taxableFlag": line.taxable,
-            "taxable2Flag": False,
-            "taxable3Flag": False,
-            "taxable4Flag": False,
-            "taxable5Flag": False,
-            "item": {"id": item.id, "identifier": item.identifier, "serializedFlag": False}
-            if item
-            else None,
-            "itemTaxableFlag": line.taxable,
-            "itemPrice": num(line.price),
-            "itemCost": num(line.cost),
-            "itemDescription": item.description if item else line.memo,
-            "salesDescription": line.memo,
-            "unitOfMeasure": {"id": 2 if line.uom == "Hour" else 13, "name": line.uom},
-            "serializedFlag": False,
-            "serialNumbers": "",
-            "dropShippedFlag": False,
-            "itemTypeXref": LINE_ITEM_TYPE.get(line.kind, "Service"),
-            "inventoryXref": "",
-            "cogsXref": "",
-            "uomScheduleXref": "",
-            "priceLevelXref": "",
-            "locationXref": self.location_ref(inv.location_id)["name"]  # type: ignore[index]
-            if inv.location_id in s.locations
-            else "",
-            "taxLevels": [{"taxableFlag": line.taxable, "taxLevel": 1}],
-        }
+        return _p(
+            {
+                "id": line.gl_id,
+                "documentDate": iso(inv.date),
+                "documentType": doc_type,
+                "accountNumber": number,
+                "glClass": self.gl_class(line.gl_account_id),
+                "glTypeId": account.gl_type if account else "R",
+                "glItemId": item.identifier if item else "",
+                "invoiceSummaryOption": 0,
+                "cost": num(line.cost),
+                "salesCode": (account.sales_code if account else None) or "",
+                "memo": line.memo,
+                "description": account.description if account else "",
+                "quantity": num(line.quantity),
+                "total": num(line.total),
+                "currency": CURRENCY,
+                "costAccountNumber": (account.cogs[0] if account else "") or "",
+                "inventoryAccountNumber": (account.inventory if account else None) or "",
+                "productAccountNumber": number,
+                "taxCode": self.tax_ref(inv.tax_code_id),
+                "taxCodeXref": (tax.xref if line.taxable else tax.exempt_xref) if tax else "",
+                "taxAgencyXref": tax.agency_xref if tax else "",
+                "taxNote": "",
+                "taxRate": num(rate),
+                "taxRatePercent": num(rate * 100),
+                "taxableFlag": line.taxable,
+                "taxable2Flag": False,
+                "taxable3Flag": False,
+                "taxable4Flag": False,
+                "taxable5Flag": False,
+                "item": {"id": item.id, "identifier": item.identifier, "serializedFlag": False}
+                if item
+                else None,
+                "itemTaxableFlag": line.taxable,
+                "itemPrice": num(line.price),
+                "itemCost": num(line.cost),
+                "itemDescription": item.description if item else line.memo,
+                "salesDescription": line.memo,
+                "unitOfMeasure": {"id": 2 if line.uom == "Hour" else 13, "name": line.uom},
+                "serializedFlag": False,
+                "serialNumbers": "",
+                "dropShippedFlag": False,
+                "itemTypeXref": LINE_ITEM_TYPE.get(line.kind, "Service"),
+                "inventoryXref": "",
+                "cogsXref": "",
+                "uomScheduleXref": "",
+                "priceLevelXref": "",
+                "locationXref": self.location_ref(inv.location_id)["name"]  # type: ignore[index]
+                if inv.location_id in s.locations
+                else "",
+                "taxLevels": [{"taxableFlag": line.taxable, "taxLevel": 1}],
+            }
+        )
 
     def export_transaction(self, inv: Invoice) -> dict[str, Any]:
         """``GLExportTransaction``: the invoice header, its lines and its sales-tax line."""
@@ -587,107 +663,112 @@ class Views:
         tax_account = self.account_number(s.tax_account_id)
         detail = [self._line(inv, line, doc_type) for line in inv.lines]
         detail.append(
-            {
-                "id": inv.gl_tax_id,
-                "documentDate": iso(inv.date),
-                "documentType": doc_type,
-                "accountNumber": tax_account,
-                "glClass": "",
-                "glTypeId": "ST",
-                "glItemId": "",
-                "invoiceSummaryOption": 0,
-                "cost": 0,
-                "salesCode": "",
-                "memo": "Sales Tax",
-                "description": "Level 1 Sales Tax",
-                "quantity": 0,
-                "total": num(sales_tax),
-                "currency": CURRENCY,
-                "productAccountNumber": tax_account,
-                "taxCode": self.tax_ref(inv.tax_code_id),
-                "taxCodeXref": tax.xref if tax else "",
-                "taxAgencyXref": tax.agency_xref if tax else "",
-                "taxNote": "AUTOSTAX",
-                "taxRate": num(rate),
-                "taxRatePercent": num(rate * 100),
-                "taxableFlag": False,
-                "item": None,
-                "itemPrice": 0,
-                "itemCost": 0,
-                "taxLevels": [{"taxableFlag": False, "taxLevel": 1}],
-            }
-        )
-        return {
-            "id": inv.id,
-            "glClass": "",
-            "glTypeId": "AR",
-            "documentDate": iso(inv.date),
-            "documentNumber": inv.number,
-            "documentType": doc_type,
-            "memo": inv.reference or "",
-            "description": "Accounts Receivable",
-            "attention": billing.name if billing else None,
-            "salesTerritory": s.locations[inv.location_id].name
-            if inv.location_id in s.locations
-            else None,
-            "company": self.company_ref(company.id),
-            "companyType": self.company_type(company),
-            "companyAccountNumber": company.account_number,
-            "site": self.site_ref(company),
-            "billingTerms": self.terms_ref(inv.terms_id),
-            "billingTermsXref": term.terms_xref if term else None,
-            "dueDays": due_days,
-            "dueDate": due_date,
-            "emailDeliveryFlag": bool(company.invoice_to_email),
-            "printDeliveryFlag": False,
-            "agreementPrePaymentFlag": False,
-            "accountNumber": self.account_number(s.ar_account_id),
-            "billingType": inv.type,
-            "glEntryIds": ",".join(str(i) for i in inv.gl_ids()),
-            "purchaseOrder": inv.customer_po,
-            "project": None,
-            "currency": CURRENCY,
-            "total": num(s.invoice_total(inv)),
-            "salesRepId": inv.created_by,
-            "salesRepName": "John Smith",
-            "taxable": sales_tax != 0,
-            "taxableTotal": num(taxable_total),
-            "taxCode": self.tax_ref(inv.tax_code_id),
-            "taxGroupRate": num(rate),
-            "piggyBackFlag": False,
-            "taxAccountNumber": tax_account,
-            "salesTax": num(sales_tax),
-            "stateTax": num(sales_tax),
-            "countyTax": 0,
-            "cityTax": 0,
-            "taxableAmount1": num(taxable_total),
-            "taxableAmount2": 0,
-            "taxableAmount3": 0,
-            "taxableAmount4": 0,
-            "taxableAmount5": 0,
-            "taxAgencyXref": tax.agency_xref if tax else None,
-            "stateTaxXref": tax.xref if tax else None,
-            "countyTaxXref": None,
-            "taxId": company.tax_identifier,
-            "taxDpAppliedFlag": False,
-            "useAvalaraFlag": False,
-            "sendAvalaraTaxFlag": False,
-            "shipToCompany": self.company_ref(company.id),
-            "shipToCompanyAccountNumber": company.account_number,
-            "shipToCompanyType": self.company_type(company),
-            "shipToTaxId": company.tax_identifier,
-            "shipSite": self.site_ref(company),
-            "shipContact": self.contact_ref(company.default_contact_id),
-            "detail": detail,
-            "taxLevels": [
+            _p(
                 {
-                    "taxAmount": num(sales_tax),
-                    "taxableAmount": num(taxable_total),
-                    "taxCodeXref": tax.xref if tax else None,
-                    "taxLevel": 1,
+                    "id": inv.gl_tax_id,
+                    "documentDate": iso(inv.date),
+                    "documentType": doc_type,
+                    "accountNumber": tax_account,
+                    "glClass": "",
+                    "glTypeId": "ST",
+                    "glItemId": "",
+                    "invoiceSummaryOption": 0,
+                    "cost": 0,
+                    "salesCode": "",
+                    "memo": "Sales Tax",
+                    "description": "Level 1 Sales Tax",
+                    "quantity": 0,
+                    "total": num(sales_tax),
+                    "currency": CURRENCY,
+                    "productAccountNumber": tax_account,
+                    "taxCode": self.tax_ref(inv.tax_code_id),
+                    "taxCodeXref": tax.xref if tax else "",
+                    "taxAgencyXref": tax.agency_xref if tax else "",
+                    "taxNote": "AUTOSTAX",
+                    "taxRate": num(rate),
+                    "taxRatePercent": num(rate * 100),
+                    "taxableFlag": False,
+                    "item": None,
+                    "itemPrice": 0,
+                    "itemCost": 0,
+                    "taxLevels": [{"taxableFlag": False, "taxLevel": 1}],
                 }
-            ],
-        }
+            )
+        )
+        return _p(
+            {
+                "id": inv.id,
+                "glClass": "",
+                "glTypeId": "AR",
+                "documentDate": iso(inv.date),
+                "documentNumber": inv.number,
+                "documentType": doc_type,
+                "memo": inv.reference or "",
+                "description": "Accounts Receivable",
+                "attention": billing.name if billing else None,
+                "salesTerritory": s.locations[inv.location_id].name
+                if inv.location_id in s.locations
+                else None,
+                "company": self.company_ref(company.id),
+                "companyType": self.company_type(company),
+                "companyAccountNumber": company.account_number,
+                "site": self.site_ref(company),
+                "billingTerms": self.terms_ref(inv.terms_id),
+                "billingTermsXref": term.terms_xref if term else None,
+                "dueDays": due_days,
+                "dueDate": due_date,
+                "emailDeliveryFlag": bool(company.invoice_to_email),
+                "printDeliveryFlag": False,
+                "agreementPrePaymentFlag": False,
+                "accountNumber": self.account_number(s.ar_account_id),
+                "billingType": inv.type,
+                "glEntryIds": ",".join(str(i) for i in inv.gl_ids()),
+                "purchaseOrder": inv.customer_po,
+                "project": None,
+                "currency": CURRENCY,
+                "total": num(s.invoice_total(inv)),
+                "salesRepId": inv.created_by,
+                "salesRepName": "John Smith",
+                "taxable": sales_tax != 0,
+                "taxableTotal": num(taxable_total),
+                "taxCode": self.tax_ref(inv.tax_code_id),
+                "taxGroupRate": num(rate),
+                "piggyBackFlag": False,
+                "taxAccountNumber": tax_account,
+                "salesTax": num(sales_tax),
+                "stateTax": num(sales_tax),
+                "countyTax": 0,
+                "cityTax": 0,
+                "taxableAmount1": num(taxable_total),
+                "taxableAmount2": 0,
+                "taxableAmount3": 0,
+                "taxableAmount4": 0,
+                "taxableAmount5": 0,
+                "taxAgencyXref": tax.agency_xref if tax else None,
+                "stateTaxXref": tax.xref if tax else None,
+                "countyTaxXref": None,
+                "taxId": company.tax_identifier,
+                "taxDpAppliedFlag": False,
+                "useAvalaraFlag": False,
+                "sendAvalaraTaxFlag": False,
+                "shipToCompany": self.company_ref(company.id),
+                "shipToCompanyAccountNumber": company.account_number,
+                "shipToCompanyType": self.company_type(company),
+                "shipToTaxId": company.tax_identifier,
+                "shipSite": self.site_ref(company),
+                "shipContact": self.contact_ref(company.default_contact_id),
+                "detail": detail,
+                "taxLevels": [
+                    {
+                        "taxAmount": num(sales_tax),
+                        "taxableAmount": num(taxable_total),
+                        "taxCodeXref": tax.xref if tax else None,
+                        "taxLevel": 1,
+                    }
+                ],
+            },
+            "transaction",
+        )
 
     def export_customer(self, company_id: int) -> dict[str, Any]:
         """``GLExportCustomer``."""
@@ -699,44 +780,47 @@ class Views:
         term = s.terms.get(c.terms_id) if c.terms_id is not None else None
         tax = s.tax_codes.get(c.tax_code_id) if c.tax_code_id is not None else None
         rate = num(tax.rate * 100) if tax else 0
-        return {
-            "company": self.company_ref(c.id),
-            "companyType": self.company_type(c),
-            "contact": self.contact_ref(c.billing_contact_id or c.default_contact_id),
-            "site": self.site_ref(c),
-            "accountNumber": c.account_number,
-            "billingTerms": self.terms_ref(c.terms_id),
-            "billingTermsXref": term.terms_xref if term else None,
-            "dueDays": term.due_days if term else None,
-            "taxable": bool(tax and tax.rate),
-            "taxCode": self.tax_ref(c.tax_code_id),
-            "currency": CURRENCY,
-            "stateTaxXref": tax.xref if tax else None,
-            "countyTaxXref": None,
-            "cityTaxXref": None,
-            "countryTaxXref": None,
-            "compositeTaxXref": None,
-            "stateTaxRate": rate,
-            "countyTaxRate": 0,
-            "cityTaxRate": 0,
-            "countryTaxRate": 0,
-            "compositeTaxRate": 0,
-            "taxGroupRate": None,
-            "taxAgencyXref": tax.agency_xref if tax else None,
-            "stateTaxAgencyXref": tax.agency_xref if tax else None,
-            "countyTaxAgencyXref": None,
-            "cityTaxAgencyXref": None,
-            "countryTaxAgencyXref": None,
-            "compositeTaxAgencyXref": None,
-            "taxLevels": [
-                {
-                    "taxRate": rate,
-                    "taxCodeXref": tax.xref if tax else None,
-                    "agencyXref": tax.agency_xref if tax else None,
-                    "taxLevel": 1,
-                }
-            ],
-        }
+        return _p(
+            {
+                "company": self.company_ref(c.id),
+                "companyType": self.company_type(c),
+                "contact": self.contact_ref(c.billing_contact_id or c.default_contact_id),
+                "site": self.site_ref(c),
+                "accountNumber": c.account_number,
+                "billingTerms": self.terms_ref(c.terms_id),
+                "billingTermsXref": term.terms_xref if term else None,
+                "dueDays": term.due_days if term else None,
+                "taxable": bool(tax and tax.rate),
+                "taxCode": self.tax_ref(c.tax_code_id),
+                "currency": CURRENCY,
+                "stateTaxXref": tax.xref if tax else None,
+                "countyTaxXref": None,
+                "cityTaxXref": None,
+                "countryTaxXref": None,
+                "compositeTaxXref": None,
+                "stateTaxRate": rate,
+                "countyTaxRate": 0,
+                "cityTaxRate": 0,
+                "countryTaxRate": 0,
+                "compositeTaxRate": 0,
+                "taxGroupRate": None,
+                "taxAgencyXref": tax.agency_xref if tax else None,
+                "stateTaxAgencyXref": tax.agency_xref if tax else None,
+                "countyTaxAgencyXref": None,
+                "cityTaxAgencyXref": None,
+                "countryTaxAgencyXref": None,
+                "compositeTaxAgencyXref": None,
+                "taxLevels": [
+                    {
+                        "taxRate": rate,
+                        "taxCodeXref": tax.xref if tax else None,
+                        "agencyXref": tax.agency_xref if tax else None,
+                        "taxLevel": 1,
+                    }
+                ],
+            },
+            "customer",
+        )
 
     # --- expenses -------------------------------------------------------------------
 
@@ -783,7 +867,7 @@ class Views:
         }
         out.update(self._tax_levels(e.tax_code_id, e.tax != 0, e.tax))
         out.update(dateClosed=iso(e.date), _info=info(e.updated))
-        return out
+        return _p(out, "unpostedExpense")
 
     def export_expense(self, e: Expense) -> dict[str, Any]:
         """``GLExportExpense`` (with ``offset`` for company-paid expenses)."""
@@ -822,35 +906,43 @@ class Views:
             "offset": None,
         }
         if e.offset_gl_id is not None and not personal:
-            out["offset"] = {
-                "id": e.offset_gl_id,
-                "documentDate": iso(e.date),
-                "documentType": "EXPENSE",
-                "accountNumber": self.account_number(e.offset_account_id),
-                "glTypeId": "EO",
-                "glClass": self.gl_class(e.offset_account_id),
-                "member": self.member_ref(e.member_id),
-                "memo": e.notes,
-                "description": "Expense Offset",
-                "total": num(-gross),
-            }
-        return out
+            out["offset"] = _p(
+                {
+                    "id": e.offset_gl_id,
+                    "documentDate": iso(e.date),
+                    "documentType": "EXPENSE",
+                    "accountNumber": self.account_number(e.offset_account_id),
+                    "glTypeId": "EO",
+                    "glClass": self.gl_class(e.offset_account_id),
+                    "member": self.member_ref(e.member_id),
+                    "memo": e.notes,
+                    "description": "Expense Offset",
+                    "total": num(-gross),
+                }
+            )
+        return _p(out, "expense")
 
     def member_vendor(self, member_id: int) -> dict[str, Any]:
         """``GLExportVendor`` for a member (the payee of expense bills)."""
+        return self._cached("member_vendor", member_id, 0, lambda: self._member_vendor(member_id))
+
+    def _member_vendor(self, member_id: int) -> dict[str, Any]:
         m = self.s.members[member_id]
-        return {
-            "member": self.member_ref(member_id),
-            "vendor": None,
-            "vendorNumber": m.vendor_number,
-            "company": None,
-            "contact": None,
-            "accountNumber": m.vendor_number,
-            "billingTerms": None,
-            "dueDays": None,
-            "site": None,
-            "taxCode": None,
-        }
+        return _p(
+            {
+                "member": self.member_ref(member_id),
+                "vendor": None,
+                "vendorNumber": m.vendor_number,
+                "company": None,
+                "contact": None,
+                "accountNumber": m.vendor_number,
+                "billingTerms": None,
+                "dueDays": None,
+                "site": None,
+                "taxCode": None,
+            },
+            "vendor",
+        )
 
     # --- procurement ----------------------------------------------------------------
 
@@ -898,7 +990,7 @@ class Views:
             dateClosed=iso(p.date),
             _info=info(p.updated),
         )
-        return out
+        return _p(out, "unpostedProcurement")
 
     def export_procurement(self, p: Procurement) -> dict[str, Any]:
         """``GLExportPurchaseTransaction`` or ``GLExportAdjustmentTransaction``."""
@@ -926,42 +1018,45 @@ class Views:
             gl_type: str,
         ) -> dict[str, Any]:
             account = s.gl_accounts.get(gl_account_id) if gl_account_id is not None else None
-            return {
-                "id": gl_id,
-                "documentDate": iso(p.date),
-                "glClass": self.gl_class(gl_account_id),
-                "glTypeId": gl_type,
-                "glItemId": item.identifier if item else "",
-                "salesCode": (account.sales_code if account else None) or "",
-                "description": "Purchase",
-                "cost": num(cost),
-                "memo": memo,
-                "taxNote": "",
-                "vendorNumber": vendor.vendor_identifier if vendor else None,
-                "accountNumber": self.account_number(gl_account_id),
-                "costAccountNumber": (account.cogs[0] if account else "") or "",
-                "inventoryAccountNumber": (account.inventory if account else None) or "",
-                "vendorAccountNumber": vendor.account_number if vendor else None,
-                "item": {"id": item.id, "identifier": item.identifier} if item else None,
-                "itemDescription": item.description if item else memo,
-                "salesDescription": item.description if item else memo,
-                "taxable": bool(rate),
-                "itemPrice": num(item.price) if item else 0,
-                "itemCost": num(cost),
-                "unitOfMeasure": {"id": 13, "name": "Each"},
-                "quantity": num(qty),
-                "total": num(total),
-                "serializedFlag": False,
-                "serialNumbers": "",
-                "dropShippedFlag": False,
-                "lineNumber": line_number,
-                "taxCode": self.tax_ref(p.tax_code_id),
-                "taxCodeXref": tax.xref if tax else "",
-                "taxRate": num(rate),
-                "itemTypeXref": "Inventory" if item else "Other Charge",
-                "inventoryXref": "",
-                "cogsXref": "",
-            }
+            return _p(
+                {
+                    "id": gl_id,
+                    "documentDate": iso(p.date),
+                    "glClass": self.gl_class(gl_account_id),
+                    "glTypeId": gl_type,
+                    "glItemId": item.identifier if item else "",
+                    "salesCode": (account.sales_code if account else None) or "",
+                    "description": "Purchase",
+                    "cost": num(cost),
+                    "memo": memo,
+                    "taxNote": "",
+                    "vendorNumber": vendor.vendor_identifier if vendor else None,
+                    "accountNumber": self.account_number(gl_account_id),
+                    "costAccountNumber": (account.cogs[0] if account else "") or "",
+                    "inventoryAccountNumber": (account.inventory if account else None) or "",
+                    "vendorAccountNumber": vendor.account_number if vendor else None,
+                    "item": {"id": item.id, "identifier": item.identifier} if item else None,
+                    "itemDescription": item.description if item else memo,
+                    "salesDescription": item.description if item else memo,
+                    "taxable": bool(rate),
+                    "itemPrice": num(item.price) if item else 0,
+                    "itemCost": num(cost),
+                    "unitOfMeasure": {"id": 13, "name": "Each"},
+                    "quantity": num(qty),
+                    "total": num(total),
+                    "serializedFlag": False,
+                    "serialNumbers": "",
+                    "dropShippedFlag": False,
+                    "lineNumber": line_number,
+                    "taxCode": self.tax_ref(p.tax_code_id),
+                    "taxCodeXref": tax.xref if tax else "",
+                    "taxRate": num(rate),
+                    "itemTypeXref": "Inventory" if item else "Other Charge",
+                    "inventoryXref": "",
+                    "cogsXref": "",
+                },
+                "purchaseTransaction",
+            )
 
         lines = [
             detail(
@@ -994,142 +1089,163 @@ class Views:
         taxes = []
         if p.tax_gl_id is not None:
             taxes.append(
-                {
-                    "id": p.tax_gl_id,
-                    "documentDate": iso(p.date),
-                    "glTypeId": "ST",
-                    "accountNumber": self.account_number(s.purchase_tax_account_id),
-                    "description": "Purchase Tax",
-                    "taxCode": self.tax_ref(p.tax_code_id),
-                    "taxCodeXref": tax.xref if tax else "",
-                    "taxAgencyXref": tax.agency_xref if tax else "",
-                    "taxRate": num(rate),
-                    "taxLevel": 1,
-                    "total": num(total_tax),
-                }
+                _p(
+                    {
+                        "id": p.tax_gl_id,
+                        "documentDate": iso(p.date),
+                        "glTypeId": "ST",
+                        "accountNumber": self.account_number(s.purchase_tax_account_id),
+                        "description": "Purchase Tax",
+                        "taxCode": self.tax_ref(p.tax_code_id),
+                        "taxCodeXref": tax.xref if tax else "",
+                        "taxAgencyXref": tax.agency_xref if tax else "",
+                        "taxRate": num(rate),
+                        "taxLevel": 1,
+                        "total": num(total_tax),
+                    }
+                )
             )
-        return {
-            "id": f"PO #{p.document_number}, Packing Slip: {p.packing_slip}",
-            "documentDate": iso(p.date),
-            "documentNumber": p.document_number,
-            "description": "Purchase",
-            "memo": "",
-            "apAccountNumber": self.account_number(p.ap_account_id or s.ap_account_id),
-            "purchaseDate": iso(p.date),
-            "company": self.company_ref(p.vendor_id),
-            "companyType": self.company_type(vendor),
-            "contact": self.contact_ref(vendor.default_contact_id) if vendor else None,
-            "site": self.site_ref(vendor),
-            "purchaseClass": "",
-            "freightAmount": num(p.freight),
-            "freightPackingSlip": p.packing_slip,
-            "packingSlip": p.packing_slip,
-            "dropshipFlag": False,
-            "currency": CURRENCY,
-            "total": num(p.subtotal + total_tax),
-            "billingTerms": self.terms_ref(p.terms_id),
-            "billingTermsXref": term.terms_xref if term else None,
-            "dueDays": term.due_days if term else None,
-            "vendorNumber": vendor.vendor_identifier if vendor else None,
-            "vendorAccountNumber": vendor.account_number if vendor else None,
-            "vendorInvoiceDate": iso(p.vendor_invoice_date),
-            "vendorInvoiceNumber": p.vendor_invoice_number,
-            "taxAgencyXref": tax.agency_xref if tax else None,
-            "stateTaxXref": tax.xref if tax else None,
-            "countyTaxXref": None,
-            "cityTaxXref": None,
-            "shipToCompany": self.company_ref(owner.id) if owner else None,
-            "shipToCompanyAccountNumber": owner.account_number if owner else None,
-            "shipToCompanyType": self.company_type(owner),
-            "shipToContact": None,
-            "shipToSite": self.site_ref(owner),
-            "shipToTaxGroup": None,
-            "taxCode": self.tax_ref(p.tax_code_id),
-            "taxGroupRate": num(rate),
-            "useAvalaraTaxFlag": False,
-            "purchaseHeaderTaxGroup": tax.identifier if tax else None,
-            "purchaseHeaderTaxableFlag": bool(rate),
-            "purchaseHeaderFreightTaxableFlag": bool(rate and p.freight),
-            "taxLevels": [
-                {
-                    "taxLevel": 1,
-                    "taxCodeXref": tax.xref if tax else None,
-                    "taxRate": num(rate),
-                    "taxAmount": num(total_tax),
-                }
-            ],
-            "purchaseDetail": lines,
-            "purchaseDetailTax": taxes,
-        }
+        return _p(
+            {
+                "id": f"PO #{p.document_number}, Packing Slip: {p.packing_slip}",
+                "documentDate": iso(p.date),
+                "documentNumber": p.document_number,
+                "description": "Purchase",
+                "memo": "",
+                "apAccountNumber": self.account_number(p.ap_account_id or s.ap_account_id),
+                "purchaseDate": iso(p.date),
+                "company": self.company_ref(p.vendor_id),
+                "companyType": self.company_type(vendor),
+                "contact": self.contact_ref(vendor.default_contact_id) if vendor else None,
+                "site": self.site_ref(vendor),
+                "purchaseClass": "",
+                "freightAmount": num(p.freight),
+                "freightPackingSlip": p.packing_slip,
+                "packingSlip": p.packing_slip,
+                "dropshipFlag": False,
+                "currency": CURRENCY,
+                "total": num(p.subtotal + total_tax),
+                "billingTerms": self.terms_ref(p.terms_id),
+                "billingTermsXref": term.terms_xref if term else None,
+                "dueDays": term.due_days if term else None,
+                "vendorNumber": vendor.vendor_identifier if vendor else None,
+                "vendorAccountNumber": vendor.account_number if vendor else None,
+                "vendorInvoiceDate": iso(p.vendor_invoice_date),
+                "vendorInvoiceNumber": p.vendor_invoice_number,
+                "taxAgencyXref": tax.agency_xref if tax else None,
+                "stateTaxXref": tax.xref if tax else None,
+                "countyTaxXref": None,
+                "cityTaxXref": None,
+                "shipToCompany": self.company_ref(owner.id) if owner else None,
+                "shipToCompanyAccountNumber": owner.account_number if owner else None,
+                "shipToCompanyType": self.company_type(owner),
+                "shipToContact": None,
+                "shipToSite": self.site_ref(owner),
+                "shipToTaxGroup": None,
+                "taxCode": self.tax_ref(p.tax_code_id),
+                "taxGroupRate": num(rate),
+                "useAvalaraTaxFlag": False,
+                "purchaseHeaderTaxGroup": tax.identifier if tax else None,
+                "purchaseHeaderTaxableFlag": bool(rate),
+                "purchaseHeaderFreightTaxableFlag": bool(rate and p.freight),
+                "taxLevels": [
+                    {
+                        "taxLevel": 1,
+                        "taxCodeXref": tax.xref if tax else None,
+                        "taxRate": num(rate),
+                        "taxAmount": num(total_tax),
+                    }
+                ],
+                "purchaseDetail": lines,
+                "purchaseDetailTax": taxes,
+            }
+        )
 
     def _adjustment(self, p: Procurement) -> dict[str, Any]:
         s = self.s
         inventory = self.account_number(p.adjustment_account_id)
-        return {
-            "id": f"Adjustment #{p.document_number}",
-            "documentType": "ADJUSTMENT",
-            "documentDate": iso(p.date),
-            "glTypeID": "IA",
-            "accountNumber": inventory,
-            "memo": p.reason or "",
-            "glClass": self.gl_class(p.adjustment_account_id),
-            "adjustmentDescription": p.reason or "Inventory adjustment",
-            "adjustmentDetail": [
-                {
-                    "id": line.gl_id,
-                    "documentDate": iso(p.date),
-                    "glTypeId": "IA",
-                    "accountNumber": self.account_number(line.gl_account_id),
-                    "inventoryAccountNumber": (
-                        s.gl_accounts[line.gl_account_id].inventory
-                        if line.gl_account_id in s.gl_accounts
-                        else None
+        return _p(
+            {
+                "id": f"Adjustment #{p.document_number}",
+                "documentType": "ADJUSTMENT",
+                "documentDate": iso(p.date),
+                "glTypeID": "IA",
+                "accountNumber": inventory,
+                "memo": p.reason or "",
+                "glClass": self.gl_class(p.adjustment_account_id),
+                "adjustmentDescription": p.reason or "Inventory adjustment",
+                "adjustmentDetail": [
+                    _p(
+                        {
+                            "id": line.gl_id,
+                            "documentDate": iso(p.date),
+                            "glTypeId": "IA",
+                            "accountNumber": self.account_number(line.gl_account_id),
+                            "inventoryAccountNumber": (
+                                s.gl_accounts[line.gl_account_id].inventory
+                                if line.gl_account_id in s.gl_accounts
+                                else None
+                            )
+                            or "",
+                            "glClass": self.gl_class(line.gl_account_id),
+                            "item": {
+                                "id": line.item_id,
+                                "identifier": s.items[line.item_id].identifier,
+                            }
+                            if line.item_id in s.items
+                            else None,
+                            "description": line.memo,
+                            "quantity": num(line.quantity),
+                            "cost": num(line.cost),
+                            "total": num(line.total),
+                        }
                     )
-                    or "",
-                    "glClass": self.gl_class(line.gl_account_id),
-                    "item": {"id": line.item_id, "identifier": s.items[line.item_id].identifier}
-                    if line.item_id in s.items
-                    else None,
-                    "description": line.memo,
-                    "quantity": num(line.quantity),
-                    "cost": num(line.cost),
-                    "total": num(line.total),
-                }
-                for line in p.lines
-            ],
-        }
+                    for line in p.lines
+                ],
+            },
+            "adjustmentTransaction",
+        )
 
     def vendor(self, company_id: int) -> dict[str, Any]:
         """``GLExportVendor`` for a vendor company."""
+        return self._cached("vendor", company_id, 0, lambda: self._vendor(company_id))
+
+    def _vendor(self, company_id: int) -> dict[str, Any]:
         s = self.s
         c = s.companies[company_id]
         term = s.terms.get(c.terms_id) if c.terms_id is not None else None
-        return {
-            "member": None,
-            "vendor": self.company_ref(c.id),
-            "vendorNumber": c.vendor_identifier,
-            "company": self.company_ref(c.id),
-            "contact": self.contact_ref(c.default_contact_id),
-            "accountNumber": c.account_number,
-            "billingTerms": self.terms_ref(c.terms_id),
-            "dueDays": term.due_days if term else None,
-            "site": self.site_ref(c),
-            "taxCode": self.tax_ref(c.tax_code_id),
-        }
+        return _p(
+            {
+                "member": None,
+                "vendor": self.company_ref(c.id),
+                "vendorNumber": c.vendor_identifier,
+                "company": self.company_ref(c.id),
+                "contact": self.contact_ref(c.default_contact_id),
+                "accountNumber": c.account_number,
+                "billingTerms": self.terms_ref(c.terms_id),
+                "dueDays": term.due_days if term else None,
+                "site": self.site_ref(c),
+                "taxCode": self.tax_ref(c.tax_code_id),
+            },
+            "vendor",
+        )
 
     # --- batches and payments -------------------------------------------------------
 
     def batch(self, b: Batch) -> dict[str, Any]:
         """``AccountingBatch``."""
-        return {
-            "id": b.id,
-            "batchIdentifier": b.identifier,
-            "exportInvoicesFlag": b.export_invoices,
-            "exportExpensesFlag": b.export_expenses,
-            "exportProductsFlag": b.export_products,
-            "closedFlag": b.closed_flag,
-            "_info": info(b.created),
-        }
+        return _p(
+            {
+                "id": b.id,
+                "batchIdentifier": b.identifier,
+                "exportInvoicesFlag": b.export_invoices,
+                "exportExpensesFlag": b.export_expenses,
+                "exportProductsFlag": b.export_products,
+                "closedFlag": b.closed_flag,
+                "_info": info(b.created),
+            },
+            "accountingBatch",
+        )
 
     def batch_entries(self, b: Batch) -> list[dict[str, Any]]:
         """``BatchEntry`` rows: one per GL entry of the batched records."""
@@ -1177,7 +1293,7 @@ class Views:
                         expense=ref,
                     )
                 )
-                if export["offset"]:
+                if export.get("offset"):
                     o = export["offset"]
                     rows.append(
                         self._entry(
@@ -1219,56 +1335,62 @@ class Views:
         purchase_order: Any = None,
         item: str | None = None,
     ) -> dict[str, Any]:
-        return {
-            "id": gl_id,
-            "accountType": gl_type,
-            "name": name,
-            "accountNumber": account,
-            "debit": num(amount) if amount > 0 else 0,
-            "credit": num(-amount) if amount < 0 else 0,
-            "cost": 0,
-            "item": item,
-            "salesCode": None,
-            "costOfGoodsSoldAccountNumber": None,
-            "invoice": invoice,
-            "purchaseOrder": purchase_order,
-            "lineItem": None,
-            "transfer": None,
-            "expense": expense,
-            "adjustmentDetail": None,
-            "_info": info("2025-01-01T00:00:00Z"),
-        }
+        return _p(
+            {
+                "id": gl_id,
+                "accountType": gl_type,
+                "name": name,
+                "accountNumber": account,
+                "debit": num(amount) if amount > 0 else 0,
+                "credit": num(-amount) if amount < 0 else 0,
+                "cost": 0,
+                "item": item,
+                "salesCode": None,
+                "costOfGoodsSoldAccountNumber": None,
+                "invoice": invoice,
+                "purchaseOrder": purchase_order,
+                "lineItem": None,
+                "transfer": None,
+                "expense": expense,
+                "adjustmentDetail": None,
+                "_info": info("2025-01-01T00:00:00Z"),
+            },
+            "batchEntry",
+        )
 
     def payment(self, p: Payment) -> dict[str, Any]:
         """``InvoicePayment`` (plus the sandbox's ``transactionId``)."""
         s = self.s
         inv = s.invoices[p.invoice_id]
         balance = num(s.invoice_balance(inv))
-        return {
-            "id": p.id,
-            "type": p.type,
-            "source": p.source,
-            "invoice": {
-                "id": inv.id,
-                "identifier": inv.number,
-                "billingType": inv.type,
-                "applyToType": inv.apply_to_type,
-                "invoiceDate": iso(inv.date),
-                "chargeFirmFlag": False,
+        return _p(
+            {
+                "id": p.id,
+                "type": p.type,
+                "source": p.source,
+                "invoice": {
+                    "id": inv.id,
+                    "identifier": inv.number,
+                    "billingType": inv.type,
+                    "applyToType": inv.apply_to_type,
+                    "invoiceDate": iso(inv.date),
+                    "chargeFirmFlag": False,
+                },
+                "credit": None,
+                "amount": num(p.amount),
+                "balance": balance,
+                "invoiceBalance": balance,
+                "invoiceTotal": num(s.invoice_total(inv)),
+                "paymentDate": p.payment_date,
+                "appliedBy": p.applied_by,
+                "wisePayPayment": None,
+                "paymentSyncStatus": None,
+                "glBatchID": p.gl_batch_id,
+                "paymentSyncDate": None,
+                "paymentAccount": p.payment_account,
+                "aRPaymentAccount": self.account_number(s.ar_account_id),
+                "transactionId": p.transaction_id,
+                "_info": info(p.created),
             },
-            "credit": None,
-            "amount": num(p.amount),
-            "balance": balance,
-            "invoiceBalance": balance,
-            "invoiceTotal": num(s.invoice_total(inv)),
-            "paymentDate": p.payment_date,
-            "appliedBy": p.applied_by,
-            "wisePayPayment": None,
-            "paymentSyncStatus": None,
-            "glBatchID": p.gl_batch_id,
-            "paymentSyncDate": None,
-            "paymentAccount": p.payment_account,
-            "aRPaymentAccount": self.account_number(s.ar_account_id),
-            "transactionId": p.transaction_id,
-            "_info": info(p.created),
-        }
+            "invoicePayment",
+        )
