@@ -194,3 +194,28 @@ def test_unreachable_database_is_typed_and_hides_the_password() -> None:
         open_transport("embedded", dsn=dsn, connect_timeout_s=1)
     assert f"127.0.0.1:{port}/ws" in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+def test_open_from_config_uses_the_config_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wisesync import transport as tmod
+    from wisesync.config import AppConfig, KafkaSettings
+
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr(tmod, "open_transport", lambda kind, **s: calls.append((kind, s)))
+    kafka = KafkaSettings(bootstrap_servers="k1:9092,k2:9092", partitions=12, client_id="ws-a")
+    tmod.open_from_config(AppConfig(transport="kafka", kafka=kafka))
+    tmod.open_from_config(AppConfig(transport="embedded", dsn="postgresql:///cfg"))
+    tmod.open_from_config(AppConfig(transport="embedded"), dsn="postgresql:///started")
+    assert calls == [
+        ("kafka", {"bootstrap_servers": "k1:9092,k2:9092", "client_id": "ws-a"}),
+        ("embedded", {"dsn": "postgresql:///cfg"}),
+        ("embedded", {"dsn": "postgresql:///started"}),
+    ]
+
+
+def test_open_from_config_without_any_dsn_says_what_to_set() -> None:
+    from wisesync.config import AppConfig
+    from wisesync.transport import open_from_config
+
+    with pytest.raises(TransportConfigError, match=r"store\.dsn_env"):
+        open_from_config(AppConfig(transport="embedded"))

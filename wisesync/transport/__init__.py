@@ -13,7 +13,7 @@ See :mod:`wisesync.transport.base` for the semantics both implementations guaran
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wisesync.transport import topics
 from wisesync.transport.base import (
@@ -31,6 +31,9 @@ from wisesync.transport.base import (
 )
 from wisesync.transport.errors import TRANSPORT_KIND_KEY, TransportConfigError
 
+if TYPE_CHECKING:
+    from wisesync.config import AppConfig
+
 __all__ = [
     "Admin",
     "Consumer",
@@ -42,6 +45,8 @@ __all__ = [
     "RecordMetadata",
     "TopicPartition",
     "Transport",
+    "ensure_topics",
+    "open_from_config",
     "open_transport",
     "partition_for",
     "topics",
@@ -79,3 +84,27 @@ def open_transport(kind: str = "auto", **settings: Any) -> Transport:
     raise TransportConfigError(
         f'expected "kafka" or "embedded", got {kind!r}', key=TRANSPORT_KIND_KEY
     )
+
+
+def open_from_config(config: AppConfig, dsn: str | None = None) -> Transport:
+    """Open the transport ``config.transport`` names (``[transport]`` in the config file).
+
+    kafka uses ``transport.kafka.bootstrap_servers`` / ``client_id``; embedded uses ``dsn``
+    (the store's DSN, e.g. the one the embedded Postgres was started with) or ``config.dsn``.
+    """
+    if config.transport == "kafka":
+        return open_transport(
+            "kafka",
+            bootstrap_servers=config.kafka.bootstrap_servers,
+            client_id=config.kafka.client_id,
+        )
+    return open_transport(config.transport, dsn=dsn or config.dsn)
+
+
+def ensure_topics(transport: Transport, partitions: int) -> dict[str, int]:
+    """Create wisesync's topics (:data:`topics.ALL`) if missing; return their partition counts.
+
+    ``partitions`` is ``transport.kafka.partitions`` (also used for embedded, so a company maps
+    to the same partition number on both). Existing topics keep their partition count.
+    """
+    return transport.admin().create_topics(topics.ALL, partitions=partitions)

@@ -33,7 +33,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -68,14 +67,9 @@ from wisesync.transport.errors import (
 )
 from wisesync.transport.naming import validate_topic_name
 
-__all__ = ["MIGRATION", "EmbeddedTransport", "describe_dsn"]
+__all__ = ["EmbeddedTransport", "describe_dsn", "range_assign"]
 
 log = logging.getLogger(__name__)
-
-#: The migration that creates the tables this module uses.
-MIGRATION = (
-    Path(__file__).resolve().parents[1] / "store" / "migrations" / "0002_embedded_transport.sql"
-)
 
 CHANNEL = "wisesync_transport"
 
@@ -1085,11 +1079,3 @@ class EmbeddedAdmin(Admin):
 
     def close(self) -> None:
         """Nothing to release (the pool belongs to the transport)."""
-
-
-def apply_schema(dsn: str) -> None:
-    """Execute the migration file on ``dsn`` if its tables are missing (tests and tools only;
-    deployments use ``wisesync db migrate``)."""
-    with psycopg.connect(dsn) as conn:
-        if conn.execute("SELECT to_regclass('transport_log')").fetchone()[0] is None:
-            conn.execute(MIGRATION.read_text())
