@@ -214,3 +214,33 @@ def test_decimals_arrive_exact(server):
     quantities = [d["quantity"] for d in txn["detail"] if d["glTypeId"] != "ST"]
     assert all(type(q).__name__ == "Decimal" for q in quantities)
     assert any(len(str(q).split(".")[1]) == 7 for q in quantities)
+
+
+class NoForwardOnlySession(RecordingSession):
+    """A server that ignores forward-only paging and sends no Link header."""
+
+    def request(self, method, url, **kw):  # type: ignore[override]
+        headers = {
+            k: v for k, v in (kw.pop("headers", None) or {}).items() if k != "pagination-type"
+        }
+        response = super().request(method, url, headers=headers, **kw)
+        response.headers.pop("Link", None)
+        return response
+
+
+def test_page_numbers_are_used_when_the_server_ignores_forward_only():
+    from wisesync_connectwise.sandbox import start_sandbox
+
+    server = start_sandbox(seed=3, invoices=40, expenses=5, procurement=5, max_page_size=10)
+    try:
+        session = NoForwardOnlySession()
+        client = make_client(server, session=session, page_size=10)
+        rows = client.get_all(UNPOSTED)
+        expected = server.app.unposted_counts()
+        assert len(rows) == expected["invoice"] + expected["credit_memo"]
+        assert len({r["id"] for r in rows}) == len(rows)
+        assert [p.get("page") for *_, p in session.sent[1:]] == list(
+            range(2, len(session.sent) + 1)
+        )
+    finally:
+        server.stop()
