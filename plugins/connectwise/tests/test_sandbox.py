@@ -622,3 +622,51 @@ def test_start_sandbox_prints_nothing_and_reset_restores_the_seed(capsys):
         assert srv.app.calls(path="accounting") == 0
     finally:
         srv.stop()
+
+
+def test_patch_invoice_status_releases_a_held_invoice(cw):
+    held = cw.server.app.case("finance_hold")
+    inv_id = _invoice_id(cw, held)
+    r = cw.session.patch(
+        cw.base + f"/finance/invoices/{inv_id}",
+        json=[{"op": "replace", "path": "status/name", "value": "Closed"}],
+    )
+    assert r.status_code == 200 and r.json()["status"]["isClosed"] is True
+    assert held in cw.unposted_invoice_numbers()
+    bad = cw.session.patch(
+        cw.base + f"/finance/invoices/{inv_id}",
+        json=[{"op": "replace", "path": "total", "value": 1}],
+    )
+    assert bad.status_code == 400
+
+
+def test_latency_option_survives_reset():
+    srv = start_sandbox(seed=0, latency=0.05)
+    try:
+        srv.app.reset()
+        assert srv.app.faults.latency == 0.05
+    finally:
+        srv.stop()
+
+
+def test_python_dash_m_prints_url_and_credentials():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wisesync_connectwise.sandbox", "--port", "0", "--seed", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("ConnectWise sandbox: http://127.0.0.1:")
+        url = first.split(": ", 1)[1].strip()
+        lines = [proc.stdout.readline() for _ in range(4)]
+        creds = dict(line.strip().split(":", 1) for line in lines)
+        assert creds["company id"].strip() == Credentials().company_id
+        headers = Credentials().headers()
+        assert requests.get(url + "/system/info", headers=headers, timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gc
 import math
 import threading
 import time
@@ -47,7 +48,7 @@ from wisesync.testing.sandbox import Request, Response, SandboxApp
 from . import listing, seed
 from .conditions import parse_instant
 from .errors import STATUS_CODES, ApiError, bad_request, body, invalid, not_found
-from .state import Expense, GLAccount, Invoice, Procurement, State
+from .state import Expense, GLAccount, Invoice, Procurement, State, now_iso
 from .views import Views, encode_json
 
 API_BASE = "/v4_6_release/apis/3.0"
@@ -147,6 +148,7 @@ class ConnectWiseSandbox(SandboxApp):
             "customers": customers,
         }
         self._cases = cases
+        self.latency = latency
         self.faults.latency = latency
         self.state = self._build()
         self.views = Views(self.state)
@@ -376,6 +378,7 @@ class ConnectWiseSandbox(SandboxApp):
             lambda ident: v().invoice(i) if (i := s().invoices.get(ident)) else None,
             cached=True,
         )
+        self.route("PATCH", API_BASE + "/finance/invoices/{id}", self._patch_invoice)
         self._collection(
             "/system/members",
             "member",
@@ -728,6 +731,42 @@ class ConnectWiseSandbox(SandboxApp):
         )
         return Response(201 if created else 200, self.views.payment(payment))
 
+    def _patch_invoice(self, request: Request) -> Response:
+        """PATCH an invoice: only ``status`` (``status/id`` or ``status/name``) can change."""
+        inv = self._invoice(request)
+        ops = self._json(request)
+        if not isinstance(ops, list) or not ops:
+            raise bad_request("PATCH body must be a non-empty array of PatchOperations.")
+        for op in ops:
+            path = str(op.get("path", "") if isinstance(op, dict) else "").strip("/").lower()
+            value = op.get("value") if isinstance(op, dict) else None
+            if path in ("status", "status/id", "status/name"):
+                if isinstance(value, dict):
+                    value = value.get("id", value.get("name"))
+                status = next(
+                    (
+                        s
+                        for s in self.state.statuses.values()
+                        if str(value).lower() in (str(s.id), s.name.lower())
+                    ),
+                    None,
+                )
+                if status is None:
+                    raise invalid(
+                        "invoice", "status", "NotFound", f"Billing status {value} not found"
+                    )
+                inv.status_id = status.id
+                inv.rev += 1
+                inv.updated = now_iso()
+            else:
+                raise invalid(
+                    "invoice",
+                    path or "path",
+                    "InvalidField",
+                    f"The sandbox can only patch an invoice's status, not {path!r}",
+                )
+        return Response(200, self.views.invoice(inv))
+
     def _delete_payment(self, request: Request) -> Response:
         inv = self._invoice(request)
         self.state.delete_payment(inv.id, _int(request.params["pid"], "invoicePayment"))
@@ -738,12 +777,28 @@ class ConnectWiseSandbox(SandboxApp):
     def reset(self) -> None:
         """Forget faults and the log and rebuild the seeded tenant."""
         super().reset()
+        self.faults.latency = self.latency
+        if self.rate_limit:
+            self._limiter = _RateLimiter(self.rate_limit)
         with self.lock:
             self.state = self._build()
             self.views = Views(self.state)
 
     def warm(self) -> None:
-        """Build and encode every record's JSON now, so the first extraction is as fast as the rest."""
+        """Build and encode every record's JSON now, so the first extraction is as fast as the rest.
+
+        The cyclic garbage collector is paused meanwhile: the cache is hundreds of
+        thousands of long-lived dicts, and rescanning them costs a third of the time.
+        """
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            self._warm()
+        finally:
+            if paused:
+                gc.enable()
+
+    def _warm(self) -> None:
         with self.lock:
             s, v = self.state, self.views
             for inv in s.invoices.values():

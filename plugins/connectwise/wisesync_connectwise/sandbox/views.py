@@ -130,6 +130,8 @@ class Views:
         self.s = state
         self._cache: dict[tuple[str, int], tuple[tuple[int, int], Any]] = {}
         self._bytes: dict[int, tuple[Any, bytes]] = {}
+        self._memos: dict[tuple[str, Any], Any] = {}
+        self._memo_rev = -1
 
     def _cached(self, view: str, ident: int, rev: int, build: Callable[[], Any]) -> Any:
         token = (rev, self.s.ref_rev)
@@ -162,12 +164,26 @@ class Views:
 
     # --- references -----------------------------------------------------------------
 
+    def _memo(self, kind: str, key: Any, build: Callable[[], Any]) -> Any:
+        """Small derived values (references, account numbers), rebuilt after reference edits."""
+        if self._memo_rev != self.s.ref_rev:
+            self._memos.clear()
+            self._memo_rev = self.s.ref_rev
+        try:
+            return self._memos[(kind, key)]
+        except KeyError:
+            value = self._memos[(kind, key)] = build()
+            return value
+
     def company_ref(self, company_id: int | None) -> dict[str, Any] | None:
-        """``CompanyReference``."""
+        """``CompanyReference`` (one shared dict per company)."""
+        return self._memo("company_ref", company_id, lambda: self._company_ref(company_id))
+
+    def _company_ref(self, company_id: int | None) -> dict[str, Any] | None:
         c = self.s.companies.get(company_id) if company_id is not None else None
         if c is None:
             return None
-        return _p({"id": c.id, "identifier": c.identifier, "name": c.name})
+        return {"id": c.id, "identifier": c.identifier, "name": c.name}
 
     def contact_ref(self, contact_id: int | None) -> dict[str, Any] | None:
         """``ContactReference``."""
@@ -214,6 +230,9 @@ class Views:
 
     def account_number(self, gl_account_id: int | None) -> str:
         """The Account-type segment(s) of a mapping ("" when empty or no mapping)."""
+        return self._memo("account", gl_account_id, lambda: self._account_number(gl_account_id))
+
+    def _account_number(self, gl_account_id: int | None) -> str:
         account = self.s.gl_accounts.get(gl_account_id) if gl_account_id is not None else None
         caption = self.s.caption
         if account is None or caption is None:
@@ -227,6 +246,9 @@ class Views:
 
     def gl_class(self, gl_account_id: int | None) -> str:
         """The Class-type segments joined with ``-`` in caption order, "" when all empty."""
+        return self._memo("class", gl_account_id, lambda: self._gl_class(gl_account_id))
+
+    def _gl_class(self, gl_account_id: int | None) -> str:
         account = self.s.gl_accounts.get(gl_account_id) if gl_account_id is not None else None
         caption = self.s.caption
         if account is None or caption is None:
