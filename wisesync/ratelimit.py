@@ -67,7 +67,9 @@ class ScaledClock(Clock):
 class CallLimiter:
     """Sliding-window and concurrency limiter for one organisation's API.
 
-    Use ``with limiter.call(): response = session.get(...)``. Thread-safe.
+    Use ``with limiter.call(): response = session.get(...)``. Thread-safe. A call
+    takes its window slot when it starts and keeps it until a window span after it
+    finished (the server counts it on arrival, somewhere in between).
     """
 
     def __init__(self, limits: TargetLimits, clock: Clock | None = None, *, system: str = "ledger"):
@@ -132,8 +134,26 @@ class CallLimiter:
             yield
         finally:
             with self._lock:
+                self._restamp(now, self.clock.now())
                 self._in_flight -= 1
                 self._lock.notify_all()
+
+    def _restamp(self, started: float, finished: float) -> None:
+        """Move a finished call's minute/second slot from its start to its end time.
+
+        The server counted the call when it arrived, which is after it started here;
+        keeping the start time would free the slot up to one network latency too early
+        and, at the edge of a full window, earn a 429. ``finished`` is not earlier than
+        any stamp in the windows, so they stay sorted. Caller holds the lock.
+        """
+        if finished <= started:
+            return
+        for window in (self._minute, self._second):
+            try:
+                window.remove(started)
+            except ValueError:  # already aged out of the window
+                continue
+            window.append(finished)
 
 
 def unlimited() -> CallLimiter:
