@@ -244,3 +244,15 @@ def test_page_numbers_are_used_when_the_server_ignores_forward_only():
         )
     finally:
         server.stop()
+
+
+def test_the_client_paces_itself_unless_the_poster_lends_a_limiter(server):
+    from wisesync.ratelimit import CallLimiter, TargetLimits
+    from wisesync_connectwise.client import client_for
+
+    runtime = runtime_for(server)
+    paced = client_for(runtime, company_for(server, calls_per_second=5))
+    assert paced.limiter is not None and paced.limiter.limits.calls_per_second == 5
+    assert client_for(runtime, company_for(server, calls_per_second=0)).limiter is None
+    lent = CallLimiter(TargetLimits(calls_per_second=3))
+    assert client_for(runtime, company_for(server), limiter=lent).limiter is lent

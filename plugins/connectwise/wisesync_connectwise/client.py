@@ -280,8 +280,17 @@ def client_for(
     limiter: CallLimiter | None = None,
     retry: RetryPolicy | None = None,
 ) -> ConnectWiseClient:
-    """A client for ``company`` built from its ``[companies.connectwise]`` table and secrets."""
+    """A client for ``company`` built from its ``[companies.connectwise]`` table and secrets.
+
+    Without a ``limiter`` (the poster lends one to targets) the client paces itself at the
+    table's ``calls_per_second`` (0 = not at all).
+    """
     cw = settings_module.load(company)
+    if limiter is None and cw.calls_per_second > 0:
+        pace = TargetLimits(
+            batch_size=LIMITS.batch_size, calls_per_second=max(1, round(cw.calls_per_second))
+        )
+        limiter = CallLimiter(pace, runtime.clock, system=SYSTEM)
     return ConnectWiseClient(
         cw, cw.credentials(runtime), limiter=limiter, retry=retry, clock=runtime.clock
     )

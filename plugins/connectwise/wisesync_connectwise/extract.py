@@ -25,11 +25,10 @@ from typing import Any, ClassVar
 
 from wisesync.config import CompanyConfig, ConfigProblem
 from wisesync.events.models import PostingResult, RecordEvent, RecordType
-from wisesync.protocols import AckOutcome, Held, Source
-from wisesync.ratelimit import CallLimiter, TargetLimits
+from wisesync.protocols import AckOutcome, Held, PluginRuntime, Source
 from wisesync_connectwise import mapping, settings
 from wisesync_connectwise.acknowledge import Acknowledger
-from wisesync_connectwise.client import LIMITS, ConnectWiseClient, client_for
+from wisesync_connectwise.client import ConnectWiseClient, client_for
 from wisesync_connectwise.conditions import and_, compare, eq, in_
 from wisesync_connectwise.fields import ref_id, text
 from wisesync_connectwise.parties import contact_ids
@@ -68,6 +67,8 @@ class _Run:
         if missing:
             for company in self.client.get_by_ids("/company/companies", missing):
                 self.lookups.companies[int(company["id"])] = company
+            for gone in missing - self.lookups.companies.keys():
+                self.lookups.companies[gone] = {}  # deleted: use the reference, ask once
         people = {
             c
             for i in wanted
@@ -77,6 +78,8 @@ class _Run:
         if people:
             for person in self.client.get_by_ids("/company/contacts", people):
                 self.lookups.contacts[int(person["id"])] = person
+            for gone in people - self.lookups.contacts.keys():
+                self.lookups.contacts[gone] = {}
 
     def load_members(self, refs: list[Any]) -> None:
         missing = {
@@ -85,6 +88,8 @@ class _Run:
         if missing:
             for member in self.client.get_by_ids("/system/members", missing):
                 self.lookups.members[int(member["id"])] = member
+            for gone in missing - self.lookups.members.keys():
+                self.lookups.members[gone] = {}
 
 
 class ConnectWiseSource(Source):
@@ -96,7 +101,7 @@ class ConnectWiseSource(Source):
         {RecordType.INVOICE, RecordType.CREDIT_MEMO, RecordType.EXPENSE, RecordType.PROCUREMENT}
     )
 
-    def __init__(self, runtime: Any):
+    def __init__(self, runtime: PluginRuntime):
         super().__init__(runtime)
         self._clients: dict[str, ConnectWiseClient] = {}
         self._lock = threading.Lock()
@@ -112,18 +117,7 @@ class ConnectWiseSource(Source):
         with self._lock:
             found = self._clients.get(company.key)
             if found is None:
-                cw = settings.load(company)
-                limiter = None
-                if cw.calls_per_second > 0:
-                    limiter = CallLimiter(
-                        TargetLimits(
-                            batch_size=LIMITS.batch_size,
-                            calls_per_second=max(1, round(cw.calls_per_second)),
-                        ),
-                        self.runtime.clock,
-                        system="ConnectWise",
-                    )
-                found = client_for(self.runtime, company, limiter=limiter)
+                found = client_for(self.runtime, company)
                 self._clients[company.key] = found
             return found
 
