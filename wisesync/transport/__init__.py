@@ -13,6 +13,7 @@ See :mod:`wisesync.transport.base` for the semantics both implementations guaran
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from wisesync.transport import topics
@@ -101,10 +102,13 @@ def open_from_config(config: AppConfig, dsn: str | None = None) -> Transport:
     return open_transport(config.transport, dsn=dsn or config.dsn)
 
 
-def ensure_topics(transport: Transport, partitions: int) -> dict[str, int]:
-    """Create wisesync's topics (:data:`topics.ALL`) if missing; return their partition counts.
+def ensure_topics(
+    transport: Transport, partitions: int, names: Iterable[str] = topics.ALL
+) -> dict[str, int]:
+    """Create wisesync's topics if missing (``names``: e.g. ``config.topics.all`` when a
+    ``transport.topic_prefix`` is set); return their partition counts.
 
     ``partitions`` is ``transport.kafka.partitions`` (also used for embedded, so a company maps
     to the same partition number on both). Existing topics keep their partition count.
     """
-    return transport.admin().create_topics(topics.ALL, partitions=partitions)
+    return transport.admin().create_topics(names, partitions=partitions)
