@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from wisesync.config import CompanyOptions
 from wisesync.events.models import RecordEvent, RecordType
 from wisesync.protocols import Held
-
 from wisesync_connectwise.extract import ConnectWiseSource
 from wisesync_connectwise.testing import company_for, runtime_for
 
@@ -167,8 +167,8 @@ def test_expenses(server, extracted):
     assert reimb.contact.name == "John Smith" and reimb.contact.account_number == "EMP-JSMITH"
     assert reimb.contact.billing_contact.email == "jsmith@demomsp.com.au"
     (line,) = reimb.lines
-    assert (line.line_amount, line.tax_amount, line.gl_account, line.tax_code) == (
-        D("389.00"), D("38.9"), "493", "INPUT")  # fmt: skip
+    expected = (D("389.00"), D("38.9"), "493", "INPUT")
+    assert (line.line_amount, line.tax_amount, line.gl_account, line.tax_code) == expected
     assert line.tracking.location == "Sydney"
     assert reimb.totals.total == D("427.9") and reimb.attributes["billable"] == "true"
     assert reimb.reference == f"WS-demo-EXP-{reimb.source_id}"

@@ -9,8 +9,8 @@ import sys
 
 import click
 import requests
-from wisesync.plugins import build_registry
 
+from wisesync.plugins import build_registry
 from wisesync_connectwise import plugin
 from wisesync_connectwise.extract import ConnectWiseSource
 from wisesync_connectwise.payments import ConnectWisePayments
@@ -56,7 +56,7 @@ def test_wisesync_sandbox_connectwise_runs_in_the_foreground():
             "--invoices",
             "12",
             "--no-cases",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
