@@ -5,7 +5,6 @@ from __future__ import annotations
 from wisesync.config import CompanyOptions
 from wisesync.events.models import RecordEvent, Status
 from wisesync.testing.sandbox import Fault
-
 from wisesync_connectwise.acknowledge import batch_identifier
 from wisesync_connectwise.extract import ConnectWiseSource
 from wisesync_connectwise.testing import company_for, posted, runtime_for

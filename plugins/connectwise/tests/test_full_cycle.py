@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+
 from wisesync.events.models import RecordEvent
 from wisesync.protocols import Held
-
 from wisesync_connectwise.extract import ConnectWiseSource
 from wisesync_connectwise.sandbox import start_sandbox
 from wisesync_connectwise.testing import company_for, posted, runtime_for

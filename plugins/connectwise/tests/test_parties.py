@@ -28,7 +28,11 @@ CONTACTS = {
         "lastName": "O'Brien",
         "communicationItems": [
             {"type": {"name": "Direct"}, "value": "0400 000 000", "communicationType": "Phone"},
-            {"type": {"name": "Email"}, "value": "old@obrien.example", "communicationType": "Email"},
+            {
+                "type": {"name": "Email"},
+                "value": "old@obrien.example",
+                "communicationType": "Email",
+            },
             {
                 "type": {"name": "Email"},
                 "value": "aoife@obrien.example",

@@ -6,11 +6,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from wisesync.errors import AuthError
 from wisesync.events.models import Payment, RecordEvent, RecordType, Status
 from wisesync.ratelimit import CallLimiter
 from wisesync.testing.sandbox import Fault
-
 from wisesync_connectwise.client import LIMITS
 from wisesync_connectwise.payments import ConnectWisePayments
 from wisesync_connectwise.testing import company_for, runtime_for

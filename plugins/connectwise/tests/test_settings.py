@@ -5,7 +5,6 @@ import pytest
 from wisesync.config import CompanyConfig
 from wisesync.errors import ConfigError
 from wisesync.protocols import PluginRuntime
-
 from wisesync_connectwise import settings
 
 
@@ -66,7 +65,9 @@ def test_a_secret_pasted_as_env_name_is_not_echoed():
 
 def test_credentials_resolve_from_the_environment_and_repr_hides_them():
     s = settings.load(company(**GOOD))
-    runtime = PluginRuntime(config=None, environ={"CW_PUB": "pub", "CW_PRIV": "priv", "CW_CLIENT": "cid"})
+    runtime = PluginRuntime(
+        config=None, environ={"CW_PUB": "pub", "CW_PRIV": "priv", "CW_CLIENT": "cid"}
+    )
     creds = s.credentials(runtime)
     assert (creds.public_key, creds.private_key, creds.client_id) == ("pub", "priv", "cid")
     assert "priv" not in repr(creds) and "pub'" not in repr(creds)

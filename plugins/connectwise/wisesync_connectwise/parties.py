@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from wisesync.events.models import Address, Contact, Person, Terms
-
 from wisesync_connectwise.fields import ref_id, ref_name, text, whole_days
 
 
@@ -64,7 +63,9 @@ def person(
     contact = contacts.get(ident)
     name = None
     if contact:
-        name = " ".join(x for x in (text(contact.get("firstName")), text(contact.get("lastName"))) if x)
+        name = " ".join(
+            x for x in (text(contact.get("firstName")), text(contact.get("lastName"))) if x
+        )
     name = name or ref_name(ref)
     if not name:
         return None
