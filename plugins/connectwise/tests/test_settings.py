@@ -74,3 +74,21 @@ def test_credentials_resolve_from_the_environment_and_repr_hides_them():
     with pytest.raises(ConfigError) as info:
         s.credentials(PluginRuntime(config=None, environ={"CW_PUB": "pub"}))
     assert "connectwise.private_key_env" in str(info.value)
+
+
+def test_sandbox_connection_is_a_valid_section_with_its_secrets():
+    from types import SimpleNamespace
+
+    creds = SimpleNamespace(
+        company_id="demo", public_key="pub", private_key="priv", client_id="cid"
+    )
+    section, environ = settings.sandbox_connection("acme-2", "http://127.0.0.1:8081", creds)
+    cfg = CompanyConfig(key="acme-2", name="A", ledger="xero", settings={"connectwise": section})
+    assert settings.check(cfg) == []
+    resolved = settings.load(cfg).credentials(PluginRuntime(config=None, environ=environ))
+    assert (resolved.public_key, resolved.private_key, resolved.client_id) == (
+        "pub",
+        "Pr1v4te",
+        "cid",
+    )
+    assert "Pr1v4te" not in str(section)

@@ -202,3 +202,29 @@ def load(company: CompanyConfig) -> ConnectWiseSettings:
         timeout_seconds=float(raw.get("timeout_seconds", 60)),
         calls_per_second=float(raw.get("calls_per_second", 10)),
     )
+
+
+def sandbox_connection(
+    company: str, url: str, credentials: Any
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ``[companies.connectwise]`` table and secret variables for a company reading from
+    a sandbox at ``url`` (``credentials`` has company_id, public_key, private_key, client_id).
+
+    For :meth:`wisesync.testing.sandbox.SandboxApp.connection_settings`. A local sandbox is
+    not paced (``calls_per_second = 0``); its own ``rate_limit`` option answers 429s.
+    """
+    prefix = "WISESYNC_SANDBOX_" + re.sub(r"[^A-Z0-9]", "_", company.upper()) + "_CW"
+    section = {
+        "base_url": url,
+        "company_id": credentials.company_id,
+        "public_key_env": f"{prefix}_PUBLIC_KEY",
+        "private_key_env": f"{prefix}_PRIVATE_KEY",
+        "client_id_env": f"{prefix}_CLIENT_ID",
+        "calls_per_second": 0,
+    }
+    environ = {
+        f"{prefix}_PUBLIC_KEY": credentials.public_key,
+        f"{prefix}_PRIVATE_KEY": credentials.private_key,
+        f"{prefix}_CLIENT_ID": credentials.client_id,
+    }
+    return section, environ
