@@ -80,7 +80,7 @@ def test_sandbox_connection_is_a_valid_section_with_its_secrets():
     from types import SimpleNamespace
 
     creds = SimpleNamespace(
-        company_id="demo", public_key="pub", private_key="priv", client_id="cid"
+        company_id="demo", public_key="pub", private_key="Pr1v4te", client_id="cid"
     )
     section, environ = settings.sandbox_connection("acme-2", "http://127.0.0.1:8081", creds)
     cfg = CompanyConfig(key="acme-2", name="A", ledger="xero", settings={"connectwise": section})
