@@ -36,7 +36,7 @@ from wisesync.errors import (
 )
 from wisesync.events.codec import Codec
 from wisesync.events.errors import EventDecodeError
-from wisesync.events.models import DeadLetter, PostingResult, RecordEvent, Status
+from wisesync.events.models import DeadLetter, PostingResult, RecordEvent, Status, Trigger
 from wisesync.messages import Message, Severity, has_errors, message
 from wisesync.pipeline.journal import FAILED, POSTED, Journal
 from wisesync.pipeline.outcomes import failed, merge_messages, result_for
@@ -204,6 +204,9 @@ class Poster:
             return
         events = [event for _, event in items]
         by_event = {event.event_id: msg for msg, event in items}
+        if any(event.trigger is Trigger.REPLAY for event in events):
+            # a replay follows a fix (a new account, a reconnect): load reference data afresh
+            self.pool.forget(company.key, target.name)
         until = self._paused.get((company.key, target.name))
         if until and until > datetime.now(UTC):
             self.park(events, until, "daily limit")
@@ -336,9 +339,10 @@ class Poster:
             to_post = [e for e in to_post if e.identity in claimed]
             posted = self._post(target, ctx, to_post, warnings) if to_post else []
             done.extend(posted)
-            _share_calls(
-                [r for _, r in done if r.status is Status.POSTED], ctx.limiter.calls - calls_before
-            )
+            calls = ctx.limiter.calls - calls_before
+            _share_calls([r for _, r in done if r.status is Status.POSTED], calls)
+            if self.metrics is not None and calls:
+                self.metrics.api_call(company.key, target.name, calls)
         self.stats.batches += 1
         self._finish(company, done)
 
@@ -384,7 +388,11 @@ class Poster:
         warnings: dict[str, list[Message]],
     ) -> list[tuple[RecordEvent, PostingResult]]:
         try:
-            outcomes = target.post(events, ctx)
+            if self.metrics is not None:
+                with self.metrics.time_posting(target.name):
+                    outcomes = target.post(events, ctx)
+            else:
+                outcomes = target.post(events, ctx)
         except (AuthError, RemoteUnavailable, RateLimited, DailyLimitReached):
             raise
         except Exception as exc:
