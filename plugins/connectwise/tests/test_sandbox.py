@@ -224,6 +224,8 @@ def test_conditions_and_or_in_like_dates_and_numbers(cw):
         )
     )
     assert sorted(r["invoiceNumber"] for r in rows) == sorted(numbers)
+    rows = cw.json(cw.get("/company/companies", params={"conditions": "id in (117, 101, 99999)"}))
+    assert [r["id"] for r in rows] == [101, 117]
     rows = cw.json(cw.get("/company/companies", params={"conditions": 'name like "caf%"'}))
     assert [r["name"] for r in rows] == ["Café Zürich"]
     rows = cw.json(
@@ -331,6 +333,15 @@ def test_batch_marks_records_posted_and_delete_returns_them(cw):
         )
     )
     assert [b["id"] for b in found] == [batch_id]
+    for condition in (
+        'batchIdentifier = "ws-DEMO-inv-1"',
+        f"id = {batch_id}",
+        f'batchIdentifier in ("nope", "WS-demo-INV-1")',
+    ):
+        hits = cw.json(cw.get("/finance/accounting/batches", params={"conditions": condition}))
+        assert [b["id"] for b in hits] == [batch_id], condition
+    none = cw.get("/finance/accounting/batches", params={"conditions": 'batchIdentifier="x"'})
+    assert none.json() == []
     entries = cw.json(cw.get(f"/finance/accounting/batches/{batch_id}/entries"))
     assert {e["id"] for e in entries} == set(gl_ids(tx))
     assert sum(Decimal(str(e["debit"])) - Decimal(str(e["credit"])) for e in entries) == 0

@@ -99,6 +99,21 @@ class _RateLimiter:
             return None
 
 
+def _ids(value: Any) -> list[int]:
+    """An ``id = value`` condition's id, or none when the value is not an integer."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError, ArithmeticError):
+        return []
+    return [number] if number == value or str(number) == str(value) else []
+
+
+def _hit(table: dict[str, int], key: str) -> list[int]:
+    """``[table[key]]`` or ``[]``."""
+    found = table.get(key)
+    return [] if found is None else [found]
+
+
 def _int(value: str, resource: str) -> int:
     try:
         return int(value)
@@ -233,18 +248,28 @@ class ConnectWiseSandbox(SandboxApp):
         rows: Callable[[], list[dict[str, Any]]],
         one: Callable[[int], dict[str, Any] | None],
         cached: bool = False,
+        index: dict[str, Callable[[Any], Iterable[Any]]] | None = None,
     ) -> None:
         """``GET path``, ``GET path/count`` and ``GET path/{id}``.
 
         ``cached``: the rows come from the views cache, so pages can be written
-        from their pre-encoded JSON.
+        from their pre-encoded JSON. ``index``: field -> function from a value to
+        the matching rows, used when ``conditions`` is one ``field = v`` or
+        ``field in (...)`` (so a look-up by batch identifier or invoice number
+        does not scan thousands of rows).
         """
-        self._get(path + "/count", lambda r: listing.count(r, rows(), what))
+        lookup = self._lookup(index, one) if index else None
+        self._get(path + "/count", lambda r: listing.count(r, rows, what, lookup))
 
         def get_page(request: Request) -> Response:
             encode = self.views.encoded if cached else None
             return listing.page(
-                request, rows(), what, max_page_size=self.max_page_size, encode=encode
+                request,
+                rows,
+                what,
+                max_page_size=self.max_page_size,
+                encode=encode,
+                lookup=lookup,
             )
 
         self._get(path, get_page)
@@ -261,6 +286,22 @@ class ConnectWiseSandbox(SandboxApp):
 
         self._get(path + "/{id}", get_one)
 
+    @staticmethod
+    def _lookup(
+        index: dict[str, Callable[[Any], Iterable[Any]]], one: Callable[[int], Any]
+    ) -> listing.Lookup:
+        """Turn ``field -> value -> ids`` functions into a :data:`listing.Lookup`."""
+        fields = {k.lower(): fn for k, fn in index.items()}
+
+        def lookup(field: str, values: list[Any]) -> list[dict[str, Any]] | None:
+            fn = fields.get(field)
+            if fn is None:
+                return None
+            ids = dict.fromkeys(i for v in values for i in fn(v))
+            return [row for row in (one(i) for i in ids) if row is not None]
+
+        return lookup
+
     # --- routes ---------------------------------------------------------------------
 
     def _routes_table(self) -> None:
@@ -273,6 +314,12 @@ class ConnectWiseSandbox(SandboxApp):
             "unpostedInvoice",
             lambda: [v().unposted_invoice(i) for i in s().unposted_invoices()],
             lambda ident: self._one_unposted_invoice(ident),
+            index={
+                "id": _ids,
+                "invoiceNumber": lambda value: [
+                    s().invoices[i].gl_ar_id for i in _hit(s().invoice_numbers, str(value))
+                ],
+            },
             cached=True,
         )
         self._get("/finance/accounting/unpostedinvoices/{id}/taxableLevels", self._taxable_levels)
@@ -314,6 +361,10 @@ class ConnectWiseSandbox(SandboxApp):
             "accountingBatch",
             lambda: [v().batch(b) for b in s().batches.values()],
             lambda ident: v().batch(b) if (b := s().batches.get(ident)) else None,
+            index={
+                "id": _ids,
+                "batchIdentifier": lambda value: _hit(s().batch_identifiers, str(value).casefold()),
+            },
         )
         self.route("POST", API_BASE + "/finance/accounting/batches", self._create_batch)
         self.route("DELETE", API_BASE + "/finance/accounting/batches/{id}", self._delete_batch)
@@ -355,6 +406,7 @@ class ConnectWiseSandbox(SandboxApp):
             "company",
             lambda: [v().company(c) for c in sorted(s().companies.values(), key=lambda c: c.id)],
             lambda ident: v().company(c) if (c := s().companies.get(ident)) else None,
+            index={"id": _ids},
             cached=True,
         )
         self._collection(
@@ -362,6 +414,7 @@ class ConnectWiseSandbox(SandboxApp):
             "contact",
             lambda: [v().contact(c) for c in s().contacts.values()],
             lambda ident: v().contact(c) if (c := s().contacts.get(ident)) else None,
+            index={"id": _ids},
             cached=True,
         )
         self._get("/finance/invoices/{id}/payments/count", self._payments_count)
@@ -376,6 +429,10 @@ class ConnectWiseSandbox(SandboxApp):
             "invoice",
             lambda: [v().invoice(i) for i in s().invoices.values()],
             lambda ident: v().invoice(i) if (i := s().invoices.get(ident)) else None,
+            index={
+                "id": _ids,
+                "invoiceNumber": lambda value: _hit(s().invoice_numbers, str(value)),
+            },
             cached=True,
         )
         self.route("PATCH", API_BASE + "/finance/invoices/{id}", self._patch_invoice)

@@ -217,6 +217,9 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.i = 0
         self.fields: set[str] = set()
+        self.comparisons = 0
+        self.complex = False  # a not, or an operator other than = / in
+        self.equality: tuple[str, list[Any]] | None = None
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -266,6 +269,7 @@ class _Parser:
     def factor(self) -> Predicate:
         if self.is_keyword("not"):
             self.take()
+            self.complex = True
             inner = self.factor()
             return lambda r: not inner(r)
         token = self.peek()
@@ -294,10 +298,12 @@ class _Parser:
             raise ConditionError(f"expected a field name at position {token.pos}, got {got!r}")
         path = token.value
         self.fields.add(path)
+        self.comparisons += 1
         negate = False
         if self.is_keyword("not"):
             self.take()
             negate = True
+            self.complex = True
         nxt = self.peek()
         if nxt.kind == "keyword" and nxt.value == "in":
             self.take()
@@ -307,11 +313,13 @@ class _Parser:
                 self.take()
                 values.append(self.value())
             self.expect("punct", ")")
+            self.equality = (path, values)
             tests = [_compare(path, "=", v) for v in values]
             return lambda r: any(t(r) for t in tests) != negate
         if nxt.kind == "keyword" and nxt.value in ("like", "contains"):
             self.take()
             literal = self.value()
+            self.complex = True
             if not isinstance(literal, str):
                 raise ConditionError(f"{nxt.value} needs a quoted string at position {nxt.pos}")
             if nxt.value == "like":
@@ -323,13 +331,38 @@ class _Parser:
         literal = self.value()
         if literal is None and op not in ("=", "!="):
             raise ConditionError(f"null can only be compared with = or != (position {nxt.pos})")
+        if op == "=" and literal is not None:
+            self.equality = (path, [literal])
+        else:
+            self.complex = True
         return _compare(path, op, literal)
+
+
+@dataclass(slots=True)
+class Compiled:
+    """A parsed ``conditions`` string.
+
+    ``equality`` is ``(field, values)`` when the whole condition is one
+    ``field = value`` or ``field in (...)``, so a collection with an index on
+    that field can skip the scan (the predicate is still applied).
+    """
+
+    predicate: Predicate | None
+    fields: set[str]
+    equality: tuple[str, list[Any]] | None = None
+
+
+def parse_conditions(text: str | None) -> Compiled:
+    """Parse ``text`` (empty or None matches everything)."""
+    if text is None or not text.strip():
+        return Compiled(None, set())
+    parser = _Parser(text)
+    predicate = parser.parse()
+    simple = parser.equality if parser.comparisons == 1 and not parser.complex else None
+    return Compiled(predicate, parser.fields, simple)
 
 
 def compile_conditions(text: str | None) -> tuple[Predicate | None, set[str]]:
     """Parse ``text``; return ``(predicate, fields used)``. Empty text -> ``(None, set())``."""
-    if text is None or not text.strip():
-        return None, set()
-    parser = _Parser(text)
-    predicate = parser.parse()
-    return predicate, parser.fields
+    compiled = parse_conditions(text)
+    return compiled.predicate, compiled.fields

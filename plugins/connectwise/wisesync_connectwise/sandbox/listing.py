@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 
 from wisesync.testing.sandbox import Request, Response
 
-from .conditions import compile_conditions, resolve
+from .conditions import Compiled, parse_conditions, resolve
 from .errors import ApiError
 from .views import SCHEMA
 
@@ -147,27 +147,56 @@ def _url(request: Request, **overrides: Any) -> str:
     return f"http://{host}{request.path}?{urlencode(query, quote_via=quote)}"
 
 
-def select(request: Request, records: Sequence[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+Lookup = Callable[[str, list[Any]], list[dict[str, Any]] | None]
+
+
+def candidates(
+    compiled: Compiled, rows: Callable[[], Sequence[dict[str, Any]]], lookup: Lookup | None
+) -> Sequence[dict[str, Any]]:
+    """The rows to scan: an index hit for a simple equality, else all of them (id order)."""
+    if lookup is not None and compiled.equality is not None:
+        field, values = compiled.equality
+        hit = lookup(field.lower(), values)
+        if hit is not None:
+            return sorted(hit, key=lambda r: r["id"])
+    return rows()
+
+
+def select(
+    request: Request,
+    records: Sequence[dict[str, Any]] | Callable[[], Sequence[dict[str, Any]]],
+    what: str,
+    lookup: Lookup | None = None,
+) -> list[dict[str, Any]]:
     """All records matching ``conditions`` (no paging), in id order."""
-    predicate, used = compile_conditions(request.arg("conditions"))
+    compiled = parse_conditions(request.arg("conditions"))
+    predicate, used = compiled.predicate, compiled.fields
+    if callable(records):
+        records = candidates(compiled, records, lookup)
     _check_fields(used, records, SCHEMA.get(what))
     if predicate is None:
         return list(records)
     return [r for r in records if predicate(r)]
 
 
-def count(request: Request, records: Sequence[dict[str, Any]], what: str) -> Response:
+def count(
+    request: Request,
+    records: Sequence[dict[str, Any]] | Callable[[], Sequence[dict[str, Any]]],
+    what: str,
+    lookup: Lookup | None = None,
+) -> Response:
     """``GET .../count``: ``{"count": n}`` for the records matching ``conditions``."""
-    return Response(200, {"count": len(select(request, records, what))})
+    return Response(200, {"count": len(select(request, records, what, lookup))})
 
 
 def page(
     request: Request,
-    records: Sequence[dict[str, Any]],
+    records: Sequence[dict[str, Any]] | Callable[[], Sequence[dict[str, Any]]],
     what: str,
     *,
     max_page_size: int = MAX_PAGE_SIZE,
     encode: Callable[[dict[str, Any]], bytes] | None = None,
+    lookup: Lookup | None = None,
 ) -> Response:
     """Answer a collection GET: filter, order, page, project, and set the Link header.
 
@@ -178,7 +207,10 @@ def page(
     fields = _fields(request)
     order_by = request.arg("orderBy")
     forward = (request.header("pagination-type") or "").lower() == "forward-only"
-    predicate, used = compile_conditions(request.arg("conditions"))
+    compiled = parse_conditions(request.arg("conditions"))
+    predicate, used = compiled.predicate, compiled.fields
+    if callable(records):
+        records = candidates(compiled, records, lookup)
     _check_fields(used, records, SCHEMA.get(what))
     headers: dict[str, str] = {}
 

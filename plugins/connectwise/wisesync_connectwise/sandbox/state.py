@@ -423,6 +423,7 @@ class State:
         self.payments: dict[int, Payment] = {}
         self.gl_index: dict[int, tuple[str, int]] = {}
         self.invoice_numbers: dict[str, int] = {}
+        self.batch_identifiers: dict[str, int] = {}  # casefolded identifier -> batch id
         self.mapping_ids: dict[str, int] = {}  # seed's names for GL mappings
         self.cases: dict[str, str] = {}  # seeded case name -> invoice number / record id
         self.ap_account_id: int | None = None
@@ -542,9 +543,7 @@ class State:
                 "MaxLengthField",
                 "The field batchIdentifier must be a string with a maximum length of 50.",
             )
-        if identifier and any(
-            b.identifier.casefold() == identifier.casefold() for b in self.batches.values()
-        ):
+        if identifier and identifier.casefold() in self.batch_identifiers:
             raise invalid(
                 resource,
                 "batchIdentifier",
@@ -567,6 +566,7 @@ class State:
                 "processedRecordIds is required (GL Entry RecIDs).",
             )
         records: list[tuple[str, int]] = []
+        seen: set[tuple[str, int]] = set()
         for raw in ids:
             try:
                 gl = int(raw)
@@ -606,7 +606,8 @@ class State:
                     "InvalidField",
                     f"GL Entry RecID {gl} is a {kind} record but {KIND_FLAG[kind]} is not set.",
                 )
-            if owner not in records:
+            if owner not in seen:
+                seen.add(owner)
                 records.append(owner)
         batch_id = self.next_id("batch")
         batch = Batch(
@@ -620,6 +621,7 @@ class State:
             gl_interface_identifier=request.get("glInterfaceIdentifier"),
         )
         self.batches[batch.id] = batch
+        self.batch_identifiers[batch.identifier.casefold()] = batch.id
         stamp = now_iso()
         for kind, rec_id in records:
             rec = self.record(kind, rec_id)
@@ -633,6 +635,7 @@ class State:
         batch = self.batches.pop(batch_id, None)
         if batch is None:
             raise not_found("accountingBatch", batch_id)
+        self.batch_identifiers.pop(batch.identifier.casefold(), None)
         stamp = now_iso()
         for kind, rec_id in batch.records:
             rec = self.record(kind, rec_id)

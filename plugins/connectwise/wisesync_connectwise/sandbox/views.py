@@ -1255,7 +1255,10 @@ class Views:
     # --- batches and payments -------------------------------------------------------
 
     def batch(self, b: Batch) -> dict[str, Any]:
-        """``AccountingBatch``."""
+        """``AccountingBatch`` (immutable once created)."""
+        return self._cached("batch", b.id, 0, lambda: self._batch(b))
+
+    def _batch(self, b: Batch) -> dict[str, Any]:
         return _p(
             {
                 "id": b.id,
