@@ -336,7 +336,7 @@ def test_batch_marks_records_posted_and_delete_returns_them(cw):
     for condition in (
         'batchIdentifier = "ws-DEMO-inv-1"',
         f"id = {batch_id}",
-        f'batchIdentifier in ("nope", "WS-demo-INV-1")',
+        'batchIdentifier in ("nope", "WS-demo-INV-1")',
     ):
         hits = cw.json(cw.get("/finance/accounting/batches", params={"conditions": condition}))
         assert [b["id"] for b in hits] == [batch_id], condition

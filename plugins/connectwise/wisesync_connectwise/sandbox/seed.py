@@ -51,7 +51,7 @@ INVOICE_CASES = {
     "agreement": "agreement invoice (managed services)",
     "credit_memo": "credit memo with negative quantities and totals",
     "many_lines": "60 lines",
-    "rounding": "7-decimal quantities/prices: ledger recomputation differs -> ROUNDING_APPLIED",
+    "rounding": "7-decimal quantities/prices, CW line totals no ledger reproduces -> ROUNDING_APPLIED",
     "long_description": "a line description over 4,000 characters",
     "zero_total": "zero-total invoice",
     "adjustment_small": "header total 3.50 above the lines -> ADJUSTMENT_APPLIED",
@@ -64,6 +64,7 @@ INVOICE_CASES = {
     "gst99": "tax code xref GST99 (not in the ledger) -> TAX_CODE_INVALID",
     "terms_eom": "billing term EOM with no days/xref -> TERMS_XREF",
     "no_billing_contact": "customer with a primary but no billing contact",
+    "no_primary_contact": "customer with a billing but no primary contact",
     "no_contacts": "customer with neither primary nor billing contact",
     "unicode_name": "customer Café Zürich",
     "apostrophe_name": "customer O'Brien & Sons",
@@ -869,17 +870,30 @@ class _Builder:
         return inv
 
     def rounding_lines(self, count: int) -> list[InvoiceLine]:
-        """Lines whose 4-decimal recomputation differs from CW's 7-decimal line total."""
+        """7-decimal lines whose CW total no ledger reproduces.
+
+        CW's line total is ``round(qty * round(price, 2), 2)`` here, which differs
+        both from ``round(qty * price, 2)`` (a ledger taking 7 decimals, QBO's
+        rule) and from the same product at 4 decimals (Xero's precision).
+        """
         rng = self.rng
         lines = []
         while len(lines) < count:
             qty = _q(D(rng.randint(10_000_000, 99_999_999)) / D(10_000_000), "0.0000001")
             price = _q(D(rng.randint(100_000_000, 9_999_999_999)) / D(10_000_000), "0.0000001")
+            cw_total = round_money(qty * round_money(price))
             exact = round_money(qty * price)
             ledger = round_money(_q(qty, "0.0001") * _q(price, "0.0001"))
-            if exact != ledger:
+            if cw_total not in (exact, ledger):
                 lines.append(
-                    self._line("time", "Remote monitoring, pro-rata (7dp)", qty, price, "labor")
+                    self._line(
+                        "time",
+                        "Remote monitoring, pro-rata (7dp)",
+                        qty,
+                        price,
+                        "labor",
+                        total=cw_total,
+                    )
                 )
         return lines
 
@@ -892,7 +906,8 @@ class _Builder:
         c_obrien = m(index + 3, "O'Brien & Sons Plumbing")
         c_quote = m(index + 4, 'The "Byte" Shop')
         c_eom = m(index + 5, "Wattle Bakery Pty Ltd", terms="EOM")
-        extra = [c_nobill, c_none, c_cafe, c_obrien, c_quote, c_eom]
+        c_noprimary = m(index + 6, "Granite Freight Group", contacts="billing")
+        extra = [c_nobill, c_none, c_cafe, c_obrien, c_quote, c_eom, c_noprimary]
         customers.extend(extra)
         L = self._line
         inv = self.invoice
@@ -1023,6 +1038,12 @@ class _Builder:
             "Standard",
             [L("time", "Remote support", D(1), D(165), "labor")],
             case="no_billing_contact",
+        )
+        inv(
+            c_noprimary,
+            "Standard",
+            [L("time", "Remote support", D(1), D(165), "labor")],
+            case="no_primary_contact",
         )
         inv(
             c_none,
