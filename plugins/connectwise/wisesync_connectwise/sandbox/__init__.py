@@ -4,10 +4,23 @@
 >>> server.api_url                                      # doctest: +SKIP
 'http://127.0.0.1:54321/v4_6_release/apis/3.0'
 >>> requests.get(server.api_url + "/finance/accounting/unpostedinvoices",
-...              headers=server.app.credentials.headers())   # doctest: +SKIP
+...              headers=server.credentials.headers())   # doctest: +SKIP
 
 ``python -m wisesync_connectwise.sandbox --port 8081 --seed 0`` runs one in the
 foreground and prints its URL and credentials.
+
+Modules: :mod:`.app` (routes, auth, rate limit, helpers), :mod:`.state`
+(tenant and mutations: batches, payments, GL mapping edits), :mod:`.views`
+(ConnectWise JSON, cached and pre-encoded per record), :mod:`.listing`
+(paging, Link headers, fields, orderBy), :mod:`.conditions` (the condition
+language), :mod:`.seed` (the deterministic MSP), :mod:`.errors` (CW error bodies).
+
+Helpers on the app (``server.app``): ``unposted_counts()``, ``case(name)`` /
+``cases``, ``invoice_by_number(n)``, ``unposted_invoice(n)``, ``payments(n)``,
+``batches()``, ``set_invoice_status(n, status)``, ``gl_mapping(key)``,
+``fix_mapping(key, account=, location=, department=, non_product_id=)``,
+``add_gl_mapping(...)``, ``remap_invoice_lines(n, key)``, ``warm()``,
+``reset()``, and from the base ``calls()``, ``faults``, ``log``.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -103,7 +102,7 @@ def encode_json(obj: Any) -> bytes:
 
 #: Every top-level field each resource can have (null ones are left out of the JSON,
 #: so the rows alone cannot tell an unknown field from an always-null one).
-SCHEMA: dict[str, set[str]] = defaultdict(set)
+SCHEMA: dict[str, set[str]] = {}
 
 
 def _p(d: dict[str, Any], schema: str | None = None) -> dict[str, Any]:
@@ -112,9 +111,10 @@ def _p(d: dict[str, Any], schema: str | None = None) -> dict[str, Any]:
     ``schema`` names the resource whose field list (:data:`SCHEMA`) ``d`` belongs to.
     """
     if schema is not None:
-        known = SCHEMA[schema]
-        if len(known) < len(d):
-            known.update(d)
+        known = SCHEMA.get(schema)
+        if known is None or len(known) < len(d):
+            # rebind, never mutate: another sandbox may be iterating the old set
+            SCHEMA[schema] = (known or set()) | d.keys()
     return {k: v for k, v in d.items() if v is not None}
 
 
