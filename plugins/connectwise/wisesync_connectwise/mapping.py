@@ -142,6 +142,12 @@ class _Draft:
     mapping: str
 
 
+def _tracking(cls: dict[str, str | None]) -> Tracking:
+    return Tracking(
+        department=cls["department"], location=cls["location"], business_class=cls["class"]
+    )
+
+
 def _line(
     d: dict[str, Any],
     classes: GLClasses,
@@ -184,9 +190,7 @@ def _line(
         gl_account=account if account is not None else text(d.get("accountNumber")),
         item_code=item_code,
         tax_code=text(d.get("taxCodeXref")),
-        tracking=Tracking(
-            department=cls["department"], location=cls["location"], business_class=cls["class"]
-        ),
+        tracking=_tracking(cls),
         source_line_id=str(d["id"]) if d.get("id") is not None else None,
     )
     rate = (
@@ -405,9 +409,7 @@ def expense_event(
         item_code=cls["item"],
         tax_code=xref or ref_name(unposted.get("taxCode")),
         tax_amount=tax,
-        tracking=Tracking(
-            department=cls["department"], location=cls["location"], business_class=cls["class"]
-        ),
+        tracking=_tracking(cls),
         source_line_id=str(exp.get("id") or source_id),
     )
     offset = exp.get("offset") if isinstance(exp.get("offset"), dict) else {}
@@ -529,7 +531,7 @@ def adjustment_event(
     ]
     lines = [d.line for d in drafts]
     subtotal = sum((x.line_amount for x in lines), ZERO)
-    number = text(ref_name(unposted.get("purchaseOrder"))) or text(adj.get("id"))
+    number = ref_name(unposted.get("purchaseOrder")) or text(adj.get("id"))
     return _event(
         company,
         RecordType.PROCUREMENT,
