@@ -92,10 +92,10 @@ class TargetHarness(ABC):
         """A new instance of the target (as after a restart). Default: same class, runtime."""
         return type(self.target)(self.target.runtime)
 
-    def check(self) -> None:
+    def check(self) -> None:  # noqa: B027 - optional hook
         """Extra assertions after every test (e.g. no request failed the API spec)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Stop the sandbox."""
 
 

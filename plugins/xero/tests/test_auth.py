@@ -182,7 +182,7 @@ def test_several_organisations_need_a_tenant_choice():
 
 
 def test_configured_tenant_id_is_used(server):
-    comp, rt, chosen, _ = connect(server, MemoryTokenStore(), tenant_id=server.app.tenant_id)
+    _, _, chosen, _ = connect(server, MemoryTokenStore(), tenant_id=server.app.tenant_id)
     assert chosen["tenantId"] == server.app.tenant_id
 
 

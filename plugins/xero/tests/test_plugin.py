@@ -1,0 +1,58 @@
+"""The plugin's hooks: target, payments source, sandbox and CLI commands."""
+
+from __future__ import annotations
+
+import click
+import requests
+from click.testing import CliRunner
+
+from wisesync.plugins import build_registry
+from wisesync_xero import plugin
+from wisesync_xero.payments import XeroPaymentsSource
+from wisesync_xero.target import XeroTarget
+
+
+def test_registers_target_source_and_sandbox(monkeypatch):
+    monkeypatch.setenv("WISESYNC_LOAD_PLUGINS", "xero")
+    reg = build_registry()
+    assert reg.target("xero") is XeroTarget
+    assert reg.source("xero") is XeroPaymentsSource
+    assert XeroTarget.name == "xero"
+    assert {t.value for t in XeroTarget.record_types} == {
+        "invoice",
+        "credit_memo",
+        "expense",
+        "procurement",
+    }
+    assert {t.value for t in XeroPaymentsSource.record_types} == {"payment"}
+    server = reg.sandboxes["xero"](port=0, seed=3)
+    try:
+        body = requests.post(
+            f"{server.url}/connect/token",
+            data={"grant_type": "client_credentials"},
+            auth=(server.app.credentials().client_id, server.app.credentials().client_secret),
+            timeout=5,
+        ).json()
+        assert body["expires_in"] == 1800
+    finally:
+        server.stop()
+
+
+def test_commands_join_the_root_group_and_reuse_a_sandbox_group():
+    root = click.Group("wisesync")
+    plugin.register_commands(cli=root)
+    assert "connect" in root.commands["xero"].commands
+    assert "xero" in root.commands["sandbox"].commands
+    # another plugin created `sandbox` first: xero is added to it, not replaced
+    root2 = click.Group("wisesync")
+    existing = click.Group("sandbox")
+    existing.add_command(click.Command("connectwise"))
+    root2.add_command(existing)
+    plugin.register_commands(cli=root2)
+    assert root2.commands["sandbox"] is existing
+    assert set(existing.commands) == {"connectwise", "xero"}
+    plugin.register_commands(cli=root2)  # twice is harmless
+    result = CliRunner().invoke(root2, ["sandbox", "xero", "--help"])
+    assert result.exit_code == 0 and "--port" in result.output
+    result = CliRunner().invoke(root, ["xero", "connect", "--help"])
+    assert result.exit_code == 0 and "--company" in result.output and "--tenant" in result.output
