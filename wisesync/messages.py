@@ -136,6 +136,13 @@ CATALOG: dict[str, Code] = {
             "ConnectWise kept failing after retries; check its status and credentials.",
         ),
         Code(
+            "COMPANY_CONFIG_INVALID",
+            _E,
+            "The company's configuration is incomplete",
+            "Fix what the message names (`wisesync config check` lists every problem), restart "
+            "the service, then `wisesync replay --failed`.",
+        ),
+        Code(
             "INTERNAL_ERROR",
             _E,
             "wisesync failed on this record",

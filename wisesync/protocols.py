@@ -187,6 +187,13 @@ class Target(ABC):
         in the same order. Must send a ledger-side idempotency key derived from the
         batch content, so a retry of the same batch is not applied twice."""
 
+    def invalidate(self, company: CompanyConfig) -> None:
+        """Forget what :meth:`prepare` cached for ``company`` (reference data, clients).
+
+        Called before a replay (the user fixed something at the ledger) and after an
+        authentication failure (they may have reconnected). Default: nothing cached.
+        """
+
     def supports(self, record_type: RecordType) -> bool:
         """True when this target accepts ``record_type``."""
         return record_type in self.record_types

@@ -206,7 +206,7 @@ class Poster:
         by_event = {event.event_id: msg for msg, event in items}
         if any(event.trigger is Trigger.REPLAY for event in events):
             # a replay follows a fix (a new account, a reconnect): load reference data afresh
-            self.pool.forget(company.key, target.name)
+            self.pool.forget(company, target)
         until = self._paused.get((company.key, target.name))
         if until and until > datetime.now(UTC):
             self.park(events, until, "daily limit")
@@ -280,13 +280,19 @@ class Poster:
                 log.warning("%s for %s: %s; retrying in %ss", target.name, company.key, exc, delay)
                 time.sleep(delay)
             except AuthError as exc:
-                self.pool.forget(company.key, target.name)
+                self.pool.forget(company, target)
                 text = (
                     f"{exc}. The {target.name} connection of company {company.key} is "
                     f"expired or revoked: run `wisesync {target.name} connect --company "
                     f"{company.key}`, then `wisesync replay --failed --company {company.key}`"
                 )
                 self._finish(company, [(e, failed(e, "AUTH_TOKEN_INVALID", text)) for e in chunk])
+                return
+            except ConfigError as exc:
+                self.pool.forget(company, target)
+                self._finish(
+                    company, [(e, failed(e, "COMPANY_CONFIG_INVALID", str(exc))) for e in chunk]
+                )
                 return
             except DailyLimitReached as exc:
                 until = exc.reset_at or datetime.now(UTC) + timedelta(hours=1)

@@ -70,6 +70,8 @@ class TargetPool:
             self._contexts[key] = prepared
         return prepared.context
 
-    def forget(self, company: str, target: str) -> None:
-        """Drop a context (after an auth failure) so the next batch prepares again."""
-        self._contexts.pop((company, target), None)
+    def forget(self, company: CompanyConfig, target: Target) -> None:
+        """Drop a context and the target's own cache for ``company`` (after an auth
+        failure, before a replay) so the next batch prepares afresh."""
+        self._contexts.pop((company.key, target.name), None)
+        target.invalidate(company)

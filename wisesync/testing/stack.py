@@ -111,6 +111,10 @@ class Stack:
                 raw[plugin] = section
                 self.environ.update(env)
             raw_companies.append(raw)
+        if not os.environ.get("WISESYNC_SECRET_KEY"):
+            from cryptography.fernet import Fernet
+
+            self.environ["WISESYNC_SECRET_KEY"] = Fernet.generate_key().decode()
         self._export(self.environ)
         data: dict[str, Any] = {
             "group": self.namespace,

@@ -134,6 +134,12 @@ class ConnectWiseSandbox(SandboxApp):
 
     system = "connectwise"
 
+    def connection_settings(self, company: str, url: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """The ``[companies.connectwise]`` table and secret variables that reach this sandbox."""
+        from wisesync_connectwise.settings import sandbox_connection
+
+        return sandbox_connection(company, url, self.credentials)
+
     def __init__(
         self,
         seed: int | None = 0,
