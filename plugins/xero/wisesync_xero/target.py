@@ -90,6 +90,14 @@ class XeroTarget(Target):
             contacts=cached.contacts,
         )
 
+    def invalidate(self, company: CompanyConfig) -> None:
+        """Reload accounts, tax rates, items and tracking on the next prepare (a replay
+        after a fix in Xero); the contact book is kept."""
+        with self._lock:
+            for key, cached in list(self._cache.items()):
+                if key[0] == company.key:
+                    cached.reference.loaded_at = float("-inf")
+
     def _plan(self, record: RecordEvent, ctx: XeroContext) -> Plan:
         assert ctx.settings is not None
         return plan(record, ctx.reference, ctx.company.options, ctx.settings.tracking)
