@@ -128,6 +128,7 @@ class Stack:
         }
         if self.kind == "kafka":
             data["transport"]["kafka"]["bootstrap_servers"] = self.kafka_bootstrap
+        self.raw_config = data
         self.config = parse_config(data, environ={**os.environ, "WISESYNC_DSN": self.dsn})
         self.db = Database(self.dsn, max_size=16)
         with self.db.connection() as conn:
@@ -137,6 +138,22 @@ class Stack:
         self.transport = connect_transport(self.config, self.dsn)
         self.transport.admin().create_topics(self.config.topics.all, partitions=self.partitions)
         return self
+
+    def write_config(self, path: str | os.PathLike[str]) -> dict[str, str]:
+        """Write this stack's configuration as a TOML file for a ``wisesync`` subprocess.
+
+        Returns the environment the subprocess needs (the store DSN and the sandbox
+        secrets the file names by variable).
+        """
+        import tomli_w
+
+        with open(path, "wb") as fh:
+            tomli_w.dump(self.raw_config, fh)
+        return {
+            **self.environ,
+            "WISESYNC_DSN": self.dsn,
+            "WISESYNC_SECRET_KEY": os.environ["WISESYNC_SECRET_KEY"],
+        }
 
     def start_sandbox(self, plugin: str, spec: CompanySpec) -> Any:
         """Start (once) the sandbox of ``plugin`` for ``spec``'s company."""
