@@ -35,6 +35,14 @@ def test_missing_item_code_only_when_required():
     (msg,) = only(check(rec), "GL_MAPPING_MISSING")
     assert "Non-Product ID" in msg.text
     assert check(rec, CompanyOptions(require_item_code=False)).ok
+    bill = record(line(account="429", item=None, tax="INPUT"), record_type=RecordType.EXPENSE)
+    assert check(bill).ok  # purchase lines are coded to accounts
+
+
+def test_a_broken_line_does_not_also_report_an_adjustment():
+    # GST99 is unknown, so Xero's total cannot include the 10% ConnectWise charged
+    p = check(record(line(tax="GST99", tax_amount="10")))
+    assert [m.code for m in p.messages] == ["TAX_CODE_INVALID"]
 
 
 def test_description_only_line_is_allowed():

@@ -198,6 +198,9 @@ def plan(
                 f"contact {contact.primary_contact.name} was used."
             )
         messages.append(message("NO_BILLING_CONTACT", text))
+    if has_errors(messages):
+        # a line Xero would refuse has no meaningful total: report what to fix first
+        return Plan(record, kind, None, messages)
     # --- amounts: what Xero computes, rounding and adjustment -----------------------
     sd = Decimal(sign)
     priced = [r for r in resolved if not r.text_only]

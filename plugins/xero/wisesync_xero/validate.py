@@ -3,8 +3,9 @@
 Errors use Xero's own wording where Xero has one, so what users read here matches
 what Xero would have said:
 
-* ``GL_MAPPING_MISSING``: a line with no GL account, or no item / Non-Product ID
-  when the company requires one;
+* ``GL_MAPPING_MISSING``: a line with no GL account, or a sales line with no item /
+  Non-Product ID when the company requires one (the Non-Product ID maps non-product
+  revenue; purchase lines are coded to accounts);
 * ``LEDGER_ACCOUNT_MISSING``: an account code Xero does not have, has archived, or
   refuses on document lines (bank accounts, receivables and payables control accounts);
 * ``TAX_CODE_INVALID``: a tax type Xero does not have (or not active), one for the other
@@ -104,7 +105,7 @@ def check_line(
                 line=index,
             )
         )
-    if options.require_item_code and not (line.item_code or "").strip():
+    if sales and options.require_item_code and not (line.item_code or "").strip():
         messages.append(
             message(
                 "GL_MAPPING_MISSING",

@@ -1,0 +1,154 @@
+"""The shared scenario (docs/sandbox-scenario.md): every case the ConnectWise sandbox seeds,
+extracted by the ConnectWise plugin and posted by this one into the Xero sandbox, gets
+its code; nothing fails the spec; each posted record is in Xero once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from wisesync.config import AppConfig, CompanyOptions
+from wisesync.events.models import RecordType, Status
+from wisesync.messages import has_errors
+from wisesync.protocols import Held, PluginRuntime
+from wisesync.ratelimit import CallLimiter
+from wisesync_xero.limits import LIMITS
+from wisesync_xero.sandbox import start_sandbox
+from wisesync_xero.target import XeroTarget
+
+cw_sandbox = pytest.importorskip("wisesync_connectwise.sandbox")
+cw_testing = pytest.importorskip("wisesync_connectwise.testing")
+cw_extract = pytest.importorskip("wisesync_connectwise.extract")
+
+ERRORS = {
+    "account_477": "LEDGER_ACCOUNT_MISSING",
+    "account_4999": "LEDGER_ACCOUNT_MISSING",
+    "adjustment_large": "ADJUSTMENT_OVER_CAP",
+    "mapping_empty": "GL_MAPPING_MISSING",
+    "no_npid": "GL_MAPPING_MISSING",
+    "expense_mapping_empty": "GL_MAPPING_MISSING",
+    "gst99": "TAX_CODE_INVALID",
+    "inventory_adjustment": "RECORD_INVALID",
+}
+WARNINGS = {
+    "adjustment_small": "ADJUSTMENT_APPLIED",
+    "rounding": "ROUNDING_APPLIED",
+    "long_description": "DESCRIPTION_TRUNCATED",
+    "no_billing_contact": "NO_BILLING_CONTACT",
+    "no_contacts": "NO_BILLING_CONTACT",
+    "terms_eom": "TERMS_XREF",
+    "tracking_perth": "TRACKING_MISSING",
+}
+CLEAN = {
+    "standard", "agreement", "credit_memo", "exempt", "zero_total", "unicode_name",
+    "apostrophe_name", "quote_name", "large_amounts", "mixed_tax", "receipt_freight",
+    "receipt_multi", "reimbursable", "non_reimbursable", "no_primary_contact",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    cw = cw_sandbox.start_sandbox(seed=0)
+    xero = start_sandbox(seed=0)
+    try:
+        creds = xero.app.credentials()
+        comp = cw_testing.company_for(cw, options=CompanyOptions(require_item_code=True))
+        comp = replace(
+            comp,
+            settings={
+                **comp.settings,
+                "xero": {
+                    "grant": "client_credentials",
+                    "client_id_env": "XID",
+                    "client_secret_env": "XS",
+                    "base_url": xero.url,
+                    "identity_url": xero.url,
+                },
+            },
+        )
+        base = cw_testing.runtime_for(cw, XID=creds.client_id, XS=creds.client_secret)
+        rt = PluginRuntime(config=AppConfig(companies=(comp,)), environ=base.environ)
+        types = [RecordType.INVOICE, RecordType.CREDIT_MEMO, RecordType.EXPENSE,
+                 RecordType.PROCUREMENT]  # fmt: skip
+        extracted = list(cw_extract.ConnectWiseSource(rt).extract(comp, types))
+        events = [e for e in extracted if not isinstance(e, Held)]
+        held = [h for h in extracted if isinstance(h, Held)]
+        target = XeroTarget(rt)
+        ctx = target.prepare(comp, CallLimiter(LIMITS))
+        results = {}
+        for start in range(0, len(events), 50):  # as the poster does
+            chunk = events[start : start + 50]
+            valid = []
+            for event in chunk:
+                messages = target.validate(event, ctx)
+                if has_errors(messages):
+                    results[event.source_id] = (Status.FAILED, messages, event)
+                else:
+                    valid.append(event)
+            for event, outcome in zip(valid, target.post(valid, ctx), strict=True):
+                results[event.source_id] = (outcome.status, outcome.messages, event)
+        yield cw.app, xero.app, results, held
+    finally:
+        cw.stop()
+        xero.stop()
+
+
+def _result(cw_app, results, case):
+    ref = str(cw_app.cases[case])
+    for status, messages, event in results.values():
+        if ref in (event.source_id, event.document_number):
+            return status, {m.code for m in messages}, event
+    raise AssertionError(f"case {case} ({ref}) was not extracted")
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_error_cases(scenario, case):
+    cw_app, _, results, _ = scenario
+    status, codes, _ = _result(cw_app, results, case)
+    assert status is Status.FAILED and ERRORS[case] in codes, codes
+
+
+@pytest.mark.parametrize("case", sorted(WARNINGS))
+def test_warning_cases_post_with_their_code(scenario, case):
+    cw_app, _, results, _ = scenario
+    status, codes, _ = _result(cw_app, results, case)
+    assert status is Status.POSTED and WARNINGS[case] in codes, codes
+
+
+@pytest.mark.parametrize("case", sorted(CLEAN))
+def test_clean_cases_post(scenario, case):
+    cw_app, _, results, _ = scenario
+    status, codes, _ = _result(cw_app, results, case)
+    assert status is Status.POSTED, codes
+    assert not {"GL_MAPPING_MISSING", "LEDGER_ACCOUNT_MISSING", "TAX_CODE_INVALID"} & codes
+
+
+def test_personal_expense_is_a_credit_bill_unless_its_account_is_a_bank_account(scenario):
+    cw_app, xero_app, results, _ = scenario
+    status, codes, event = _result(cw_app, results, "personal")
+    account = xero_app.org().account_by_code(event.lines[0].gl_account)
+    if account is not None and account["Type"] == "BANK":
+        # the seed maps Expense Offset to 090, a bank account: Xero refuses it on lines
+        assert status is Status.FAILED and "LEDGER_ACCOUNT_MISSING" in codes
+    else:
+        assert status is Status.POSTED
+        doc = xero_app.credit_note_by_number(event.document_number)
+        assert doc["Type"] == "ACCPAYCREDIT"
+
+
+def test_finance_hold_is_not_extracted(scenario):
+    cw_app, _, results, held = scenario
+    ref = str(cw_app.cases["finance_hold"])
+    assert all(ref not in (e.source_id, e.document_number) for _, _, e in results.values())
+    assert held
+
+
+def test_nothing_failed_the_spec_and_each_posted_record_is_in_xero_once(scenario):
+    _, xero_app, results, _ = scenario
+    assert xero_app.spec_violations == []
+    posted = [e for status, _, e in results.values() if status is Status.POSTED]
+    docs = [*xero_app.invoices(), *xero_app.credit_notes()]
+    assert len(docs) == len(posted)
+    numbers = [d.get("InvoiceNumber") or d.get("CreditNoteNumber") for d in docs]
+    assert sorted(numbers) == sorted(e.document_number for e in posted)
