@@ -7,7 +7,7 @@ writes Decimals as JSON numbers without passing through float.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import simplejson
@@ -55,8 +55,11 @@ def fmt(value: Decimal | None) -> str:
 
 def canonical(value: Decimal) -> str:
     """A canonical text form for hashing and events: no exponent, no trailing zeros."""
-    # normalize() rounds to the context precision (28 digits); keep every digit instead
-    text = f"{value.normalize(Context(prec=max(len(value.as_tuple().digits), 1))):f}"
+    # fixed-point text, trailing fractional zeros dropped: exact at any precision
+    # (normalize() would round to the context's 28 digits)
+    text = f"{value:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import fields, is_dataclass
+from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from wisesync.money import canonical
@@ -17,24 +18,34 @@ _VOLATILE = frozenset(
 )
 
 
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    """The hashed field names of a dataclass, in declaration order (computed once)."""
+    return tuple(f.name for f in fields(cls) if f.name not in _VOLATILE)
+
+
 def _canon(value: Any) -> Any:
-    if isinstance(value, Decimal):
+    kind = type(value)
+    if value is None or kind in _PLAIN:
+        return value
+    if kind is Decimal:
         return canonical(value)
+    if kind is list or kind is tuple:
+        return [_canon(v) for v in value]
+    if hasattr(kind, "__dataclass_fields__"):
+        return [(name, _canon(getattr(value, name))) for name in _names(kind)]
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if is_dataclass(value):
-        return [
-            (f.name, _canon(getattr(value, f.name)))
-            for f in fields(value)
-            if f.name not in _VOLATILE
-        ]
     if isinstance(value, dict):
         return sorted((str(k), _canon(v)) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return [_canon(v) for v in value]
+    if isinstance(value, Decimal):
+        return canonical(value)
     return value
+
+
+_PLAIN = frozenset({str, int, bool, float, bytes})
 
 
 def content_hash(record: Any) -> str:
