@@ -71,7 +71,7 @@ class SchemaRegistry:
 
     def add(self, name: str, version: int, path: Path, raw: dict[str, Any]) -> SchemaVersion:
         """Register one schema version."""
-        parsed = fastavro.parse_schema(raw, _write_hint=False, _force=True)
+        parsed = fastavro.parse_schema(raw)
         canonical = to_parsing_canonical_form(raw)
         sv = SchemaVersion(name, version, path, raw, parsed, rabin64(canonical.encode()))
         self.by_fingerprint[sv.fingerprint] = sv
