@@ -3,11 +3,15 @@ SHELL := /bin/bash
 VENV := .venv
 KAFKA_DATA_DIR ?= .cache/kafka-dev
 
-.PHONY: test setup lint format demo kafka
+.PHONY: test setup install lint format demo kafka
 
 ## test: venv + installs, lint, then every test tier and plugin (scripts/test)
 test:
 	scripts/test
+
+## install: the venv with wisesync and its plugins installed (no test tools)
+install:
+	scripts/test --install-only
 
 ## setup: only create the venv, install everything and fetch the Kafka jars
 setup:
@@ -26,8 +30,8 @@ format: $(VENV)/bin/ruff
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## demo: the end-to-end demo against the sandboxes
-demo:
+## demo: the end-to-end demo against the sandboxes (installs first; needs nothing else)
+demo: install
 	$(VENV)/bin/wisesync demo
 
 ## kafka: run a real Kafka broker by hand (prints its bootstrap address; Ctrl-C stops it)
