@@ -56,6 +56,11 @@ class Connections:
                 self._auth[company.key] = auth
             return auth
 
+    def forget(self, company: str) -> None:
+        """Drop the company's in-memory token (after a reconnect, a replay)."""
+        with self._lock:
+            self._auth.pop(company, None)
+
     def client(self, company: CompanyConfig, *, limiter: CallLimiter | None) -> XeroClient:
         """An Accounting API client for ``company`` whose calls go through ``limiter``.
 

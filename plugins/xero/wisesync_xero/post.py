@@ -335,10 +335,11 @@ def _fetch(ctx: XeroContext, kind_endpoint: str, numbers: list[str]) -> list[dic
     out: list[dict[str, Any]] = []
     for start in range(0, len(numbers), LOOKUP_CHUNK):
         chunk = numbers[start : start + LOOKUP_CHUNK]
-        if kind_endpoint == "Invoices":
+        if kind_endpoint == "Invoices" and not any("," in n for n in chunk):
             params = {"InvoiceNumbers": ",".join(chunk)}
-        else:
-            params = {"where": _quote_all(chunk, "CreditNoteNumber")}
+        else:  # credit notes have no number-list parameter; a comma breaks the list
+            field = "InvoiceNumber" if kind_endpoint == "Invoices" else "CreditNoteNumber"
+            params = {"where": _quote_all(chunk, field)}
         body = ctx.client.get_json(f"/{kind_endpoint}", params)
         out += (body or {}).get(kind_endpoint) or []
     return out

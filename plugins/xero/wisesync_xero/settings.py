@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from wisesync.config import CompanyConfig, ConfigProblem, parse_duration
+from wisesync.config import CompanyConfig, ConfigInvalid, ConfigProblem, parse_duration
 
 SECTION = "xero"
 GRANTS = ("authorization_code", "client_credentials")
@@ -156,10 +156,13 @@ def check(company: CompanyConfig) -> list[ConfigProblem]:
 
 
 def load(company: CompanyConfig) -> XeroSettings:
-    """The validated settings of ``company`` (call :func:`check` first; raises ValueError)."""
+    """The validated settings of ``company``; :class:`~wisesync.config.ConfigInvalid`
+    naming every problem when :func:`check` finds any."""
     problems = check(company)
     if problems:
-        raise ValueError("; ".join(str(p) for p in problems))
+        raise ConfigInvalid(
+            [ConfigProblem(f"companies.{company.key}.{p.key}", p.message, p.hint) for p in problems]
+        )
     raw = company.section(SECTION)
     identity = str(raw.get("identity_url", DEFAULT_IDENTITY_URL)).rstrip("/")
     default_authorize = (

@@ -92,11 +92,13 @@ class XeroTarget(Target):
 
     def invalidate(self, company: CompanyConfig) -> None:
         """Reload accounts, tax rates, items and tracking on the next prepare (a replay
-        after a fix in Xero); the contact book is kept."""
+        after a fix in Xero) and re-read the stored token (a reconnect); the contact book
+        is kept."""
         with self._lock:
             for key, cached in list(self._cache.items()):
                 if key[0] == company.key:
                     cached.reference.loaded_at = float("-inf")
+        self.connections.forget(company.key)
 
     def _plan(self, record: RecordEvent, ctx: XeroContext) -> Plan:
         assert ctx.settings is not None
