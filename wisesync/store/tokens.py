@@ -89,6 +89,7 @@ class OAuthToken:
         return replace(self, data={**self.data, **data})
 
     def to_json(self) -> bytes:
+        """The token set as JSON bytes (to encrypt)."""
         return json.dumps(
             {
                 "access_token": self.access_token,
@@ -102,6 +103,7 @@ class OAuthToken:
 
     @classmethod
     def from_json(cls, raw: bytes) -> OAuthToken:
+        """The inverse of :meth:`to_json`."""
         d = json.loads(raw)
         return cls(
             access_token=d["access_token"],
@@ -157,9 +159,11 @@ class Cipher:
             ) from None
 
     def encrypt(self, data: bytes) -> bytes:
+        """Encrypt with the first key."""
         return self._fernet.encrypt(data)
 
     def decrypt(self, data: bytes) -> bytes:
+        """Decrypt with any key; ConfigError when none fits."""
         from cryptography.fernet import InvalidToken
 
         try:

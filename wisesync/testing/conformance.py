@@ -111,6 +111,7 @@ class TargetConformance:
 
     @pytest.fixture
     def harness(self) -> Iterator[TargetHarness]:  # pragma: no cover - provided by plugins
+        """Override in the plugin's test class."""
         raise NotImplementedError("provide a `harness` fixture returning a TargetHarness")
 
     @pytest.fixture(autouse=True)
@@ -121,6 +122,7 @@ class TargetConformance:
     # --- declarations -----------------------------------------------------------------
 
     def test_declares_name_types_and_limits(self, harness: TargetHarness) -> None:
+        """A lower-case name, record types it supports, sane limits."""
         target = harness.target
         assert target.name and target.name == target.name.lower()
         assert target.record_types
@@ -131,6 +133,7 @@ class TargetConformance:
     # --- posting ----------------------------------------------------------------------
 
     def test_posts_one_outcome_per_record_in_order(self, harness: TargetHarness) -> None:
+        """Each record gets its outcome, in order, and exactly one ledger document."""
         records = harness.valid_records(3)
         ctx = harness.context()
         outcomes = harness.target.post(records, ctx)
@@ -141,6 +144,7 @@ class TargetConformance:
         assert len({o.ledger_id for o in outcomes}) == len(records)
 
     def test_posts_a_full_batch(self, harness: TargetHarness) -> None:
+        """A batch of ``limits.batch_size`` records posts whole."""
         size = harness.target.limits.batch_size
         records = harness.valid_records(size)
         outcomes = harness.target.post(records, harness.context())
@@ -150,6 +154,7 @@ class TargetConformance:
         assert all(harness.documents_for(r) == 1 for r in records)
 
     def test_every_call_goes_through_the_limiter(self, harness: TargetHarness) -> None:
+        """The context's limiter counts every call the ledger served."""
         before = harness.ledger_calls()
         ctx = harness.context()
         harness.target.post(harness.valid_records(2), ctx)
@@ -158,6 +163,7 @@ class TargetConformance:
     # --- validation -------------------------------------------------------------------
 
     def test_error_cases_fail_validation_with_their_code(self, harness: TargetHarness) -> None:
+        """Each error case fails ``validate`` with its code, without any call."""
         ctx = harness.context()
         cases = harness.error_cases()
         assert cases, "the harness names no error cases"
@@ -172,6 +178,7 @@ class TargetConformance:
         assert ctx.limiter.calls == calls, "validate must not call the ledger"
 
     def test_post_refuses_what_validate_refuses(self, harness: TargetHarness) -> None:
+        """``post`` fails invalid records itself (nothing reaches the ledger) and posts the rest."""
         cases = harness.error_cases()
         ctx = harness.context()
         good = harness.valid_records(1)
@@ -185,6 +192,7 @@ class TargetConformance:
         _assert_posted(outcomes[-1], good[0])
 
     def test_warning_cases_post_with_their_warning(self, harness: TargetHarness) -> None:
+        """Each warning case posts and its outcome carries the warning."""
         cases = harness.warning_cases()
         ctx = harness.context()
         records = list(cases.values())
@@ -199,6 +207,7 @@ class TargetConformance:
     # --- rate limits ------------------------------------------------------------------
 
     def test_rate_limited_calls_are_waited_out(self, harness: TargetHarness) -> None:
+        """Injected 429s are waited out; no result mentions them."""
         records = harness.valid_records(2)
         ctx = harness.context()
         harness.inject_rate_limit(2, 0.05)
@@ -211,6 +220,7 @@ class TargetConformance:
     # --- idempotency and reconciliation ------------------------------------------------
 
     def test_lost_response_is_retried_without_duplicates(self, harness: TargetHarness) -> None:
+        """A write whose answer was lost is retried; one document per record."""
         records = harness.valid_records(3)
         ctx = harness.context()
         harness.inject_lost_response()
@@ -220,6 +230,7 @@ class TargetConformance:
             assert harness.documents_for(record) == 1
 
     def test_find_existing_reconciles_after_a_crash(self, harness: TargetHarness) -> None:
+        """A new instance finds what was posted (same ids) and nothing else."""
         posted = harness.valid_records(3)
         never = harness.valid_records(2)
         outcomes = harness.target.post(posted, harness.context())

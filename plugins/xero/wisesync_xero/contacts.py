@@ -74,6 +74,7 @@ class ContactBook:
             self.by_name.setdefault(name_key(ref.name), ref)
 
     def add_all(self, refs: Iterable[ContactRef]) -> None:
+        """Remember every ref."""
         for ref in refs:
             self.add(ref)
 
@@ -95,6 +96,7 @@ class ContactBook:
         self.looked_up.add(lookup_key(contact))
 
     def was_looked_up(self, contact: Contact) -> bool:
+        """``contact`` was searched for already."""
         return lookup_key(contact) in self.looked_up
 
 

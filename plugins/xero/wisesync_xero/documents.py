@@ -38,6 +38,7 @@ class DocKind:
 
     @property
     def is_credit(self) -> bool:
+        """A credit note (ACCRECCREDIT / ACCPAYCREDIT)."""
         return self.endpoint == "CreditNotes"
 
 

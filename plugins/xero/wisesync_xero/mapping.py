@@ -58,6 +58,7 @@ class Plan:
 
     @property
     def number(self) -> str:
+        """The document number, trimmed."""
         return (self.record.document_number or "").strip()
 
 

@@ -71,6 +71,7 @@ class TrackingOption:
 
     @property
     def active(self) -> bool:
+        """Usable on new documents."""
         return self.status == "ACTIVE"
 
 

@@ -160,6 +160,7 @@ class Workload:
         )
 
     def credit_memo(self) -> RecordEvent:
+        """A one-line credit memo."""
         n = self._next()
         cust = customer(self.rng.randint(1, self.customers))
         return self._event(
@@ -172,6 +173,7 @@ class Workload:
         )
 
     def expense(self) -> RecordEvent:
+        """An expense of a technician (reimbursable, company paid or personal)."""
         n = self._next()
         member = self.rng.randint(1, 15)
         net = D(self.rng.randint(500, 25000)) / D(100)
@@ -193,6 +195,7 @@ class Workload:
         )
 
     def receipt(self) -> RecordEvent:
+        """A purchase receipt from a distributor."""
         n = self._next()
         vendor = self.rng.randint(1, 10)
         lines = []
