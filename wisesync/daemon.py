@@ -20,6 +20,7 @@ from wisesync.events.codec import Codec
 from wisesync.plugins import Registry
 from wisesync.plugins import registry as default_registry
 from wisesync.protocols import PluginRuntime
+from wisesync.ratelimit import Clock
 from wisesync.store import migrate
 from wisesync.store.db import Database, resolve_dsn
 from wisesync.transport import open_transport
@@ -57,6 +58,9 @@ class Service:
     db: Database | None = None
     transport: Transport | None = None
     codec: Codec = field(default_factory=Codec)
+    #: the time source lent to every role's plugins (their call limiters and clients):
+    #: a ScaledClock in benchmarks that simulate a ledger's limits faster than real time
+    clock: Clock = field(default_factory=Clock)
     stop_event: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _role_objects: dict[str, Any] = field(default_factory=dict)
@@ -87,7 +91,8 @@ class Service:
 
     @property
     def runtime(self) -> PluginRuntime:
-        return PluginRuntime(config=self.config, db=self.db)
+        """What the roles lend their plugins: config, store and clock."""
+        return PluginRuntime(config=self.config, db=self.db, clock=self.clock)
 
     def build(self, role: str) -> Any:
         """Construct one role object (not started)."""

@@ -23,6 +23,7 @@ from wisesync.config import AppConfig, parse_config
 from wisesync.events.models import RecordType, SyncRun, Trigger
 from wisesync.plugins import Registry
 from wisesync.plugins import registry as default_registry
+from wisesync.ratelimit import Clock
 from wisesync.store import migrate
 from wisesync.store.db import Database
 from wisesync.transport.base import Transport
@@ -202,9 +203,15 @@ class Stack:
     def service(
         self,
         roles: tuple[str, ...] = ("poster", "reporter", "acknowledger"),
+        clock: Clock | None = None,
         **role_options: dict[str, Any],
     ) -> Iterator[Any]:
-        """Run the given roles in this process for the duration of the block."""
+        """Run the given roles in this process for the duration of the block.
+
+        ``clock`` (default: real time) is what their plugins pace calls by; pass the
+        :class:`~wisesync.ratelimit.ScaledClock` the sandboxes run on to simulate a
+        ledger's limits faster than real time.
+        """
         from wisesync.daemon import Service
 
         service = Service(
@@ -214,6 +221,7 @@ class Stack:
             db=self.db,
             transport=self.transport,
             role_options=role_options,
+            **({"clock": clock} if clock is not None else {}),
         )
         service.open().start()
         try:
