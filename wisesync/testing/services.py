@@ -52,6 +52,7 @@ __all__ = [
     "pg_database",
     "postgres_dsn",
     "provide",
+    "script_services",
     "temporary_database",
     "with_dbname",
 ]
@@ -318,6 +319,44 @@ def temporary_database(dsn: str, label: str = "db") -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+# -- outside pytest (benchmarks, scripts) -------------------------------------------------------
+@contextmanager
+def script_services(*, kafka: bool = True, postgres: bool = True) -> Iterator[dict[str, str]]:
+    """Kafka and Postgres for a script, resolved like the fixtures without pytest.
+
+    Yields ``{"kafka": bootstrap, "kafka_from": how, "postgres": dsn, "postgres_from": how}``
+    (only the services asked for): the server named by ``WISESYNC_TEST_KAFKA_BOOTSTRAP`` /
+    ``WISESYNC_TEST_POSTGRES_DSN`` when set, else a local broker from Maven jars and an
+    embedded Postgres, started here and stopped on exit. Raises :class:`ServiceUnavailable`
+    (with the fix) when a service cannot be had.
+    """
+    found: dict[str, str] = {}
+    stops: list[Callable[[], None]] = []
+    wanted = [
+        ("kafka", kafka, KAFKA_ENV, _start_local_kafka, KAFKA_FIX),
+        ("postgres", postgres, POSTGRES_ENV, _start_embedded_postgres, POSTGRES_FIX),
+    ]
+    try:
+        for name, want, env_var, start, fix in wanted:
+            if not want:
+                continue
+            if os.environ.get(env_var, "").strip():
+                found[name], found[f"{name}_from"] = os.environ[env_var].strip(), f"${env_var}"
+                continue
+            began = time.monotonic()
+            try:
+                found[name], stop = start()
+            except Exception as exc:
+                raise ServiceUnavailable(f"{name}: {exc}\n{fix}") from exc
+            stops.append(stop)
+            found[f"{name}_from"] = f"started locally in {time.monotonic() - began:.1f} s"
+        yield found
+    finally:
+        for stop in reversed(stops):
+            with suppress(Exception):
+                stop()
 
 
 # -- fixtures ----------------------------------------------------------------------------------
