@@ -14,6 +14,7 @@ Example::
 
     [transport]
     kind = "embedded"                   # or "kafka"
+    retention = "7d"                    # embedded log: prune read messages older than this
     [transport.kafka]
     bootstrap_servers = "127.0.0.1:9092"
     partitions = 6
@@ -164,6 +165,9 @@ class AppConfig:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     group: str = "wisesync"
     topic_prefix: str = ""
+    #: ``transport.retention``: the embedded transport prunes log rows older than this once
+    #: every consumer group has read them (0 = keep forever). Kafka: the topics' retention.ms.
+    retention_seconds: int = 7 * 86400
     metrics_port: int = 9464
     companies: tuple[CompanyConfig, ...] = ()
     source_file: str = ""
@@ -427,7 +431,15 @@ def parse_config(
     kind = transport.get("kind", "embedded")
     if kind not in ("embedded", "kafka"):
         chk.problem("transport.kind", f'expected "embedded" or "kafka", got {kind!r}')
-    chk.unknown(transport, {"kind", "kafka", "topic_prefix"}, "transport.")
+    chk.unknown(transport, {"kind", "kafka", "topic_prefix", "retention"}, "transport.")
+    retention = 7 * 86400
+    if "retention" in transport:
+        try:
+            retention = parse_duration(transport["retention"])
+            if retention < 0 or isinstance(transport["retention"], bool):
+                raise ValueError(f"{transport['retention']!r} is not a duration like 7d or 12h")
+        except ValueError as exc:
+            chk.problem("transport.retention", str(exc), 'e.g. retention = "7d"; "0" keeps forever')
     prefix = chk.typed(transport, "topic_prefix", "transport.", str, "")
     if prefix and not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", prefix):
         chk.problem(
@@ -461,6 +473,7 @@ def parse_config(
         kafka=kafka,
         group=chk.typed(data, "group", "", str, "wisesync"),
         topic_prefix=prefix,
+        retention_seconds=retention,
         metrics_port=chk.typed(data, "metrics_port", "", int, 9464),
         companies=tuple(companies),
         source_file=file,

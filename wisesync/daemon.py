@@ -47,7 +47,9 @@ class Service:
     """The running service: store, transport and the selected roles.
 
     ``role_options`` passes keyword options to a role's constructor by role name
-    (tests use it for short timeouts; benchmarks for a scaled clock).
+    (tests use it for short timeouts; benchmarks for a scaled clock). On the embedded
+    transport the service also prunes the log every ``retention_interval_s``
+    (``transport.retention``; see :mod:`wisesync.transport.retention`).
     """
 
     config: AppConfig
@@ -65,6 +67,8 @@ class Service:
     _threads: list[threading.Thread] = field(default_factory=list)
     _role_objects: dict[str, Any] = field(default_factory=dict)
     errors: list[BaseException] = field(default_factory=list)
+    retention_interval_s: float = 600.0
+    _retention: Any = None
 
     def open(self) -> Service:
         """Connect to the store (migrating it) and the transport; create the topics."""
@@ -146,9 +150,23 @@ class Service:
             )
             self._threads.append(thread)
             thread.start()
+        self._start_retention()
         if self.registry is not None:
             self.registry.manager.hook.on_startup(roles=list(self.roles))
         return self
+
+    def _start_retention(self) -> None:
+        from wisesync.transport.embedded import EmbeddedTransport
+
+        if isinstance(self.transport, EmbeddedTransport) and self.config.retention_seconds > 0:
+            from wisesync.transport.retention import RetentionLoop
+
+            self._retention = RetentionLoop(
+                self.transport,
+                self.config.retention_seconds,
+                self.stop_event,
+                interval_s=self.retention_interval_s,
+            ).start()
 
     def _guard(self, role: str, target: Callable[[threading.Event], None]) -> Callable[[], None]:
         def run() -> None:
@@ -170,6 +188,9 @@ class Service:
         self.stop_event.set()
         for thread in self._threads:
             thread.join(timeout_s)
+        if self._retention is not None:
+            self._retention.join(timeout_s)
+            self._retention = None
         if self.registry is not None and self._threads:
             self.registry.manager.hook.on_shutdown()
         self._threads.clear()
