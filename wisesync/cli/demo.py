@@ -44,7 +44,8 @@ def demo_cmd(keep: bool, ledger: str) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="wisesync-demo-"))
     pg = EmbeddedPostgres(workdir / "postgres")
     try:
-        console.print(f"[bold]wisesync demo[/] — working in {workdir}")
+        # soft_wrap: a long path stays on one line (copy-pasteable), whatever the width
+        console.print(f"[bold]wisesync demo[/] — working in {workdir}", soft_wrap=True)
         dsn = pg.start()
         console.print("  embedded Postgres started; transport: embedded (Postgres)")
         spec = CompanySpec(
@@ -65,7 +66,7 @@ def demo_cmd(keep: bool, ledger: str) -> None:
     finally:
         pg.stop()
         if keep:
-            console.print(f"data kept in {workdir}")
+            console.print(f"data kept in {workdir}", soft_wrap=True)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     sys.exit(code)
