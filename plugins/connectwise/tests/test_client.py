@@ -246,6 +246,29 @@ def test_page_numbers_are_used_when_the_server_ignores_forward_only():
         server.stop()
 
 
+def test_a_full_last_page_after_a_followed_link_ends_the_paging():
+    """Unposted counts that are an exact multiple of the page size: the last forward-only
+    page is full and has no Link. That is the end, not a server ignoring forward-only
+    (falling back to page=2 re-read records: duplicates, or "same page twice")."""
+    from wisesync_connectwise.sandbox import start_sandbox
+
+    server = start_sandbox(seed=3, invoices=40, expenses=5, procurement=5, max_page_size=10)
+    try:
+        app = server.app
+        unposted = app.state.unposted_invoices()
+        for extra in unposted[: len(unposted) % 10]:  # leave an exact multiple of 10
+            app.set_invoice_status(extra.number, "New")
+        expected = sum(app.unposted_counts()[k] for k in ("invoice", "credit_memo"))
+        assert expected % 10 == 0 and expected >= 20
+        session = RecordingSession()
+        rows = make_client(server, session=session, page_size=10).get_all(UNPOSTED)
+        assert len(rows) == expected == len({r["id"] for r in rows})
+        assert len(session.sent) == expected // 10
+        assert all(h.get("pagination-type") == "forward-only" for _, _, h, _ in session.sent)
+    finally:
+        server.stop()
+
+
 def test_the_client_paces_itself_unless_the_poster_lends_a_limiter(server):
     from wisesync.ratelimit import CallLimiter, TargetLimits
     from wisesync_connectwise.client import client_for

@@ -189,6 +189,7 @@ class ConnectWiseClient(ApiClient):
         headers = {"pagination-type": "forward-only"}
         page = 1
         previous_first: Any = None
+        followed = False  # a Link was followed: the server pages forward-only
         while True:
             response = self.get(url, params=query, headers=headers)
             items = response.body or []
@@ -207,10 +208,11 @@ class ConnectWiseClient(ApiClient):
             nxt = self.next_link(response.headers)
             if nxt is not None:
                 url, query = nxt, None  # the link carries every parameter
+                followed = followed or bool(headers)
                 continue
-            if len(items) < size or "Link" in response.headers:
-                return
-            # A full page and no Link header at all: the endpoint ignored forward-only.
+            if len(items) < size or "Link" in response.headers or followed:
+                return  # after a followed Link, a full page without one is the last
+            # A full first page and no Link header at all: the endpoint ignored forward-only.
             page += 1
             url, headers = path, {}
             query = {**(params or {}), "pageSize": size, "page": page}
