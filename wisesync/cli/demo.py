@@ -77,7 +77,7 @@ def _run(console: Console, stack, ledger: str) -> int:
     from wisesync.pipeline.review import ReviewFilter, load_review, render_review
 
     console.print(Panel("Step 1: Sync All", expand=False))
-    run = stack.sync(DEMO_COMPANY)
+    run = _sync_all(stack)
     review = stack.wait(run)
     render_review(review, console, title="Sync All: Northwind IT (demo)")
 
@@ -127,6 +127,22 @@ def _run(console: Console, stack, ledger: str) -> int:
     final = load_review(stack.db, ReviewFilter(company=DEMO_COMPANY))
     console.print(f"\nNow: {final.by_status()}")
     return 0 if failing and len(posted) == len(failing) else 1
+
+
+def _sync_all(stack):
+    """Sync All for the demo company, requested by "demo" (the review shows who asked)."""
+    from wisesync.events.models import Trigger
+    from wisesync.pipeline.extractor import Extractor
+
+    extractor = Extractor(
+        config=stack.config, registry=stack.registry, db=stack.db, transport=stack.transport
+    )
+    try:
+        return extractor.sync(
+            stack.config.company(DEMO_COMPANY), None, trigger=Trigger.SYNC_ALL, requested_by="demo"
+        )
+    finally:
+        extractor.close()
 
 
 COMMANDS = [demo_cmd]
