@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from dataclasses import asdict
 
 import click
 from rich.console import Console
@@ -134,7 +135,7 @@ def replay_cmd(
     _show_selection(console, selection)
     if dry_run:
         if as_json:
-            print_json({"dry_run": True, "records": [vars(w) for w in selection.records]})
+            print_json({"dry_run": True, "records": [asdict(w) for w in selection.records]})
         return
     if not yes:
         if not sys.stdin.isatty():
