@@ -218,7 +218,9 @@ def _rewind(app: AppContext, group, topic, to_time, to_offset, as_json) -> None:
             to_ms = int(parse_since(to_time).timestamp() * 1000)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--to-time") from None
-    transport = connect_transport(app.config, resolve_dsn(app.config))
+    # Kafka needs no store: do not start an embedded Postgres just to move a Kafka group.
+    dsn = "" if app.config.transport == "kafka" else resolve_dsn(app.config)
+    transport = connect_transport(app.config, dsn)
     try:
         offsets = replay.rewind(
             transport, group, app.config.topic_prefix + topic, to_offset=to_offset, to_time_ms=to_ms
