@@ -174,7 +174,7 @@ def test_expenses(server, extracted):
     assert reimb.reference == f"WS-demo-EXP-{reimb.source_id}"
     company_paid = exp[server.app.case("non_reimbursable")]
     assert company_paid.subtype == "company_paid"
-    assert company_paid.attributes["offset_account"] == "090"
+    assert company_paid.attributes["offset_account"] == "880"
     assert len(company_paid.source_batch_ids) == 2  # the expense and its offset
     personal = exp[server.app.case("personal")]
     assert personal.subtype == "personal"

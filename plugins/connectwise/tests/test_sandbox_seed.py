@@ -169,7 +169,7 @@ def test_expense_cases(demo, export):
     assert "offset" not in reimb and reimb["total"] > 0 and reimb["apAccountNumber"] == "800"
     assert reimb["company"]["id"] != 2  # billable to a customer
     card = by_id[int(demo.case("non_reimbursable"))]
-    assert card["offset"]["accountNumber"] == "090"
+    assert card["offset"]["accountNumber"] == "880"
     assert card["offset"]["total"] == -card["total"]
     personal = by_id[int(demo.case("personal"))]
     assert personal["total"] < 0

@@ -449,7 +449,7 @@ class _Builder:
                 "EO",
                 "System",
                 "Expense Offset",
-                "090",
+                "880",
                 "",
                 "",
                 "",
