@@ -242,10 +242,16 @@ def transport_check(transport: Any, topic: str = "wisesync.results.v1") -> Check
 
 
 def service_checks(service: Any) -> dict[str, Check]:
-    """Readiness checks for a :class:`wisesync.daemon.Service`: store, transport, roles."""
+    """Readiness checks for a :class:`wisesync.daemon.Service`: store, transport, roles.
+
+    The transport check asks for this deployment's results topic (``transport.topic_prefix``
+    included), not the default name.
+    """
+    config = getattr(service, "config", None)
+    results = config.topics.results if config is not None else "wisesync.results.v1"
     return {
         "store": store_check(lambda: getattr(service, "db", None)),
-        "transport": transport_check(lambda: getattr(service, "transport", None)),
+        "transport": transport_check(lambda: getattr(service, "transport", None), results),
         "roles": lambda: bool(service.alive()) or "the roles have not started (or one stopped)",
     }
 
