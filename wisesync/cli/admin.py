@@ -67,6 +67,17 @@ def schemas_check(dirs: tuple[str, ...]) -> None:
     from wisesync.events.registry import SchemaRegistry
 
     registry = SchemaRegistry(*(Path(d) for d in dirs))
+    if not registry.by_name:  # an install without schemas/ cannot encode a single event
+        from wisesync.events.registry import default_schema_dir
+
+        where = ", ".join(dirs) or str(default_schema_dir())
+        click.secho(
+            f"no schema files (*.avsc) found in {where}; set WISESYNC_SCHEMAS_DIR to the "
+            "schemas/ directory",
+            fg="red",
+            err=True,
+        )
+        sys.exit(1)
     for name, versions in sorted(registry.by_name.items()):
         labels = ", ".join(f"v{v} ({versions[v].fingerprint:016x})" for v in sorted(versions))
         click.echo(f"{name}: {labels}")
