@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
     from wisesync.config import AppConfig, CompanyConfig
     from wisesync.store.db import Database
+    from wisesync.transport.base import Transport
 
 TYPE_NAMES = [t.value for t in RecordType]
 
@@ -43,7 +45,7 @@ def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> I
 
     transport = connect_transport(app.config, db.dsn)
     transport.admin().create_topics(app.config.topics.all, partitions=app.config.kafka.partitions)
-    if transport.admin().group_has_live_members(app.config.group_for("poster")):
+    if _group_has_live_members(transport, app.config.group_for("poster")):
         if not quiet:
             click.echo("a running wisesync service will post the records", err=True)
         try:
@@ -60,6 +62,22 @@ def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> I
     finally:
         service.stop()
         transport.close()
+
+
+def _group_has_live_members(transport: Transport, group: str, timeout_s: float = 15.0) -> bool:
+    """Is a daemon consuming? Retried for a while: a fresh Kafka cluster answers "coordinator
+    not available" until it has created its offsets topic (the first command run on a new
+    deployment would otherwise stop with a traceback)."""
+    from wisesync.transport.errors import TransportError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return transport.admin().group_has_live_members(group)
+        except TransportError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
 
 
 def progress_bar(console: Console) -> Progress:
