@@ -141,6 +141,8 @@ def sync_all(
     Exit codes: 0 every record posted, 1 some did not, 2 usage or configuration error.
     """
     from wisesync.cli.admin import _who
+    from wisesync.errors import WisesyncError
+    from wisesync.events.models import new_id
     from wisesync.pipeline.extractor import Extractor, SyncInProgress
     from wisesync.pipeline.review import ReviewFilter, load_review, render_review, wait_for_run
     from wisesync.plugins import registry
@@ -159,42 +161,61 @@ def sync_all(
         sys.exit(EXIT_CONFIG)
     record_types = [RecordType(t) for t in types] if types else list(target.record_types)
     trigger = Trigger.SYNC_TYPE if types else Trigger.SYNC_ALL
+    run_id, published, failure = new_id(), [0], None
     with pipeline_running(app, db) as transport:
         extractor = Extractor(config=app.config, registry=registry(), db=db, transport=transport)
         with progress_bar(console) as progress:
             task = progress.add_task(f"extracting {target.key}", total=None)
+
+            def seen(_: object) -> None:
+                published[0] += 1
+                progress.advance(task)
+
             try:
                 run = extractor.sync(
                     target,
                     record_types,
                     trigger=trigger,
                     requested_by=_who(),
-                    on_record=lambda _: progress.advance(task),
+                    on_record=seen,
+                    run_id=run_id,
                 )
             except SyncInProgress as exc:
                 click.secho(str(exc), fg="yellow", err=True)
                 sys.exit(1)
+            except WisesyncError as exc:
+                # A source failed part-way (e.g. payments from a revoked ledger connection):
+                # what was published still gets its results and the review, which names the
+                # error, and the exit code says not everything posted.
+                failure = exc
+                click.secho(f"extraction of {target.key} stopped: {exc}", fg="red", err=True)
             finally:
                 extractor.close()
-        expected = sum(run.extracted.values()) + sum(run.held.values())
-        console.print(
-            f"run {run.run_id}: {expected} record(s) from {target.name} "
-            f"({', '.join(f'{k} {v}' for k, v in run.extracted.items() if v) or 'none'}"
-            f"{'; held ' + str(sum(run.held.values())) if run.held else ''})"
-        )
+        if failure is None:
+            expected = sum(run.extracted.values()) + sum(run.held.values())
+            console.print(
+                f"run {run_id}: {expected} record(s) from {target.name} "
+                f"({', '.join(f'{k} {v}' for k, v in run.extracted.items() if v) or 'none'}"
+                f"{'; held ' + str(sum(run.held.values())) if run.held else ''})"
+            )
+        else:
+            expected = published[0]
+            console.print(f"run {run_id}: {expected} record(s) from {target.name} before that")
         if not wait:
-            click.echo(run.run_id)
+            click.echo(run_id)
+            if failure is not None:
+                sys.exit(1)
             return
         with progress_bar(console) as progress:
             task = progress.add_task("posting", total=expected)
             result = wait_for_run(
                 db,
-                run.run_id,
+                run_id,
                 timeout,
                 lambda p: progress.update(task, completed=p.done),
                 acknowledged=True,
             )
-    review = load_review(db, ReviewFilter(run_id=run.run_id))
+    review = load_review(db, ReviewFilter(run_id=run_id))
     if as_json:
         print_json(review.to_json())
     else:
@@ -202,12 +223,12 @@ def sync_all(
     if not result.complete:
         click.secho(
             f"timed out after {timeout:g}s with {result.done} of {expected} answered; "
-            f"`wisesync results --run {run.run_id}` shows the rest later",
+            f"`wisesync results --run {run_id}` shows the rest later",
             fg="yellow",
             err=True,
         )
         sys.exit(1)
-    sys.exit(review.exit_code())
+    sys.exit(1 if failure is not None else review.exit_code())
 
 
 COMMANDS = [sync_all]
