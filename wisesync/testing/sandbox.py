@@ -340,3 +340,16 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def serve_until_stopped(self) -> None:
+        """Block until Ctrl-C or SIGTERM, then stop (``python -m <plugin>.sandbox``)."""
+        import signal
+
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()

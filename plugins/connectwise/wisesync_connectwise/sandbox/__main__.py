@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 
 from . import start_sandbox
 
@@ -48,14 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  client id:   {creds.client_id}")
     print(f"  unposted:    {server.app.unposted_counts()}")
     print("Ctrl-C to stop.", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_stopped()
 
 
 if __name__ == "__main__":

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 
 from . import start_sandbox
 
@@ -33,14 +31,7 @@ def main(argv: list[str] | None = None) -> None:
             f"    custom connection client_id={creds.client_id} client_secret={creds.client_secret}"
         )
     print("Ctrl-C to stop.", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_stopped()
 
 
 if __name__ == "__main__":
