@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 WISESYNC = Path(sys.executable).with_name("wisesync")
 
@@ -47,7 +52,24 @@ def port_open(url: str) -> bool:
         return False
 
 
-def test_demo_runs_fixes_replays_and_leaves_nothing_running(tmp_path: Path) -> None:
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """The demo's TMPDIR: a directory of its own under /tmp, not pytest's ``tmp_path``.
+
+    Run as root, the demo's Postgres runs as an unprivileged user that must traverse every
+    parent directory; pytest resets ``/tmp/pytest-of-<user>`` to 0700 whenever a session
+    starts, which would lock that user out mid-run.
+    """
+    path = Path(tempfile.mkdtemp(prefix="wisesync-e2e-demo-"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path) -> None:
+    tmp_path = scratch
     # A fresh machine: no wisesync settings, no config file; the demo's temp dir goes here.
     env = {
         k: v
