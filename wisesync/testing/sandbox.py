@@ -259,6 +259,12 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The client went away mid-body (killed, connection reset): a real server never
+            # sees this request. Handling the truncated body would store its 400 under the
+            # request's Idempotency-Key and refuse the genuine retry as "a different request".
+            self.close_connection = True
+            return
         request = Request(
             method=self.command,
             path=parts.path,
