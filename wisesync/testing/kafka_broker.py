@@ -342,8 +342,7 @@ class KafkaBroker:
             *self._java_base(java, libs, "256m"),
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            _cluster_id(),
+            f"--cluster-id={_cluster_id()}",  # "=": an id may start with "-" (argparse)
             "-c",
             str(self.data_dir / "server.properties"),
         ]
