@@ -18,6 +18,7 @@ until the reset; they are re-published then, and fail nothing meanwhile.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
@@ -48,6 +49,27 @@ from wisesync.transport.base import Message as BusMessage
 from wisesync.transport.base import Transport
 
 log = logging.getLogger(__name__)
+
+#: Test hook for the crash-proofing tests (``tests/integration/test_crash_*.py``), never set
+#: in production: ``WISESYNC_CRASH_AT=<point>[:<n>]`` makes the process exit at once with
+#: ``os._exit(137)`` (as ``kill -9`` would: no cleanup, no flush, no commit) the n-th time
+#: (default: the first) any poster thread reaches ``<point>``, one of :data:`CRASH_POINTS`.
+#: Read once, when the :class:`Poster` is built.
+CRASH_ENV = "WISESYNC_CRASH_AT"
+#: Where the hook can fire: after the journal claim (nothing posted), after the ledger
+#: answered (nothing recorded), after the journal recorded the outcomes (no result sent),
+#: after the results were sent and flushed (offsets not committed).
+CRASH_POINTS = ("after_claim", "after_post", "after_record", "after_emit")
+
+
+def _crash_spec(value: str | None) -> tuple[str, int] | None:
+    """Parse ``WISESYNC_CRASH_AT`` (``point`` or ``point:n``); None when unset."""
+    if not value:
+        return None
+    point, _, nth = value.partition(":")
+    if point not in CRASH_POINTS:
+        raise ValueError(f"{CRASH_ENV}={value!r}: the point must be one of {CRASH_POINTS}")
+    return point, int(nth or 1)
 
 
 @dataclass
@@ -118,6 +140,9 @@ class Poster:
         self._consumer = None
         self._producer = transport.producer()
         self._last_release = 0.0
+        self._crash_at = _crash_spec(os.environ.get(CRASH_ENV))
+        self._crash_seen = 0
+        self._crash_lock = threading.Lock()
 
     # --- the loop -------------------------------------------------------------------
 
@@ -146,6 +171,7 @@ class Poster:
             messages.extend(more)
         self.handle(messages)
         self._producer.flush()
+        self._crash_point("after_emit")
         self.consumer.commit_messages(messages)
         return len(messages)
 
@@ -338,12 +364,16 @@ class Poster:
                     to_post.append(event)
                     warnings[event.event_id] = msgs
             claimed = self.journal.claim(to_post)
+            if claimed:
+                self._crash_point("after_claim")
             lost = [e for e in to_post if e.identity not in claimed]
             if lost:  # another poster posted them meanwhile
                 now_posted = self.journal.read(lost)
                 done.extend((e, self._already_posted(e, now_posted[e.identity])) for e in lost)
             to_post = [e for e in to_post if e.identity in claimed]
             posted = self._post(target, ctx, to_post, warnings) if to_post else []
+            if posted:
+                self._crash_point("after_post")
             done.extend(posted)
             calls = ctx.limiter.calls - calls_before
             _share_calls([r for _, r in done if r.status is Status.POSTED], calls)
@@ -431,6 +461,17 @@ class Poster:
         result.ledger_total = entry.ledger_total
         return result
 
+    def _crash_point(self, point: str) -> None:
+        """Test hook: die here, as ``kill -9`` would, when ``WISESYNC_CRASH_AT`` names
+        ``point`` and this is its n-th passage (see :data:`CRASH_ENV`)."""
+        if self._crash_at is None or self._crash_at[0] != point:
+            return
+        with self._crash_lock:
+            self._crash_seen += 1
+            if self._crash_seen >= self._crash_at[1]:
+                os.write(2, f"{CRASH_ENV}: exiting at {point}\n".encode())
+                os._exit(137)
+
     # --- output --------------------------------------------------------------------
 
     def _finish(
@@ -439,6 +480,8 @@ class Poster:
         """Record outcomes in the journal, then emit the results."""
         encoded = [(event, result, self.codec.encode(result)) for event, result in done]
         self.journal.record(encoded)
+        if encoded:
+            self._crash_point("after_record")
         for _, result, data in encoded:
             self._emit(result, data)
 
