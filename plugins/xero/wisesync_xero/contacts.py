@@ -13,6 +13,7 @@ the contacts that are not cached yet (:func:`where_for`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,11 @@ class ContactBook:
     when the organisation has too many contacts to list: then each batch looks up the
     contacts it needs that are not cached yet (``looked_up`` remembers the misses, so a
     contact is searched for once).
+
+    The poster posts several batches of one tenant at once: ``listing`` makes them wait
+    for one listing (or look-up) instead of each making it, and ``creating`` is held
+    while a batch that creates contacts is written, so two batches never create the
+    same customer (the next one finds it in the book, learnt from the first's answer).
     """
 
     by_number: dict[str, ContactRef] = field(default_factory=dict)
@@ -64,6 +70,8 @@ class ContactBook:
     complete_at: float | None = None
     targeted: bool = False
     looked_up: set[str] = field(default_factory=set)
+    listing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    creating: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, ref: ContactRef) -> None:
         """Remember ``ref`` (archived contacts are remembered by number only, so a new

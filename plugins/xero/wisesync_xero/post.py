@@ -27,6 +27,7 @@ from wisesync.errors import RemoteError, RemoteUnavailable
 from wisesync.events.models import PostOutcome, RecordEvent, Status
 from wisesync.messages import Message, Severity, message
 from wisesync_xero.contacts import (
+    ContactBook,
     ContactRef,
     contact_name,
     contact_number,
@@ -160,10 +161,9 @@ def _list_contacts(ctx: XeroContext, now: float) -> None:
             book.complete_at = now
             break
         page += 1
-    book.by_number.clear()
-    book.by_name.clear()
-    book.looked_up.clear()
-    book.add_all(refs)
+    fresh = ContactBook()
+    fresh.add_all(refs)  # swapped in whole: batches posted meanwhile never see it half-filled
+    book.by_number, book.by_name, book.looked_up = fresh.by_number, fresh.by_name, set()
 
 
 def _look_up(ctx: XeroContext, plans: Sequence[Plan]) -> None:
@@ -192,10 +192,11 @@ def ensure_contacts(ctx: XeroContext, plans: Sequence[Plan], now: float) -> None
         return
     book = ctx.contacts
     ttl = ctx.settings.contacts_ttl
-    if not book.targeted and not book.is_fresh(now, ttl):
-        _list_contacts(ctx, now)
-    if book.targeted:
-        _look_up(ctx, plans)
+    with book.listing:
+        if not book.targeted and not book.is_fresh(now, ttl):
+            _list_contacts(ctx, now)
+        if book.targeted:
+            _look_up(ctx, plans)
 
 
 def contact_element(ctx: XeroContext, record: RecordEvent) -> dict[str, Any]:
@@ -267,6 +268,11 @@ def put_documents(ctx: XeroContext, endpoint: str, plans: Sequence[Plan]) -> lis
     return outcomes
 
 
+def _contacts_known(ctx: XeroContext, plans: Sequence[Plan]) -> bool:
+    """Every plan's contact is in the book (its write creates no contact)."""
+    return all(ctx.contacts.find(p.record.contact) is not None for p in plans)
+
+
 def post_plans(ctx: XeroContext, plans: Sequence[Plan], now: float) -> list[PostOutcome]:
     """Post every plan without errors; one outcome per plan, in order."""
     outcomes: dict[int, PostOutcome] = {}
@@ -278,9 +284,15 @@ def post_plans(ctx: XeroContext, plans: Sequence[Plan], now: float) -> list[Post
             sendable.setdefault(plan.kind.endpoint, []).append((i, plan))
     ensure_contacts(ctx, [p for group in sendable.values() for _, p in group], now)
     for endpoint, group in sendable.items():
-        for (i, _), outcome in zip(
-            group, put_documents(ctx, endpoint, [p for _, p in group]), strict=True
-        ):
+        batch = [p for _, p in group]
+        written = None
+        if not _contacts_known(ctx, batch):
+            with ctx.contacts.creating:
+                if not _contacts_known(ctx, batch):  # another batch may have created them
+                    written = put_documents(ctx, endpoint, batch)
+        if written is None:
+            written = put_documents(ctx, endpoint, batch)
+        for (i, _), outcome in zip(group, written, strict=True):
             outcomes[i] = outcome
     _claim_own_duplicates(ctx, plans, outcomes)
     return [outcomes[i] for i in range(len(plans))]
