@@ -82,8 +82,14 @@ class CallLimiter:
         self._day: deque[float] = deque()
         self._in_flight = 0
         self._paused_until = 0.0
+        self._mine = threading.local()
         self.calls = 0
         self.waited_seconds = 0.0
+
+    def thread_calls(self) -> int:
+        """Calls started through this limiter by the calling thread (the poster counts a
+        chunk's calls with it while other chunks of the company use the same limiter)."""
+        return getattr(self._mine, "calls", 0)
 
     def pause_for(self, seconds: float) -> None:
         """Hold every caller for ``seconds`` (a server's Retry-After)."""
@@ -130,6 +136,7 @@ class CallLimiter:
                 window.append(now)
             self._in_flight += 1
             self.calls += 1
+        self._mine.calls = self.thread_calls() + 1
         try:
             yield
         finally:

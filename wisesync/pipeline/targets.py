@@ -42,6 +42,7 @@ class TargetPool:
         self._targets: dict[str, Target] = {}
         self._limiters: dict[tuple[str, str], CallLimiter] = {}
         self._contexts: dict[tuple[str, str], _Prepared] = {}
+        self._preparing: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def target(self, name: str) -> Target:
@@ -60,15 +61,20 @@ class TargetPool:
             return self._limiters[key]
 
     def context(self, company: CompanyConfig, target: Target) -> TargetContext:
-        """A prepared context, re-prepared when older than the TTL."""
+        """A prepared context, re-prepared when older than the TTL. Chunks of one company
+        posted at the same time wait for one preparation instead of each loading the
+        reference data."""
         key = (company.key, target.name)
-        prepared = self._contexts.get(key)
-        now = time.monotonic()
-        if prepared is None or now - prepared.at > self.ttl_s:
-            context = target.prepare(company, self.limiter(company.key, target))
-            prepared = _Prepared(context, now)
-            self._contexts[key] = prepared
-        return prepared.context
+        with self._lock:
+            preparing = self._preparing.setdefault(key, threading.Lock())
+        with preparing:
+            prepared = self._contexts.get(key)
+            now = time.monotonic()
+            if prepared is None or now - prepared.at > self.ttl_s:
+                context = target.prepare(company, self.limiter(company.key, target))
+                prepared = _Prepared(context, now)
+                self._contexts[key] = prepared
+            return prepared.context
 
     def forget(self, company: CompanyConfig, target: Target) -> None:
         """Drop a context and the target's own cache for ``company`` (after an auth
