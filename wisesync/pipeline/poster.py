@@ -2,7 +2,9 @@
 
 For each poll it decodes the records (undecodable ones go to the dead-letter
 topic), groups them by (company, target), and for each group, under the
-company's posting lock, in chunks of the target's batch size:
+company's posting lock, in chunks of the target's batch size (one record type
+per chunk, so a ledger with an endpoint per type needs one call per chunk; up to
+the target's declared concurrency of chunks at once):
 
 1. reads the posting journal (posted -> re-emit the stored result, no API call);
 2. reconciles ``claimed`` rows with ``find_existing``;
@@ -100,6 +102,8 @@ class Poster:
             unavailable; after the last, its records fail with LEDGER_UNAVAILABLE
             (their journal rows stay ``claimed``, so a replay reconciles first).
         workers: companies posted at the same time.
+        chunk_workers: chunks posted at the same time over all companies (one company
+            gets at most its target's ``limits.concurrency``).
         linger_s: after the first message, wait this long for more to fill batches.
     """
 
@@ -114,6 +118,7 @@ class Poster:
         runtime: PluginRuntime | None = None,
         group: str | None = None,
         workers: int = 4,
+        chunk_workers: int = 8,
         linger_s: float = 0.1,
         max_records: int = 500,
         retry_delays: tuple[float, ...] = (2.0, 10.0, 30.0),
@@ -136,6 +141,11 @@ class Poster:
         self.metrics = metrics
         self.stats = PosterStats()
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poster")
+        self._chunk_workers = max(1, chunk_workers)
+        self._chunk_executor = ThreadPoolExecutor(
+            max_workers=self._chunk_workers, thread_name_prefix="poster-chunk"
+        )
+        self._stats_lock = threading.Lock()
         self._paused: dict[tuple[str, str], datetime] = {}
         self._consumer_options = consumer_options or {}
         self._consumer = None
@@ -198,6 +208,7 @@ class Poster:
             self._consumer = None
         self._producer.close()
         self._executor.shutdown(wait=True)
+        self._chunk_executor.shutdown(wait=True)
 
     # --- handling a poll ---------------------------------------------------------------
 
@@ -246,8 +257,36 @@ class Poster:
             self.park(events, until, "daily limit")
             return
         with self.journal.company_lock(company.key, target.name):
-            for chunk in _chunks(events, max(1, target.limits.batch_size)):
+            for wave in _waves(events, max(1, target.limits.batch_size)):
+                self._post_wave(company, target, wave, by_event)
+
+    def _post_wave(
+        self,
+        company: CompanyConfig,
+        target: Target,
+        wave: list[list[RecordEvent]],
+        by_event: dict[str, BusMessage],
+    ) -> None:
+        """Post chunks that share no record, up to the target's concurrency at once.
+
+        A ledger's minute limit is only reached when calls overlap: at one call at a
+        time, a call that takes longer than 60/calls_per_minute seconds (a Xero write of
+        50 invoices often does) leaves the budget unused. The company's call limiter
+        still bounds the calls in flight.
+        """
+        parallel = min(len(wave), max(1, target.limits.concurrency), self._chunk_workers)
+        if parallel == 1:
+            for chunk in wave:
                 self._post_chunk_safely(company, target, chunk, by_event)
+            return
+        futures = [
+            self._chunk_executor.submit(self._post_chunk_safely, company, target, chunk, by_event)
+            for chunk in wave
+        ]
+        errors = [f.exception() for f in futures]  # waits for every chunk
+        for error in errors:
+            if error is not None:
+                raise error
 
     def _post_chunk_safely(
         self,
@@ -356,7 +395,7 @@ class Poster:
                 reconcile.append(event)
         if reconcile or candidates:
             ctx = self.pool.context(company, target)
-            calls_before = ctx.limiter.calls
+            calls_before = ctx.limiter.thread_calls()
             found = self._reconcile(target, ctx, reconcile) if reconcile else {}
             for event in reconcile:
                 if event.source_id in found:
@@ -383,11 +422,12 @@ class Poster:
             if posted:
                 self._crash_point("after_post")
             done.extend(posted)
-            calls = ctx.limiter.calls - calls_before
+            calls = ctx.limiter.thread_calls() - calls_before
             _share_calls([r for _, r in done if r.status is Status.POSTED], calls)
             if self.metrics is not None and calls:
                 self.metrics.api_call(company.key, target.name, calls)
-        self.stats.batches += 1
+        with self._stats_lock:
+            self.stats.batches += 1
         self._finish(company, done)
 
     def _reconcile(
@@ -494,7 +534,8 @@ class Poster:
             self._emit(result, data)
 
     def _emit(self, result: PostingResult, data: bytes) -> None:
-        self.stats.count(result)
+        with self._stats_lock:
+            self.stats.count(result)
         if self.metrics is not None:
             self.metrics.record_result(result)
         self._producer.send(
@@ -571,10 +612,21 @@ class Poster:
         return len(rows)
 
 
-def _chunks(events: list[RecordEvent], size: int) -> list[list[RecordEvent]]:
-    """Split into chunks of ``size``; a record seen twice goes to a later chunk, so one
-    chunk never holds the same record twice."""
-    chunks: list[list[RecordEvent]] = []
+def _by_record_type(events: list[RecordEvent]) -> list[RecordEvent]:
+    """``events`` grouped by record type (types in order of first appearance, records in
+    their order within a type), so chunks hold one type: a ledger that writes invoices and
+    credit notes through different endpoints needs one call per chunk, not two."""
+    rank: dict[Any, int] = {}
+    for event in events:
+        rank.setdefault(event.record_type, len(rank))
+    return sorted(events, key=lambda e: rank[e.record_type])
+
+
+def _waves(events: list[RecordEvent], size: int) -> list[list[list[RecordEvent]]]:
+    """Split into chunks of at most ``size`` records of one type, in waves: a record seen
+    twice goes to a later wave, so the chunks of one wave never share a record and may be
+    posted at the same time, and a later copy of a record is posted after the earlier."""
+    waves: list[list[list[RecordEvent]]] = []
     pending = events
     while pending:
         seen: set[tuple] = set()
@@ -582,9 +634,18 @@ def _chunks(events: list[RecordEvent], size: int) -> list[list[RecordEvent]]:
         for event in pending:
             (later if event.identity in seen else now).append(event)
             seen.add(event.identity)
-        chunks.extend(now[i : i + size] for i in range(0, len(now), size))
+        chunks: list[list[RecordEvent]] = []
+        for event in _by_record_type(now):
+            if (
+                not chunks
+                or len(chunks[-1]) == size
+                or chunks[-1][0].record_type != event.record_type
+            ):
+                chunks.append([])
+            chunks[-1].append(event)
+        waves.append(chunks)
         pending = later
-    return chunks
+    return waves
 
 
 def _dedupe_codes(first: list[Message], second: list[Message]) -> list[Message]:
