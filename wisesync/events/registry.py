@@ -26,9 +26,11 @@ _FILE = re.compile(r"^(?P<ns>[\w.]+)\.(?P<name>\w+)\.v(?P<version>\d+)\.avsc$")
 
 
 def default_schema_dir() -> Path:
-    """``$WISESYNC_SCHEMAS_DIR`` or the repository's top-level ``schemas/``."""
+    """``$WISESYNC_SCHEMAS_DIR``, else the schemas shipped with the package (the
+    repository's top-level ``schemas/``)."""
     env = os.environ.get("WISESYNC_SCHEMAS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "schemas"
+    # events/schemas links to the repository's schemas/ and is packaged as real files
+    return Path(env) if env else Path(__file__).parent / "schemas"
 
 
 @dataclass(frozen=True)
