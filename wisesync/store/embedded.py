@@ -155,6 +155,7 @@ class EmbeddedPostgres:
         with self._locked():
             self._prepare_user()
             if self._running_port() is None:
+                self._stop_by_pid_file(timeout)
                 return
             base = ["stop", "-D", str(self.pgdata), "-w", "-t", str(int(timeout))]
             proc = self._run(["pg_ctl", *base, "-m", "fast"], check=False, timeout=timeout + 10)
@@ -165,6 +166,29 @@ class EmbeddedPostgres:
                 raise EmbeddedPostgresError(
                     f"embedded Postgres in {self.pgdata} is still running after pg_ctl stop"
                 )
+
+    def _stop_by_pid_file(self, timeout: float) -> None:
+        """Stop a server pg_ctl cannot see (e.g. its user lost access to a parent
+        directory): SIGINT (fast shutdown) to the postmaster named in postmaster.pid."""
+        import signal
+
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return
+        log.warning(
+            "embedded Postgres (pid %d) not reachable by pg_ctl; stopping it by signal", pid
+        )
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGQUIT)
 
     def is_running(self) -> bool:
         """True when a server runs on this directory."""
