@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,26 @@ from wisesync.transport.base import Transport
 log = logging.getLogger(__name__)
 
 ROLES = ("extractor", "poster", "reporter", "acknowledger")
+
+#: Longest wait before a role that lost Postgres or the transport is started again.
+MAX_RESTART_DELAY_S = 30.0
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Errors a role outlives: Postgres or the transport went away for a while (a restart, a
+    failover, a network blip). Anything else is a bug and stops the service."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    from wisesync.transport.errors import CommitFailedError, DeliveryError, TransportUnavailable
+
+    return (
+        psycopg.OperationalError,
+        PoolTimeout,
+        TransportUnavailable,
+        DeliveryError,
+        CommitFailedError,
+    )
 
 
 def connect_transport(config: AppConfig, dsn: str) -> Transport:
@@ -146,7 +167,7 @@ class Service:
             obj = self.build(role)
             self._role_objects[role] = obj
             thread = threading.Thread(
-                target=self._guard(role, obj.run), name=f"role-{role}", daemon=True
+                target=self._guard(role, obj), name=f"role-{role}", daemon=True
             )
             self._threads.append(thread)
             thread.start()
@@ -168,14 +189,47 @@ class Service:
                 interval_s=self.retention_interval_s,
             ).start()
 
-    def _guard(self, role: str, target: Callable[[threading.Event], None]) -> Callable[[], None]:
+    def _guard(self, role: str, obj: Any) -> Callable[[], None]:
+        """The thread body of ``role``: run it; when it lost Postgres or the transport
+        (:func:`transient_errors`), wait (1 s, doubling up to MAX_RESTART_DELAY_S), drop the
+        pool's dead connections, build the role again and run it: the new one resumes from the
+        committed offsets, and the posting journal makes the redelivered batch harmless. Any
+        other error stops the service."""
+        transient = transient_errors()
+
         def run() -> None:
-            try:
-                target(self.stop_event)
-            except BaseException as exc:  # a dead role must stop the service, loudly
-                log.exception("role %s stopped with an error", role)
-                self.errors.append(exc)
-                self.stop_event.set()
+            current, delay = obj, 0.0
+            while not self.stop_event.is_set():
+                started = time.monotonic()
+                try:
+                    if current is None:
+                        current = self._role_objects[role] = self.build(role)
+                    current.run(self.stop_event)
+                    return
+                except transient as exc:
+                    current = None
+                    if time.monotonic() - started > 10 * MAX_RESTART_DELAY_S:
+                        delay = 0.0  # it ran well for a while: a new outage starts over
+                    delay = min(max(1.0, 2 * delay), MAX_RESTART_DELAY_S)
+                    log.warning(
+                        "role %s lost its store or transport (%s: %s); restarting it in %.0fs",
+                        role,
+                        type(exc).__name__,
+                        exc,
+                        delay,
+                    )
+                    if self.stop_event.wait(delay):
+                        return
+                    if self.db is not None:
+                        try:
+                            self.db.pool.check()  # discard connections the outage broke
+                        except Exception:  # still down: the next attempt says so
+                            log.debug("pool check failed", exc_info=True)
+                except BaseException as exc:  # a dead role must stop the service, loudly
+                    log.exception("role %s stopped with an error", role)
+                    self.errors.append(exc)
+                    self.stop_event.set()
+                    return
 
         return run
 
