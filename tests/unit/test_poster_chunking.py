@@ -115,3 +115,69 @@ def test_chunks_of_one_company_posted_at_once_share_one_preparation() -> None:
     assert len({id(c) for c in contexts}) == 1 and contexts[0].limiter is pool.limiter(
         "acme", target
     )
+
+
+class Trickle:
+    """A consumer whose records arrive in bursts of ``size`` every ``gap_s`` (a sync being
+    extracted and published while the poster polls)."""
+
+    def __init__(self, bursts: int, size: int, gap_s: float):
+        self.due = [time.monotonic() + i * gap_s for i in range(bursts)]
+        self.size = size
+
+    def poll(self, timeout_s: float, max_records: int) -> list[object]:
+        deadline = time.monotonic() + timeout_s
+        while self.due and self.due[0] > time.monotonic():
+            if self.due[0] > deadline:
+                time.sleep(max(0.0, deadline - time.monotonic()))
+                return []
+            time.sleep(self.due[0] - time.monotonic())
+        if not self.due:
+            time.sleep(timeout_s)
+            return []
+        self.due.pop(0)
+        return [object()] * min(self.size, max_records)
+
+    def commit_messages(self, messages: list[object]) -> None:
+        self.committed = len(messages)
+
+
+class NoTransport:
+    def producer(self) -> Any:
+        return self
+
+
+def _poster(consumer: Trickle, **options: Any) -> tuple[Any, list[int]]:
+    from wisesync.pipeline.poster import Poster
+
+    poster = Poster(
+        config=AppConfig(),
+        registry=None,
+        db=None,
+        transport=NoTransport(),
+        **options,  # type: ignore[arg-type]
+    )
+    polls: list[int] = []
+    poster._consumer = consumer
+    poster.handle = lambda messages: polls.append(len(messages))  # type: ignore[method-assign]
+    poster.release_parked = lambda **_: 0  # type: ignore[method-assign]
+    poster._producer = type("P", (), {"flush": lambda self: None})()
+    return poster, polls
+
+
+def test_a_poll_keeps_filling_while_records_keep_arriving() -> None:
+    poster, polls = _poster(Trickle(bursts=40, size=10, gap_s=0.03), linger_s=0.1)
+    poster.poll_once(1.0)
+    # a fixed 0.1 s linger would stop after about 4 bursts; records kept coming for 1.2 s,
+    # so the poll filled for max_linger_s (1 s)
+    assert 200 <= polls[0] <= 380
+
+
+def test_a_poll_stops_at_max_records_and_a_lone_record_waits_only_linger_s() -> None:
+    poster, polls = _poster(Trickle(bursts=100, size=50, gap_s=0.001), max_records=300)
+    poster.poll_once(1.0)
+    assert polls == [300]
+    poster, polls = _poster(Trickle(bursts=1, size=1, gap_s=0.0), linger_s=0.1)
+    started = time.monotonic()
+    poster.poll_once(1.0)
+    assert polls == [1] and time.monotonic() - started < 0.5

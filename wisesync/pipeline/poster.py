@@ -104,7 +104,12 @@ class Poster:
         workers: companies posted at the same time.
         chunk_workers: chunks posted at the same time over all companies (one company
             gets at most its target's ``limits.concurrency``).
-        linger_s: after the first message, wait this long for more to fill batches.
+        linger_s: after a message, wait this long for the next one: while records keep
+            coming (a sync being extracted) a poll goes on filling its batches, up to
+            ``max_records`` or ``max_linger_s`` in all.
+        max_records: most records in one poll. Each poll's batches end with a partial one
+            per company and record type, a call each: a backlog drained in polls of 500
+            invoices with 5% credit memos took 71 Xero calls per 3,000 instead of 66.
     """
 
     def __init__(
@@ -120,7 +125,8 @@ class Poster:
         workers: int = 4,
         chunk_workers: int = 8,
         linger_s: float = 0.1,
-        max_records: int = 500,
+        max_linger_s: float = 1.0,
+        max_records: int = 2000,
         retry_delays: tuple[float, ...] = (2.0, 10.0, 30.0),
         consumer_options: dict[str, Any] | None = None,
         metrics: Any = None,
@@ -136,6 +142,7 @@ class Poster:
         self.group = group or config.group_for("poster")
         self.topics = config.topics
         self.linger_s = linger_s
+        self.max_linger_s = max(linger_s, max_linger_s)
         self.max_records = max_records
         self.retry_delays = retry_delays
         self.metrics = metrics
@@ -172,14 +179,18 @@ class Poster:
         messages = self.consumer.poll(timeout_s, self.max_records)
         if not messages:
             return 0
-        deadline = time.monotonic() + self.linger_s
-        while len(messages) < self.max_records and time.monotonic() < deadline:
-            more = self.consumer.poll(
-                max(0.0, deadline - time.monotonic()), self.max_records - len(messages)
-            )
+        # Partial batches cost a call each: while records keep arriving, keep filling.
+        last = time.monotonic()
+        stop = last + self.max_linger_s
+        while len(messages) < self.max_records:
+            wait = min(last + self.linger_s, stop) - time.monotonic()
+            if wait <= 0:
+                break
+            more = self.consumer.poll(wait, self.max_records - len(messages))
             if not more:
                 break
             messages.extend(more)
+            last = time.monotonic()
         self.handle(messages)
         self._producer.flush()
         self._crash_point("after_emit")
