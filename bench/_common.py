@@ -1,0 +1,300 @@
+"""Shared helpers of the pipeline benchmarks: workloads, bench targets, call logs, waits.
+
+* :func:`company_spec` / :func:`prepare_connectwise`: one company whose ConnectWise
+  sandbox holds exactly ``invoices`` unposted invoices and credit memos (no seeded
+  error cases) for ``customers`` customers, and whose Xero sandbox holds those
+  customers as contacts (or none).
+* :class:`LiftedXeroTarget`: the Xero target with its per-minute and daily limits
+  lifted (throughput runs, against a sandbox with the same limits lifted).
+* :class:`NaiveXeroTarget`: the baseline, Wise-Sync's way: one record per posting call
+  and its customer looked up (and created when missing) for every record.
+* :func:`registry_with`: the installed plugins with the ``xero`` target replaced.
+* :class:`CallLog`: timestamps every Xero API call a sandbox answers.
+* :func:`wait_results`, :func:`wait_acknowledged`, :func:`run_figures`: read the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from wisesync.events.models import PostOutcome, RecordEvent
+from wisesync.plugins import Registry
+from wisesync.plugins import registry as default_registry
+from wisesync.protocols import TargetContext
+from wisesync.testing.stack import CompanySpec
+from wisesync_xero.contacts import new_contact_body, parse_contacts, where_for
+from wisesync_xero.limits import LIMITS
+from wisesync_xero.target import XeroTarget, _xero
+
+COMPANY = "acme"
+API = re.compile(r"^/api\.xro/")
+DOCUMENT_WRITES = re.compile(r"^(PUT|POST) /(Invoices|CreditNotes)$")  # CallLog endpoint keys
+
+
+# --- workload -------------------------------------------------------------------------------
+
+
+def company_spec(
+    *,
+    invoices: int,
+    customers: int,
+    contacts: bool,
+    seed: int,
+    xero: dict[str, Any] | None = None,
+) -> CompanySpec:
+    """The bench company: ConnectWise with ``invoices`` generated invoices and credit memos
+    (no error cases, not warmed yet: see :func:`prepare_connectwise`); Xero with the
+    ``customers`` as contacts when ``contacts`` (same account numbers), else none."""
+    return CompanySpec(
+        COMPANY,
+        name="Acme MSP (bench)",
+        record_types=["invoice", "credit_memo"],
+        options={"require_item_code": True},
+        seed=seed,
+        sandbox_options={
+            "connectwise": {
+                "invoices": invoices,
+                "expenses": 0,
+                "procurement": 0,
+                "customers": customers,
+                "cases": False,
+                "warm": False,
+            },
+            "xero": {"contacts": customers if contacts else None, **(xero or {})},
+        },
+    )
+
+
+def prepare_connectwise(app: Any) -> dict[str, int]:
+    """Close the generated invoices left open (about 3%), so every one is unposted, and
+    encode the views once (as ``start_sandbox`` does by default). Returns the counts."""
+    state = app.state
+    for invoice in list(state.invoices.values()):
+        if not state.statuses[invoice.status_id].closed_flag:
+            app.set_invoice_status(invoice.number, "Closed")
+    app.warm()
+    return {k: v for k, v in app.unposted_counts().items() if v}
+
+
+# --- bench targets --------------------------------------------------------------------------
+
+
+class LiftedXeroTarget(XeroTarget):
+    """The Xero target without its per-minute and daily limits (5 concurrent calls kept),
+    for throughput runs against a sandbox whose limits are lifted the same way."""
+
+    limits = dataclasses.replace(LIMITS, calls_per_minute=None, daily_cap=None)
+
+
+class NaiveXeroTarget(XeroTarget):
+    """The baseline: Wise-Sync "batches individually", one record per posting call, and
+    looks the record's customer up for every record (creating it when missing).
+
+    Everything else (reference data, validation, the document itself) is the real target.
+    """
+
+    limits = dataclasses.replace(LIMITS, batch_size=1)
+
+    def __init__(self, runtime: Any):
+        super().__init__(runtime)
+        self._customer = threading.Lock()  # one look-up-or-create at a time: no twin customers
+
+    def post(self, records: list[RecordEvent], ctx: TargetContext) -> list[PostOutcome]:
+        """Look up (or create) each record's customer, then post it alone."""
+        xctx = _xero(ctx)
+        for record in records:
+            if record.contact is None:
+                continue
+            with self._customer:
+                body = xctx.client.get_json("/Contacts", {"where": where_for([record.contact])})
+                found = parse_contacts(body)
+                if not found:
+                    created = xctx.client.api(
+                        "PUT", "/Contacts", json={"Contacts": [new_contact_body(record.contact)]}
+                    )
+                    found = parse_contacts(created.body)
+                xctx.contacts.add_all(found)
+        outcomes: list[PostOutcome] = []
+        for record in records:
+            outcomes += super().post([record], ctx)
+        return outcomes
+
+
+class NaiveLiftedXeroTarget(NaiveXeroTarget):
+    """The baseline with the per-minute and daily limits lifted (calls-per-1,000 runs)."""
+
+    limits = dataclasses.replace(LIMITS, batch_size=1, calls_per_minute=None, daily_cap=None)
+
+
+def registry_with(target: type[XeroTarget] | None) -> Registry:
+    """The installed plugins, with ``target`` registered as ``xero`` (None: unchanged)."""
+    base = default_registry()
+    if target is None:
+        return base
+    return dataclasses.replace(base, targets={**base.targets, "xero": target})
+
+
+BENCH_TARGETS: dict[str, type[XeroTarget]] = {
+    "real": XeroTarget,
+    "lifted": LiftedXeroTarget,
+    "naive": NaiveXeroTarget,
+    "naive-lifted": NaiveLiftedXeroTarget,
+}
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+class CallLog:
+    """Counts and timestamps (``time.monotonic``) the Xero API calls a sandbox answers.
+
+    Token requests (Xero's identity service, not counted against API limits) are left out;
+    refused calls (429) are counted apart, as Xero does not count them either.
+    """
+
+    def __init__(self, app: Any):
+        self.first: float | None = None
+        self.last: float | None = None
+        self.calls = 0
+        self.refused = 0
+        self.endpoints: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        original = app.record
+
+        def record(method: str, path: str, status: int) -> None:
+            original(method, path, status)
+            if not API.match(path):
+                return
+            now = time.monotonic()
+            with self._lock:
+                if status == 429:
+                    self.refused += 1
+                    return
+                self.calls += 1
+                self.first = now if self.first is None else self.first
+                self.last = now
+                name = path.split("/")[3] if path.count("/") >= 3 else path
+                self.endpoints[f"{method} /{name}"] += 1
+
+        app.record = record
+
+    def reads(self) -> int:
+        """GET calls (reference data, contact listings and look-ups)."""
+        return sum(n for key, n in self.endpoints.items() if key.startswith("GET "))
+
+    def reference_reads(self) -> int:
+        """GET calls other than contacts (accounts, tax rates, tracking, items)."""
+        return sum(
+            n
+            for key, n in self.endpoints.items()
+            if key.startswith("GET ") and "Contacts" not in key
+        )
+
+
+def wait_results(db: Any, run_id: str, timeout_s: float, poll_s: float = 0.02) -> float:
+    """Wait until every record of ``run_id`` has a stored result; the monotonic time then."""
+    from wisesync.pipeline.review import run_progress
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with db.connection() as conn:
+            progress = run_progress(conn, run_id)
+            conn.rollback()
+        if progress.complete:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{progress.answered} of {progress.expected} results stored")
+        time.sleep(poll_s)
+
+
+def wait_acknowledged(db: Any, run_id: str, timeout_s: float, poll_s: float = 0.02) -> float:
+    """Wait until every posted record of ``run_id`` is acknowledged in ConnectWise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with db.connection() as conn:
+            posted, done = conn.execute(
+                """SELECT count(*), count(k.done_at) FROM attempts a
+                     LEFT JOIN acknowledgements k USING (result_id)
+                    WHERE a.run_id = %s AND a.status = 'posted'""",
+                (run_id,),
+            ).fetchone()
+            conn.rollback()
+        if posted and done == posted:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{done} of {posted} acknowledged")
+        time.sleep(poll_s)
+
+
+def run_figures(db: Any, run_id: str) -> dict[str, Any]:
+    """Statuses of the run's results and the results that carry a 429 or LEDGER_UNAVAILABLE."""
+    with db.connection() as conn:
+        statuses = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM attempts WHERE run_id = %s GROUP BY status",
+                (run_id,),
+            ).fetchall()
+        )
+        (rate_limited,) = conn.execute(
+            """SELECT count(DISTINCT a.result_id) FROM attempts a
+                 JOIN result_messages m USING (result_id)
+                WHERE a.run_id = %s
+                  AND (m.code = 'LEDGER_UNAVAILABLE' OR m.text LIKE '%%429%%'
+                       OR m.text ILIKE '%%rate limit%%')""",
+            (run_id,),
+        ).fetchone()
+        codes = dict(
+            conn.execute(
+                """SELECT m.code, count(*) FROM attempts a JOIN result_messages m USING (result_id)
+                    WHERE a.run_id = %s GROUP BY m.code""",
+                (run_id,),
+            ).fetchall()
+        )
+        conn.rollback()
+    return {
+        "statuses": statuses,
+        "message_codes": codes,
+        "results_with_429_or_ledger_unavailable": int(rate_limited),
+    }
+
+
+def xero_documents(app: Any) -> dict[str, int]:
+    """Documents in the Xero sandbox and how many numbers are there more than once."""
+    numbers = Counter(
+        f"{d['Type']}:{d.get('InvoiceNumber') or d.get('CreditNoteNumber')}"
+        for d in [*app.invoices(), *app.credit_notes()]
+    )
+    return {
+        "documents": sum(numbers.values()),
+        "numbers_not_exactly_once": sum(1 for n in numbers.values() if n != 1),
+    }
+
+
+def limit_bound_ideal(
+    calls: int, *, per_minute: int, concurrency: int, latency_s: float
+) -> dict[str, float]:
+    """Ideal drain times for ``calls`` under a per-minute and a concurrency limit.
+
+    ``rate_seconds``: calls / per_minute minutes (the issue's definition).
+    ``schedule_seconds``: when the last call ends if every call starts as early as the
+    limits allow: at most ``concurrency`` in flight, each taking ``latency_s``, and at most
+    ``per_minute`` started in any rolling minute that is empty at the start (so the first
+    ``per_minute`` go at once, a burst the rate definition does not grant).
+    """
+    starts: list[float] = []
+    for i in range(calls):
+        at = 0.0
+        if i >= concurrency:
+            at = max(at, starts[i - concurrency] + latency_s)
+        if i >= per_minute:
+            at = max(at, starts[i - per_minute] + 60.0)
+        starts.append(at)
+    return {
+        "rate_seconds": round(calls / per_minute * 60.0, 1),
+        "schedule_seconds": round(starts[-1] + latency_s, 1) if starts else 0.0,
+    }
