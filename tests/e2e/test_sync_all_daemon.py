@@ -225,7 +225,7 @@ def check_exactly_once(stack: Stack, company: str, start: set[tuple[str, str]]) 
     return latest
 
 
-@pytest.mark.timeout(600)  # ~3 min: Xero's 60 calls/min per organisation bound the drain
+@pytest.mark.timeout(600)  # ~85 s here; Xero's 60 calls/min per organisation bound the drain
 def test_wisesync_run_drains_5000_records_exactly_once_and_survives_sigterm(
     stack: Stack, tmp_path: Path
 ) -> None:
