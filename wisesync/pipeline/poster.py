@@ -213,13 +213,18 @@ class Poster:
             self.close()
 
     def close(self) -> None:
-        """Leave the group and release resources."""
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
-        self._producer.close()
-        self._executor.shutdown(wait=True)
-        self._chunk_executor.shutdown(wait=True)
+        """Leave the group and release resources (the workers are always waited for, even
+        when leaving the group or flushing fails: Postgres or the transport is down)."""
+        try:
+            if self._consumer is not None:
+                consumer, self._consumer = self._consumer, None
+                consumer.close()
+        finally:
+            try:
+                self._producer.close()
+            finally:
+                self._executor.shutdown(wait=True)
+                self._chunk_executor.shutdown(wait=True)
 
     # --- handling a poll ---------------------------------------------------------------
 
@@ -239,8 +244,11 @@ class Poster:
             self._executor.submit(self._post_group, company, target, items)
             for (company, target), items in groups.items()
         ]
-        for future in futures:
-            future.result()
+        # Wait for every company before raising one's error: a company still posting after
+        # this poll gave up would go on beside the poster the service starts in its place.
+        errors = [exc for exc in (f.exception() for f in futures) if exc is not None]
+        if errors:
+            raise errors[0]
 
     def _post_group(
         self, company_key: str, target_name: str, items: list[tuple[BusMessage, RecordEvent]]
