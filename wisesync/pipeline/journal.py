@@ -11,16 +11,21 @@ records each outcome with the encoded result it emits. After a crash:
 
 A company's batches are serialised across processes with a Postgres advisory
 lock (:meth:`Journal.company_lock`), so even two posters that both believe they
-own a partition during a rebalance cannot post the same record twice.
+own a partition during a rebalance cannot post the same record twice. The lock
+lives as long as the session that took it, so a claim runs on that very session:
+a poster whose session died (a Postgres restart) cannot claim, and so cannot
+post, while another poster may hold the lock by then.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
+
+import psycopg
 
 from wisesync.events.models import PostingResult, RecordEvent, Status
 from wisesync.store.db import Database
@@ -54,17 +59,22 @@ class Journal:
 
     def __init__(self, db: Database):
         self.db = db
+        #: The sessions holding a company's posting lock in this process (claims run there).
+        self._held: dict[tuple[str, str], psycopg.Connection] = {}
 
     @contextmanager
     def company_lock(self, company: str, target: str) -> Iterator[None]:
-        """Hold the (company, target) posting lock for the duration of a batch."""
+        """Hold the (company, target) posting lock for the duration of a batch; claims of
+        its records made meanwhile run on the session that holds it (see :meth:`claim`)."""
         key = _lock_key(company, target)
         with self.db.connection() as conn:
             conn.autocommit = True
             conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            self._held[(company, target)] = conn
             try:
                 yield
             finally:
+                self._held.pop((company, target), None)
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
                 conn.autocommit = False
 
@@ -101,10 +111,16 @@ class Journal:
         }
 
     def claim(self, records: list[RecordEvent]) -> set[Identity]:
-        """Mark ``records`` claimed (not over a ``posted`` row). Returns the identities claimed."""
+        """Mark ``records`` claimed (not over a ``posted`` row). Returns the identities claimed.
+
+        Under :meth:`company_lock` the claim runs on the session that holds the lock: when
+        that session is gone (Postgres restarted, and another poster may hold the lock now),
+        it raises ``psycopg.OperationalError`` instead of claiming what the other may post.
+        """
         if not records:
             return set()
-        with self.db.connection() as conn:
+        held = self._held.get((records[0].company, records[0].target))
+        with nullcontext(held) if held is not None else self.db.connection() as conn:
             rows = conn.execute(
                 """INSERT INTO posting_journal AS j
                        (company, target, record_type, source_id, state, content_hash,
