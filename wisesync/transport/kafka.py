@@ -186,7 +186,9 @@ class KafkaTransport(Transport):
 
 
 def _translate(where: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
-    """Turn kafka-python errors escaping an admin call into transport errors."""
+    """Turn kafka-python errors escaping an admin call into transport errors: the ones
+    kafka-python calls retriable (no connection, no leader or coordinator yet, node not
+    ready: a broker restarting) into :class:`TransportUnavailable`."""
 
     def deco(fn: Callable[..., _T]) -> Callable[..., _T]:
         @functools.wraps(fn)
@@ -198,7 +200,7 @@ def _translate(where: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
             except kerr.UnknownTopicOrPartitionError:
                 topic = args[-1] if args and isinstance(args[-1], str) else "?"
                 raise UnknownTopicError(topic, f"Kafka at {self._t.bootstrap}") from None
-            except (kerr.KafkaTimeoutError, kerr.KafkaConnectionError) as exc:
+            except kerr.RetriableError as exc:
                 raise TransportUnavailable(
                     f"{where}: Kafka at {self._t.bootstrap} did not answer ({exc}); check the "
                     "broker and transport.kafka.bootstrap_servers"
@@ -471,7 +473,7 @@ class KafkaTransportConsumer(Consumer):
             return self._convert(
                 self._c.poll(timeout_ms=int(max(0.0, timeout_s) * 1000), max_records=max_records)
             )
-        except (kerr.KafkaTimeoutError, kerr.KafkaConnectionError) as exc:
+        except kerr.RetriableError as exc:
             raise TransportUnavailable(
                 f"consumer of group {self.group!r} lost Kafka at {self._t.bootstrap}: {exc}"
             ) from exc
@@ -516,7 +518,7 @@ class KafkaTransportConsumer(Consumer):
             self._c.commit({KTP(*tp): OffsetAndMetadata(o, "", -1) for tp, o in wanted.items()})
         except _FENCED as exc:
             raise CommitFailedError(self.group, wanted, type(exc).__name__) from exc
-        except (kerr.KafkaTimeoutError, kerr.KafkaConnectionError) as exc:
+        except kerr.RetriableError as exc:
             raise TransportUnavailable(
                 f"commit for group {self.group!r} did not reach Kafka at {self._t.bootstrap}: "
                 f"{exc}; the offsets may or may not be stored, so the work may be redelivered"
