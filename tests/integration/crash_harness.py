@@ -1,0 +1,435 @@
+"""Shared parts of the crash-proofing tests (``test_crash_*.py``).
+
+* :func:`workload` -- the companies of a run: ConnectWise sandboxes seeded with invoices,
+  credit memos, expenses and procurement (every seeded error/warning case included), Xero
+  sandboxes with room for the calls that restarts cost;
+* :class:`RoleProcess` -- ``wisesync`` roles in a subprocess (``crash_runner.py`` or the real
+  ``wisesync run`` CLI) that a test can SIGKILL and start again;
+* :class:`OwnKafka` / :class:`OwnPostgres` -- a broker / a Postgres of the test's own, started
+  with the same code as the session fixtures, that a test may stop and start again on the same
+  data directory and port;
+* :func:`assert_exactly_once` -- every record of the runs is in Xero once, and the review has
+  exactly one result for every record event.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wisesync.events.models import SyncRun
+from wisesync.pipeline.review import Review, ReviewFilter, load_review, wait_for_run
+from wisesync.testing.stack import CompanySpec, Stack
+
+HERE = Path(__file__).parent
+RUNNER = HERE / "crash_runner.py"
+REPO = HERE.parents[1]
+WISESYNC = Path(sys.executable).with_name("wisesync")
+READY = "wisesync running"
+
+#: Per company: ~250 records (the seeded cases plus random invoices, bills and receipts).
+MIX = {"invoices": 160, "expenses": 60, "procurement": 40, "customers": 25}
+
+
+def workload(companies: int, seed: int, mix: dict[str, int] | None = None) -> list[CompanySpec]:
+    """``companies`` companies, each with its own ConnectWise and Xero sandbox.
+
+    The Xero sandboxes allow 600 calls a minute (Xero: 60): every restarted poster loads each
+    company's reference data again (a new process has an empty cache), and a run with a dozen
+    kills would otherwise spend most of its time waiting out 429s, which other tests cover.
+    """
+    from wisesync_xero.sandbox import Limits
+
+    return [
+        CompanySpec(
+            f"crash{i}",
+            seed=seed + i,
+            sandbox_options={
+                "connectwise": dict(mix or MIX),
+                "xero": {"limits": Limits(per_minute=600, concurrent=10)},
+            },
+        )
+        for i in range(companies)
+    ]
+
+
+def fast_role_options(kind: str, instance: str | None = None) -> dict[str, dict[str, Any]]:
+    """Role options for restart-heavy tests (JSON-able, for ``crash_runner.py``).
+
+    A short consumer session, and on Kafka static membership (``group_instance_id``): a member
+    started again after ``kill -9`` takes over its dead predecessor at once. Short retry delays
+    for an unavailable ledger.
+    """
+    if kind == "kafka":
+        consumer: dict[str, Any] = {
+            "session_timeout_s": 6.0,
+            "heartbeat_interval_s": 0.5,
+            "max_poll_interval_s": 60.0,
+        }
+        if instance:
+            consumer["config"] = {"group_instance_id": instance}
+    else:
+        consumer = {"session_timeout_s": 1.5, "heartbeat_interval_s": 0.25}
+    return {
+        "poster": {"consumer_options": consumer, "retry_delays": [0.5, 1.0, 2.0]},
+        "reporter": {
+            "consumer_options": dict(consumer, config={}) if kind == "kafka" else consumer
+        },
+    }
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class RoleProcess:
+    """``wisesync`` roles in a subprocess, started again after each kill.
+
+    ``cli=True`` runs the real ``wisesync --config F run --role R`` (default consumer
+    options); otherwise ``crash_runner.py`` with ``options`` (see :func:`fast_role_options`).
+    ``crash_at`` sets the poster's test hook (``WISESYNC_CRASH_AT``) for the next start only.
+    """
+
+    config: Path
+    env: dict[str, str]
+    log_dir: Path
+    roles: str = "poster"
+    options: dict[str, Any] = field(default_factory=dict)
+    cli: bool = False
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    exits: list[int] = field(default_factory=list)
+
+    @property
+    def log_path(self) -> Path:
+        """The stderr of the current (latest) start."""
+        return self.log_dir / f"{self.roles.replace(',', '-')}-{self.starts}.log"
+
+    def start(self, crash_at: str | None = None) -> RoleProcess:
+        """Start the roles (the previous process must be gone)."""
+        import json
+
+        assert self.proc is None or self.proc.poll() is not None, "still running"
+        self.starts += 1
+        env = {**os.environ, **self.env, "CRASH_ROLE_OPTIONS": json.dumps(self.options)}
+        env.pop("WISESYNC_CRASH_AT", None)
+        if crash_at:
+            env["WISESYNC_CRASH_AT"] = crash_at
+        if self.cli:
+            cmd = [str(WISESYNC), "--config", str(self.config), "run", "--role", self.roles]
+            cmd += ["--metrics-port", "0"]
+        else:
+            cmd = [sys.executable, str(RUNNER), str(self.config), self.roles]
+        with open(self.log_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=err, stderr=err
+            )
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until the roles run (True), or the process exited (False)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if READY in self.log_path.read_text(errors="replace"):
+                return True
+            if self.proc is not None and self.proc.poll() is not None:
+                self._reap()
+                return False
+            time.sleep(0.05)
+        raise TimeoutError(f"{self.roles} did not start in {timeout}s:\n{self.tail()}")
+
+    def alive(self) -> bool:
+        """True while the current process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> int:
+        """SIGKILL (no cleanup, no flush, no commit); returns the exit status."""
+        assert self.proc is not None
+        with suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGKILL)
+        return self._reap()
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """Wait for the process to end by itself; its exit status (None: still running)."""
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self._reap()
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM and wait (the batch in hand is finished); SIGKILL after ``timeout``."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self._reap()
+
+    def _reap(self) -> int:
+        assert self.proc is not None
+        code = self.proc.wait()
+        if len(self.exits) < self.starts:  # once per start
+            self.exits.append(code)
+        return code
+
+    def tail(self, lines: int = 40) -> str:
+        """The end of the current log (for failure messages)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+# --- services of the test's own -------------------------------------------------------------
+
+
+def _pinned_broker_class() -> type:
+    from wisesync.testing import kafka_broker
+
+    class PinnedBroker(kafka_broker.KafkaBroker):
+        """A broker that starts again on the broker and controller ports of its first start."""
+
+        pinned: tuple[int, int] | None = None
+
+        def _write_config(self) -> None:
+            if self.pinned is None:
+                super()._write_config()
+                return
+            self.broker_port, self.controller_port = self.pinned
+            (self.data_dir / "server.properties").write_text(
+                kafka_broker._SERVER_PROPERTIES.format(
+                    broker_port=self.broker_port,
+                    controller_port=self.controller_port,
+                    log_dir=self.data_dir / "kraft",
+                )
+            )
+
+    return PinnedBroker
+
+
+class OwnKafka:
+    """A single-node broker of this test (same code as the ``kafka_bootstrap`` fixture).
+
+    :meth:`stop` (SIGTERM, or SIGKILL with ``hard``) and :meth:`start` again use the same data
+    directory and the same broker and controller ports, so clients reconnect to the address they
+    know, and topics, committed offsets and producer state survive.
+    """
+
+    def __init__(self) -> None:
+        from wisesync.testing.services import _scratch_dir
+
+        self.dir = _scratch_dir("wisesync-test-kafka-")
+        self.broker = _pinned_broker_class()(self.dir)
+        self.bootstrap = self.broker.start()
+        self.broker.pinned = (self.broker.broker_port, self.broker.controller_port)
+
+    def stop(self, *, hard: bool = False) -> None:
+        """Stop the broker: controlled shutdown, or SIGKILL with ``hard``."""
+        if hard and self.broker.process is not None:
+            proc, self.broker.process = self.broker.process, None
+            proc.kill()
+            proc.wait(30)
+        else:
+            self.broker.stop()
+
+    def start(self) -> float:
+        """Start it again; returns the seconds it took."""
+        started = time.monotonic()
+        assert self.broker.start() == self.bootstrap
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        """Stop and remove everything."""
+        try:
+            self.broker.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class OwnPostgres:
+    """An embedded Postgres of this test (same code as the ``postgres_dsn`` fixture) that can be
+    stopped and started again on the same data directory and port."""
+
+    def __init__(self) -> None:
+        from wisesync.store.embedded import EmbeddedPostgres
+        from wisesync.testing.services import _scratch_dir
+
+        self.dir = _scratch_dir(
+            "wisesync-test-pg-", cleanup=lambda stale: EmbeddedPostgres(stale / "postgres").stop()
+        )
+        self.dir.chmod(0o711)  # as root, the server runs as a user that must enter it
+        # durable: a commit that returned survives an immediate shutdown (the session fixture's
+        # server trades that away for speed, with synchronous_commit=off)
+        self.server = EmbeddedPostgres(self.dir / "postgres", durable=True, database="crash")
+        self.dsn = self.server.start()
+        self.server.requested_port = self.server.port
+
+    def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m fast`` (clients are disconnected) or ``immediate`` (a crash:
+        no checkpoint, recovery at the next start)."""
+        if mode == "fast":
+            self.server.stop()
+            return
+        self.server._run(
+            ["pg_ctl", "stop", "-D", str(self.server.pgdata), "-w", "-m", mode], timeout=60
+        )
+
+    def start(self) -> float:
+        """Start it again; returns the seconds it took."""
+        started = time.monotonic()
+        assert self.server.start() == self.dsn
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        """Stop and remove everything."""
+        try:
+            self.server.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- waiting and checking ---------------------------------------------------------------------
+
+
+def _db_down(stack: Stack) -> None:
+    """After a failed query (Postgres restarting): drop the pool's dead connections."""
+    with suppress(Exception):
+        stack.db.pool.check()
+
+
+def runs_complete(stack: Stack, runs: Iterable[SyncRun]) -> bool:
+    """True when every record event of every run has a result (or a dead letter); False
+    while Postgres does not answer."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    try:
+        return all(wait_for_run(stack.db, r.run_id, 0).complete for r in runs)
+    except (psycopg.OperationalError, PoolTimeout):
+        _db_down(stack)
+        return False
+
+
+def wait_runs(
+    stack: Stack, runs: list[SyncRun], timeout: float, *, while_: Callable[[], Any] | None = None
+) -> list[Review]:
+    """Wait for every run to complete (calling ``while_`` each round); the reviews."""
+    deadline = time.monotonic() + timeout
+    while not runs_complete(stack, runs):
+        if time.monotonic() > deadline:
+            progress = [wait_for_run(stack.db, r.run_id, 0) for r in runs]
+            raise TimeoutError(f"runs not complete after {timeout}s: {progress}")
+        if while_ is not None:
+            while_()
+        time.sleep(0.2)
+    return [load_review(stack.db, ReviewFilter(run_id=r.run_id)) for r in runs]
+
+
+def documents(app: Any) -> list[dict[str, Any]]:
+    """Every invoice, bill and credit note in a Xero sandbox."""
+    return [*app.invoices(), *app.credit_notes()]
+
+
+def _number(doc: dict[str, Any]) -> str:
+    return doc.get("InvoiceNumber") or doc.get("CreditNoteNumber") or ""
+
+
+def _doc_id(doc: dict[str, Any]) -> str:
+    return doc.get("InvoiceID") or doc.get("CreditNoteID") or ""
+
+
+def assert_exactly_once(
+    stack: Stack,
+    runs: list[SyncRun],
+    reviews: list[Review],
+    *,
+    dead_letters: int = 0,
+    poisoned: frozenset[str] = frozenset(),
+) -> dict[str, int]:
+    """Every record of ``runs`` is in its company's Xero once and has exactly one result.
+
+    * Xero: document numbers unique per type, one document per ``posted`` record, the posted
+      records' ledger ids are exactly the documents' ids;
+    * review: no result missing, exactly one result (attempt) per record event, one record row
+      per extracted record, no journal row left ``claimed``;
+    * ``dead_letters`` of the runs' events were dead-lettered (default none); the records of
+      the source ids in ``poisoned`` (their plugin raised) failed and may stay ``claimed``
+      (the ledger's answer is unknown: a replay reconciles them first).
+
+    Returns ``{status: n}`` over all runs.
+    """
+    totals: Counter[str] = Counter()
+    for run, review in zip(runs, reviews, strict=True):
+        app = stack.sandbox("xero", run.company).app
+        docs = documents(app)
+        numbers = Counter((d["Type"], _number(d)) for d in docs)
+        twice = {k: n for k, n in numbers.items() if n > 1}
+        assert not twice, f"{run.company}: documents in Xero more than once: {twice}"
+        posted = [r for r in review.rows if r.status == "posted"]
+        assert len(docs) == len(posted), (
+            f"{run.company}: {len(docs)} documents in Xero for {len(posted)} posted records"
+        )
+        assert {r.ledger_id for r in posted} == {_doc_id(d) for d in docs}, run.company
+        assert review.missing == 0, f"{run.company}: {review.missing} results missing"
+        assert len(review.rows) == sum(run.extracted.values()), run.company
+        totals.update(r.status for r in review.rows)
+    with stack.db.connection() as conn:
+        ids = [r.run_id for r in runs]
+        repeated = conn.execute(
+            """SELECT record_event_id, count(*) FROM attempts WHERE run_id = ANY(%s)
+               GROUP BY record_event_id HAVING count(*) > 1 LIMIT 5""",
+            (ids,),
+        ).fetchall()
+        assert not repeated, f"record events with more than one result: {repeated}"
+        (answered,) = conn.execute(
+            "SELECT count(DISTINCT record_event_id) FROM attempts WHERE run_id = ANY(%s)", (ids,)
+        ).fetchone()
+        (letters,) = conn.execute(
+            "SELECT count(*) FROM dead_letters WHERE run_id = ANY(%s)", (ids,)
+        ).fetchone()
+        claimed = conn.execute(
+            "SELECT company, record_type, source_id FROM posting_journal "
+            "WHERE state = 'claimed' AND NOT source_id = ANY(%s) LIMIT 5",
+            (list(poisoned),),
+        ).fetchall()
+    expected = sum(sum(r.extracted.values()) for r in runs)
+    assert letters == dead_letters, f"{letters} dead letters, expected {dead_letters}"
+    assert answered + letters >= expected and answered <= expected, (answered, expected)
+    assert not claimed, f"journal rows left claimed: {claimed}"
+    return dict(totals)
+
+
+def linked(reviews: Iterable[Review]) -> int:
+    """Posted records whose document was found in the ledger, not posted (a crash between
+    post and record, or a lost answer): their results carry ALREADY_IN_LEDGER."""
+    return sum(
+        1
+        for review in reviews
+        for row in review.rows
+        if row.status == "posted" and any(m.code == "ALREADY_IN_LEDGER" for m in row.messages)
+    )
+
+
+def journal_done(stack: Stack) -> int:
+    """Records the posting journal holds an outcome for (posted or failed)."""
+    with stack.db.connection() as conn:
+        (n,) = conn.execute(
+            "SELECT count(*) FROM posting_journal WHERE state <> 'claimed'"
+        ).fetchone()
+    return int(n)
