@@ -1,0 +1,123 @@
+"""Xero commits a batch but the answer never reaches the poster: no document is created twice.
+
+Two guards (ARCHITECTURE section 3): the HTTP client sends the same request again with the
+same ``Idempotency-Key`` and Xero answers from its cache; and when the answer stays lost
+after every try, the poster's next attempt finds the ``claimed`` journal rows and asks Xero
+(``find_existing``) before posting anything again. Real Kafka and Postgres; the roles run in
+the test process.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from wisesync.testing.sandbox import Fault
+from wisesync.testing.stack import Stack
+
+sys.path.insert(0, str(Path(__file__).parent))
+from crash_harness import assert_exactly_once, fast_role_options, linked, wait_runs, workload
+
+WRITES = r"/(Invoices|CreditNotes)$"
+#: One company's records: what they earn (its seeded error cases fail).
+EXPECTED = {"posted": 237, "failed": 20}
+
+
+@pytest.fixture
+def stack(kafka_bootstrap: str, pg_database: str) -> Iterator[Stack]:
+    """One company of ~250 records on the session's Kafka and a fresh database."""
+    with Stack(
+        workload(1, seed=21),
+        dsn=pg_database,
+        transport="kafka",
+        kafka_bootstrap=kafka_bootstrap,
+        partitions=2,
+    ) as stack:
+        yield stack
+
+
+def _run(stack: Stack) -> list:
+    options = fast_role_options("kafka")
+    options["poster"]["retry_delays"] = (0.2, 0.5, 1.0)
+    with stack.service(("poster", "reporter", "acknowledger"), **options):
+        runs = [stack.sync(spec.key) for spec in stack.specs]
+        reviews = wait_runs(stack, runs, 60)
+    return [runs, reviews]
+
+
+def _lost(app) -> int:
+    """Requests whose answer the sandbox dropped (logged with status 0)."""
+    return sum(1 for method, _, status in app.log if method == "PUT" and status == 0)
+
+
+def test_answer_lost_once_is_replayed_from_the_idempotency_cache(stack: Stack) -> None:
+    """The first three writes are committed and their answers lost: the client sends each
+    again with the same Idempotency-Key and Xero answers from its cache."""
+    app = stack.sandbox("xero", stack.specs[0].key).app
+    app.faults.arm(Fault("lose_response", count=3, method="PUT", path=WRITES))
+    runs, reviews = _run(stack)
+    totals = assert_exactly_once(stack, runs, reviews)
+    assert totals == EXPECTED, totals
+    assert _lost(app) == 3
+    assert app.idempotent_replays == 3, "each retry was answered from Xero's cache"
+    assert linked(reviews) == 0, "nothing needed the journal's reconciliation"
+
+
+def test_answer_lost_on_every_try_is_reconciled_not_posted_again(stack: Stack) -> None:
+    """A write whose answer is lost on all five tries of the HTTP client: the chunk fails with
+    LEDGER_UNAVAILABLE inside the poster, which tries the chunk again after a pause; the
+    journal still says ``claimed``, so it looks the documents up in Xero first and links
+    them (ALREADY_IN_LEDGER) instead of posting them a second time."""
+    app = stack.sandbox("xero", stack.specs[0].key).app
+    app.faults.arm(Fault("lose_response", count=5, method="PUT", path=WRITES))
+    runs, reviews = _run(stack)
+    totals = assert_exactly_once(stack, runs, reviews)
+    assert totals == EXPECTED, totals
+    assert _lost(app) == 5
+    assert linked(reviews) >= 1, "the lost batch was found in Xero, not posted again"
+    lost_batch = [r for rv in reviews for r in rv.rows if r.status == "posted" and r.api_calls]
+    assert lost_batch, "results still say which calls posted them"
+
+
+def test_request_cut_off_mid_body_does_not_poison_its_idempotency_key(stack: Stack) -> None:
+    """A poster killed while it uploads a write: Xero never sees a request (the body is
+    incomplete), so the restarted poster's complete request with the same key is served, not
+    refused as "a different request" (LEDGER_VALIDATION on records that would post fine)."""
+    server = stack.sandbox("xero", stack.specs[0].key)
+    app = server.app
+    creds = app.credentials()
+    token = requests.post(
+        f"{server.url}/connect/token",
+        data={"grant_type": "client_credentials"},
+        auth=(creds.client_id, creds.client_secret),
+        timeout=10,
+    ).json()["access_token"]
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Xero-Tenant-Id": creds.tenant_id,
+        "Idempotency-Key": "wisesync-cut-off",
+        "Content-Type": "application/json",
+    }
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    cut = (
+        f"PUT /api.xro/2.0/Invoices?summarizeErrors=false&unitdp=4 HTTP/1.1\r\nHost: x\r\n"
+        f"{head}Content-Length: 4000\r\n\r\n"
+    ).encode() + b'{"Invoices": [{"Type": "ACCREC", "Contact": {"Name": "Cut'
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(cut)
+    time.sleep(0.3)
+    assert app.calls("PUT") == 0, "an incomplete request is never handled"
+    answer = requests.put(
+        f"{server.url}/api.xro/2.0/Invoices",
+        params={"summarizeErrors": "false", "unitdp": "4"},
+        headers=headers,
+        data=b'{"Invoices": []}',
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
