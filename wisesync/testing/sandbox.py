@@ -17,6 +17,7 @@ This module adds what every simulator needs:
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -302,6 +303,13 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: SandboxApp):
         self.app = app
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (killed, gave up waiting) is not a sandbox error: no
+        traceback on stderr; anything else is printed as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class SandboxServer:
