@@ -187,7 +187,7 @@ class Target(ABC):
         in the same order. Must send a ledger-side idempotency key derived from the
         batch content, so a retry of the same batch is not applied twice."""
 
-    def invalidate(self, company: CompanyConfig) -> None:
+    def invalidate(self, company: CompanyConfig) -> None:  # noqa: B027 - optional hook
         """Forget what :meth:`prepare` cached for ``company`` (reference data, clients).
 
         Called before a replay (the user fixed something at the ledger) and after an
