@@ -44,6 +44,15 @@ def test_limit_headers_are_kept():
     assert state.minute_remaining == 12
 
 
+def test_answers_to_concurrent_calls_keep_the_lowest_figure_until_they_are_stale():
+    state = LimitState()
+    for remaining, at in (("57", 0.0), ("56", 0.1), ("58", 0.2), ("59", 0.3)):
+        state.update({"X-MinLimit-Remaining": remaining, "X-DayLimit-Remaining": "4996"}, now=at)
+    assert state.minute_remaining == 56
+    state.update({"X-MinLimit-Remaining": "60", "X-DayLimit-Remaining": "4995"}, now=60.0)
+    assert (state.minute_remaining, state.day_remaining) == (60, 4995)
+
+
 def test_only_the_day_problem_is_a_daily_reset():
     now = datetime(2026, 1, 5, tzinfo=UTC)
     day = {"X-Rate-Limit-Problem": "day", "Retry-After": "73451"}

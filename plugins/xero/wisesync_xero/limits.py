@@ -15,6 +15,7 @@ other apps share the tenant's budget:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,24 +33,45 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+#: Responses to calls made at the same time arrive in any order; within this many
+#: seconds of the last reading the lower figure is the true one.
+CONCURRENT_READINGS_S = 5.0
+
+
 @dataclass(slots=True)
 class LimitState:
-    """The last limit headers Xero sent for a tenant."""
+    """What is left of a tenant's limits, from the ``X-*Limit-Remaining`` headers.
+
+    Calls in flight together (reference data is four GETs at once) answer in any
+    order, so the last response read is not the latest count: a figure only rises
+    (the rolling minute moved on, the day reset) once the last reading is
+    :data:`CONCURRENT_READINGS_S` old.
+    """
 
     minute_remaining: int | None = None
     day_remaining: int | None = None
     app_minute_remaining: int | None = None
+    read_at: float = float("-inf")
 
-    def update(self, headers: Mapping[str, str]) -> None:
+    def update(self, headers: Mapping[str, str], now: float | None = None) -> None:
         """Take the ``X-*Limit-Remaining`` headers of a response (absent ones are kept)."""
+        now = time.monotonic() if now is None else now
+        fresh = now - self.read_at < CONCURRENT_READINGS_S
+        seen = False
         for attr, name in (
             ("minute_remaining", "X-MinLimit-Remaining"),
             ("day_remaining", "X-DayLimit-Remaining"),
             ("app_minute_remaining", "X-AppMinLimit-Remaining"),
         ):
             value = _int(headers.get(name))
-            if value is not None:
+            if value is None:
+                continue
+            seen = True
+            kept = getattr(self, attr)
+            if not fresh or kept is None or value < kept:
                 setattr(self, attr, value)
+        if seen:
+            self.read_at = now
 
 
 def daily_reset(
