@@ -230,35 +230,35 @@ class Views:
 
     def account_number(self, gl_account_id: int | None) -> str:
         """The Account-type segment(s) of a mapping ("" when empty or no mapping)."""
-        return self._memo("account", gl_account_id, lambda: self._account_number(gl_account_id))
-
-    def _account_number(self, gl_account_id: int | None) -> str:
-        account = self.s.gl_accounts.get(gl_account_id) if gl_account_id is not None else None
-        caption = self.s.caption
-        if account is None or caption is None:
-            return ""
-        parts = [
-            account.segments[i]
-            for i, t in enumerate(caption.types)
-            if t == "Account" and caption.captions[i]
-        ]
-        return "-".join(parts).strip("-")
+        return self._memo(
+            "account",
+            gl_account_id,
+            lambda: "-".join(self._segments(gl_account_id, "Account")).strip("-"),
+        )
 
     def gl_class(self, gl_account_id: int | None) -> str:
         """The Class-type segments joined with ``-`` in caption order, "" when all empty."""
         return self._memo("class", gl_account_id, lambda: self._gl_class(gl_account_id))
 
     def _gl_class(self, gl_account_id: int | None) -> str:
+        parts = self._segments(gl_account_id, "Class")
+        return "-".join(parts) if any(parts) else ""
+
+    def _segments(self, gl_account_id: int | None, segment_type: str) -> list[str]:
+        """A mapping's segments of one caption type (``Account``, ``Class``) in caption order.
+
+        Empty when there is no such mapping or no caption; segments whose caption is
+        blank are left out.
+        """
         account = self.s.gl_accounts.get(gl_account_id) if gl_account_id is not None else None
         caption = self.s.caption
         if account is None or caption is None:
-            return ""
-        parts = [
+            return []
+        return [
             account.segments[i]
             for i, t in enumerate(caption.types)
-            if t == "Class" and caption.captions[i]
+            if t == segment_type and caption.captions[i]
         ]
-        return "-".join(parts) if any(parts) else ""
 
     def gl_account(self, account: GLAccount) -> dict[str, Any]:
         """``GLAccount``."""
