@@ -29,7 +29,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,6 +131,17 @@ class StoredToken:
     version: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """A row as :meth:`TokenStore.refresh` reads it under the lock, and how it writes it."""
+
+    row: StoredToken | None
+    save: Callable[[OAuthToken], None]
+    """Store a token as the active connection."""
+    invalidate: Callable[[str], None]
+    """Mark the connection unusable, with a reason."""
+
+
 class TokenMissing(AuthError):
     """No connection is stored for (company, provider)."""
 
@@ -197,6 +208,13 @@ class TokenStore(ABC):
         """Mark the connection unusable until it is saved again."""
 
     @abstractmethod
+    def _locked(
+        self, company: str, provider: str, *, create: bool
+    ) -> AbstractContextManager[Locked]:
+        """Hold the row's lock (with ``create``, also while the row does not exist yet)
+        and give the row as read under it; what :class:`Locked` writes lasts only if the
+        block ends without an exception."""
+
     def refresh(
         self,
         company: str,
@@ -215,16 +233,34 @@ class TokenStore(ABC):
         ``create`` a missing row is created by ``refresher(None)``; otherwise a
         missing row raises :class:`TokenMissing`. A refusal marks the row invalid.
         """
+        refused: AuthError | None = None
+        with self._locked(company, provider, create=create) as locked:
+            if locked.row is None and create:
+                token = refresher(None)
+                locked.save(token)
+                return token
+            row = _usable(locked.row, company, provider)
+            if not _needs_refresh(row.token, margin, stale_access_token):
+                return row.token
+            try:
+                token = refresher(row.token)
+            except AuthError as exc:
+                # raised once the block is left: raising inside it would undo the mark
+                refused = exc
+                locked.invalidate(str(exc)[:500])
+            else:
+                locked.save(token)
+                return token
+        assert refused is not None
+        raise refused
 
     def current(self, company: str, provider: str) -> OAuthToken:
         """The stored token (no refresh); AuthError when missing or invalid."""
-        row = self.get(company, provider)
-        _check_usable(row, company, provider)
-        assert row is not None
-        return row.token
+        return _usable(self.get(company, provider), company, provider).token
 
 
-def _check_usable(row: StoredToken | None, company: str, provider: str) -> None:
+def _usable(row: StoredToken | None, company: str, provider: str) -> StoredToken:
+    """``row`` when it is there and active; else the AuthError to raise."""
     if row is None:
         raise TokenMissing(provider, 401, f"company {company} has no {provider} connection")
     if row.status != ACTIVE:
@@ -234,6 +270,7 @@ def _check_usable(row: StoredToken | None, company: str, provider: str) -> None:
             f"the {provider} connection of company {company} is invalid "
             f"({row.reason or 'refused by the provider'})",
         )
+    return row
 
 
 def _needs_refresh(token: OAuthToken, margin: float, stale: str | None) -> bool:
@@ -271,34 +308,15 @@ class MemoryTokenStore(TokenStore):
         if old is not None:
             self._rows[key] = replace(old, status=INVALID, reason=reason)
 
-    def refresh(
-        self,
-        company: str,
-        provider: str,
-        refresher: Refresher,
-        *,
-        margin: float = 60.0,
-        stale_access_token: str | None = None,
-        create: bool = False,
-    ) -> OAuthToken:
+    @contextmanager
+    def _locked(self, company: str, provider: str, *, create: bool) -> Iterator[Locked]:
         key = (company, provider)
         with self._lock(key):
-            row = self._rows.get(key)
-            if row is None and create:
-                token = refresher(None)
-                self.save(company, provider, token)
-                return token
-            _check_usable(row, company, provider)
-            assert row is not None
-            if not _needs_refresh(row.token, margin, stale_access_token):
-                return row.token
-            try:
-                token = refresher(row.token)
-            except AuthError as exc:
-                self.mark_invalid(company, provider, str(exc)[:500])
-                raise
-            self.save(company, provider, token)
-            return token
+            yield Locked(
+                self._rows.get(key),
+                lambda token: self.save(company, provider, token),
+                lambda reason: self.mark_invalid(company, provider, reason),
+            )
 
 
 @contextmanager
@@ -315,6 +333,12 @@ def connection(db: Any) -> Iterator[Any]:
             yield conn
 
 
+_SELECT = (
+    "SELECT token, status, status_reason, version FROM oauth_tokens "
+    "WHERE company = %s AND provider = %s"
+)
+
+
 class PostgresTokenStore(TokenStore):
     """The ``oauth_tokens`` table. ``db`` is a Database or a DSN."""
 
@@ -329,11 +353,7 @@ class PostgresTokenStore(TokenStore):
 
     def get(self, company: str, provider: str) -> StoredToken | None:
         with connection(self.db) as conn:
-            raw = conn.execute(
-                "SELECT token, status, status_reason, version FROM oauth_tokens "
-                "WHERE company = %s AND provider = %s",
-                (company, provider),
-            ).fetchone()
+            raw = conn.execute(_SELECT, (company, provider)).fetchone()
             conn.commit()
         return self._row(raw) if raw else None
 
@@ -359,29 +379,22 @@ class PostgresTokenStore(TokenStore):
                 (company, provider),
             )
 
+    @staticmethod
+    def _invalidate(conn: Any, company: str, provider: str, reason: str) -> None:
+        conn.execute(
+            "UPDATE oauth_tokens SET status = 'invalid', status_reason = %s, "
+            "updated_at = now() WHERE company = %s AND provider = %s",
+            (reason[:500], company, provider),
+        )
+
     def mark_invalid(self, company: str, provider: str, reason: str) -> None:
         with connection(self.db) as conn, conn.transaction():
-            conn.execute(
-                "UPDATE oauth_tokens SET status = 'invalid', status_reason = %s, "
-                "updated_at = now() WHERE company = %s AND provider = %s",
-                (reason[:500], company, provider),
-            )
+            self._invalidate(conn, company, provider, reason)
 
-    def refresh(
-        self,
-        company: str,
-        provider: str,
-        refresher: Refresher,
-        *,
-        margin: float = 60.0,
-        stale_access_token: str | None = None,
-        create: bool = False,
-    ) -> OAuthToken:
-        select = (
-            "SELECT token, status, status_reason, version FROM oauth_tokens "
-            "WHERE company = %s AND provider = %s FOR UPDATE"
-        )
-        refused: AuthError | None = None
+    @contextmanager
+    def _locked(self, company: str, provider: str, *, create: bool) -> Iterator[Locked]:
+        """The row under ``SELECT ... FOR UPDATE`` in one transaction."""
+        select = _SELECT + " FOR UPDATE"
         with connection(self.db) as conn, conn.transaction():
             conn.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout_s)}s'")
             raw = conn.execute(select, (company, provider)).fetchone()
@@ -392,29 +405,11 @@ class PostgresTokenStore(TokenStore):
                     (f"oauth_tokens:{company}:{provider}",),
                 )
                 raw = conn.execute(select, (company, provider)).fetchone()
-                if raw is None:
-                    token = refresher(None)
-                    self._upsert(conn, company, provider, token)
-                    return token
-            row = self._row(raw) if raw else None
-            _check_usable(row, company, provider)
-            assert row is not None
-            if not _needs_refresh(row.token, margin, stale_access_token):
-                return row.token
-            try:
-                token = refresher(row.token)
-            except AuthError as exc:
-                refused = exc
-                conn.execute(
-                    "UPDATE oauth_tokens SET status = 'invalid', status_reason = %s, "
-                    "updated_at = now() WHERE company = %s AND provider = %s",
-                    (str(exc)[:500], company, provider),
-                )
-            else:
-                self._upsert(conn, company, provider, token)
-                return token
-        assert refused is not None
-        raise refused
+            yield Locked(
+                self._row(raw) if raw else None,
+                lambda token: self._upsert(conn, company, provider, token),
+                lambda reason: self._invalidate(conn, company, provider, reason),
+            )
 
 
 def token_store(db: Any = None) -> TokenStore:
