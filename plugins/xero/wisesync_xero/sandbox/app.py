@@ -18,7 +18,7 @@ import hashlib
 import random
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -74,6 +74,34 @@ def _post_data_invalid(message: str) -> dict[str, Any]:
 
 def _query_parse(message: str) -> dict[str, Any]:
     return {"ErrorNumber": 16, "Type": "QueryParseException", "Message": message}
+
+
+def _messages(messages: Iterable[str]) -> list[dict[str, str]]:
+    """``ValidationErrors``/``Warnings`` as Xero lists them."""
+    return [{"Message": m} for m in messages]
+
+
+def _invalid(element: dict[str, Any], errors: Iterable[str]) -> Response:
+    """400 ``ValidationException`` for one refused element (a single-object write)."""
+    return Response(400, _error_validation([{**element, "ValidationErrors": _messages(errors)}]))
+
+
+def _refused(
+    raw: dict[str, Any], errors: Iterable[str], *, flagged: bool = False
+) -> dict[str, Any]:
+    """A batch element echoed back as refused; ``flagged`` adds ``HasValidationErrors``
+    (Contacts and Payments answer with it, Items and Allocations do not)."""
+    element = {**raw}
+    if flagged:
+        element["HasValidationErrors"] = True
+    element["StatusAttributeString"] = "ERROR"
+    element["ValidationErrors"] = _messages(errors)
+    return element
+
+
+def _summarize(request: Request) -> bool:
+    """``summarizeErrors`` (default true): one 400 for a batch with any refused element."""
+    return (request.arg("summarizeErrors") or "true").lower() != "false"
 
 
 class XeroSandbox(SandboxApp):
@@ -427,6 +455,53 @@ class XeroSandbox(SandboxApp):
                 out.append(doc)
         return out
 
+    def _paged(
+        self,
+        request: Request,
+        key: str,
+        docs: Iterable[dict[str, Any]],
+        id_field: str,
+        view: Callable[[dict[str, Any], bool], dict[str, Any]],
+    ) -> Response:
+        """Filter, order (oldest change first by default) and page a list; ``view`` renders
+        one element and is told whether a page was asked for. Call it holding the lock."""
+        found = query.order(
+            self._filter(request, docs),
+            request.arg("order"),
+            lambda d: (d["_updated"], d[id_field]),
+        )
+        try:
+            found, pagination = query.page(request, found)
+        except QueryError as exc:
+            return Response(400, _query_parse(str(exc)))
+        paged = pagination is not None
+        return self._ok(key, [view(d, paged) for d in found], pagination=pagination)
+
+    def _write_batch(
+        self,
+        request: Request,
+        key: str,
+        elements: Iterable[dict[str, Any]],
+        write: Callable[[Org, dict[str, Any]], tuple[dict[str, Any], bool]],
+        *,
+        marker: str,
+        summarize: bool | None = None,
+    ) -> Response:
+        """Write each element under the lock (``write`` answers the element and whether it
+        was accepted). With ``summarizeErrors`` on (see :func:`_summarize`), any refusal
+        answers 400 listing the elements that carry ``marker``; otherwise 200 with all."""
+        results: list[dict[str, Any]] = []
+        failed = False
+        with self.lock:
+            org = self._org
+            for raw in elements:
+                element, ok = write(org, raw)
+                failed = failed or not ok
+                results.append(element)
+        if failed and (_summarize(request) if summarize is None else summarize):
+            return Response(400, _error_validation([r for r in results if r.get(marker)]))
+        return self._ok(key, results)
+
     # -- routes -----------------------------------------------------------------------------
 
     def _routes_setup(self) -> None:
@@ -595,8 +670,7 @@ class XeroSandbox(SandboxApp):
             org = self._org
             errors = self._account_errors(org, raw, None)
             if errors:
-                element = {**raw, "ValidationErrors": [{"Message": m} for m in errors]}
-                return Response(400, _error_validation([element]))
+                return _invalid(raw, errors)
             acc = seed.add_account(
                 org,
                 raw["Code"].strip(),
@@ -624,8 +698,7 @@ class XeroSandbox(SandboxApp):
             if raw.get("Status") == "ARCHIVED" and acc.get("SystemAccount"):
                 errors.append("System accounts cannot be archived.")
             if errors:
-                element = {**raw, "ValidationErrors": [{"Message": m} for m in errors]}
-                return Response(400, _error_validation([element]))
+                return _invalid(raw, errors)
             for key in (
                 "Code",
                 "Name",
@@ -712,51 +785,44 @@ class XeroSandbox(SandboxApp):
         body, bad = self._body(request, "/Items")
         if bad:
             return bad
-        summarize = (request.arg("summarizeErrors") or "true").lower() != "false"
-        results, failed = [], False
-        with self.lock:
-            org = self._org
-            for raw in body.get("Items") or []:
-                existing = None
-                if raw.get("ItemID"):
-                    existing = org.items.get(str(raw["ItemID"]).lower())
-                elif not create_only and raw.get("Code"):
-                    existing = org.item_by_code(raw["Code"])
-                errors = self._item_errors(org, raw, existing)
-                if errors:
-                    failed = True
-                    results.append(
-                        {
-                            **raw,
-                            "StatusAttributeString": "ERROR",
-                            "ValidationErrors": [{"Message": m} for m in errors],
-                        }
-                    )
-                    continue
-                if existing is None:
-                    existing = {"ItemID": org.new_id(), "IsTrackedAsInventory": False}
-                    org.items[existing["ItemID"]] = existing
-                for key in (
-                    "Code",
-                    "Name",
-                    "Description",
-                    "PurchaseDescription",
-                    "IsSold",
-                    "IsPurchased",
-                ):
-                    if key in raw:
-                        existing[key] = raw[key]
-                for key in ("SalesDetails", "PurchaseDetails"):
-                    if key in raw:
-                        existing[key] = {**existing.get(key, {}), **raw[key]}
-                existing.setdefault("Name", existing["Code"])
-                org.stamp(existing)
-                results.append({**public(existing), "StatusAttributeString": "OK"})
-        if failed and summarize:
-            return Response(
-                400, _error_validation([r for r in results if r.get("ValidationErrors")])
-            )
-        return self._ok("Items", results)
+        return self._write_batch(
+            request,
+            "Items",
+            body.get("Items") or [],
+            lambda org, raw: self._item_write(org, raw, create_only=create_only),
+            marker="ValidationErrors",
+        )
+
+    def _item_write(
+        self, org: Org, raw: dict[str, Any], *, create_only: bool
+    ) -> tuple[dict[str, Any], bool]:
+        existing = None
+        if raw.get("ItemID"):
+            existing = org.items.get(str(raw["ItemID"]).lower())
+        elif not create_only and raw.get("Code"):
+            existing = org.item_by_code(raw["Code"])
+        errors = self._item_errors(org, raw, existing)
+        if errors:
+            return _refused(raw, errors), False
+        if existing is None:
+            existing = {"ItemID": org.new_id(), "IsTrackedAsInventory": False}
+            org.items[existing["ItemID"]] = existing
+        for key in (
+            "Code",
+            "Name",
+            "Description",
+            "PurchaseDescription",
+            "IsSold",
+            "IsPurchased",
+        ):
+            if key in raw:
+                existing[key] = raw[key]
+        for key in ("SalesDetails", "PurchaseDetails"):
+            if key in raw:
+                existing[key] = {**existing.get(key, {}), **raw[key]}
+        existing.setdefault("Name", existing["Code"])
+        org.stamp(existing)
+        return {**public(existing), "StatusAttributeString": "OK"}, True
 
     def _tracking_option_create(self, request: Request) -> Response:
         body, bad = self._body(request, "/TrackingCategories/{TrackingCategoryID}/Options")
@@ -776,12 +842,7 @@ class XeroSandbox(SandboxApp):
                     "For each specified tracking option the name must be unique."
                 )  # unconf.
             if errors:
-                return Response(
-                    400,
-                    _error_validation(
-                        [{**body, "ValidationErrors": [{"Message": m} for m in errors]}]
-                    ),
-                )
+                return _invalid(body, errors)
             option = seed.add_tracking_option(org, cat, name)
             return self._ok("Options", [dict(option)])
 
@@ -818,17 +879,8 @@ class XeroSandbox(SandboxApp):
                     )
                 )
             ]
-            docs = query.order(
-                self._filter(request, docs),
-                request.arg("order"),
-                lambda c: (c["_updated"], c["ContactID"]),
-            )
-            try:
-                docs, pagination = query.page(request, docs)
-            except QueryError as exc:
-                return Response(400, _query_parse(str(exc)))
-            return self._ok(
-                "Contacts", [self._contact_view(c) for c in docs], pagination=pagination
+            return self._paged(
+                request, "Contacts", docs, "ContactID", lambda c, _: self._contact_view(c)
             )
 
     def _contact_get(self, request: Request) -> Response:
@@ -848,48 +900,42 @@ class XeroSandbox(SandboxApp):
         body, bad = self._body(request, template)
         if bad:
             return bad
-        summarize = (request.arg("summarizeErrors") or "true").lower() != "false"
-        elements = body.get("Contacts") or []
-        results, failed = [], False
-        with self.lock:
-            org = self._org
-            for raw in elements:
-                raw = dict(raw)
-                if request.params.get("id"):
-                    raw.setdefault("ContactID", request.params["id"])
-                existing = None
-                errors: list[str] = []
-                if not create_only:
-                    existing = rules.find_contact(org, raw)
-                    if raw.get("ContactID") and existing is None:
-                        errors.append(rules.CONTACT_NOT_FOUND.format(id=raw["ContactID"]))
-                elif raw.get("ContactID"):
-                    errors.append(rules.CONTACT_NOT_FOUND.format(id=raw["ContactID"]))
-                errors += rules.check_contact(org, raw, existing, [])
-                if errors:
-                    failed = True
-                    element = {
-                        **raw,
-                        "HasValidationErrors": True,
-                        "StatusAttributeString": "ERROR",
-                        "ValidationErrors": [{"Message": m} for m in errors],
-                    }
-                    results.append(element)
-                    continue
-                if existing is None:
-                    doc = rules.new_contact(org, raw)
-                    org.put_contact(doc)
-                else:
-                    doc = existing
-                    rules.apply_contact_fields(doc, raw)
-                    org.stamp(doc)
-                    org.reindex_contacts()
-                results.append({**self._contact_view(doc), "StatusAttributeString": "OK"})
-        if failed and summarize:
-            return Response(
-                400, _error_validation([e for e in results if e.get("HasValidationErrors")])
-            )
-        return self._ok("Contacts", results)
+        path_id = request.params.get("id")
+        return self._write_batch(
+            request,
+            "Contacts",
+            body.get("Contacts") or [],
+            lambda org, raw: self._contact_write(
+                org, dict(raw), create_only=create_only, path_id=path_id
+            ),
+            marker="HasValidationErrors",
+        )
+
+    def _contact_write(
+        self, org: Org, raw: dict[str, Any], *, create_only: bool, path_id: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        if path_id:
+            raw.setdefault("ContactID", path_id)
+        existing = None
+        errors: list[str] = []
+        if not create_only:
+            existing = rules.find_contact(org, raw)
+            if raw.get("ContactID") and existing is None:
+                errors.append(rules.CONTACT_NOT_FOUND.format(id=raw["ContactID"]))
+        elif raw.get("ContactID"):
+            errors.append(rules.CONTACT_NOT_FOUND.format(id=raw["ContactID"]))
+        errors += rules.check_contact(org, raw, existing, [])
+        if errors:
+            return _refused(raw, errors, flagged=True), False
+        if existing is None:
+            doc = rules.new_contact(org, raw)
+            org.put_contact(doc)
+        else:
+            doc = existing
+            rules.apply_contact_fields(doc, raw)
+            org.stamp(doc)
+            org.reindex_contacts()
+        return {**self._contact_view(doc), "StatusAttributeString": "OK"}, True
 
     # -- invoices and credit notes ------------------------------------------------------------
 
@@ -964,18 +1010,15 @@ class XeroSandbox(SandboxApp):
                     or term in (d.get("Reference") or "").casefold()
                 )
             ]
-            docs = query.order(
-                self._filter(request, docs),
-                request.arg("order"),
-                lambda d: (d["_updated"], d[kind.id_field]),
+            return self._paged(
+                request,
+                key,
+                docs,
+                kind.id_field,
+                lambda d, paged: self._render(
+                    org, d, kind, unitdp4=unitdp4, lines=paged and not summary_only
+                ),
             )
-            try:
-                docs, pagination = query.page(request, docs)
-            except QueryError as exc:
-                return Response(400, _query_parse(str(exc)))
-            lines = pagination is not None and not summary_only
-            items = [self._render(org, d, kind, unitdp4=unitdp4, lines=lines) for d in docs]
-            return self._ok(key, items, pagination=pagination)
 
     def _docs_write(
         self, request: Request, kind: DocKind, *, create_only: bool, template: str
@@ -984,27 +1027,17 @@ class XeroSandbox(SandboxApp):
         if bad:
             return bad
         key = "Invoices" if kind is INVOICE else "CreditNotes"
-        summarize = (request.arg("summarizeErrors") or "true").lower() != "false"
         unitdp4 = request.arg("unitdp") == "4"
-        elements = body.get(key) or []
-        results: list[dict[str, Any]] = []
-        failed = False
-        with self.lock:
-            org = self._org
-            for raw in elements:
-                element, ok = self._write_one(
-                    org,
-                    kind,
-                    dict(raw),
-                    create_only=create_only,
-                    unitdp4=unitdp4,
-                    path_id=request.params.get("id"),
-                )
-                failed = failed or not ok
-                results.append(element)
-        if failed and summarize:
-            return Response(400, _error_validation([e for e in results if e.get("HasErrors")]))
-        return self._ok(key, results)
+        path_id = request.params.get("id")
+        return self._write_batch(
+            request,
+            key,
+            body.get(key) or [],
+            lambda org, raw: self._write_one(
+                org, kind, dict(raw), create_only=create_only, unitdp4=unitdp4, path_id=path_id
+            ),
+            marker="HasErrors",
+        )
 
     def _write_one(
         self,
@@ -1056,11 +1089,11 @@ class XeroSandbox(SandboxApp):
                     kind.id_field: NIL_UUID,
                     "HasErrors": True,
                     "StatusAttributeString": "ERROR",
-                    "ValidationErrors": [{"Message": m} for m in out.errors],
+                    "ValidationErrors": _messages(out.errors),
                 }
             )
             if out.warnings:
-                echo["Warnings"] = [{"Message": m} for m in out.warnings]
+                echo["Warnings"] = _messages(out.warnings)
             return echo, False
         doc = out.doc
         if out.new_contact is not None:
@@ -1103,7 +1136,7 @@ class XeroSandbox(SandboxApp):
         element = self._render(org, doc, kind, unitdp4=unitdp4)
         element["StatusAttributeString"] = "WARNING" if out.warnings else "OK"
         if out.warnings:
-            element["Warnings"] = [{"Message": m} for m in out.warnings]
+            element["Warnings"] = _messages(out.warnings)
         return element, True
 
     def _allocate(self, request: Request) -> Response:
@@ -1115,63 +1148,55 @@ class XeroSandbox(SandboxApp):
             note = self._find_doc(org, CREDIT_NOTE, request.params["id"])
             if note is None:
                 return self.error_response(404, "")
-            results, failed = [], False
-            for raw in body.get("Allocations") or []:
-                errors = []
-                invoice_ref = raw.get("Invoice") or {}
-                invoice = None
-                if invoice_ref.get("InvoiceID"):
-                    invoice = org.invoices.get(str(invoice_ref["InvoiceID"]).lower())
-                elif invoice_ref.get("InvoiceNumber"):
-                    invoice = org.invoice_by_number(invoice_ref["InvoiceNumber"])
-                amount = Decimal(raw.get("Amount") or 0)
-                if note["Status"] != "AUTHORISED":
-                    errors.append("Credit note must be AUTHORISED to be allocated")  # unconfirmed
-                if invoice is None:
-                    errors.append(rules.PAYMENT_DOCUMENT)
-                elif invoice["Status"] != "AUTHORISED":
-                    errors.append(rules.PAYMENT_STATUS)
-                elif (
-                    amount <= 0
-                    or amount > invoice["AmountDue"]
-                    or amount > note.get("RemainingCredit", 0)
-                ):
-                    errors.append(
-                        "The amount allocated exceeds the amount outstanding"
-                    )  # unconfirmed
-                if errors:
-                    failed = True
-                    results.append(
-                        {
-                            **raw,
-                            "StatusAttributeString": "ERROR",
-                            "ValidationErrors": [{"Message": m} for m in errors],
-                        }
-                    )
-                    continue
-                assert invoice is not None
-                allocation = {
-                    "AllocationID": org.new_id(),
-                    "Amount": amount,
-                    "Date": raw.get("Date"),
-                    "Invoice": {
-                        "InvoiceID": invoice["InvoiceID"],
-                        "InvoiceNumber": invoice["InvoiceNumber"],
-                    },
-                    "CreditNote": {"CreditNoteID": note["CreditNoteID"]},
-                    "IsDeleted": False,
-                }
-                note["_allocated"] = note.get("_allocated", Decimal(0)) + amount
-                note.setdefault("Allocations", []).append(allocation)
-                invoice["AmountCredited"] = invoice.get("AmountCredited", Decimal(0)) + amount
-                pay.refresh_document(org, "credit_note", note["CreditNoteID"])
-                pay.refresh_document(org, "invoice", invoice["InvoiceID"])
-                results.append({**allocation, "StatusAttributeString": "OK"})
-        if failed and (request.arg("summarizeErrors") or "true").lower() != "false":
-            return Response(
-                400, _error_validation([r for r in results if r.get("ValidationErrors")])
+            return self._write_batch(
+                request,
+                "Allocations",
+                body.get("Allocations") or [],
+                lambda org, raw: self._allocation_write(org, note, raw),
+                marker="ValidationErrors",
             )
-        return self._ok("Allocations", results)
+
+    def _allocation_write(
+        self, org: Org, note: dict[str, Any], raw: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        errors = []
+        invoice_ref = raw.get("Invoice") or {}
+        invoice = None
+        if invoice_ref.get("InvoiceID"):
+            invoice = org.invoices.get(str(invoice_ref["InvoiceID"]).lower())
+        elif invoice_ref.get("InvoiceNumber"):
+            invoice = org.invoice_by_number(invoice_ref["InvoiceNumber"])
+        amount = Decimal(raw.get("Amount") or 0)
+        if note["Status"] != "AUTHORISED":
+            errors.append("Credit note must be AUTHORISED to be allocated")  # unconfirmed
+        if invoice is None:
+            errors.append(rules.PAYMENT_DOCUMENT)
+        elif invoice["Status"] != "AUTHORISED":
+            errors.append(rules.PAYMENT_STATUS)
+        elif (
+            amount <= 0 or amount > invoice["AmountDue"] or amount > note.get("RemainingCredit", 0)
+        ):
+            errors.append("The amount allocated exceeds the amount outstanding")  # unconfirmed
+        if errors:
+            return _refused(raw, errors), False
+        assert invoice is not None
+        allocation = {
+            "AllocationID": org.new_id(),
+            "Amount": amount,
+            "Date": raw.get("Date"),
+            "Invoice": {
+                "InvoiceID": invoice["InvoiceID"],
+                "InvoiceNumber": invoice["InvoiceNumber"],
+            },
+            "CreditNote": {"CreditNoteID": note["CreditNoteID"]},
+            "IsDeleted": False,
+        }
+        note["_allocated"] = note.get("_allocated", Decimal(0)) + amount
+        note.setdefault("Allocations", []).append(allocation)
+        invoice["AmountCredited"] = invoice.get("AmountCredited", Decimal(0)) + amount
+        pay.refresh_document(org, "credit_note", note["CreditNoteID"])
+        pay.refresh_document(org, "invoice", invoice["InvoiceID"])
+        return {**allocation, "StatusAttributeString": "OK"}, True
 
     # -- payments ---------------------------------------------------------------------------
 
@@ -1180,16 +1205,13 @@ class XeroSandbox(SandboxApp):
         if bad:
             return bad
         with self.lock:
-            docs = query.order(
-                self._filter(request, self._org.payments.values()),
-                request.arg("order"),
-                lambda p: (p["_updated"], p["PaymentID"]),
+            return self._paged(
+                request,
+                "Payments",
+                self._org.payments.values(),
+                "PaymentID",
+                lambda p, _: public(p),
             )
-            try:
-                docs, pagination = query.page(request, docs)
-            except QueryError as exc:
-                return Response(400, _query_parse(str(exc)))
-            return self._ok("Payments", [public(p) for p in docs], pagination=pagination)
 
     def _payment_get(self, request: Request) -> Response:
         payment = self._org.payments.get(request.params["id"].lower())
@@ -1199,31 +1221,21 @@ class XeroSandbox(SandboxApp):
         body, bad = self._body(request, "/Payments")
         if bad:
             return bad
-        elements = [body] if single else (body.get("Payments") or [])
-        summarize = single or (request.arg("summarizeErrors") or "true").lower() != "false"
-        results, failed = [], False
-        with self.lock:
-            org = self._org
-            for raw in elements:
-                out = pay.check_payment(org, raw)
-                if not out.ok or out.doc is None:
-                    failed = True
-                    results.append(
-                        {
-                            **raw,
-                            "HasValidationErrors": True,
-                            "StatusAttributeString": "ERROR",
-                            "ValidationErrors": [{"Message": m} for m in out.errors],
-                        }
-                    )
-                    continue
-                payment = pay.store_payment(org, out.doc)
-                results.append({**public(payment), "StatusAttributeString": "OK"})
-        if failed and summarize:
-            return Response(
-                400, _error_validation([r for r in results if r.get("HasValidationErrors")])
-            )
-        return self._ok("Payments", results)
+        return self._write_batch(
+            request,
+            "Payments",
+            [body] if single else (body.get("Payments") or []),
+            self._payment_write,
+            marker="HasValidationErrors",
+            summarize=single or _summarize(request),
+        )
+
+    def _payment_write(self, org: Org, raw: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        out = pay.check_payment(org, raw)
+        if not out.ok or out.doc is None:
+            return _refused(raw, out.errors, flagged=True), False
+        payment = pay.store_payment(org, out.doc)
+        return {**public(payment), "StatusAttributeString": "OK"}, True
 
     def _payment_delete(self, request: Request) -> Response:
         body, bad = self._body(request, "/Payments/{PaymentID}")
@@ -1239,8 +1251,7 @@ class XeroSandbox(SandboxApp):
             else:
                 errors = pay.delete_payment(org, payment)
             if errors:
-                element = {**public(payment), "ValidationErrors": [{"Message": m} for m in errors]}
-                return Response(400, _error_validation([element]))
+                return _invalid(public(payment), errors)
             return self._ok("Payments", [public(payment)])
 
     # -- control API (for a sandbox run in another process) ----------------------------------
