@@ -29,6 +29,8 @@ from typing import Any, Literal, NamedTuple
 
 from kafka.partitioner.default import murmur2
 
+from wisesync.transport.errors import TransportClosedError
+
 __all__ = [
     "Admin",
     "Consumer",
@@ -36,6 +38,7 @@ __all__ = [
     "DeliveryFuture",
     "Headers",
     "Message",
+    "Outgoing",
     "PartitionCallback",
     "Producer",
     "RecordMetadata",
@@ -177,10 +180,27 @@ class ConsumerOptions:
         return self
 
 
-class Producer(abc.ABC):
-    """Appends messages to topics. Thread-safe; one per process is plenty."""
+class Outgoing(NamedTuple):
+    """A message :meth:`Producer.send` has checked, on its way to the transport's queue."""
 
-    @abc.abstractmethod
+    topic: str
+    #: in range; None for a message with neither key nor partition (the transport picks)
+    partition: int | None
+    #: how many partitions ``topic`` has
+    partitions: int
+    key: bytes | None
+    value: bytes
+    headers: Headers
+
+
+class Producer(abc.ABC):
+    """Appends messages to topics. Thread-safe; one per process is plenty.
+
+    :meth:`send` checks and routes a message the same way on every transport; an
+    implementation supplies :meth:`_refusing_sends`, :meth:`_partition_count` and
+    :meth:`_enqueue`.
+    """
+
     def send(
         self,
         topic: str,
@@ -195,6 +215,29 @@ class Producer(abc.ABC):
         ``partition`` overrides the key-based choice. Raises UnknownTopicError for a topic that
         was never created. Delivery failures surface from the future and from :meth:`flush`.
         """
+        if self._refusing_sends():
+            raise TransportClosedError("the producer")
+        n = self._partition_count(topic)
+        if partition is None:
+            if key is not None:
+                partition = partition_for(key, n)
+        elif not 0 <= partition < n:
+            raise ValueError(f"{topic} has partitions 0..{n - 1}, not {partition}")
+        return self._enqueue(
+            Outgoing(topic, partition, n, key, value, list(headers) if headers else [])
+        )
+
+    @abc.abstractmethod
+    def _refusing_sends(self) -> bool:
+        """True once the producer is closing: :meth:`send` raises TransportClosedError."""
+
+    @abc.abstractmethod
+    def _partition_count(self, topic: str) -> int:
+        """How many partitions ``topic`` has; UnknownTopicError when it was never created."""
+
+    @abc.abstractmethod
+    def _enqueue(self, msg: Outgoing) -> DeliveryFuture:
+        """Queue a message :meth:`send` has checked."""
 
     @abc.abstractmethod
     def flush(self, timeout_s: float | None = None) -> None:

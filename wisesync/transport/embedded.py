@@ -45,13 +45,13 @@ from wisesync.transport.base import (
     ConsumerOptions,
     DeliveryFuture,
     Message,
+    Outgoing,
     PartitionCallback,
     Producer,
     RecordMetadata,
     TopicPartition,
     Transport,
     check_reset_args,
-    partition_for,
     resolve_reset_targets,
 )
 from wisesync.transport.errors import (
@@ -300,27 +300,22 @@ class EmbeddedProducer(Producer):
         )
         self._thread.start()
 
-    def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        headers: Sequence[tuple[str, bytes]] | None = None,
-        *,
-        partition: int | None = None,
-    ) -> DeliveryFuture:
-        """Queue one message (see :meth:`Producer.send`)."""
-        if self._closing:
-            raise TransportClosedError("the producer")
-        n = self._t.partitions_of(topic)
+    def _refusing_sends(self) -> bool:
+        return self._closing
+
+    def _partition_count(self, topic: str) -> int:
+        return self._t.partitions_of(topic)
+
+    def _enqueue(self, msg: Outgoing) -> DeliveryFuture:
+        """Queue one message (see :meth:`Producer.send`); no key, no partition: round robin."""
+        partition = msg.partition
         if partition is None:
-            partition = partition_for(key, n) if key is not None else next(self._rr) % n
-        elif not 0 <= partition < n:
-            raise ValueError(f"{topic} has partitions 0..{n - 1}, not {partition}")
-        if not isinstance(value, bytes | bytearray | memoryview):
+            partition = next(self._rr) % msg.partitions
+        if not isinstance(msg.value, bytes | bytearray | memoryview):
             raise TypeError("value must be bytes (encode events before sending)")
-        hdrs = list(headers) if headers else []
-        pending = _Pending(self, topic, partition, key, value, hdrs, int(time.time() * 1000))
+        pending = _Pending(
+            self, msg.topic, partition, msg.key, msg.value, msg.headers, int(time.time() * 1000)
+        )
         with self._cond:
             while len(self._queue) >= self._buffer_max and not self._closing:
                 self._cond.wait(0.1)

@@ -33,13 +33,13 @@ from wisesync.transport.base import (
     ConsumerOptions,
     DeliveryFuture,
     Message,
+    Outgoing,
     PartitionCallback,
     Producer,
     RecordMetadata,
     TopicPartition,
     Transport,
     check_reset_args,
-    partition_for,
     resolve_reset_targets,
 )
 from wisesync.transport.errors import (
@@ -280,33 +280,26 @@ class KafkaTransportProducer(Producer):
         with self._lock:
             self._errors.append(exc)
 
-    def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        headers: Sequence[tuple[str, bytes]] | None = None,
-        *,
-        partition: int | None = None,
-    ) -> DeliveryFuture:
-        """Queue one message (see :meth:`Producer.send`)."""
-        if self._closed:
-            raise TransportClosedError("the producer")
+    def _refusing_sends(self) -> bool:
+        return self._closed
+
+    def _partition_count(self, topic: str) -> int:
         n = self._partitions.get(topic)
         if n is None:
             n = self._partitions[topic] = self._t.admin().partition_count(topic)
-        if partition is None:
-            if key is not None:
-                partition = partition_for(key, n)
-        elif not 0 <= partition < n:
-            raise ValueError(f"{topic} has partitions 0..{n - 1}, not {partition}")
+        return n
+
+    def _enqueue(self, msg: Outgoing) -> DeliveryFuture:
+        """Queue one message (see :meth:`Producer.send`); no key, no partition: the client's
+        own partitioner picks."""
+        topic = msg.topic
         try:
             f = self._p.send(
                 topic,
-                value=value,
-                key=key,
-                headers=list(headers) if headers else None,
-                partition=partition,
+                value=msg.value,
+                key=msg.key,
+                headers=msg.headers or None,
+                partition=msg.partition,
             )
         except kerr.KafkaTimeoutError as exc:
             raise TransportUnavailable(
