@@ -1,8 +1,10 @@
 """``wisesync demo`` as a user runs it: a real subprocess on a machine with nothing configured.
 
 It must finish in under a minute, print the Sync All review with the Wise-Sync error and
-warning codes, fix one error at the ledger, replay, show that record posted, and leave
-nothing behind: no process (embedded Postgres) and no directory.
+warning codes, fix one error at the ledger, replay, show that record posted; show the "Sync
+Token Issue" (a second company's revoked Xero connection: AUTH_TOKEN_INVALID), reconnect,
+replay, show those records posted; and leave nothing behind: no process (embedded Postgres)
+and no directory.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ WISESYNC = Path(sys.executable).with_name("wisesync")
 #: The seed article's record-stopping errors and the warnings on records that did post.
 ERRORS = ("GL_MAPPING_MISSING", "LEDGER_ACCOUNT_MISSING", "ADJUSTMENT_OVER_CAP")
 WARNINGS = ("ROUNDING_APPLIED", "ADJUSTMENT_APPLIED", "TERMS_XREF", "NO_BILLING_CONTACT")
+#: where the demo turns to the company whose Xero connection was revoked
+TOKEN_STEP = "Step 4: Sync Token Issue — contoso's Xero connection was revoked"
 
 
 def processes_mentioning(text: str) -> list[tuple[int, str]]:
@@ -50,6 +54,25 @@ def port_open(url: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def table_column(text: str, title: str, column: int) -> list[str]:
+    """The cells of ``column`` (0 = first) of the rich table titled ``title`` in ``text``,
+    each cell's wrapped lines joined: at the 80 columns of a pipe, rich wraps long cells."""
+    lines = text[text.index(title) :].splitlines()
+    body = lines[next(i for i, line in enumerate(lines) if line.startswith("┡")) + 1 :]
+    cells: list[str] = []
+    for line in body:
+        if line.startswith("└"):
+            break
+        parts = [part.strip() for part in line.split("│")]
+        if len(parts) < 3:  # a rule between groups of rows
+            continue
+        if parts[1]:  # the first column is filled on a row's first line only
+            cells.append(parts[column + 1])
+        elif parts[column + 1]:
+            cells[-1] = f"{cells[-1]} {parts[column + 1]}".strip()
+    return cells
 
 
 @pytest.fixture
@@ -96,30 +119,55 @@ def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path) -> No
 
     workdir = Path(re.search(r"working in (\S+)", out).group(1))
     assert workdir.parent == tmp_path
+    assert TOKEN_STEP in out, out[-3000:]
+    northwind, token = out.split(TOKEN_STEP)
 
     # Step 1: the review of Sync All, with every error and warning code of the seed article.
-    assert "Sync All: Northwind IT (demo)" in out
-    assert "sync_all by demo" in out and "replay by demo" in out
-    first = re.search(r"(\d+) record\(s\): (\d+) posted, (\d+) held, (\d+) failed", out)
-    assert first, out[:3000]
+    assert "Sync All: Northwind IT (demo)" in northwind
+    assert "sync_all by demo" in northwind and "replay by demo" in northwind
+    first = re.search(r"(\d+) record\(s\): (\d+) posted, (\d+) held, (\d+) failed", northwind)
+    assert first, northwind[:3000]
     total, posted, held, failed = map(int, first.groups())
     assert total == posted + held + failed and failed >= len(ERRORS) and held >= 1
     for code in ERRORS + WARNINGS:
-        assert code in out, f"{code} missing from the review"
+        assert code in northwind, f"{code} missing from the review"
     # Step 2 and 3: account 4999 created, the replay posts the record that failed on it.
-    fixed = re.search(r"(\d+) record\(s\) failed on account 4999: (.+)", out)
+    fixed = re.search(r"(\d+) record\(s\) failed on account 4999: (.+)", northwind)
     assert fixed and int(fixed.group(1)) >= 1
-    assert "wisesync replay --failed --code LEDGER_ACCOUNT_MISSING" in out
-    shown = re.findall(r"posted (invoice|expense|credit_memo|procurement) (\S+) -> Xero (\S+)", out)
+    assert "wisesync replay --failed --code LEDGER_ACCOUNT_MISSING" in northwind
+    shown = re.findall(
+        r"posted (invoice|expense|credit_memo|procurement) (\S+) -> Xero (\S+)", northwind
+    )
     assert len(shown) == int(fixed.group(1))
     assert {f"{t} {n}" for t, n, _ in shown} == set(fixed.group(2).split(", "))
-    now = re.search(r"Now: \{'posted': (\d+)", out)
+    now = re.search(r"Now: \{'posted': (\d+)", northwind)
     assert now and int(now.group(1)) == posted + len(shown)
+
+    # Step 4: the Sync Token Issue. contoso's Xero connection was revoked: every record of its
+    # Sync All failed with AUTH_TOKEN_INVALID, whose message says how to reconnect and replay.
+    assert "Sync All: Contoso Ltd (demo)" in token and "sync_all by demo" in token
+    revoked = re.search(r"(\d+) record\(s\): (\d+) failed · (\d+) error\(s\)", token)
+    assert revoked and int(revoked.group(1)) == int(revoked.group(2)) >= 1, token[:3000]
+    errors = f"Errors ({revoked.group(1)})"
+    codes, messages = table_column(token, errors, 1), table_column(token, errors, 2)
+    assert codes and set(codes) == {"AUTH_TOKEN_INVALID"}
+    for message in messages:
+        assert "`wisesync xero connect --company contoso`" in message, message
+        assert "`wisesync replay --failed --company contoso`" in message, message
+    # Step 5: doing what it says (reconnect, replay the failed records) posts every one of them.
+    step5 = "Step 5: wisesync xero connect --company contoso"
+    assert step5 in token
+    replayed = token.split(step5, 1)[1]
+    assert "wisesync replay --failed --company contoso" in replayed
+    assert f"contoso reconnected to Xero; replaying its {revoked.group(1)} failed" in replayed
+    after = re.findall(r"posted (invoice|credit_memo) (\S+) -> Xero (\S+)", replayed)
+    assert len(after) == int(revoked.group(1))
+    assert {f"{t} {n}" for t, n, _ in after} >= set(table_column(token, errors, 0))
     assert re.search(r"demo finished in \d+\.\ds", out)
 
     # Nothing left: no process mentions the demo's directory, which is gone; sandboxes closed.
     assert processes_mentioning(str(workdir)) == []
     assert not workdir.exists()
     assert list(tmp_path.iterdir()) == [cwd] and list(cwd.iterdir()) == []
-    urls = re.search(r"sandboxes: ConnectWise (http://\S+), Xero (http://\S+)", out)
-    assert urls and not any(port_open(u) for u in urls.groups())
+    urls = re.findall(r"sandboxes: ConnectWise (http://\S+), Xero (http://\S+)", out)
+    assert len(urls) == 2 and not any(port_open(u) for pair in urls for u in pair)

@@ -4,7 +4,9 @@ Starts an embedded Postgres (in a temporary directory), the embedded transport,
 and the ConnectWise and Xero sandboxes seeded with a realistic MSP that holds
 every error and warning case Wise-Sync users know; runs Sync All and prints the
 review; fixes one error at the ledger (creates the missing account in Xero);
-replays the failed records and shows that one posted. Leaves nothing running.
+replays the failed records and shows that one posted. Then the "Sync Token Issue": a
+second, small company whose Xero connection was revoked fails with AUTH_TOKEN_INVALID;
+the demo reconnects it and replays, and its records post. Leaves nothing running.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from rich.panel import Panel
 
 DEMO_COMPANY = "northwind"
 MISSING_ACCOUNT = ("4999", "Consulting Revenue", "REVENUE")
+#: Wise-Sync's "Sync Token Issue": a company whose Xero user disconnected the app
+REVOKED_COMPANY = "contoso"
+#: its small, clean books (no seeded cases): every record fails only on the revoked connection
+REVOKED_BOOKS = {"invoices": 3, "expenses": 0, "procurement": 0, "customers": 2, "cases": False}
 
 
 @click.command("demo")
@@ -35,6 +41,8 @@ def demo_cmd(keep: bool, ledger: str) -> None:
     2. Sync All for the demo company, then the review
     3. fixes one error at the ledger: creates the missing account 4999
     4. replays the records that failed on it and shows them posted
+    5. Sync All for a second company whose Xero connection was revoked:
+       AUTH_TOKEN_INVALID; reconnects it, replays, shows its records posted
     """
     from wisesync.store.embedded import EmbeddedPostgres
     from wisesync.testing.stack import CompanySpec, Stack
@@ -55,13 +63,30 @@ def demo_cmd(keep: bool, ledger: str) -> None:
             hold_billing_statuses=["Finance Hold"],
             options={"require_item_code": True},
         )
-        with Stack([spec], dsn=dsn, partitions=2, namespace="demo") as stack:
+        revoked = CompanySpec(
+            REVOKED_COMPANY,
+            name="Contoso Ltd (demo)",
+            seed=7,
+            sandbox_options={"connectwise": REVOKED_BOOKS},
+        )
+        with Stack([spec, revoked], dsn=dsn, partitions=2, namespace="demo") as stack:
             console.print(
                 f"  sandboxes: ConnectWise {stack.sandbox('connectwise', DEMO_COMPANY).url}"
-                f", {ledger.title()} {stack.sandbox(ledger, DEMO_COMPANY).url}"
+                f", {ledger.title()} {stack.sandbox(ledger, DEMO_COMPANY).url}",
+                soft_wrap=True,
             )
+            console.print(
+                f"  {REVOKED_COMPANY}'s sandboxes: ConnectWise "
+                f"{stack.sandbox('connectwise', REVOKED_COMPANY).url}"
+                f", Xero {stack.sandbox('xero', REVOKED_COMPANY).url}",
+                soft_wrap=True,
+            )
+            # contoso was connected and posting; then its Xero user disconnected the app
+            _connect_xero(stack, REVOKED_COMPANY)
+            stack.sandbox("xero", REVOKED_COMPANY).app.revoke()
             with stack.service():
                 code = _run(console, stack, ledger)
+                code = _token_issue(console, stack) or code
         console.print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
     finally:
         pg.stop()
@@ -73,12 +98,10 @@ def demo_cmd(keep: bool, ledger: str) -> None:
 
 
 def _run(console: Console, stack, ledger: str) -> int:
-    from wisesync import replay
     from wisesync.pipeline.review import ReviewFilter, load_review, render_review
 
     console.print(Panel("Step 1: Sync All", expand=False))
-    run = _sync_all(stack)
-    review = stack.wait(run)
+    review, failure = _sync_all(stack, DEMO_COMPANY)
     render_review(review, console, title="Sync All: Northwind IT (demo)")
 
     failing = [
@@ -102,19 +125,9 @@ def _run(console: Console, stack, ledger: str) -> int:
     console.print(
         Panel("Step 3: wisesync replay --failed --code LEDGER_ACCOUNT_MISSING", expand=False)
     )
-    selection = replay.select(stack.db, company=DEMO_COMPANY, codes=("LEDGER_ACCOUNT_MISSING",))
-    outcomes = replay.replay(
-        selection,
-        config=stack.config,
-        registry=stack.registry,
-        db=stack.db,
-        transport=stack.transport,
-        requested_by="demo",
-    )
-    after = []
-    for outcome in outcomes:
-        after.append(stack.wait(outcome.run))
-        render_review(after[-1], console, title="Replay")
+    after = _replay(stack, company=DEMO_COMPANY, codes=("LEDGER_ACCOUNT_MISSING",))
+    for rv in after:
+        render_review(rv, console, title="Replay")
     fixed = {r.source_id for r in failing}
     posted = [
         row for rv in after for row in rv.rows if row.source_id in fixed and row.status == "posted"
@@ -126,23 +139,104 @@ def _run(console: Console, stack, ledger: str) -> int:
         )
     final = load_review(stack.db, ReviewFilter(company=DEMO_COMPANY))
     console.print(f"\nNow: {final.by_status()}")
+    return 0 if failure is None and failing and len(posted) == len(failing) else 1
+
+
+def _token_issue(console: Console, stack) -> int:
+    """Step 4 and 5: the revoked company's Sync All fails with AUTH_TOKEN_INVALID; doing
+    what the message says (reconnect, replay the failed records) posts them. 0 if it did."""
+    from wisesync.pipeline.review import render_review
+
+    key = REVOKED_COMPANY
+    console.print(
+        Panel(f"Step 4: Sync Token Issue — {key}'s Xero connection was revoked", expand=False)
+    )
+    review, _ = _sync_all(stack, key)
+    render_review(review, console, title="Sync All: Contoso Ltd (demo)", limit=1)
+    failing = {
+        r.source_id for r in review.rows if any(m.code == "AUTH_TOKEN_INVALID" for m in r.errors())
+    }
+
+    console.print(
+        Panel(
+            f"Step 5: wisesync xero connect --company {key}\n"
+            f"        wisesync replay --failed --company {key}",
+            expand=False,
+        )
+    )
+    stack.sandbox("xero", key).app.reconnect()  # the user authorises the app again in Xero
+    _connect_xero(stack, key)
+    console.print(f"  {key} reconnected to Xero; replaying its {len(failing)} failed record(s)")
+    posted = [
+        row
+        for rv in _replay(stack, company=key)
+        for row in rv.rows
+        if row.source_id in failing and row.status == "posted"
+    ]
+    for row in posted:
+        console.print(
+            f"  [green]posted[/] {row.label} -> Xero {row.ledger_number or row.ledger_id}"
+        )
     return 0 if failing and len(posted) == len(failing) else 1
 
 
-def _sync_all(stack):
-    """Sync All for the demo company, requested by "demo" (the review shows who asked)."""
-    from wisesync.events.models import Trigger
+def _replay(stack, **select):
+    """``wisesync replay --failed`` of what ``select`` picks, requested by "demo": the review
+    of each run it started, once every record has its result."""
+    from wisesync import replay
+
+    outcomes = replay.replay(
+        replay.select(stack.db, **select),
+        config=stack.config,
+        registry=stack.registry,
+        db=stack.db,
+        transport=stack.transport,
+        requested_by="demo",
+    )
+    return [stack.wait(outcome.run) for outcome in outcomes]
+
+
+def _connect_xero(stack, company: str) -> None:
+    """``wisesync xero connect --company <company>``: fetch and store the connection's token."""
+    from wisesync.protocols import PluginRuntime
+    from wisesync.store.tokens import PostgresTokenStore
+    from wisesync_xero.connect_cli import connect_company
+
+    connect_company(
+        PluginRuntime(config=stack.config, db=stack.db),
+        stack.config.company(company),
+        PostgresTokenStore(stack.db),
+        echo=lambda _: None,
+    )
+
+
+def _sync_all(stack, company: str):
+    """Sync All for ``company``, requested by "demo" (the review shows who asked): its review
+    once every record has its result, and the error extraction stopped with, if any (a
+    revoked ledger connection stops the reading of payments; the review's run line says so)."""
+    from wisesync.errors import WisesyncError
+    from wisesync.events.models import Trigger, new_id
     from wisesync.pipeline.extractor import Extractor
+    from wisesync.pipeline.review import ReviewFilter, load_review, wait_for_run
 
     extractor = Extractor(
         config=stack.config, registry=stack.registry, db=stack.db, transport=stack.transport
     )
+    run_id, failure = new_id(), None
     try:
-        return extractor.sync(
-            stack.config.company(DEMO_COMPANY), None, trigger=Trigger.SYNC_ALL, requested_by="demo"
+        extractor.sync(
+            stack.config.company(company),
+            None,
+            trigger=Trigger.SYNC_ALL,
+            requested_by="demo",
+            run_id=run_id,
         )
+    except WisesyncError as exc:
+        failure = exc
     finally:
         extractor.close()
+    wait_for_run(stack.db, run_id, 60, acknowledged=True)
+    return load_review(stack.db, ReviewFilter(run_id=run_id)), failure
 
 
 COMMANDS = [demo_cmd]
