@@ -169,6 +169,9 @@ class AppConfig:
     #: every consumer group has read them (0 = keep forever). Kafka: the topics' retention.ms.
     retention_seconds: int = 7 * 86400
     metrics_port: int = 9464
+    #: ``poster.in_flight``: how old a ``claimed`` journal row must be before a poster asks
+    #: the ledger whether it holds the record (None: each target's ``limits.in_flight_s``).
+    poster_in_flight_s: float | None = None
     companies: tuple[CompanyConfig, ...] = ()
     source_file: str = ""
 
@@ -404,7 +407,27 @@ def _env_overrides(data: dict, environ: dict[str, str], chk: _Checker) -> dict:
     return data
 
 
-_TOP_KEYS = {"data_dir", "store", "transport", "group", "metrics_port", "companies"}
+_TOP_KEYS = {"data_dir", "store", "transport", "group", "metrics_port", "poster", "companies"}
+
+
+def _poster_in_flight(data: dict, chk: _Checker) -> float | None:
+    """``[poster] in_flight``: a duration, or None when not set."""
+    poster = data.get("poster", {}) or {}
+    chk.unknown(poster, {"in_flight"}, "poster.")
+    if "in_flight" not in poster:
+        return None
+    raw = poster["in_flight"]
+    try:
+        if isinstance(raw, bool):
+            raise ValueError(f"{raw!r} is not a duration like 90s or 2m")
+        return float(parse_duration(raw))
+    except ValueError as exc:
+        chk.problem(
+            "poster.in_flight",
+            str(exc),
+            'e.g. in_flight = "90s": longer than the ledger client\'s read timeout (60 s)',
+        )
+        return None
 
 
 def parse_config(
@@ -475,6 +498,7 @@ def parse_config(
         topic_prefix=prefix,
         retention_seconds=retention,
         metrics_port=chk.typed(data, "metrics_port", "", int, 9464),
+        poster_in_flight_s=_poster_in_flight(data, chk),
         companies=tuple(companies),
         source_file=file,
     )

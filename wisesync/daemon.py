@@ -41,10 +41,12 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     import psycopg
     from psycopg_pool import PoolTimeout
 
+    from wisesync.pipeline.journal import PostingLockLost
     from wisesync.transport.errors import CommitFailedError, DeliveryError, TransportUnavailable
 
     return (
         psycopg.OperationalError,
+        PostingLockLost,
         PoolTimeout,
         TransportUnavailable,
         DeliveryError,

@@ -29,6 +29,11 @@ class TargetLimits:
         calls_per_second: sliding 1 s window (QBO 10), None = unlimited.
         concurrency: calls in flight at once (Xero 5).
         daily_cap: calls per rolling day (Xero 5,000), None = unlimited.
+        in_flight_s: how long after a call was sent it may still take effect at the
+            ledger: the client's read timeout (60 s) plus the server's own tail. A poster
+            that finds a record ``claimed`` by a poster that died or lost its lock waits
+            until the claim is this old before asking the ledger whether the record is
+            there, so a write still in flight is found, not posted a second time.
     """
 
     batch_size: int = 50
@@ -36,6 +41,7 @@ class TargetLimits:
     calls_per_second: int | None = None
     concurrency: int = 1
     daily_cap: int | None = None
+    in_flight_s: float = 90.0
 
 
 class Clock:
@@ -91,6 +97,23 @@ class CallLimiter:
         chunk's calls with it while other chunks of the company use the same limiter)."""
         return getattr(self._mine, "calls", 0)
 
+    @contextmanager
+    def before_each_call(self, hook: Callable[[], None]) -> Iterator[None]:
+        """Run ``hook`` in the calling thread each time it has a slot and is about to send,
+        for the duration of the block (nested blocks add hooks).
+
+        The poster fences a chunk's calls with it: the hook stamps the chunk's journal
+        claims with the send time on the session that holds the company's posting lock,
+        and raises when that session is gone, so a poster that lost its lock sends
+        nothing more. A hook that raises gives the slot back and the call is not made.
+        """
+        hooks = getattr(self._mine, "before_call", ())
+        self._mine.before_call = (*hooks, hook)
+        try:
+            yield
+        finally:
+            self._mine.before_call = hooks
+
     def pause_for(self, seconds: float) -> None:
         """Hold every caller for ``seconds`` (a server's Retry-After)."""
         with self._lock:
@@ -138,6 +161,8 @@ class CallLimiter:
             self.calls += 1
         self._mine.calls = self.thread_calls() + 1
         try:
+            for hook in getattr(self._mine, "before_call", ()):
+                hook()
             yield
         finally:
             with self._lock:

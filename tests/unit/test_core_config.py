@@ -193,6 +193,16 @@ def test_env_overrides_nested_settings_with_toml_types() -> None:
     assert config.metrics_port == 9500
 
 
+def test_poster_in_flight_is_a_duration_and_optional() -> None:
+    assert parse_config({}, environ={}, plugin_check=False).poster_in_flight_s is None
+    config = parse_config({"poster": {"in_flight": "2m"}}, environ={}, plugin_check=False)
+    assert config.poster_in_flight_s == 120.0
+    problems = by_key(problems_of({"poster": {"in_flight": "soon", "linger": 1}}))
+    assert "not a duration" in problems["poster.in_flight"].message
+    assert "read timeout" in problems["poster.in_flight"].hint
+    assert problems["poster.linger"].message == "unknown setting"
+
+
 def test_env_override_of_a_wrong_type_is_a_problem() -> None:
     problems = by_key(problems_of({}, {"WISESYNC_TRANSPORT__KAFKA__PARTITIONS": '"many"'}))
     assert "expected a whole number" in problems["transport.kafka.partitions"].message

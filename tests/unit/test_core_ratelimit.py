@@ -185,3 +185,39 @@ def test_unlimited_never_waits() -> None:
         with limiter.call():
             pass
     assert limiter.waited_seconds == 0 and limiter.calls == 2000
+
+
+def test_before_each_call_hooks_run_in_their_thread_and_a_raising_hook_stops_the_call() -> None:
+    limiter = unlimited()
+    stamps: list[str] = []
+
+    def call_once() -> None:
+        with limiter.call():
+            pass
+
+    other_thread_calls = threading.Thread(target=call_once)
+    with limiter.before_each_call(lambda: stamps.append("outer")):
+        with limiter.call():
+            pass
+        other_thread_calls.start()  # another thread's calls are not this block's
+        other_thread_calls.join()
+        with limiter.before_each_call(lambda: stamps.append("inner")), limiter.call():
+            pass
+    with limiter.call():  # outside the block: no hook
+        pass
+    assert stamps == ["outer", "outer", "inner"]
+
+    def lost() -> None:
+        raise RuntimeError("lock lost")
+
+    sent = []
+    with (
+        pytest.raises(RuntimeError, match="lock lost"),
+        limiter.before_each_call(lost),
+        limiter.call(),
+    ):
+        sent.append(1)
+    assert sent == [], "the call was not made"
+    with limiter.call():  # and its slot was given back
+        pass
+    assert limiter._in_flight == 0

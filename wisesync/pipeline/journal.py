@@ -15,6 +15,18 @@ own a partition during a rebalance cannot post the same record twice. The lock
 lives as long as the session that took it, so a claim runs on that very session:
 a poster whose session died (a Postgres restart) cannot claim, and so cannot
 post, while another poster may hold the lock by then.
+
+A lock can pass to another poster while a write of the first is still on its way
+to the ledger (the first was killed, or Postgres restarted, mid-call). Two rules
+close that window:
+
+* every call a chunk makes is fenced (:meth:`Journal.stamp_claims`, run by the
+  call limiter as the call gets its slot): on the lock's session it stamps the
+  chunk's claims with the send time, and raises :class:`PostingLockLost` when
+  that session is gone, so a poster that lost its lock sends nothing more;
+* the next poster asks the ledger about a ``claimed`` record only once the claim
+  is older than the target's ``in_flight_s`` (:meth:`Journal.in_flight_wait`),
+  by which time any write sent under it has landed or never will.
 """
 
 from __future__ import annotations
@@ -50,6 +62,26 @@ class JournalEntry:
     attempts: int
 
 
+class PostingLockLost(Exception):
+    """The session holding a company's posting lock is gone; another poster may hold the
+    lock now, so this one must not send anything more for the company."""
+
+
+#: The ``claimed`` rows of one chunk (all of one company and target).
+_CLAIMED_ROWS = """WHERE state = 'claimed' AND company = %s AND target = %s
+    AND (record_type, source_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"""
+
+
+def _chunk_keys(records: list[RecordEvent]) -> tuple[str, str, list[str], list[str]]:
+    """The parameters of :data:`_CLAIMED_ROWS` for ``records``."""
+    return (
+        records[0].company,
+        records[0].target,
+        [str(r.record_type) for r in records],
+        [r.source_id for r in records],
+    )
+
+
 def _lock_key(company: str, target: str) -> int:
     return zlib.crc32(f"wisesync-post:{company}:{target}".encode()) - 2**31
 
@@ -75,8 +107,44 @@ class Journal:
                 yield
             finally:
                 self._held.pop((company, target), None)
-                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-                conn.autocommit = False
+                if not conn.closed:  # a dead session took its lock with it
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                    conn.autocommit = False
+
+    def stamp_claims(self, records: list[RecordEvent]) -> None:
+        """Stamp the ``claimed`` rows of ``records`` with the time now, on the session that
+        holds their company's posting lock (the fence before each ledger call).
+
+        Raises :class:`PostingLockLost` when that session is gone.
+        """
+        if not records:
+            return
+        held = self._held.get((records[0].company, records[0].target))
+        if held is None:
+            return
+        try:
+            held.execute(
+                "UPDATE posting_journal SET claimed_at = now() " + _CLAIMED_ROWS,
+                _chunk_keys(records),
+            )
+        except psycopg.Error as exc:
+            raise PostingLockLost(
+                f"the posting lock of {records[0].company}/{records[0].target} was lost "
+                f"({type(exc).__name__}); nothing more is sent for it from this poster"
+            ) from exc
+
+    def in_flight_wait(self, records: list[RecordEvent], in_flight_s: float) -> float:
+        """Seconds until the newest ``claimed`` row of ``records`` is ``in_flight_s`` old
+        (0 when none is younger), by the database's clock."""
+        if not records:
+            return 0.0
+        with self.db.connection() as conn:
+            (wait,) = conn.execute(
+                "SELECT coalesce(extract(epoch FROM max(claimed_at) + make_interval(secs => %s)"
+                " - now()), 0) FROM posting_journal " + _CLAIMED_ROWS,
+                (float(in_flight_s), *_chunk_keys(records)),
+            ).fetchone()
+        return max(0.0, float(wait))
 
     def read(self, records: Iterable[RecordEvent]) -> dict[Identity, JournalEntry]:
         """The journal rows of ``records``, by identity (absent = never claimed)."""

@@ -41,7 +41,7 @@ from wisesync.events.codec import Codec
 from wisesync.events.errors import EventDecodeError
 from wisesync.events.models import DeadLetter, PostingResult, RecordEvent, Status, Trigger
 from wisesync.messages import Message, Severity, has_errors, message
-from wisesync.pipeline.journal import FAILED, POSTED, Journal
+from wisesync.pipeline.journal import FAILED, POSTED, Journal, PostingLockLost
 from wisesync.pipeline.outcomes import failed, merge_messages, result_for
 from wisesync.pipeline.targets import TargetPool
 from wisesync.plugins import Registry
@@ -107,6 +107,9 @@ class Poster:
         linger_s: after a message, wait this long for the next one: while records keep
             coming (a sync being extracted) a poll goes on filling its batches, up to
             ``max_records`` or ``max_linger_s`` in all.
+        in_flight_s: how old a ``claimed`` journal row must be before the poster asks the
+            ledger about it (default: ``[poster] in_flight`` in the config, else the
+            target's ``limits.in_flight_s``); see :mod:`wisesync.pipeline.journal`.
         max_records: most records in one poll. Each poll's batches end with a partial one
             per company and record type, a call each: a backlog drained in polls of 500
             invoices with 5% credit memos took 71 Xero calls per 3,000 instead of 66.
@@ -128,6 +131,7 @@ class Poster:
         max_linger_s: float = 1.0,
         max_records: int = 2000,
         retry_delays: tuple[float, ...] = (2.0, 10.0, 30.0),
+        in_flight_s: float | None = None,
         consumer_options: dict[str, Any] | None = None,
         metrics: Any = None,
     ):
@@ -145,6 +149,7 @@ class Poster:
         self.max_linger_s = max(linger_s, max_linger_s)
         self.max_records = max_records
         self.retry_delays = retry_delays
+        self.in_flight_s = in_flight_s if in_flight_s is not None else config.poster_in_flight_s
         self.metrics = metrics
         self.stats = PosterStats()
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poster")
@@ -415,6 +420,8 @@ class Poster:
         if reconcile or candidates:
             ctx = self.pool.context(company, target)
             calls_before = ctx.limiter.thread_calls()
+            if reconcile:
+                self._await_in_flight(company, target, reconcile)
             found = self._reconcile(target, ctx, reconcile) if reconcile else {}
             for event in reconcile:
                 if event.source_id in found:
@@ -448,6 +455,28 @@ class Poster:
         with self._stats_lock:
             self.stats.batches += 1
         self._finish(company, done)
+
+    def _await_in_flight(
+        self, company: CompanyConfig, target: Target, events: list[RecordEvent]
+    ) -> None:
+        """Wait until no write made under the claims of ``events`` can still land at the
+        ledger, so :meth:`_reconcile` sees everything a dead or fenced poster sent."""
+        in_flight_s = (
+            self.in_flight_s if self.in_flight_s is not None else target.limits.in_flight_s
+        )
+        wait = self.journal.in_flight_wait(events, in_flight_s)
+        if wait > 0:
+            log.warning(
+                "%s: %d record(s) of %s were claimed %.0f s ago and a write may still be on its "
+                "way to %s; looking them up in %.1f s",
+                target.name,
+                len(events),
+                company.key,
+                in_flight_s - wait,
+                target.name,
+                wait,
+            )
+            time.sleep(wait)
 
     def _reconcile(
         self, target: Target, ctx: TargetContext, events: list[RecordEvent]
@@ -491,12 +520,14 @@ class Poster:
         warnings: dict[str, list[Message]],
     ) -> list[tuple[RecordEvent, PostingResult]]:
         try:
-            if self.metrics is not None:
-                with self.metrics.time_posting(target.name):
+            # every call is fenced: it stamps the claims, or stops when the lock is lost
+            with ctx.limiter.before_each_call(lambda: self.journal.stamp_claims(events)):
+                if self.metrics is not None:
+                    with self.metrics.time_posting(target.name):
+                        outcomes = target.post(events, ctx)
+                else:
                     outcomes = target.post(events, ctx)
-            else:
-                outcomes = target.post(events, ctx)
-        except (AuthError, RemoteUnavailable, RateLimited, DailyLimitReached):
+        except (AuthError, RemoteUnavailable, RateLimited, DailyLimitReached, PostingLockLost):
             raise
         except Exception as exc:
             raise _Poison from exc

@@ -124,6 +124,9 @@ class Stack:
                 "topic_prefix": f"{self.namespace}.",
                 "kafka": {"partitions": self.partitions},
             },
+            # the sandboxes answer within a second or two (and the crash tests hold a write
+            # for at most one): no write stays in flight longer
+            "poster": {"in_flight": "3s"},
             "companies": raw_companies,
             **self.extra_config,
         }
