@@ -428,8 +428,35 @@ def linked(reviews: Iterable[Review]) -> int:
 
 def journal_done(stack: Stack) -> int:
     """Records the posting journal holds an outcome for (posted or failed)."""
+    return _journal_count(stack, claimed=False)
+
+
+def journal_claimed(stack: Stack) -> int:
+    """Records claimed and not (yet) recorded: a write may be on its way to the ledger."""
+    return _journal_count(stack, claimed=True)
+
+
+def _journal_count(stack: Stack, *, claimed: bool) -> int:
     with stack.db.connection() as conn:
         (n,) = conn.execute(
-            "SELECT count(*) FROM posting_journal WHERE state <> 'claimed'"
+            "SELECT count(*) FROM posting_journal WHERE (state = 'claimed') = %s", (claimed,)
         ).fetchone()
     return int(n)
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it is true; ``TimeoutError`` naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not after {timeout}s")
+        time.sleep(0.01)
+
+
+def kafka_stack(
+    specs: list[CompanySpec], kafka_bootstrap: str, dsn: str, partitions: int = 2
+) -> Stack:
+    """A stack of ``specs`` on the session's Kafka broker and the database ``dsn``."""
+    return Stack(
+        specs, dsn=dsn, transport="kafka", kafka_bootstrap=kafka_bootstrap, partitions=partitions
+    )

@@ -18,11 +18,20 @@ from pathlib import Path
 import pytest
 import requests
 
+from wisesync import replay
 from wisesync.testing.sandbox import Fault
-from wisesync.testing.stack import Stack
+from wisesync.testing.stack import CompanySpec, Stack
 
 sys.path.insert(0, str(Path(__file__).parent))
-from crash_harness import assert_exactly_once, fast_role_options, linked, wait_runs, workload
+from crash_harness import (
+    assert_exactly_once,
+    documents,
+    fast_role_options,
+    kafka_stack,
+    linked,
+    wait_runs,
+    workload,
+)
 
 WRITES = r"/(Invoices|CreditNotes)$"
 #: One company's records: what they earn (its seeded error cases fail).
@@ -32,13 +41,7 @@ EXPECTED = {"posted": 237, "failed": 20}
 @pytest.fixture
 def stack(kafka_bootstrap: str, pg_database: str) -> Iterator[Stack]:
     """One company of ~250 records on the session's Kafka and a fresh database."""
-    with Stack(
-        workload(1, seed=21),
-        dsn=pg_database,
-        transport="kafka",
-        kafka_bootstrap=kafka_bootstrap,
-        partitions=2,
-    ) as stack:
+    with kafka_stack(workload(1, seed=21), kafka_bootstrap, pg_database) as stack:
         yield stack
 
 
@@ -121,3 +124,43 @@ def test_request_cut_off_mid_body_does_not_poison_its_idempotency_key(stack: Sta
         timeout=10,
     )
     assert answer.status_code == 200, answer.text
+
+
+def test_ledger_unavailable_to_the_end_then_replay_links_what_xero_took(
+    kafka_bootstrap: str, pg_database: str
+) -> None:
+    """Every write is committed in Xero but its answer lost, and Xero's look-ups fail too,
+    on every try of the HTTP client and of the poster: the records fail LEDGER_UNAVAILABLE and
+    their journal rows stay ``claimed``. Once Xero is well again, ``replay --failed``
+    re-extracts them; the poster finds them in Xero and links them (ALREADY_IN_LEDGER)
+    instead of posting them a second time."""
+    small = {"invoices": 12, "expenses": 4, "procurement": 3, "customers": 5, "cases": False}
+    spec = CompanySpec("unsure", seed=31, sandbox_options={"connectwise": small})
+    with kafka_stack([spec], kafka_bootstrap, pg_database) as stack:
+        app = stack.sandbox("xero", spec.key).app
+        app.faults.arm(Fault("lose_response", count=10**6, method="PUT", path=WRITES))
+        app.faults.arm(Fault("status", count=10**6, method="GET", path=WRITES, status=503))
+        options = fast_role_options("kafka")
+        options["poster"]["retry_delays"] = (0.2,)
+        with stack.service(("poster", "reporter", "acknowledger"), **options):
+            first = stack.sync(spec.key)
+            (before,) = wait_runs(stack, [first], 120)
+            assert {r.status for r in before.rows} == {"failed"}, before.rows[:3]
+            assert all(any(m.code == "LEDGER_UNAVAILABLE" for m in r.messages) for r in before.rows)
+            taken = len(documents(app))
+            assert taken == len(before.rows), "Xero took every write; the poster never heard"
+            app.faults.clear()
+            selection = replay.select(stack.db, run_id=first.run_id)
+            (outcome,) = replay.replay(
+                selection,
+                config=stack.config,
+                registry=stack.registry,
+                db=stack.db,
+                transport=stack.transport,
+                requested_by="test",
+            )
+            (after,) = wait_runs(stack, [outcome.run], 60)
+    assert {r.status for r in after.rows} == {"posted"}, after.rows[:3]
+    assert linked([after]) == len(after.rows), "each was found in Xero, none posted again"
+    assert len(documents(app)) == taken
+    assert not outcome.gone
