@@ -58,12 +58,6 @@ CATALOG: dict[str, Code] = {
             "Reconnect the company: `wisesync <ledger> connect --company <key>`, then replay.",
         ),
         Code(
-            "SYNC_TOKEN_CONFLICT",
-            _E,
-            "Sync token issue: the ledger object changed meanwhile",
-            "Someone edited the same object in the ledger; check it there, then replay.",
-        ),
-        Code(
             "ADJUSTMENT_OVER_CAP",
             _E,
             "Adjustment needed is over the cap",
