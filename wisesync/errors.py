@@ -47,6 +47,8 @@ class RemoteError(WisesyncError):
         self.code = code
         self.field = field
         self.body = body
+        #: the message alone, without "<system> answered <status>"
+        self.detail = message
         parts = [f"{system} answered {status}"]
         if code:
             parts.append(f"[{code}]")

@@ -151,14 +151,7 @@ def test_ledger_unavailable_to_the_end_then_replay_links_what_xero_took(
             assert taken == len(before.rows), "Xero took every write; the poster never heard"
             app.faults.clear()
             selection = replay.select(stack.db, run_id=first.run_id)
-            (outcome,) = replay.replay(
-                selection,
-                config=stack.config,
-                registry=stack.registry,
-                db=stack.db,
-                transport=stack.transport,
-                requested_by="test",
-            )
+            (outcome,) = stack.replay(selection)
             (after,) = wait_runs(stack, [outcome.run], 60)
     assert {r.status for r in after.rows} == {"posted"}, after.rows[:3]
     assert linked([after]) == len(after.rows), "each was found in Xero, none posted again"

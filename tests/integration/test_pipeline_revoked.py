@@ -133,15 +133,7 @@ def test_revoked_company_fails_with_auth_token_invalid_while_the_other_keeps_pos
         selection = replay.select(stack.db, company=B)
         assert len(selection) == waiting_b
         assert {w.reason for w in selection.records} == {"AUTH_TOKEN_INVALID"}
-        outcomes = replay.replay(
-            selection,
-            config=stack.config,
-            registry=stack.registry,
-            db=stack.db,
-            transport=stack.transport,
-            requested_by="test",
-        )
-        (outcome,) = outcomes
+        (outcome,) = stack.replay(selection)
         assert outcome.company == B and not outcome.gone
         replayed = stack.wait(outcome.run)
 

@@ -185,14 +185,7 @@ def _replay(stack, **select):
     of each run it started, once every record has its result."""
     from wisesync import replay
 
-    outcomes = replay.replay(
-        replay.select(stack.db, **select),
-        config=stack.config,
-        registry=stack.registry,
-        db=stack.db,
-        transport=stack.transport,
-        requested_by="demo",
-    )
+    outcomes = stack.replay(replay.select(stack.db, **select), requested_by="demo")
     return [stack.wait(outcome.run) for outcome in outcomes]
 
 

@@ -378,10 +378,13 @@ class Poster:
                 time.sleep(delay)
             except AuthError as exc:
                 self.pool.forget(company, target)
+                connect = f"wisesync {target.name} connect --company {company.key}"
+                replay = f"`wisesync replay --failed --company {company.key}`"
                 text = (
-                    f"{exc}. The {target.name} connection of company {company.key} is "
-                    f"expired or revoked: run `wisesync {target.name} connect --company "
-                    f"{company.key}`, then `wisesync replay --failed --company {company.key}`"
+                    f"{exc}, then {replay}"
+                    if connect in str(exc)  # the plugin already said how to reconnect
+                    else f"{exc}. The {target.name} connection of company {company.key} is "
+                    f"expired or revoked: run `{connect}`, then {replay}"
                 )
                 self._finish(company, [(e, failed(e, "AUTH_TOKEN_INVALID", text)) for e in chunk])
                 return

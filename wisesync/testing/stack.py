@@ -253,6 +253,20 @@ class Stack:
         finally:
             extractor.close()
 
+    def replay(self, selection: Any, requested_by: str = "test") -> list[Any]:
+        """Replay ``selection`` (from :func:`wisesync.replay.select`) on this stack: what
+        ``wisesync replay --yes`` does; the :class:`~wisesync.replay.ReplayOutcome` list."""
+        from wisesync import replay
+
+        return replay.replay(
+            selection,
+            config=self.config,
+            registry=self.registry,
+            db=self.db,
+            transport=self.transport,
+            requested_by=requested_by,
+        )
+
     def wait(self, run: SyncRun, timeout: float = 120.0, *, acknowledged: bool = True) -> Any:
         """Wait until every record of ``run`` has a result; return the review."""
         from wisesync.pipeline.review import ReviewFilter, load_review, wait_for_run

@@ -105,7 +105,7 @@ class XeroAuth:
             raise AuthError(
                 "Xero",
                 exc.status,
-                f"{exc}; {reconnect_hint(self.company)}",
+                f"{exc.detail}; {reconnect_hint(self.company)}",
                 code=exc.code,
             ) from None
 
