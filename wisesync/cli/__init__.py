@@ -30,6 +30,25 @@ Configuration is read from --config, $WISESYNC_CONFIG or ./wisesync.toml.
 """
 
 
+class OneLineLibraryErrors(logging.Filter):
+    """Print an exception a library logs as one line, not a traceback.
+
+    kafka-python logs with a traceback errors it then recovers from by itself (a socket
+    closed under its IO thread while a client shuts down, a broker connection reset): the
+    line says what happened; the stack only buries a command's own output. ``-vv`` shows it.
+    """
+
+    LIBRARIES = ("kafka",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.name.split(".", 1)[0] in self.LIBRARIES:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+            record.args = None
+            record.exc_info = record.exc_text = None
+        return True
+
+
 @click.group(
     help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
@@ -47,6 +66,9 @@ def cli(ctx: click.Context, config_file: str | None, verbose: int) -> None:
         level=logging.WARNING - 10 * min(verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if verbose < 2:  # -vv shows every traceback
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(OneLineLibraryErrors())
     ctx.obj = AppContext(config_file=config_file)
 
 
