@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -117,8 +118,6 @@ class RoleProcess:
 
     def start(self, crash_at: str | None = None) -> RoleProcess:
         """Start the roles (the previous process must be gone)."""
-        import json
-
         assert self.proc is None or self.proc.poll() is not None, "still running"
         self.starts += 1
         env = {**os.environ, **self.env, "CRASH_ROLE_OPTIONS": json.dumps(self.options)}
