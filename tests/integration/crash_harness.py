@@ -135,6 +135,13 @@ class RoleProcess:
             )
         return self
 
+    def launch(self) -> RoleProcess:
+        """Start the roles and wait until they run; fails the test, with the log's end, when
+        the process exits first."""
+        self.start()
+        assert self.wait_ready(), self.tail()
+        return self
+
     def wait_ready(self, timeout: float = 30.0) -> bool:
         """Wait until the roles run (True), or the process exited (False)."""
         deadline = time.monotonic() + timeout

@@ -183,8 +183,7 @@ def test_random_kills_batch_every_posted_record_once(stack: Stack, tmp_path: Pat
         try:
             while len(lives) < KILLS:
                 creates = _creates(stack)
-                acker.start()
-                assert acker.wait_ready(), acker.tail()
+                acker.launch()
                 wait_until(
                     lambda c=creates: _creates(stack) > c or _finished(stack, runs),
                     30,

@@ -71,8 +71,7 @@ def test_a_write_in_flight_when_the_poster_dies_is_found_not_posted_again(
     with stack.service(roles=("reporter", "acknowledger")):
         runs = [stack.sync(spec.key) for spec in stack.specs]
         try:
-            poster.start()
-            assert poster.wait_ready(), poster.tail()
+            poster.launch()
             wait_until(lambda: held.count == 0, 30, "the first write reaches Xero")
             in_flight = journal_claimed(stack)
             killed_at = time.monotonic()
@@ -81,8 +80,7 @@ def test_a_write_in_flight_when_the_poster_dies_is_found_not_posted_again(
             # the successor takes over at once and cuts its batches differently
             poster.options["poster"]["max_records"] = 7
             poster.options["poster"]["in_flight_s"] = IN_FLIGHT_S
-            poster.start()
-            assert poster.wait_ready(), poster.tail()
+            poster.launch()
             assert time.monotonic() - killed_at < LATENCY_S, "took over while the write was held"
             reviews = wait_runs(stack, runs, 90)
             # let the held write land before counting what is in Xero

@@ -99,8 +99,7 @@ def test_random_kills_post_every_record_once(stack: Stack, tmp_path: Path) -> No
         try:
             while not runs_complete(stack, runs) and len(lives) < 3 * KILLS:
                 puts = _puts(stack)
-                poster.start()
-                assert poster.wait_ready(), poster.tail()
+                poster.launch()
                 deadline = time.monotonic() + 20
                 while _puts(stack) == puts and time.monotonic() < deadline:
                     if runs_complete(stack, runs):
@@ -114,8 +113,7 @@ def test_random_kills_post_every_record_once(stack: Stack, tmp_path: Path) -> No
                     continue
                 break  # the run completed: this life is the last one
             if not poster.alive():
-                poster.start()
-                assert poster.wait_ready(), poster.tail()
+                poster.launch()
             reviews = wait_runs(stack, runs, 60)
         finally:
             code = poster.stop()
@@ -154,8 +152,7 @@ def test_crash_at_each_point_posts_every_record_once(
                 assert f"exiting at {point}" in poster.log_path.read_text(), poster.tail()
                 crashes += 1
             if not poster.alive():
-                poster.start()
-                assert poster.wait_ready(), poster.tail()
+                poster.launch()
             reviews = wait_runs(stack, runs, 60)
         finally:
             code = poster.stop()
@@ -184,15 +181,13 @@ def test_cli_poster_killed_mid_batch_and_restarted(stack: Stack, tmp_path: Path)
     with stack.service(roles=("reporter", "acknowledger")):
         runs = [stack.sync(spec.key) for spec in stack.specs]
         try:
-            poster.start()
-            assert poster.wait_ready(), poster.tail()
+            poster.launch()
             deadline = time.monotonic() + 30
             while _puts(stack) < len(stack.specs) and time.monotonic() < deadline:
                 time.sleep(0.02)
             time.sleep(0.3)  # the next PUTs are inside Xero's 1 s latency now
             assert poster.kill() == -9
-            poster.start()
-            assert poster.wait_ready(), poster.tail()
+            poster.launch()
             reviews = wait_runs(stack, runs, 60)
         finally:
             code = poster.stop()

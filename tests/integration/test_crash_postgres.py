@@ -88,8 +88,7 @@ def test_postgres_restart_mid_run_roles_resume(
         with stack.service(("reporter", "acknowledger"), **in_process) as service:
             runs = [stack.sync(spec.key) for spec in stack.specs]
             try:
-                poster.start()
-                assert poster.wait_ready(), poster.tail()
+                poster.launch()
                 deadline = time.monotonic() + 60
                 while journal_done(stack) < 300 and time.monotonic() < deadline:
                     time.sleep(0.05)
