@@ -1,9 +1,11 @@
 """Configuration: one TOML file plus ``WISESYNC_*`` environment overrides.
 
 The file names secrets by environment variable (``*_env`` keys), never holds
-them. :func:`load_config` validates everything and raises :class:`ConfigInvalid`
-with every problem found (file, key, what is wrong, how to fix it);
-``wisesync config check`` prints them and exits 2.
+them. :func:`load_config` validates the core's part and raises :class:`ConfigInvalid`
+with every problem found (file, key, what is wrong, how to fix it); the plugin
+registry checks each plugin's section of a parsed config
+(:meth:`wisesync.plugins.Registry.checked`). ``wisesync config check`` prints every
+problem of both and exits 2.
 
 Example::
 
@@ -50,100 +52,25 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from wisesync.company import CompanyConfig, CompanyOptions, ConfigInvalid, ConfigProblem
 from wisesync.errors import ConfigError
 from wisesync.events.models import RecordType
 from wisesync.transport.topics import Topics
 
+__all__ = [
+    "AppConfig",
+    "CompanyConfig",
+    "CompanyOptions",
+    "ConfigInvalid",
+    "ConfigProblem",
+    "KafkaSettings",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+]
+
 ENV_PREFIX = "WISESYNC_"
 DEFAULT_CONFIG_FILE = "wisesync.toml"
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    """One thing wrong with the configuration."""
-
-    key: str
-    message: str
-    hint: str = ""
-    file: str = ""
-
-    def __str__(self) -> str:
-        where = f"{self.file}: " if self.file else ""
-        hint = f"\n    fix: {self.hint}" if self.hint else ""
-        return f"{where}{self.key}: {self.message}{hint}"
-
-
-class ConfigInvalid(ConfigError):
-    """The configuration has one or more problems; ``problems`` lists them all."""
-
-    def __init__(self, problems: list[ConfigProblem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-@dataclass(frozen=True, slots=True)
-class CompanyOptions:
-    """Ledger-agnostic posting options of one company (Wise-Sync's company settings).
-
-    Attributes:
-        invoice_status: ``AUTHORISED`` (Wise-Sync's "automatically approved") or ``DRAFT``.
-        bill_status: status of bills and credit notes created, same choices.
-        mark_sent: set Xero's "Sent to contact" flag on approved invoices.
-        adjustment_cap: largest adjustment line added automatically; 0 = no limit.
-        adjustment_item_code: item code on adjustment lines.
-        adjustment_sales_account / adjustment_purchase_account: account codes for
-            adjustment lines on sales / purchase documents (None = the rounding account).
-        rounding_account: account code for rounding lines (None = the ledger's own).
-        tracking_missing: ``warn`` or ``halt`` when a tracking option is missing.
-        require_item_code: lines need an item / Non-Product ID (QBO always does).
-        ack_batch_per_record: one ConnectWise accounting batch per record (Wise-Sync's
-            1:1 audit trail); False groups a run's records into one batch.
-    """
-
-    invoice_status: str = "AUTHORISED"
-    bill_status: str = "AUTHORISED"
-    mark_sent: bool = False
-    adjustment_cap: Decimal = Decimal("10.00")
-    adjustment_item_code: str = "WISESYNC_ADJUSTMENT"
-    adjustment_sales_account: str | None = None
-    adjustment_purchase_account: str | None = None
-    rounding_account: str | None = None
-    tracking_missing: str = "warn"
-    require_item_code: bool = False
-    ack_batch_per_record: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class CompanyConfig:
-    """One wisesync company: a ConnectWise connection plus one ledger organisation.
-
-    ``settings`` holds each plugin's own section (``settings["xero"]``,
-    ``settings["connectwise"]``), validated by that plugin's ``check_company``.
-    """
-
-    key: str
-    name: str
-    ledger: str
-    source: str = "connectwise"
-    record_types: tuple[RecordType, ...] = tuple(RecordType)
-    enabled: bool = True
-    sync_all: bool = False
-    hold_billing_statuses: tuple[str, ...] = ()
-    interval_seconds: int = 900
-    options: CompanyOptions = field(default_factory=CompanyOptions)
-    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def section(self, plugin: str) -> dict[str, Any]:
-        """The settings table a plugin owns (empty when absent)."""
-        return self.settings.get(plugin, {})
-
-    def target_for(self, record_type: RecordType) -> str:
-        """Where a record of this type goes: payments to the source, the rest to the ledger."""
-        return self.source if record_type is RecordType.PAYMENT else self.ledger
-
-    def source_for(self, record_type: RecordType) -> str:
-        """Where a record of this type comes from."""
-        return self.ledger if record_type is RecordType.PAYMENT else self.source
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,10 +199,11 @@ _COMPANY_KEYS = {
     "interval",
     "options",
 }
-_STATUSES = ("AUTHORISED", "DRAFT")
+#: options that were once core options and now belong to a ledger's own section
+MOVED_TO_LEDGER = ("invoice_status", "bill_status", "mark_sent")
 
 
-def _options(raw: Any, prefix: str, chk: _Checker) -> CompanyOptions:
+def _options(raw: Any, prefix: str, chk: _Checker, ledger: str) -> CompanyOptions:
     if raw is None:
         return CompanyOptions()
     if not isinstance(raw, dict):
@@ -283,7 +211,16 @@ def _options(raw: Any, prefix: str, chk: _Checker) -> CompanyOptions:
         return CompanyOptions()
     defaults = CompanyOptions()
     allowed = {f.name for f in fields(CompanyOptions)}
-    chk.unknown(raw, allowed, prefix)
+    section = ledger or "<ledger>"
+    for key in MOVED_TO_LEDGER:
+        if key in raw:
+            chk.problem(
+                prefix + key,
+                f"this option is the ledger's now: it moved to [companies.{section}]",
+                f"move `{key} = {raw[key]!r}` from [companies.options] to "
+                f"[companies.{section}] (key {prefix.removesuffix('options.')}{section}.{key})",
+            )
+    chk.unknown({k: v for k, v in raw.items() if k not in MOVED_TO_LEDGER}, allowed, prefix)
     values: dict[str, Any] = {}
     for f in fields(CompanyOptions):
         if f.name not in raw:
@@ -301,11 +238,6 @@ def _options(raw: Any, prefix: str, chk: _Checker) -> CompanyOptions:
                     prefix + f.name,
                     f'expected a non-negative amount as a string like "10.00", got {value!r}',
                 )
-        elif f.name in ("invoice_status", "bill_status"):
-            if str(value).upper() not in _STATUSES:
-                chk.problem(prefix + f.name, f"expected AUTHORISED or DRAFT, got {value!r}")
-            else:
-                values[f.name] = str(value).upper()
         elif f.name == "tracking_missing":
             if value not in ("warn", "halt"):
                 chk.problem(prefix + f.name, f'expected "warn" or "halt", got {value!r}')
@@ -336,7 +268,7 @@ def _company(raw: Any, index: int, chk: _Checker, seen: set[str]) -> CompanyConf
     seen.add(key)
     ledger = raw.get("ledger")
     if not isinstance(ledger, str) or not ledger:
-        chk.problem(prefix + "ledger", "missing", 'ledger = "xero" or "qbo"')
+        chk.problem(prefix + "ledger", "missing", 'ledger = "<plugin name>" (wisesync plugins)')
         ledger = ""
     types: list[RecordType] = []
     for t in raw.get("record_types", [t.value for t in RecordType]):
@@ -370,7 +302,7 @@ def _company(raw: Any, index: int, chk: _Checker, seen: set[str]) -> CompanyConf
         sync_all=chk.typed(raw, "sync_all", prefix, bool, False),
         hold_billing_statuses=tuple(holds),
         interval_seconds=interval,
-        options=_options(raw.get("options"), prefix + "options.", chk),
+        options=_options(raw.get("options"), prefix + "options.", chk, ledger),
         settings=plugin_sections,
     )
 
@@ -430,10 +362,12 @@ def _poster_in_flight(data: dict, chk: _Checker) -> float | None:
         return None
 
 
-def parse_config(
-    data: dict, *, file: str = "", environ: dict[str, str] | None = None, plugin_check: bool = True
-) -> AppConfig:
-    """Validate raw config tables into an :class:`AppConfig` or raise :class:`ConfigInvalid`."""
+def parse_config(data: dict, *, file: str = "", environ: dict[str, str] | None = None) -> AppConfig:
+    """Validate raw config tables into an :class:`AppConfig` or raise :class:`ConfigInvalid`.
+
+    Loads no plugin: the plugins' own sections are checked by the registry
+    (:meth:`wisesync.plugins.Registry.check_config`) once the config is parsed.
+    """
     env = dict(os.environ if environ is None else environ)
     chk = _Checker(file)
     data = _env_overrides(dict(data), env, chk)
@@ -502,37 +436,9 @@ def parse_config(
         companies=tuple(companies),
         source_file=file,
     )
-    if plugin_check and not chk.problems:
-        chk.problems.extend(_plugin_problems(config, file))
     if chk.problems:
         raise ConfigInvalid(chk.problems)
     return config
-
-
-def _plugin_problems(config: AppConfig, file: str) -> list[ConfigProblem]:
-    """Ask each company's source and target plugins to check their sections."""
-    from wisesync.plugins import registry
-    from wisesync.protocols import PluginRuntime
-
-    reg = registry()
-    runtime = PluginRuntime(config=config)
-    problems: list[ConfigProblem] = []
-    for i, company in enumerate(config.companies):
-        for attr, table in (("ledger", reg.targets), ("source", reg.sources)):
-            name = getattr(company, attr)
-            if name not in table:
-                problems.append(
-                    ConfigProblem(
-                        f"companies[{i}].{attr}",
-                        f"no plugin named {name!r} is installed",
-                        f"installed: {', '.join(sorted(table)) or 'none'}",
-                        file,
-                    )
-                )
-                continue
-            for p in table[name](runtime).check_company(company):
-                problems.append(ConfigProblem(f"companies[{i}].{p.key}", p.message, p.hint, file))
-    return problems
 
 
 def config_path(path: str | os.PathLike[str] | None = None) -> Path:

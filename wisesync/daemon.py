@@ -18,7 +18,7 @@ from typing import Any
 
 from wisesync.config import AppConfig
 from wisesync.events.codec import Codec
-from wisesync.plugins import Registry
+from wisesync.plugins import Registry, notify
 from wisesync.plugins import registry as default_registry
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import Clock
@@ -175,7 +175,7 @@ class Service:
             thread.start()
         self._start_retention()
         if self.registry is not None:
-            self.registry.manager.hook.on_startup(roles=list(self.roles))
+            notify(self.registry.manager.hook.on_startup, roles=list(self.roles))
         return self
 
     def _start_retention(self) -> None:
@@ -248,7 +248,7 @@ class Service:
             self._retention.join(timeout_s)
             self._retention = None
         if self.registry is not None and self._threads:
-            self.registry.manager.hook.on_shutdown()
+            notify(self.registry.manager.hook.on_shutdown)
         self._threads.clear()
 
     def close(self) -> None:

@@ -3,12 +3,16 @@
 The vocabulary is the one Wise-Sync users know (GL mapping missing, ledger
 account does not exist, sync token issue; rounding, adjustment, terms xref and
 contact warnings) plus what a pipeline needs to explain every record that did
-not post. A plugin may only emit codes listed here: an unknown code is a bug,
-and :func:`message` raises on it so tests catch it.
+not post. The catalog holds ledger-neutral codes only; a plugin adds its own
+through the ``register_message_codes`` hook (:func:`install` puts them here when the
+plugin registry is built). An unknown code is a bug, and :func:`message` raises on
+it so tests catch it.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -23,12 +27,14 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Code:
-    """One entry of the catalog: its default severity, a title and a one-line fix hint."""
+    """One entry of the catalog: its default severity, a title, a one-line fix hint and,
+    where it has one, the Wise-Sync ("seed") issue it maps to (e.g. "Sync Token issue")."""
 
     name: str
     severity: Severity
     title: str
     hint: str
+    seed_issue: str | None = None
 
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -245,6 +251,61 @@ class UnknownCode(KeyError):
     """A message code that is not in :data:`CATALOG`."""
 
 
+class BadCode(ValueError):
+    """A message code a plugin registered that is malformed or clashes with another."""
+
+
+_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def check_code(code: object) -> list[str]:
+    """What is wrong with a catalog entry (empty when it is well formed)."""
+    if not isinstance(code, Code):
+        return [f"expected a wisesync.messages.Code, got {code!r}"]
+    problems = []
+    if not isinstance(code.name, str) or not _NAME.fullmatch(code.name):
+        problems.append(f"name {code.name!r} is not UPPER_SNAKE_CASE")
+    if not isinstance(code.severity, Severity):
+        problems.append(f"severity {code.severity!r} is not a wisesync.messages.Severity")
+    if not isinstance(code.title, str) or not code.title.strip():
+        problems.append("it has no title")
+    if not isinstance(code.hint, str) or not code.hint.strip():
+        problems.append("it has no fix hint")
+    elif "\n" in code.hint:
+        problems.append("its fix hint is more than one line")
+    return problems
+
+
+def install(codes: Iterable[tuple[str, Code]]) -> None:
+    """Add plugin codes (``(plugin name, code)`` pairs) to :data:`CATALOG`, all or none.
+
+    Raises :class:`BadCode` naming the plugin when a code is malformed, is registered
+    twice, or redefines a code already in the catalog. Installing the very same entry
+    again (a registry built twice in one process) is allowed.
+    """
+    staged: dict[str, tuple[str, Code]] = {}
+    for plugin, code in codes:
+        wrong = check_code(code)
+        name = getattr(code, "name", code)
+        if wrong:
+            raise BadCode(
+                f"plugin {plugin!r} registered a malformed message code {name!r}: "
+                + "; ".join(wrong)
+            )
+        if name in staged and staged[name][1] != code:
+            raise BadCode(
+                f"message code {name!r} is registered twice (plugins {staged[name][0]!r} "
+                f"and {plugin!r}); each code must have one owner"
+            )
+        if name in CATALOG and CATALOG[name] != code:
+            raise BadCode(
+                f"plugin {plugin!r} registered message code {name!r}, which already exists "
+                "with another meaning; choose another name"
+            )
+        staged[name] = (plugin, code)
+    CATALOG.update({name: code for name, (_, code) in staged.items()})
+
+
 def message(
     code: str, text: str, *, line: int | None = None, severity: Severity | str | None = None
 ) -> Message:
@@ -253,7 +314,8 @@ def message(
         entry = CATALOG[code]
     except KeyError:
         raise UnknownCode(
-            f"{code!r} is not a wisesync message code; add it to wisesync.messages.CATALOG"
+            f"{code!r} is not a wisesync message code; add it to wisesync.messages.CATALOG "
+            "(ledger-neutral) or register it from the plugin (register_message_codes)"
         ) from None
     sev = Severity(severity) if severity is not None else entry.severity
     return Message(sev, code, text, line)

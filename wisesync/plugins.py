@@ -1,26 +1,34 @@
 """Build the plugin manager and the registries of sources, targets and sandboxes.
 
 Plugins are found in the ``wisesync`` entry-point group: built-in plugins
-(ConnectWise, Xero, QBO) are separate distributions registered exactly like
-third-party ones. ``WISESYNC_LOAD_PLUGINS`` (comma list of entry-point names)
-restricts which are loaded.
+are separate distributions registered exactly like third-party ones.
+``WISESYNC_LOAD_PLUGINS`` (comma list of entry-point names) restricts which are
+loaded; ``WISESYNC_TRACE_PLUGINS=1`` logs every hook call (pluggy's tracing) on the
+``wisesync.plugins`` logger at INFO.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from wisesync import hookspecs
+from wisesync import hookspecs, messages
+from wisesync.company import ConfigInvalid, ConfigProblem
 from wisesync.errors import ConfigError
 from wisesync.protocols import Source, Target
 
+if TYPE_CHECKING:
+    from wisesync.config import AppConfig
+
 ENTRY_POINT_GROUP = "wisesync"
+TRACE_ENV = "WISESYNC_TRACE_PLUGINS"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +49,13 @@ class Registry:
     sources: dict[str, type[Source]] = field(default_factory=dict)
     targets: dict[str, type[Target]] = field(default_factory=dict)
     sandboxes: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    #: ``wisesync sandbox <name>`` commands a plugin supplied (others get a plain one)
+    sandbox_commands: dict[str, Any] = field(default_factory=dict)
+    #: ledger sandboxes' control adapters: ``ledgers[name](server)`` is a
+    #: :class:`wisesync.testing.ledger.LedgerSandbox`
+    ledgers: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    #: message codes the plugins registered (also installed in the catalog)
+    message_codes: dict[str, messages.Code] = field(default_factory=dict)
 
     def source(self, name: str) -> type[Source]:
         """The source class called ``name``, or a ConfigError listing the known ones."""
@@ -49,6 +64,40 @@ class Registry:
     def target(self, name: str) -> type[Target]:
         """The target class called ``name``, or a ConfigError listing the known ones."""
         return _lookup(self.targets, name, "target")
+
+    def check_config(self, config: AppConfig) -> list[ConfigProblem]:
+        """Ask each company's source and target plugins to check their sections of a
+        parsed ``config`` (``check_company``, no I/O); every problem, keyed from the file."""
+        from wisesync.protocols import PluginRuntime
+
+        file = config.source_file
+        runtime = PluginRuntime(config=config)
+        problems: list[ConfigProblem] = []
+        for i, company in enumerate(config.companies):
+            for attr, table in (("ledger", self.targets), ("source", self.sources)):
+                name = getattr(company, attr)
+                if name not in table:
+                    problems.append(
+                        ConfigProblem(
+                            f"companies[{i}].{attr}",
+                            f"no plugin named {name!r} is installed",
+                            f"installed: {', '.join(sorted(table)) or 'none'}",
+                            file,
+                        )
+                    )
+                    continue
+                for p in table[name](runtime).check_company(company):
+                    problems.append(
+                        ConfigProblem(f"companies[{i}].{p.key}", p.message, p.hint, file)
+                    )
+        return problems
+
+    def checked(self, config: AppConfig) -> AppConfig:
+        """``config`` when its plugins find nothing wrong, else :class:`ConfigInvalid`."""
+        problems = self.check_config(config)
+        if problems:
+            raise ConfigInvalid(problems)
+        return config
 
     def plugins(self) -> list[PluginInfo]:
         """Describe every registered plugin, with the hooks it implements."""
@@ -111,21 +160,61 @@ def build_manager(extra_plugins: tuple[object, ...] = ()) -> pluggy.PluginManage
     for plugin in extra_plugins:
         pm.register(plugin)
     pm.check_pending()
+    if os.environ.get(TRACE_ENV, "") not in ("", "0"):
+        pm.trace.root.setwriter(lambda text: log.info("%s", text.rstrip()))
+        pm.enable_tracing()
     return pm
 
 
 def build_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
-    """Load plugins and collect what they register."""
+    """Load plugins and collect what they register (message codes go into the catalog)."""
     pm = build_manager(extra_plugins)
     reg = Registry(manager=pm)
     pm.hook.register_sources(register=_register_into(reg.sources, "source"))
     pm.hook.register_targets(register=_register_into(reg.targets, "target"))
-
-    def register_sandbox(name: str, factory: Callable[..., Any]) -> None:
-        reg.sandboxes[name] = factory
-
-    pm.hook.register_sandboxes(register=register_sandbox)
+    pm.hook.register_sandboxes(register=_sandbox_registrar(reg))
+    codes: list[tuple[str, messages.Code]] = []
+    for impl in pm.hook.register_message_codes.get_hookimpls():
+        impl.function(register=lambda code, _name=impl.plugin_name: codes.append((_name, code)))
+    messages.install(codes)
+    reg.message_codes = {code.name: code for _, code in codes}
     return reg
+
+
+def _sandbox_registrar(reg: Registry) -> Callable[..., None]:
+    def register(
+        name: str,
+        factory: Callable[..., Any],
+        *,
+        command: Any = None,
+        ledger: Callable[[Any], Any] | None = None,
+    ) -> None:
+        if name in reg.sandboxes and reg.sandboxes[name] is not factory:
+            raise ConfigError(
+                f"two plugins register a sandbox named {name!r}",
+                hint="uninstall one of them or rename its sandbox",
+            )
+        reg.sandboxes[name] = factory
+        if command is not None:
+            reg.sandbox_commands[name] = command
+        if ledger is not None:
+            reg.ledgers[name] = ledger
+
+    return register
+
+
+def notify(hook: Any, **kwargs: Any) -> int:
+    """Call every implementation of an observer ``hook`` (``on_result``, ``on_startup``,
+    ``on_shutdown``) with ``kwargs``; an exception is logged with the plugin's name and
+    never raised. Returns how many implementations failed."""
+    failed = 0
+    for impl in reversed(hook.get_hookimpls()):  # pluggy's own call order
+        try:
+            impl.function(**{a: kwargs[a] for a in impl.argnames if a in kwargs})
+        except Exception:  # observers never change flow
+            failed += 1
+            log.exception("%s hook of plugin %s failed", hook.name, impl.plugin_name)
+    return failed
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from wisesync.events.models import PostingResult, PostOutcome, RecordEvent, RecordType
 from wisesync.messages import Message
@@ -20,6 +20,7 @@ from wisesync.ratelimit import CallLimiter, Clock, TargetLimits
 
 if TYPE_CHECKING:
     from wisesync.config import AppConfig, CompanyConfig, ConfigProblem
+    from wisesync.store.posted import JournalEntry
 
 
 @dataclass(slots=True)
@@ -80,6 +81,23 @@ class PluginRuntime:
             )
         return value
 
+    def posted(
+        self,
+        company: str,
+        target: str,
+        *,
+        ledger_ids: Collection[str] | None = None,
+        source_ids: Collection[str] | None = None,
+    ) -> list[JournalEntry]:
+        """Read-only journal API: the records of ``company`` wisesync posted to ``target``
+        (source id, ledger id and number), narrowed to the ``ledger_ids`` (any case) or
+        ``source_ids`` given. Empty without a store."""
+        from wisesync.store.posted import posted_entries
+
+        return posted_entries(
+            self.db, company, target, ledger_ids=ledger_ids, source_ids=source_ids
+        )
+
 
 @dataclass(slots=True)
 class TargetContext:
@@ -136,8 +154,16 @@ class Source(ABC):
         """
 
 
-class Target(ABC):
+#: the context type a target's :meth:`Target.prepare` returns and its other methods get back
+C = TypeVar("C", bound=TargetContext)
+
+
+class Target(ABC, Generic[C]):
     """Where records are posted (a ledger; ConnectWise for payments).
+
+    Generic over its context: ``class MyTarget(Target[MyContext])`` gets back, in
+    ``validate``, ``find_existing`` and ``post``, the very context its ``prepare``
+    returned, typed as such (no downcast). ``Target`` alone means ``Target[TargetContext]``.
 
     Class attributes:
         name: the plugin name records carry in ``target`` (``"xero"``).
@@ -157,23 +183,21 @@ class Target(ABC):
         return []
 
     @abstractmethod
-    def prepare(self, company: CompanyConfig, limiter: CallLimiter) -> TargetContext:
+    def prepare(self, company: CompanyConfig, limiter: CallLimiter) -> C:
         """Connect and load (or refresh from cache) the reference data for ``company``.
 
         Raises :class:`wisesync.errors.AuthError` when the connection is invalid.
         """
 
     @abstractmethod
-    def validate(self, record: RecordEvent, ctx: TargetContext) -> list[Message]:
+    def validate(self, record: RecordEvent, ctx: C) -> list[Message]:
         """Check one record against the reference data before any posting call.
 
         Returns messages; any error-severity message keeps the record from being posted.
         """
 
     @abstractmethod
-    def find_existing(
-        self, records: list[RecordEvent], ctx: TargetContext
-    ) -> dict[str, PostOutcome]:
+    def find_existing(self, records: list[RecordEvent], ctx: C) -> dict[str, PostOutcome]:
         """Look records up in the ledger (by document number / reference).
 
         Used to reconcile journal rows left ``claimed`` by a crash. Returns outcomes
@@ -182,12 +206,12 @@ class Target(ABC):
         """
 
     @abstractmethod
-    def post(self, records: list[RecordEvent], ctx: TargetContext) -> list[PostOutcome]:
+    def post(self, records: list[RecordEvent], ctx: C) -> list[PostOutcome]:
         """Post a batch (at most ``limits.batch_size``) and return one outcome per record,
         in the same order. Must send a ledger-side idempotency key derived from the
         batch content, so a retry of the same batch is not applied twice."""
 
-    def invalidate(self, company: CompanyConfig) -> None:  # noqa: B027 - optional hook
+    def invalidate(self, company: CompanyConfig) -> None:
         """Forget what :meth:`prepare` cached for ``company`` (reference data, clients).
 
         Called before a replay (the user fixed something at the ledger) and after an

@@ -27,7 +27,6 @@ from wisesync.transport.base import Message as BusMessage
 CODEC = Codec()
 CONFIG = parse_config(
     {"companies": [{"key": "acme", "ledger": "xero"}, {"key": "globex", "ledger": "xero"}]},
-    plugin_check=False,
     environ={},
 )
 

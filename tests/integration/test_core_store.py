@@ -164,7 +164,6 @@ def test_sync_all_stored_option_overrides_the_file(database: Database) -> None:
             ]
         },
         environ={},
-        plugin_check=False,
     )
     acme, beta = config.companies
     store = OptionsStore(database)

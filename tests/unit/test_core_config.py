@@ -48,8 +48,6 @@ hold_billing_statuses = ["Finance Hold", "Disputed"]
 interval = "15m"
 [companies.options]
 adjustment_cap = "25.50"
-invoice_status = "draft"
-mark_sent = true
 tracking_missing = "halt"
 [companies.hello]
 greeting = "kia ora"
@@ -82,7 +80,7 @@ def write(tmp_path: Path, text: str, name: str = "wisesync.toml") -> Path:
 
 def problems_of(data: dict, environ: dict[str, str] | None = None) -> list[ConfigProblem]:
     with pytest.raises(ConfigInvalid) as info:
-        parse_config(data, file="w.toml", environ=environ or {}, plugin_check=False)
+        parse_config(data, file="w.toml", environ=environ or {})
     return info.value.problems
 
 
@@ -112,8 +110,7 @@ def test_valid_file_parses(tmp_path: Path, hello_only: None) -> None:
     assert acme.interval_seconds == 900
     assert acme.options.adjustment_cap == Decimal("25.50")
     assert isinstance(acme.options.adjustment_cap, Decimal)
-    assert acme.options.invoice_status == "DRAFT"
-    assert acme.options.mark_sent is True and acme.options.tracking_missing == "halt"
+    assert acme.options.tracking_missing == "halt"
     assert acme.section("hello") == {
         "greeting": "kia ora",
         "client_secret_env": "ACME_HELLO_SECRET",
@@ -123,7 +120,6 @@ def test_valid_file_parses(tmp_path: Path, hello_only: None) -> None:
     assert globex.name == "globex" and globex.sync_all is False
     assert globex.record_types == tuple(RecordType)
     assert globex.options.adjustment_cap == Decimal("10.00")
-    assert globex.options.invoice_status == "AUTHORISED"
     # the company selector defaults to the first company
     assert config.company(None) is acme
     assert config.company("globex") is globex
@@ -132,9 +128,7 @@ def test_valid_file_parses(tmp_path: Path, hello_only: None) -> None:
 
 
 def test_payments_flow_back_to_the_source() -> None:
-    config = parse_config(
-        {"companies": [{"key": "acme", "ledger": "xero"}]}, environ={}, plugin_check=False
-    )
+    config = parse_config({"companies": [{"key": "acme", "ledger": "xero"}]}, environ={})
     acme = config.company("acme")
     assert acme.target_for(RecordType.INVOICE) == "xero"
     assert acme.target_for(RecordType.PAYMENT) == "connectwise"
@@ -185,7 +179,7 @@ def test_env_overrides_nested_settings_with_toml_types() -> None:
         "WISESYNC_GROUP": "blue",
         "WISESYNC_METRICS_PORT": "9500",
     }
-    config = parse_config({"transport": {"kind": "embedded"}}, environ=env, plugin_check=False)
+    config = parse_config({"transport": {"kind": "embedded"}}, environ=env)
     assert config.transport == "kafka"
     assert config.kafka.partitions == 24  # parsed as a TOML integer
     assert config.kafka.bootstrap_servers == "broker:9092"  # not TOML: kept as text
@@ -194,8 +188,8 @@ def test_env_overrides_nested_settings_with_toml_types() -> None:
 
 
 def test_poster_in_flight_is_a_duration_and_optional() -> None:
-    assert parse_config({}, environ={}, plugin_check=False).poster_in_flight_s is None
-    config = parse_config({"poster": {"in_flight": "2m"}}, environ={}, plugin_check=False)
+    assert parse_config({}, environ={}).poster_in_flight_s is None
+    config = parse_config({"poster": {"in_flight": "2m"}}, environ={})
     assert config.poster_in_flight_s == 120.0
     problems = by_key(problems_of({"poster": {"in_flight": "soon", "linger": 1}}))
     assert "not a duration" in problems["poster.in_flight"].message
@@ -227,15 +221,13 @@ def test_other_wisesync_variables_are_not_config_overrides() -> None:
         "WISESYNC_CONFIG": "/etc/wisesync.toml",
         "WISESYNC_LOAD_PLUGINS": "hello",
     }
-    config = parse_config(
-        {"companies": [{"key": "acme", "ledger": "x"}]}, environ=env, plugin_check=False
-    )
+    config = parse_config({"companies": [{"key": "acme", "ledger": "x"}]}, environ=env)
     assert [c.key for c in config.companies] == ["acme"]
     assert config.dsn is None
 
 
 def test_wisesync_dsn_is_the_store_dsn_and_never_a_setting() -> None:
-    config = parse_config({}, environ={"WISESYNC_DSN": "postgresql://db/x"}, plugin_check=False)
+    config = parse_config({}, environ={"WISESYNC_DSN": "postgresql://db/x"})
     assert config.dsn == "postgresql://db/x"
 
 
@@ -307,7 +299,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         "companies[0].sync_all": "true or false",
         "companies[0].interval": "duration",
         "companies[0].options.adjustment_cap": '"10.00"',
-        "companies[0].options.invoice_status": "AUTHORISED or DRAFT",
+        "companies[0].options.invoice_status": "moved to [companies.xero]",
         "companies[0].options.adjustmnet_item_code": "unknown setting",
         "companies[1].key": "used twice",
         "companies[1].hold_billing_statuses": "list",
@@ -329,6 +321,8 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert "dsn_env" in found["store.dsn"].hint
     assert "credit_memo" in found["companies[0].record_types"].hint
     assert "unique" in found["companies[1].key"].hint
+    # an option that moved to the ledger's section names its new place
+    assert "companies[0].xero.invoice_status" in found["companies[0].options.invoice_status"].hint
     # the DSN's password is never repeated
     assert "pa55word-never-print" not in str(info.value)
 
@@ -352,9 +346,9 @@ def test_adjustment_cap_float_is_refused_but_strings_and_ints_are_amounts() -> N
     (problem,) = problems_of(company(10.0))
     assert problem.key == "companies[0].options.adjustment_cap"
     assert "10.0" in problem.message
-    ok = parse_config(company("0"), environ={}, plugin_check=False)
+    ok = parse_config(company("0"), environ={})
     assert ok.companies[0].options.adjustment_cap == Decimal("0")
-    ok = parse_config(company(15), environ={}, plugin_check=False)
+    ok = parse_config(company(15), environ={})
     assert ok.companies[0].options.adjustment_cap == Decimal("15")
     for bad in ("ten", "NaN", True):
         assert problems_of(company(bad))[0].key == "companies[0].options.adjustment_cap"
@@ -372,8 +366,9 @@ def test_plugin_check_reports_unknown_plugins_and_plugin_problems(hello_only: No
             {"key": "b", "ledger": "hello", "source": "hello", "hello": {"greeting": 5}},
         ]
     }
+    config = parse_config(data, file="w.toml", environ={})  # parsing asks no plugin
     with pytest.raises(ConfigInvalid) as info:
-        parse_config(data, file="w.toml", environ={})
+        registry().checked(config)
     found = by_key(info.value.problems)
     assert "no plugin named 'xero'" in found["companies[0].ledger"].message
     assert "hello" in found["companies[0].ledger"].hint  # lists what is installed

@@ -104,14 +104,11 @@ def test_process_registry_has_the_hello_target(only) -> None:  # type: ignore[no
     reg = registry()
     assert reg is registry()  # built once per process
     assert "hello" in reg.targets
-    target = reg.target("hello")(
-        PluginRuntime(config=parse_config({}, environ={}, plugin_check=False))
-    )
+    target = reg.target("hello")(PluginRuntime(config=parse_config({}, environ={})))
     record = RecordEvent("acme", "hello", "hello", RecordType.INVOICE, "42")
     company = parse_config(
         {"companies": [{"key": "acme", "ledger": "hello", "source": "hello"}]},
         environ={},
-        plugin_check=False,
     ).companies[0]
     ctx = target.prepare(company, unlimited())
     (outcome,) = target.post([record], ctx)

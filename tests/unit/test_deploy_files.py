@@ -16,6 +16,7 @@ import yaml
 from wisesync.cli import _add_core_commands, cli
 from wisesync.config import AppConfig, parse_config
 from wisesync.daemon import ROLES, parse_roles
+from wisesync.plugins import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -113,7 +114,7 @@ def command_of(argv: list[str]) -> str:
 
 
 def shipped_config(text: str, file: str) -> AppConfig:
-    return parse_config(tomllib.loads(text), file=file, environ={})
+    return registry().checked(parse_config(tomllib.loads(text), file=file, environ={}))
 
 
 def secret_names(config: AppConfig) -> set[str]:

@@ -15,7 +15,7 @@ from wisesync import __version__
 from wisesync.cli.context import EXIT_CONFIG, AppContext
 from wisesync.errors import ConfigError
 
-HELP = """Post ConnectWise PSA records into Xero or QuickBooks Online, exactly once.
+HELP = """Post ConnectWise PSA records into an accounting ledger, exactly once.
 
 \b
 Start here:
@@ -95,9 +95,12 @@ def _add_core_commands() -> None:
 
 
 def _add_plugin_commands() -> None:
+    from wisesync.cli.sandbox import sandbox_group
     from wisesync.plugins import registry
 
-    registry().manager.hook.register_commands(cli=cli)
+    reg = registry()
+    cli.add_command(sandbox_group(reg))
+    reg.manager.hook.register_commands(cli=cli)
 
 
 def main() -> None:

@@ -152,9 +152,10 @@ def config_check(app: AppContext, as_json: bool) -> None:
     Each problem names the file, the key and how to fix it. Secrets are never printed.
     """
     from wisesync.config import ConfigInvalid, load_config
+    from wisesync.plugins import registry
 
     try:
-        config = load_config(app.config_file, required=True)
+        config = registry().checked(load_config(app.config_file, required=True))
     except ConfigInvalid as exc:
         if as_json:
             print_json(

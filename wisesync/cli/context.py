@@ -29,8 +29,9 @@ class AppContext:
     @cached_property
     def config(self) -> AppConfig:
         from wisesync.config import load_config
+        from wisesync.plugins import registry
 
-        return load_config(self.config_file)
+        return registry().checked(load_config(self.config_file))
 
     def database(self, *, migrate: bool = True) -> Database:
         """Connect (starting the embedded Postgres when no DSN is set) and migrate."""

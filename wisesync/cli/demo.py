@@ -1,12 +1,16 @@
 """``wisesync demo``: the whole product on this machine in under a minute.
 
 Starts an embedded Postgres (in a temporary directory), the embedded transport,
-and the ConnectWise and Xero sandboxes seeded with a realistic MSP that holds
+and the ConnectWise and ledger sandboxes seeded with a realistic MSP that holds
 every error and warning case Wise-Sync users know; runs Sync All and prints the
-review; fixes one error at the ledger (creates the missing account in Xero);
-replays the failed records and shows that one posted. Then the "Sync Token Issue": a
-second, small company whose Xero connection was revoked fails with AUTH_TOKEN_INVALID;
+review; fixes one error at the ledger (creates the missing account); replays the
+failed records and shows that one posted. Then the "Sync Token Issue": a second,
+small company whose ledger connection was revoked fails with AUTH_TOKEN_INVALID;
 the demo reconnects it and replays, and its records post. Leaves nothing running.
+
+The ledger is any installed plugin that registers its sandbox with a
+:class:`wisesync.testing.ledger.LedgerSandbox` (``--ledger NAME``; the default is the
+only one installed); the demo imports no plugin module.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from rich.console import Console
 from rich.panel import Panel
 
 DEMO_COMPANY = "northwind"
-MISSING_ACCOUNT = ("4999", "Consulting Revenue", "REVENUE")
-#: Wise-Sync's "Sync Token Issue": a company whose Xero user disconnected the app
+MISSING_ACCOUNT = ("4999", "Consulting Revenue", "revenue")
+#: Wise-Sync's "Sync Token Issue": a company whose ledger user disconnected wisesync
 REVOKED_COMPANY = "contoso"
 #: its small, clean books (no seeded cases): every record fails only on the revoked connection
 REVOKED_BOOKS = {"invoices": 3, "expenses": 0, "procurement": 0, "customers": 2, "cases": False}
@@ -31,22 +35,28 @@ REVOKED_BOOKS = {"invoices": 3, "expenses": 0, "procurement": 0, "customers": 2,
 
 @click.command("demo")
 @click.option("--keep", is_flag=True, help="Keep the temporary data directory for a look.")
-@click.option("--ledger", default="xero", show_default=True, help="Ledger plugin to post into.")
-def demo_cmd(keep: bool, ledger: str) -> None:
+@click.option(
+    "--ledger", default=None, help="Ledger plugin to post into (default: the one installed)."
+)
+def demo_cmd(keep: bool, ledger: str | None) -> None:
     """Run Sync All, fix an error, replay: all local, nothing to configure.
 
     \b
     1. starts an embedded Postgres, the embedded transport and the
-       ConnectWise and Xero sandboxes (seeded with every Wise-Sync case)
+       ConnectWise and ledger sandboxes (seeded with every Wise-Sync case)
     2. Sync All for the demo company, then the review
     3. fixes one error at the ledger: creates the missing account 4999
     4. replays the records that failed on it and shows them posted
-    5. Sync All for a second company whose Xero connection was revoked:
+    5. Sync All for a second company whose ledger connection was revoked:
        AUTH_TOKEN_INVALID; reconnects it, replays, shows its records posted
     """
+    from wisesync.plugins import registry
     from wisesync.store.embedded import EmbeddedPostgres
+    from wisesync.testing.ledger import default_ledger, require_ledger
     from wisesync.testing.stack import CompanySpec, Stack
 
+    ledger = ledger or default_ledger(registry())
+    require_ledger(registry(), ledger)  # none such: say so before starting anything
     console = Console()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="wisesync-demo-"))
@@ -66,6 +76,7 @@ def demo_cmd(keep: bool, ledger: str) -> None:
         revoked = CompanySpec(
             REVOKED_COMPANY,
             name="Contoso Ltd (demo)",
+            ledger=ledger,
             seed=7,
             sandbox_options={"connectwise": REVOKED_BOOKS},
         )
@@ -78,15 +89,15 @@ def demo_cmd(keep: bool, ledger: str) -> None:
             console.print(
                 f"  {REVOKED_COMPANY}'s sandboxes: ConnectWise "
                 f"{stack.sandbox('connectwise', REVOKED_COMPANY).url}"
-                f", Xero {stack.sandbox('xero', REVOKED_COMPANY).url}",
+                f", {ledger.title()} {stack.sandbox(ledger, REVOKED_COMPANY).url}",
                 soft_wrap=True,
             )
-            # contoso was connected and posting; then its Xero user disconnected the app
-            _connect_xero(stack, REVOKED_COMPANY)
-            stack.sandbox("xero", REVOKED_COMPANY).app.revoke()
+            # contoso was connected and posting; then its ledger user disconnected wisesync
+            _connect(stack, REVOKED_COMPANY)
+            stack.ledger(REVOKED_COMPANY).revoke_connection()
             with stack.service():
                 code = _run(console, stack, ledger)
-                code = _token_issue(console, stack) or code
+                code = _token_issue(console, stack, ledger) or code
         console.print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
     finally:
         pg.stop()
@@ -116,7 +127,7 @@ def _run(console: Console, stack, ledger: str) -> int:
             expand=False,
         )
     )
-    stack.sandbox(ledger, DEMO_COMPANY).app.create_account(*MISSING_ACCOUNT)
+    stack.ledger(DEMO_COMPANY).create_account(*MISSING_ACCOUNT)
     console.print(
         f"  {len(failing)} record(s) failed on account {MISSING_ACCOUNT[0]}: "
         + ", ".join(r.label for r in failing)
@@ -142,14 +153,17 @@ def _run(console: Console, stack, ledger: str) -> int:
     return 0 if failure is None and failing and len(posted) == len(failing) else 1
 
 
-def _token_issue(console: Console, stack) -> int:
+def _token_issue(console: Console, stack, ledger: str) -> int:
     """Step 4 and 5: the revoked company's Sync All fails with AUTH_TOKEN_INVALID; doing
     what the message says (reconnect, replay the failed records) posts them. 0 if it did."""
     from wisesync.pipeline.review import render_review
 
     key = REVOKED_COMPANY
     console.print(
-        Panel(f"Step 4: Sync Token Issue — {key}'s Xero connection was revoked", expand=False)
+        Panel(
+            f"Step 4: Sync Token Issue — {key}'s {ledger.title()} connection was revoked",
+            expand=False,
+        )
     )
     review, _ = _sync_all(stack, key)
     render_review(review, console, title="Sync All: Contoso Ltd (demo)", limit=1)
@@ -159,14 +173,16 @@ def _token_issue(console: Console, stack) -> int:
 
     console.print(
         Panel(
-            f"Step 5: wisesync xero connect --company {key}\n"
+            f"Step 5: wisesync {ledger} connect --company {key}\n"
             f"        wisesync replay --failed --company {key}",
             expand=False,
         )
     )
-    stack.sandbox("xero", key).app.reconnect()  # the user authorises the app again in Xero
-    _connect_xero(stack, key)
-    console.print(f"  {key} reconnected to Xero; replaying its {len(failing)} failed record(s)")
+    stack.ledger(key).restore_connection()  # the user authorises wisesync again in the ledger
+    _connect(stack, key)
+    console.print(
+        f"  {key} reconnected to {ledger.title()}; replaying its {len(failing)} failed record(s)"
+    )
     posted = [
         row
         for rv in _replay(stack, company=key)
@@ -175,7 +191,8 @@ def _token_issue(console: Console, stack) -> int:
     ]
     for row in posted:
         console.print(
-            f"  [green]posted[/] {row.label} -> Xero {row.ledger_number or row.ledger_id}"
+            f"  [green]posted[/] {row.label} -> {ledger.title()} "
+            f"{row.ledger_number or row.ledger_id}"
         )
     return 0 if failing and len(posted) == len(failing) else 1
 
@@ -189,17 +206,12 @@ def _replay(stack, **select):
     return [stack.wait(outcome.run) for outcome in outcomes]
 
 
-def _connect_xero(stack, company: str) -> None:
-    """``wisesync xero connect --company <company>``: fetch and store the connection's token."""
+def _connect(stack, company: str) -> None:
+    """``wisesync <ledger> connect --company <company>``: fetch and store the connection."""
     from wisesync.protocols import PluginRuntime
-    from wisesync.store.tokens import PostgresTokenStore
-    from wisesync_xero.connect_cli import connect_company
 
-    connect_company(
-        PluginRuntime(config=stack.config, db=stack.db),
-        stack.config.company(company),
-        PostgresTokenStore(stack.db),
-        echo=lambda _: None,
+    stack.ledger(company).connect(
+        PluginRuntime(config=stack.config, db=stack.db), stack.config.company(company)
     )
 
 

@@ -542,14 +542,12 @@ class Reporter:
         if not results:
             return
         hook = getattr(getattr(self.registry, "manager", None), "hook", None)
-        impls = hook.on_result.get_hookimpls() if hook is not None else []
+        if hook is None:
+            return
+        from wisesync.plugins import notify
+
         for result in results:
-            for impl in impls:
-                try:
-                    impl.function(**{a: result for a in impl.argnames if a == "result"})
-                except Exception:  # observers never change flow
-                    self.stats.hook_errors += 1
-                    log.exception("on_result hook of plugin %s failed", impl.plugin_name)
+            self.stats.hook_errors += notify(hook.on_result, result=result)
 
 
 def _bulk(

@@ -26,6 +26,7 @@ from wisesync.plugins import registry as default_registry
 from wisesync.ratelimit import Clock
 from wisesync.store import migrate
 from wisesync.store.db import Database
+from wisesync.testing.ledger import LedgerSandbox, default_ledger, ledger_sandbox
 from wisesync.transport.base import Transport
 
 
@@ -34,11 +35,12 @@ class CompanySpec:
     """One company of the stack and how to seed its sandboxes.
 
     ``sandbox_options`` maps a plugin name to the keyword options of its sandbox
-    factory (e.g. ``{"connectwise": {"invoices": 500}, "xero": {"contacts": 200}}``).
+    factory (e.g. ``{"connectwise": {"invoices": 500}, "<ledger>": {"contacts": 200}}``).
     """
 
     key: str
-    ledger: str = "xero"
+    #: the ledger plugin; None: the one installed ledger that provides a ledger sandbox
+    ledger: str | None = None
     source: str = "connectwise"
     name: str | None = None
     record_types: list[str] | None = None
@@ -93,6 +95,7 @@ class Stack:
         """Start the sandboxes, export their secrets, build the config, open store and transport."""
         raw_companies = []
         for spec in self.specs:
+            spec.ledger = spec.ledger or self.default_ledger()
             raw: dict[str, Any] = {
                 "key": spec.key,
                 "name": spec.name or spec.key.title(),
@@ -133,7 +136,9 @@ class Stack:
         if self.kind == "kafka":
             data["transport"]["kafka"]["bootstrap_servers"] = self.kafka_bootstrap
         self.raw_config = data
-        self.config = parse_config(data, environ={**os.environ, "WISESYNC_DSN": self.dsn})
+        self.config = self.registry.checked(
+            parse_config(data, environ={**os.environ, "WISESYNC_DSN": self.dsn})
+        )
         self.db = Database(self.dsn, max_size=16)
         with self.db.connection() as conn:
             migrate.migrate(conn)
@@ -170,6 +175,17 @@ class Stack:
     def sandbox(self, plugin: str, company: str) -> Any:
         """The running sandbox server of ``plugin`` for ``company`` (``.app`` has the helpers)."""
         return self.sandboxes[(plugin, company)]
+
+    def ledger(self, company: str) -> LedgerSandbox:
+        """The :class:`~wisesync.testing.ledger.LedgerSandbox` of ``company``'s ledger."""
+        name = self.config.company(company).ledger if self.config else None
+        name = name or next(s.ledger for s in self.specs if s.key == company)
+        return ledger_sandbox(self.registry, name, self.sandbox(name, company))
+
+    def default_ledger(self) -> str:
+        """The one installed ledger with a ledger sandbox (see
+        :func:`wisesync.testing.ledger.default_ledger`)."""
+        return default_ledger(self.registry)
 
     def _export(self, env: dict[str, str]) -> None:
         for name, value in env.items():

@@ -7,9 +7,10 @@ import signal
 import subprocess
 import sys
 
-import click
 import requests
+from click.testing import CliRunner
 
+from wisesync.cli.sandbox import sandbox_group
 from wisesync.plugins import build_registry
 from wisesync_connectwise import plugin
 from wisesync_connectwise.extract import ConnectWiseSource
@@ -27,17 +28,11 @@ def test_registered_through_the_entry_point():
         server.stop()
 
 
-def test_sandbox_group_is_shared_with_other_plugins():
-    root = click.Group("wisesync")
-    existing = click.Group("sandbox")
-    existing.add_command(click.Command("xero"))
-    root.add_command(existing)
-    plugin.register_commands(cli=root)
-    assert root.commands["sandbox"] is existing
-    assert set(existing.commands) == {"xero", "connectwise"}
-    fresh = click.Group("wisesync")
-    plugin.register_commands(cli=fresh)
-    assert "connectwise" in fresh.commands["sandbox"].commands
+def test_the_core_sandbox_group_gets_the_connectwise_command_with_its_flags():
+    group = sandbox_group(build_registry())
+    assert group.commands["connectwise"] is plugin.sandbox_command
+    result = CliRunner().invoke(group, ["connectwise", "--help"])
+    assert result.exit_code == 0 and "--invoices" in result.output
 
 
 def test_wisesync_sandbox_connectwise_runs_in_the_foreground():

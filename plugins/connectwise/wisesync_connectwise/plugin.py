@@ -41,25 +41,9 @@ def start_sandbox(port: int = 0, seed: int | None = 0, **options: Any) -> Any:
 
 
 @hookimpl
-def register_sandboxes(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    """Register the ConnectWise sandbox factory under ``connectwise``."""
-    register("connectwise", start_sandbox)
-
-
-def sandbox_group(cli: click.Group) -> click.Group:
-    """The ``sandbox`` group on the root CLI, created by whichever plugin comes first."""
-    group = cli.commands.get("sandbox")
-    if isinstance(group, click.Group):
-        return group
-    group = click.Group("sandbox", help="Run a plugin's API simulator in the foreground.")
-    cli.add_command(group)
-    return group
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    """Add ``wisesync sandbox connectwise --port N --seed S``."""
-    sandbox_group(cli).add_command(sandbox_command)
+def register_sandboxes(register: Callable[..., None]) -> None:
+    """Register the ConnectWise sandbox factory and its command under ``connectwise``."""
+    register("connectwise", start_sandbox, command=sandbox_command)
 
 
 @click.command(

@@ -15,7 +15,7 @@ from wisesync_xero.connect_cli import connect_company
 from wisesync_xero.connection import Connections
 from wisesync_xero.oauth import PROVIDER
 from wisesync_xero.sandbox import start_sandbox
-from wisesync_xero.settings import check
+from wisesync_xero.settings import Approval, check, load
 from wisesync_xero.target import XeroTarget
 
 
@@ -197,6 +197,8 @@ def test_check_company_reports_each_bad_setting():
         tracking={"region": "R"},
         redirect_port="80",
         bogus=1,
+        invoice_status="SENT",
+        mark_sent="yes",
     )
     comp.settings["xero"].pop("client_secret_env")
     keys = {p.key for p in check(comp)}
@@ -207,8 +209,14 @@ def test_check_company_reports_each_bad_setting():
         "xero.redirect_port",
         "xero.bogus",
         "xero.client_secret_env",
+        "xero.invoice_status",
+        "xero.mark_sent",
     }
     assert check(company(None)) == []
+    fine = company(None, invoice_status="draft", bill_status="DRAFT", mark_sent=True)
+    assert check(fine) == []
+    assert load(fine).approval == Approval("DRAFT", "DRAFT", True)
+    assert load(company(None)).approval == Approval()  # approved, not marked sent
     missing = company(None)
     missing.settings.pop("xero")
     assert [p.key for p in check(missing)] == ["xero"]

@@ -11,6 +11,7 @@ from wisesync.config import CompanyOptions
 from wisesync.events.models import Person, RecordType, Terms
 from wisesync.messages import Severity
 from wisesync_xero.mapping import DESCRIPTION_MAX, plan
+from wisesync_xero.settings import Approval
 
 TRACKING = {"location": "Location", "department": "Department"}
 OPTS = CompanyOptions(require_item_code=True)
@@ -59,19 +60,21 @@ def test_invoice_becomes_authorised_accrec_with_numbers_dates_and_lines():
 
 def test_draft_and_sent_flag_options():
     rec = record(line())
-    draft = build(rec, CompanyOptions(invoice_status="DRAFT", mark_sent=True))
+    draft = plan(rec, reference(), OPTS, TRACKING, Approval(invoice_status="DRAFT", mark_sent=True))
     assert draft.body["Status"] == "DRAFT"
     assert "SentToContact" not in draft.body  # only on approved invoices
-    sent = build(rec, CompanyOptions(mark_sent=True))
+    sent = plan(rec, reference(), OPTS, TRACKING, Approval(mark_sent=True))
     assert sent.body["SentToContact"] is True
     assert "SentToContact" not in build(rec).body
 
 
 def test_bill_status_applies_to_bills_and_credit_notes():
-    opts = CompanyOptions(bill_status="DRAFT")
-    bill = build(record(line(account="429", tax="INPUT"), record_type=RecordType.EXPENSE), opts)
-    note = build(record(line(), record_type=RecordType.CREDIT_MEMO), opts)
-    inv = build(record(line()), opts)
+    def build(rec):
+        return plan(rec, reference(), OPTS, TRACKING, Approval(bill_status="DRAFT"))
+
+    bill = build(record(line(account="429", tax="INPUT"), record_type=RecordType.EXPENSE))
+    note = build(record(line(), record_type=RecordType.CREDIT_MEMO))
+    inv = build(record(line()))
     assert bill.body["Status"] == note.body["Status"] == "DRAFT"
     assert inv.body["Status"] == "AUTHORISED"
 

@@ -6,6 +6,7 @@ import click
 import requests
 from click.testing import CliRunner
 
+from wisesync.cli.sandbox import sandbox_group
 from wisesync.plugins import build_registry
 from wisesync_xero import plugin
 from wisesync_xero.payments import XeroPaymentsSource
@@ -38,21 +39,15 @@ def test_registers_target_source_and_sandbox(monkeypatch):
         server.stop()
 
 
-def test_commands_join_the_root_group_and_reuse_a_sandbox_group():
+def test_commands_join_the_root_group_and_the_core_sandbox_group_runs_xeros_command(monkeypatch):
     root = click.Group("wisesync")
     plugin.register_commands(cli=root)
+    plugin.register_commands(cli=root)  # twice is harmless
     assert "connect" in root.commands["xero"].commands
-    assert "xero" in root.commands["sandbox"].commands
-    # another plugin created `sandbox` first: xero is added to it, not replaced
-    root2 = click.Group("wisesync")
-    existing = click.Group("sandbox")
-    existing.add_command(click.Command("connectwise"))
-    root2.add_command(existing)
-    plugin.register_commands(cli=root2)
-    assert root2.commands["sandbox"] is existing
-    assert set(existing.commands) == {"connectwise", "xero"}
-    plugin.register_commands(cli=root2)  # twice is harmless
-    result = CliRunner().invoke(root2, ["sandbox", "xero", "--help"])
-    assert result.exit_code == 0 and "--port" in result.output
+    assert "sandbox" not in root.commands  # the core owns it
+    monkeypatch.setenv("WISESYNC_LOAD_PLUGINS", "xero")
+    root.add_command(sandbox_group(build_registry()))
+    result = CliRunner().invoke(root, ["sandbox", "xero", "--help"])
+    assert result.exit_code == 0 and "--contacts" in result.output  # the plugin's own flags
     result = CliRunner().invoke(root, ["xero", "connect", "--help"])
     assert result.exit_code == 0 and "--company" in result.output and "--tenant" in result.output

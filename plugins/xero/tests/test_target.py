@@ -234,10 +234,10 @@ def test_zero_total_invoice_posts(server):
 
 
 def test_draft_and_sent_options_reach_xero(server):
-    target, comp = target_for(server, options=CompanyOptions(invoice_status="DRAFT"))
+    target, comp = target_for(server, invoice_status="draft")  # [companies.xero]
     (out,) = target.post([record(line())], target.prepare(comp, limiter()))
     assert server.app.invoice_by_number(out.ledger_number)["Status"] == "DRAFT"
-    target, comp = target_for(server, options=CompanyOptions(mark_sent=True))
+    target, comp = target_for(server, mark_sent=True)
     (out,) = target.post([record(line())], target.prepare(comp, limiter()))
     doc = server.app.invoice_by_number(out.ledger_number)
     assert doc["Status"] == "AUTHORISED" and doc["SentToContact"] is True

@@ -234,12 +234,7 @@ def sandbox_xero(port: int, seed: int, contacts: int) -> None:
 
 
 def add_commands(cli: click.Group) -> None:
-    """Add ``wisesync xero ...`` and ``wisesync sandbox xero`` to the root group."""
+    """Add ``wisesync xero ...`` to the root group (the core adds ``wisesync sandbox xero``
+    from the sandbox registration)."""
     if "xero" not in cli.commands:
         cli.add_command(xero_group)
-    sandbox = cli.commands.get("sandbox")
-    if sandbox is None:
-        sandbox = click.Group("sandbox", help="Run API simulators (sandboxes) of the plugins.")
-        cli.add_command(sandbox)
-    if isinstance(sandbox, click.Group) and "xero" not in sandbox.commands:
-        sandbox.add_command(sandbox_xero)

@@ -21,6 +21,7 @@ from wisesync.money import fmt
 from wisesync_xero import rounding
 from wisesync_xero.documents import DocKind, document_kind, source_total
 from wisesync_xero.reference import Account, ReferenceData
+from wisesync_xero.settings import DEFAULT_APPROVAL, Approval
 from wisesync_xero.validate import (
     ResolvedLine,
     account_problem,
@@ -154,10 +155,10 @@ def _correction_line(
     return line
 
 
-def _status(record: RecordEvent, kind: DocKind, options: CompanyOptions) -> str:
+def _status(record: RecordEvent, kind: DocKind, approval: Approval) -> str:
     if kind.type == "ACCREC":
-        return options.invoice_status
-    return options.bill_status
+        return approval.invoice_status
+    return approval.bill_status
 
 
 def plan(
@@ -165,8 +166,10 @@ def plan(
     ref: ReferenceData,
     options: CompanyOptions,
     tracking_map: dict[str, str],
+    approval: Approval = DEFAULT_APPROVAL,
 ) -> Plan:
-    """Build the Xero document for ``record`` and every error and warning it earns."""
+    """Build the Xero document for ``record`` and every error and warning it earns
+    (``approval``: the ``[companies.xero]`` document status and "sent" flag)."""
     kind, sign = document_kind(record)
     messages: list[Message] = check_header(record)
     if is_journal(record):
@@ -302,7 +305,7 @@ def plan(
     body: dict[str, Any] = {
         "Type": kind.type,
         kind.number_field: record.document_number.strip()[:255],
-        "Status": _status(record, kind, options),
+        "Status": _status(record, kind, approval),
         "LineAmountTypes": "Inclusive" if record.line_amounts_include_tax else "Exclusive",
         "LineItems": items,
     }
@@ -317,6 +320,6 @@ def plan(
     url = record.attributes.get("url", "")
     if url.startswith("https://"):
         body["Url"] = url
-    if kind.type == "ACCREC" and options.mark_sent and body["Status"] == "AUTHORISED":
+    if kind.type == "ACCREC" and approval.mark_sent and body["Status"] == "AUTHORISED":
         body["SentToContact"] = True
     return Plan(record, kind, body, messages, bal.ledger_total)

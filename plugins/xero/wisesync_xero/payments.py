@@ -39,7 +39,6 @@ from wisesync.money import to_decimal
 from wisesync.protocols import AckOutcome, Held, PluginRuntime, Source
 from wisesync.ratelimit import CallLimiter
 from wisesync.store.state import PluginState, plugin_state
-from wisesync.store.tokens import connection
 from wisesync_xero import settings as xero_settings
 from wisesync_xero.client import XeroClient
 from wisesync_xero.connection import Connections
@@ -80,23 +79,14 @@ class PostedDocuments(Protocol):
 
 
 class JournalDocuments:
-    """The posting journal (``posting_journal``, written by the poster) as the record of
-    what wisesync posted to Xero."""
+    """What wisesync posted to Xero, asked of the runtime's read-only journal API."""
 
-    def __init__(self, db: Any):
-        self.db = db
+    def __init__(self, runtime: PluginRuntime):
+        self.runtime = runtime
 
     def posted(self, company: str, ledger_ids: Collection[str]) -> set[str]:
-        if not ledger_ids or self.db is None:
-            return set()
-        with connection(self.db) as conn:
-            rows = conn.execute(
-                "SELECT lower(ledger_id) FROM posting_journal WHERE company = %s "
-                "AND target = 'xero' AND state = 'posted' AND lower(ledger_id) = ANY(%s)",
-                (company, [i.lower() for i in ledger_ids]),
-            ).fetchall()
-            conn.commit()
-        return {r[0] for r in rows}
+        entries = self.runtime.posted(company, "xero", ledger_ids=ledger_ids)
+        return {e.ledger_id.lower() for e in entries if e.ledger_id}
 
 
 def payment_record(company: CompanyConfig, raw: dict[str, Any]) -> RecordEvent | None:
@@ -175,7 +165,7 @@ class XeroPaymentsSource(Source):
         super().__init__(runtime)
         self.connections = connections or Connections(runtime)
         self.state = state or plugin_state(runtime.db, "xero")
-        self.documents = documents or JournalDocuments(runtime.db)
+        self.documents = documents or JournalDocuments(runtime)
         self._limiters: dict[str, CallLimiter] = {}
         self._lock = threading.Lock()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from wisesync.hookspecs import hookimpl
+from wisesync import hookimpl
 from wisesync.protocols import Source, Target
 
 
@@ -39,14 +39,23 @@ def _start_sandbox(port: int = 0, seed: int | None = None, **options: Any) -> An
 
 
 @hookimpl
-def register_sandboxes(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    """``xero`` -> :func:`wisesync_xero.sandbox.start_sandbox`."""
-    register("xero", _start_sandbox)
+def register_sandboxes(register: Callable[..., None]) -> None:
+    """``xero`` -> :func:`wisesync_xero.sandbox.start_sandbox`, with the ``wisesync sandbox
+    xero`` command."""
+    from wisesync_xero.connect_cli import sandbox_xero
+
+    register("xero", _start_sandbox, command=sandbox_xero, ledger=_ledger_sandbox)
+
+
+def _ledger_sandbox(server: Any) -> Any:
+    from wisesync_xero.sandbox.ledger import XeroLedgerSandbox
+
+    return XeroLedgerSandbox(server)
 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """``wisesync xero connect`` and ``wisesync sandbox xero``."""
+    """``wisesync xero connect``."""
     from wisesync_xero.connect_cli import add_commands
 
     add_commands(cli)

@@ -11,6 +11,9 @@ Example::
     identity_url = "https://identity.xero.com"
     reference_ttl = "15m"                 # how long accounts, tax rates, items... are cached
     tracking = { location = "Location", department = "Department" }
+    invoice_status = "AUTHORISED"         # or "DRAFT" (Wise-Sync's "automatically approved")
+    bill_status = "AUTHORISED"            # bills and credit notes, same choices
+    mark_sent = false                     # Xero's "Sent to contact" on approved invoices
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from wisesync.config import CompanyConfig, ConfigInvalid, ConfigProblem, parse_duration
+from wisesync.company import CompanyConfig, ConfigInvalid, ConfigProblem
+from wisesync.config import parse_duration
 
 SECTION = "xero"
 GRANTS = ("authorization_code", "client_credentials")
@@ -31,6 +35,7 @@ DEFAULT_SCOPES = (
 )
 #: RecordEvent ``Line.tracking`` field -> Xero tracking category name.
 DEFAULT_TRACKING = {"location": "Location", "department": "Department"}
+STATUSES = ("AUTHORISED", "DRAFT")
 
 _KEYS = {
     "grant",
@@ -45,7 +50,23 @@ _KEYS = {
     "reference_ttl",
     "contacts_ttl",
     "tracking",
+    "invoice_status",
+    "bill_status",
+    "mark_sent",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """How documents are created in Xero: the status of invoices and of bills / credit
+    notes (``AUTHORISED`` or ``DRAFT``) and whether approved invoices are marked sent."""
+
+    invoice_status: str = "AUTHORISED"
+    bill_status: str = "AUTHORISED"
+    mark_sent: bool = False
+
+
+DEFAULT_APPROVAL = Approval()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +85,7 @@ class XeroSettings:
     reference_ttl: int = 900
     contacts_ttl: int = 900
     tracking: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TRACKING))
+    approval: Approval = field(default_factory=Approval)
 
     @property
     def token_url(self) -> str:
@@ -138,6 +160,15 @@ def check(company: CompanyConfig) -> list[ConfigProblem]:
                 parse_duration(raw[key])
             except ValueError as exc:
                 problems.append(ConfigProblem(p + key, str(exc)))
+    for key in ("invoice_status", "bill_status"):
+        if key in raw and str(raw[key]).upper() not in STATUSES:
+            problems.append(
+                ConfigProblem(p + key, f"expected AUTHORISED or DRAFT, got {raw[key]!r}")
+            )
+    if "mark_sent" in raw and not isinstance(raw["mark_sent"], bool):
+        problems.append(
+            ConfigProblem(p + "mark_sent", f"expected true or false, got {raw['mark_sent']!r}")
+        )
     tracking = raw.get("tracking")
     if tracking is not None and (
         not isinstance(tracking, dict)
@@ -183,4 +214,9 @@ def load(company: CompanyConfig) -> XeroSettings:
         reference_ttl=parse_duration(raw.get("reference_ttl", 900)),
         contacts_ttl=parse_duration(raw.get("contacts_ttl", 900)),
         tracking=dict(raw.get("tracking") or DEFAULT_TRACKING),
+        approval=Approval(
+            invoice_status=str(raw.get("invoice_status", "AUTHORISED")).upper(),
+            bill_status=str(raw.get("bill_status", "AUTHORISED")).upper(),
+            mark_sent=bool(raw.get("mark_sent", False)),
+        ),
     )

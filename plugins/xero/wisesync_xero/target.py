@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from wisesync.config import CompanyConfig, ConfigProblem
+from wisesync.company import CompanyConfig, ConfigProblem
 from wisesync.events.models import PostOutcome, RecordEvent, RecordType
 from wisesync.messages import Message
 from wisesync.protocols import PluginRuntime, Target, TargetContext
@@ -44,7 +44,7 @@ class _TenantCache:
     contacts: ContactBook
 
 
-class XeroTarget(Target):
+class XeroTarget(Target[XeroContext]):
     """Posts to one Xero organisation per company."""
 
     name: ClassVar[str] = "xero"
@@ -102,31 +102,27 @@ class XeroTarget(Target):
 
     def _plan(self, record: RecordEvent, ctx: XeroContext) -> Plan:
         assert ctx.settings is not None
-        return plan(record, ctx.reference, ctx.company.options, ctx.settings.tracking)
+        return plan(
+            record,
+            ctx.reference,
+            ctx.company.options,
+            ctx.settings.tracking,
+            ctx.settings.approval,
+        )
 
-    def validate(self, record: RecordEvent, ctx: TargetContext) -> list[Message]:
+    def validate(self, record: RecordEvent, ctx: XeroContext) -> list[Message]:
         """Every error and warning the record earns, computed from cached data (no call)."""
-        return self._plan(record, _xero(ctx)).messages
+        return self._plan(record, ctx).messages
 
-    def find_existing(
-        self, records: list[RecordEvent], ctx: TargetContext
-    ) -> dict[str, PostOutcome]:
+    def find_existing(self, records: list[RecordEvent], ctx: XeroContext) -> dict[str, PostOutcome]:
         """Documents Xero has for ``records`` (same type, number and contact), by source id.
 
         ACCREC invoices by ``InvoiceNumbers=``, bills by number (their UI "Reference")
         and contact, credit notes by ``CreditNoteNumber``; one GET per 40 numbers.
         """
-        xctx = _xero(ctx)
-        return find_plans(xctx, [self._plan(r, xctx) for r in records])
+        return find_plans(ctx, [self._plan(r, ctx) for r in records])
 
-    def post(self, records: list[RecordEvent], ctx: TargetContext) -> list[PostOutcome]:
+    def post(self, records: list[RecordEvent], ctx: XeroContext) -> list[PostOutcome]:
         """Post a batch; one outcome per record, in order (see :mod:`wisesync_xero.post`)."""
-        xctx = _xero(ctx)
-        plans = [self._plan(r, xctx) for r in records]
-        return post_plans(xctx, plans, ctx.limiter.clock.now())
-
-
-def _xero(ctx: TargetContext) -> XeroContext:
-    if not isinstance(ctx, XeroContext):
-        raise TypeError("the Xero target needs the context its prepare() returned")
-    return ctx
+        plans = [self._plan(r, ctx) for r in records]
+        return post_plans(ctx, plans, ctx.limiter.clock.now())

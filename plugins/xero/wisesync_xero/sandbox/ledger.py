@@ -1,0 +1,78 @@
+"""The Xero sandbox behind :class:`wisesync.testing.ledger.LedgerSandbox`: what the demo
+and the ledger-neutral tests do to a Xero organisation, in Xero's own terms."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from wisesync.config import CompanyConfig
+from wisesync.protocols import PluginRuntime
+from wisesync.testing.ledger import ACCOUNT_KINDS, PostedDocument
+
+#: ledger-neutral account kind -> Xero account Type
+_TYPES = {
+    "revenue": "REVENUE",
+    "expense": "EXPENSE",
+    "asset": "CURRENT",
+    "liability": "CURRLIAB",
+    "equity": "EQUITY",
+}
+
+
+class XeroLedgerSandbox:
+    """The controls of one running Xero sandbox (its first organisation)."""
+
+    def __init__(self, server: Any):
+        self.server = server
+        self.app = server.app
+
+    def create_account(self, code: str, name: str, kind: str = "revenue") -> None:
+        """Create (or re-activate) an account of Xero Type for ``kind``."""
+        if kind not in ACCOUNT_KINDS:
+            raise ValueError(f"account kind {kind!r} is not one of {', '.join(ACCOUNT_KINDS)}")
+        self.app.create_account(code, name, _TYPES[kind])
+
+    def archive_account(self, code: str) -> None:
+        """Archive the account (Status ARCHIVED)."""
+        self.app.archive_account(code)
+
+    def revoke_connection(self) -> None:
+        """The Xero user disconnects the app: calls 401, refresh ``invalid_grant``."""
+        self.app.revoke()
+
+    def restore_connection(self) -> None:
+        """The Xero user authorises the app again."""
+        self.app.reconnect()
+
+    def connect(self, runtime: PluginRuntime, company: CompanyConfig) -> None:
+        """``wisesync xero connect --company KEY`` with the stored custom connection."""
+        from wisesync.store.tokens import PostgresTokenStore
+        from wisesync_xero.connect_cli import connect_company
+
+        connect_company(runtime, company, PostgresTokenStore(runtime.db), echo=lambda _: None)
+
+    def enable_currency(self, code: str) -> None:
+        """Enable ``code`` in the organisation (needs the sandbox's currency control)."""
+        enable = getattr(self.app, "enable_currency", None)
+        if enable is None:  # the sandbox's currency control comes with multi-currency posting
+            raise NotImplementedError("this Xero sandbox has no currency control yet")
+        enable(code)
+
+    def posted_documents(self) -> list[PostedDocument]:
+        """Invoices (ACCREC/ACCPAY) and credit notes, oldest first per kind."""
+        docs = [(d["Type"], d.get("InvoiceNumber"), d, "InvoiceID") for d in self.app.invoices()]
+        docs += [
+            ("CreditNote", d.get("CreditNoteNumber"), d, "CreditNoteID")
+            for d in self.app.credit_notes()
+        ]
+        return [
+            PostedDocument(
+                kind=kind,
+                number=str(number or ""),
+                total=Decimal(str(doc.get("Total", "0"))),
+                status=str(doc.get("Status", "")),
+                ledger_id=str(doc.get(id_field, "")),
+            )
+            for kind, number, doc, id_field in docs
+        ]

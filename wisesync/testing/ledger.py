@@ -1,0 +1,108 @@
+"""What the demo and the ledger-neutral tests do to a ledger sandbox: :class:`LedgerSandbox`.
+
+A ledger plugin provides it with its sandbox registration
+(``register(name, factory, ledger=Adapter)``, see :mod:`wisesync.hookspecs`): the
+adapter wraps the started sandbox server and speaks the ledger's own vocabulary
+(account types, connection state, document kinds) behind these few verbs. The demo
+(``wisesync demo --ledger NAME``) and the tests use only this protocol, so they import
+no plugin module and run for every installed ledger that provides it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from wisesync.config import CompanyConfig
+    from wisesync.protocols import PluginRuntime
+
+
+@dataclass(frozen=True, slots=True)
+class PostedDocument:
+    """One document the ledger sandbox holds, as the ledger shows it.
+
+    Attributes:
+        kind: the ledger's document kind (an invoice type, "CreditNote", a journal...).
+        number: its document number (what :class:`~wisesync.events.models.RecordEvent`
+            ``document_number`` became).
+        total: the document total the ledger shows.
+        status: the ledger's status of the document (approved, draft, voided...).
+        ledger_id: the ledger's own id of the document.
+    """
+
+    kind: str
+    number: str
+    total: Decimal
+    status: str
+    ledger_id: str
+
+
+#: ledger-neutral account kinds :meth:`LedgerSandbox.create_account` understands
+ACCOUNT_KINDS = ("revenue", "expense", "asset", "liability", "equity")
+
+
+@runtime_checkable
+class LedgerSandbox(Protocol):
+    """The controls of one running ledger sandbox (one organisation / company file)."""
+
+    #: the started :class:`~wisesync.testing.sandbox.SandboxServer`
+    server: Any
+
+    def create_account(self, code: str, name: str, kind: str = "revenue") -> None:
+        """Create (or re-activate) the account ``code``; ``kind`` is one of
+        :data:`ACCOUNT_KINDS`."""
+
+    def archive_account(self, code: str) -> None:
+        """Archive the account ``code`` so posting to it fails (LEDGER_ACCOUNT_MISSING)."""
+
+    def revoke_connection(self) -> None:
+        """The ledger user disconnects wisesync: every call fails as unauthorised."""
+
+    def restore_connection(self) -> None:
+        """The ledger user authorises wisesync again (a reconnect can then succeed)."""
+
+    def connect(self, runtime: PluginRuntime, company: CompanyConfig) -> None:
+        """What ``wisesync <ledger> connect --company KEY`` does: obtain and store the
+        company's connection (in the runtime's token store), with no prompt."""
+
+    def enable_currency(self, code: str) -> None:
+        """Enable the ISO 4217 currency ``code`` in the organisation."""
+
+    def posted_documents(self) -> list[PostedDocument]:
+        """Every document the organisation holds, oldest first."""
+
+
+def require_ledger(registry: Any, name: str) -> Any:
+    """The adapter ``name`` registered with its sandbox, or a
+    :class:`~wisesync.errors.ConfigError` naming the ledgers that provide one."""
+    from wisesync.errors import ConfigError
+
+    adapter = registry.ledgers.get(name)
+    if adapter is None:
+        known = ", ".join(sorted(registry.ledgers)) or "none installed"
+        raise ConfigError(
+            f"no ledger sandbox named {name!r} (installed: {known})",
+            hint="install a ledger plugin that registers its sandbox with ledger=...",
+        )
+    return adapter
+
+
+def default_ledger(registry: Any) -> str:
+    """The one installed ledger that provides a ledger sandbox; a ConfigError when there
+    are none or several (then name one)."""
+    from wisesync.errors import ConfigError
+
+    ledgers = sorted(registry.ledgers)
+    if len(ledgers) != 1:
+        raise ConfigError(
+            f"which ledger? installed ledger sandboxes: {', '.join(ledgers) or 'none'}",
+            hint="name one (--ledger NAME, CompanySpec(ledger=NAME))",
+        )
+    return ledgers[0]
+
+
+def ledger_sandbox(registry: Any, name: str, server: Any) -> LedgerSandbox:
+    """The :class:`LedgerSandbox` of ``server``, the running sandbox of ledger ``name``."""
+    return require_ledger(registry, name)(server)
