@@ -2,9 +2,10 @@
 
 It must finish in under a minute, print the Sync All review with the Wise-Sync error and
 warning codes, fix one error at the ledger, replay, show that record posted; show the "Sync
-Token Issue" (a second company's revoked Xero connection: AUTH_TOKEN_INVALID), reconnect,
+Token Issue" (a second company's revoked ledger connection: AUTH_TOKEN_INVALID), reconnect,
 replay, show those records posted; and leave nothing behind: no process (embedded Postgres)
-and no directory.
+and no directory. It runs once for every installed ledger that provides a ledger sandbox
+(``wisesync demo --ledger NAME``).
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from pathlib import Path
 
 import pytest
 
+from wisesync.plugins import build_registry
+
 WISESYNC = Path(sys.executable).with_name("wisesync")
+#: every installed ledger the demo can drive (it registers a LedgerSandbox)
+LEDGERS = sorted(build_registry().ledgers)
 
 #: The seed article's record-stopping errors and the warnings on records that did post.
 ERRORS = ("GL_MAPPING_MISSING", "LEDGER_ACCOUNT_MISSING", "ADJUSTMENT_OVER_CAP")
 WARNINGS = ("ROUNDING_APPLIED", "ADJUSTMENT_APPLIED", "TERMS_XREF", "NO_BILLING_CONTACT")
-#: where the demo turns to the company whose Xero connection was revoked
-TOKEN_STEP = "Step 4: Sync Token Issue — contoso's Xero connection was revoked"
 
 
 def processes_mentioning(text: str) -> list[tuple[int, str]]:
@@ -91,8 +94,16 @@ def scratch() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path) -> None:
+def test_every_installed_ledger_has_a_demo() -> None:
+    assert LEDGERS, "no installed ledger plugin registers a LedgerSandbox"
+
+
+@pytest.mark.parametrize("ledger", LEDGERS)
+def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path, ledger: str) -> None:
     tmp_path = scratch
+    title = ledger.title()
+    # where the demo turns to the company whose ledger connection was revoked
+    token_step = f"Step 4: Sync Token Issue — contoso's {title} connection was revoked"
     # A fresh machine: no wisesync settings, no config file; the demo's temp dir goes here.
     env = {
         k: v
@@ -104,7 +115,7 @@ def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path) -> No
     cwd.mkdir()
     started = time.monotonic()
     result = subprocess.run(
-        [str(WISESYNC), "demo"],
+        [str(WISESYNC), "demo", "--ledger", ledger],
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -119,8 +130,8 @@ def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path) -> No
 
     workdir = Path(re.search(r"working in (\S+)", out).group(1))
     assert workdir.parent == tmp_path
-    assert TOKEN_STEP in out, out[-3000:]
-    northwind, token = out.split(TOKEN_STEP)
+    assert token_step in out, out[-3000:]
+    northwind, token = out.split(token_step)
 
     # Step 1: the review of Sync All, with every error and warning code of the seed article.
     assert "Sync All: Northwind IT (demo)" in northwind
@@ -136,14 +147,14 @@ def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path) -> No
     assert fixed and int(fixed.group(1)) >= 1
     assert "wisesync replay --failed --code LEDGER_ACCOUNT_MISSING" in northwind
     shown = re.findall(
-        r"posted (invoice|expense|credit_memo|procurement) (\S+) -> Xero (\S+)", northwind
+        rf"posted (invoice|expense|credit_memo|procurement) (\S+) -> {title} (\S+)", northwind
     )
     assert len(shown) == int(fixed.group(1))
     assert {f"{t} {n}" for t, n, _ in shown} == set(fixed.group(2).split(", "))
     now = re.search(r"Now: \{'posted': (\d+)", northwind)
     assert now and int(now.group(1)) == posted + len(shown)
 
-    # Step 4: the Sync Token Issue. contoso's Xero connection was revoked: every record of its
+    # Step 4: the Sync Token Issue. contoso's ledger connection was revoked: every record of its
     # Sync All failed with AUTH_TOKEN_INVALID, whose message says how to reconnect and replay.
     assert "Sync All: Contoso Ltd (demo)" in token and "sync_all by demo" in token
     revoked = re.search(r"(\d+) record\(s\): (\d+) failed · (\d+) error\(s\)", token)
@@ -152,15 +163,15 @@ def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path) -> No
     codes, messages = table_column(token, errors, 1), table_column(token, errors, 2)
     assert codes and set(codes) == {"AUTH_TOKEN_INVALID"}
     for message in messages:
-        assert "`wisesync xero connect --company contoso`" in message, message
+        assert f"`wisesync {ledger} connect --company contoso`" in message, message
         assert "`wisesync replay --failed --company contoso`" in message, message
     # Step 5: doing what it says (reconnect, replay the failed records) posts every one of them.
-    step5 = "Step 5: wisesync xero connect --company contoso"
+    step5 = f"Step 5: wisesync {ledger} connect --company contoso"
     assert step5 in token
     replayed = token.split(step5, 1)[1]
     assert "wisesync replay --failed --company contoso" in replayed
-    assert f"contoso reconnected to Xero; replaying its {revoked.group(1)} failed" in replayed
-    after = re.findall(r"posted (invoice|credit_memo) (\S+) -> Xero (\S+)", replayed)
+    assert f"contoso reconnected to {title}; replaying its {revoked.group(1)} failed" in replayed
+    after = re.findall(rf"posted (invoice|credit_memo) (\S+) -> {title} (\S+)", replayed)
     assert len(after) == int(revoked.group(1))
     assert {f"{t} {n}" for t, n, _ in after} >= set(table_column(token, errors, 0))
     assert re.search(r"demo finished in \d+\.\ds", out)
@@ -169,5 +180,5 @@ def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path) -> No
     assert processes_mentioning(str(workdir)) == []
     assert not workdir.exists()
     assert list(tmp_path.iterdir()) == [cwd] and list(cwd.iterdir()) == []
-    urls = re.findall(r"sandboxes: ConnectWise (http://\S+), Xero (http://\S+)", out)
+    urls = re.findall(rf"sandboxes: ConnectWise (http://\S+), {title} (http://\S+)", out)
     assert len(urls) == 2 and not any(port_open(u) for pair in urls for u in pair)
