@@ -2,12 +2,12 @@
 
 The core owns the group; each plugin's ``register_sandboxes`` names its sandbox and may
 hand its own click command (with the sandbox's flags). A sandbox registered without one
-gets :func:`plain_command`: ``--port`` and ``--seed``, prints the URL, runs until Ctrl-C.
+gets :func:`plain_command`: ``--port`` and ``--seed``, prints the URL, runs until Ctrl-C
+or SIGTERM.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,13 +23,7 @@ def plain_command(name: str, factory: Callable[..., Any]) -> click.Command:
     def run(port: int, seed: int) -> None:
         server = factory(port=port, seed=seed)
         click.echo(f"{name} sandbox on {server.url}")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.stop()
+        server.serve_until_stopped()
 
     return run
 
