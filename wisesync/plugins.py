@@ -175,7 +175,10 @@ def build_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
     pm.hook.register_sandboxes(register=_sandbox_registrar(reg))
     codes: list[tuple[str, messages.Code]] = []
     for impl in pm.hook.register_message_codes.get_hookimpls():
-        impl.function(register=lambda code, _name=impl.plugin_name: codes.append((_name, code)))
+        # one plugin at a time (through pluggy, so it is traced) to name the owner of each code
+        others = [p for p in pm.get_plugins() if p is not impl.plugin]
+        only = pm.subset_hook_caller("register_message_codes", remove_plugins=others)
+        only(register=lambda code, _name=impl.plugin_name: codes.append((_name, code)))
     messages.install(codes)
     reg.message_codes = {code.name: code for _, code in codes}
     return reg

@@ -178,13 +178,28 @@ def test_trace_plugins_logs_hook_calls(monkeypatch, caplog) -> None:  # type: ig
     monkeypatch.setenv("WISESYNC_LOAD_PLUGINS", "hello")
     monkeypatch.setenv("WISESYNC_TRACE_PLUGINS", "1")
     with caplog.at_level(logging.INFO, logger="wisesync.plugins"):
-        build_registry()
-    assert "register_targets" in caplog.text and "register_sources" in caplog.text
+        build_registry((Codes(),))
+    for hook in ("register_targets", "register_sources", "register_message_codes"):
+        assert hook in caplog.text
     monkeypatch.setenv("WISESYNC_TRACE_PLUGINS", "0")
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="wisesync.plugins"):
         build_registry()
     assert "register_targets" not in caplog.text
+
+
+def test_trace_plugins_reaches_stderr_of_the_command_line() -> None:
+    env = {"WISESYNC_LOAD_PLUGINS": "hello", "WISESYNC_TRACE_PLUGINS": "1", "PATH": ""}
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("wisesync")), "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "register_targets [hook]" in out.stderr and "register_commands [hook]" in out.stderr
+    assert "[hook]" not in out.stdout  # the JSON stays clean
 
 
 # --- the core's sandbox group --------------------------------------------------------------

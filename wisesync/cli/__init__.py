@@ -7,6 +7,7 @@ but something did not post or a check failed, 2 usage or configuration error.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -103,8 +104,24 @@ def _add_plugin_commands() -> None:
     reg.manager.hook.register_commands(cli=cli)
 
 
+def _trace_to_stderr() -> None:
+    """With ``WISESYNC_TRACE_PLUGINS=1`` the hook calls go to stderr from the start: the
+    registry is built (and traced) before the command's own logging is set up."""
+    from wisesync.plugins import TRACE_ENV
+
+    if os.environ.get(TRACE_ENV, "") in ("", "0"):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    trace = logging.getLogger("wisesync.plugins")
+    trace.addHandler(handler)
+    trace.setLevel(logging.INFO)
+    trace.propagate = False
+
+
 def main() -> None:
     """Console-script entry point."""
+    _trace_to_stderr()
     _add_core_commands()
     _add_plugin_commands()
     try:
