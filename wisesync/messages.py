@@ -49,6 +49,7 @@ CATALOG: dict[str, Code] = {
             "GL mapping missing",
             "Map the GL account (and a Non-Product ID where the ledger needs an item) in "
             "ConnectWise > System > Setup Tables > GL Accounts, then replay the record.",
+            seed_issue="Missing GL mapping / Non-Product ID",
         ),
         Code(
             "LEDGER_ACCOUNT_MISSING",
@@ -56,12 +57,14 @@ CATALOG: dict[str, Code] = {
             "Ledger account does not exist",
             "Create or un-archive the account code in the ledger's chart of accounts (or fix "
             "the GL mapping to an existing code), then replay.",
+            seed_issue="Account does not exist",
         ),
         Code(
             "AUTH_TOKEN_INVALID",
             _E,
             "Sync token issue: ledger connection expired or revoked",
             "Reconnect the company: `wisesync <ledger> connect --company <key>`, then replay.",
+            seed_issue="Sync Token issue",
         ),
         Code(
             "ADJUSTMENT_OVER_CAP",
@@ -174,12 +177,14 @@ CATALOG: dict[str, Code] = {
             "Terms xref: billing term has no due days",
             "Set the Terms Xref (days) on the billing term in ConnectWise; the ledger default "
             "due date was used.",
+            seed_issue="Terms XRef",
         ),
         Code(
             "NO_BILLING_CONTACT",
             _W,
             "No primary or billing contact",
             "Give the ConnectWise company a primary and a billing contact.",
+            seed_issue="No Primary or Billing Contact",
         ),
         Code(
             "SOURCE_CHANGED_AFTER_POST",

@@ -33,6 +33,13 @@ def test_every_code_has_severity_title_and_one_line_hint(code: str) -> None:
     assert entry.hint != entry.title
 
 
+def test_the_seed_articles_issues_map_to_codes() -> None:
+    seeds = {c.seed_issue: name for name, c in CATALOG.items() if c.seed_issue}
+    assert seeds["Sync Token issue"] == "AUTH_TOKEN_INVALID"
+    assert seeds["Missing GL mapping / Non-Product ID"] == "GL_MAPPING_MISSING"
+    assert {"Account does not exist", "Terms XRef", "No Primary or Billing Contact"} <= set(seeds)
+
+
 @pytest.mark.parametrize(("code", "severity"), sorted(REQUIRED.items()))
 def test_the_documented_codes_exist_with_their_severity(code: str, severity: Severity) -> None:
     assert CATALOG[code].severity is severity
