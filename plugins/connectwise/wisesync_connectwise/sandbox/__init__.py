@@ -46,7 +46,7 @@ __all__ = [
 def start_sandbox(port: int = 0, seed: int | None = 0, **options: Any) -> SandboxServer:
     """Start a ConnectWise sandbox on 127.0.0.1 and return the running server (prints nothing).
 
-    ``options`` go to :class:`ConnectWiseSandbox` (``invoices``, ``expenses``,
+    ``options`` go to :class:`ConnectWiseSandbox` (``records``, ``invoices``, ``expenses``,
     ``procurement``, ``customers``, ``cases``, ``max_page_size``, ``rate_limit``,
     ``credentials``, ``latency``, ``single_payment_per_invoice``) except ``warm``
     (default True: encode every record's JSON before serving). The server gets

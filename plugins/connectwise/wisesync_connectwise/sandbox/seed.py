@@ -73,17 +73,24 @@ INVOICE_CASES = {
     "mixed_tax": "taxable and non-taxable lines",
     "finance_hold": "billing status Finance Hold: not in the Accounting Interface",
     "large_amounts": "large quantities and prices",
+    "down_payment": "down-payment invoice (billing type DownPayment)",
+    "progress": "progress invoice (billing type Progress)",
+    "tax_only": "tax-only invoice: no revenue lines, only the sales-tax line",
+    "zero_line": "invoice with no lines at all (only a zero sales-tax line)",
+    "foreign_currency": "invoice of a customer billed in NZD (no exchange rate is published)",
 }
 EXPENSE_CASES = {
     "reimbursable": "employee-paid, billable to a customer",
     "non_reimbursable": "company card, with an Expense Offset",
     "personal": "personal expense on a company card (credit bill)",
     "expense_mapping_empty": "expense type whose GL mapping has an empty account",
+    "expense_bill": "two reimbursable expenses of one member exported as one expense bill",
 }
 PROCUREMENT_CASES = {
     "receipt_freight": "purchase receipt with freight",
     "receipt_multi": "purchase receipt with many lines",
     "inventory_adjustment": "inventory adjustment (shrinkage)",
+    "inventory_transfer": "inventory transfer between warehouses (value moves 630 -> 631)",
 }
 
 _PREFIX = [
@@ -217,8 +224,11 @@ class _Builder:
             [("Managed Services", "MS"), ("Projects", "PRJ"), ("Hardware", "HW")], start=10
         ):
             s.departments[i] = Place(i, name, ident)
-        captions = ["Account", "Location", "Department", "Non-Product ID"] + [""] * 6
-        types = ["Account", "Class", "Class", "Class"] + ["Account"] * 6
+        # A second Account-type segment (always empty here) makes the export write
+        # revenue accounts as "200:" (see views.account_number).
+        captions = ["Account", "Location", "Department", "Non-Product ID", "Sub Account"]
+        captions += [""] * 5
+        types = ["Account", "Class", "Class", "Class", "Account"] + ["Account"] * 5
         s.caption = GLCaption(1, captions, types, ["COGS Account"] + [""] * 9)
         terms = [
             ("Net 30", 30, "30", True),
@@ -472,6 +482,19 @@ class _Builder:
             ),
             ("inventory", "IT", "System", "Inventory", "630", "", "", "", "", "630", "Inventory"),
             (
+                "inventory_melbourne",
+                "IT",
+                "System",
+                "Inventory Melbourne",
+                "631",
+                "Melbourne",
+                "Hardware",
+                "",
+                "",
+                "631",
+                "Inventory (Melbourne warehouse)",
+            ),
+            (
                 "legacy_4999",
                 "R",
                 "Role",
@@ -687,6 +710,7 @@ class _Builder:
         *,
         contacts: str = "both",
         terms: str | None = None,
+        currency: str = "AUD",
     ) -> Company:
         rng = self.rng
         if name is None:
@@ -711,6 +735,7 @@ class _Builder:
             tax_code_id=self.tax["GST"],
             tax_identifier=f"{rng.randint(10, 99)} {rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
             site_id=1000 + index,
+            currency=currency,
         )
         self.s.companies[company.id] = company
         if contacts == "both":
@@ -827,6 +852,7 @@ class _Builder:
         status: str = "Closed",
         tax: str | None = None,
         adjust: Decimal = ZERO,
+        tax_only: Decimal | None = None,
         day: int | None = None,
         case: str | None = None,
     ) -> Invoice:
@@ -854,6 +880,7 @@ class _Builder:
             gl_tax_id=0,
             lines=lines,
             adjust=adjust,
+            tax_only=tax_only,
             reference=f"Ticket #{self.rng.randint(20000, 99999)}"
             if inv_type == "Standard"
             else None,
@@ -907,7 +934,8 @@ class _Builder:
         c_quote = m(index + 4, 'The "Byte" Shop')
         c_eom = m(index + 5, "Wattle Bakery Pty Ltd", terms="EOM")
         c_noprimary = m(index + 6, "Granite Freight Group", contacts="billing")
-        extra = [c_nobill, c_none, c_cafe, c_obrien, c_quote, c_eom, c_noprimary]
+        c_kiwi = m(index + 7, "Aoraki Software Limited", currency="NZD")
+        extra = [c_nobill, c_none, c_cafe, c_obrien, c_quote, c_eom, c_noprimary, c_kiwi]
         customers.extend(extra)
         L = self._line
         inv = self.invoice
@@ -1115,6 +1143,27 @@ class _Builder:
             ],
             case="large_amounts",
         )
+        inv(
+            plain,
+            "DownPayment",
+            [L("misc", "Down payment: network refresh project (30%)", D(1), D(4500), "project")],
+            case="down_payment",
+        )
+        inv(
+            plain,
+            "Progress",
+            [L("time", "Network refresh project: milestone 2 of 3", D(40), D(185), "project")],
+            case="progress",
+        )
+        inv(plain, "Miscellaneous", [], tax_only=D("48.20"), case="tax_only")
+        inv(plain, "Miscellaneous", [], case="zero_line")
+        inv(
+            c_kiwi,
+            "Standard",
+            [L("time", "Remote support (Auckland office)", D(3), D(180), "labor")],
+            tax="FRE",
+            case="foreign_currency",
+        )
         return index + len(extra)
 
     # --- expenses -------------------------------------------------------------------
@@ -1132,6 +1181,7 @@ class _Builder:
         member_id: int | None = None,
         notes: str = "",
         day: int | None = None,
+        as_bill: bool = False,
         case: str | None = None,
     ) -> Expense:
         s, rng = self.s, self.rng
@@ -1160,6 +1210,7 @@ class _Builder:
             department_id=10,
             notes=notes or f"{type_name} - {when.isoformat()}",
             payment_method="Cash" if classification == "Reimbursable" else "Company Credit Card",
+            as_bill=as_bill,
             updated=f"{when.isoformat()}T17:00:00Z",
         )
         s.add_expense(exp)
@@ -1183,8 +1234,16 @@ class _Builder:
         billable = mapping == "exp_travel" and rng.random() < 0.6
         company = rng.choice(customers).id if billable else 2
         amount = D(rng.randint(800, 90000)) / 100
+        as_bill = kind == "Reimbursable" and rng.random() < 0.2
         return self.expense(
-            kind, type_name, mapping, amount, taxed=taxed, billable=billable, company_id=company
+            kind,
+            type_name,
+            mapping,
+            amount,
+            taxed=taxed,
+            billable=billable,
+            company_id=company,
+            as_bill=as_bill,
         )
 
     def expense_cases(self, customers: list[Company]) -> None:
@@ -1226,6 +1285,28 @@ class _Builder:
             notes="Cables from hardware store",
             case="expense_mapping_empty",
         )
+        bill = self.expense(
+            "Reimbursable",
+            "Parking",
+            "exp_motor",
+            D("36.00"),
+            member_id=3,
+            day=21,  # Monday 2025-01-27
+            notes="Parking at client site",
+            as_bill=True,
+            case="expense_bill",
+        )
+        self.expense(
+            "Reimbursable",
+            "Meals",
+            "exp_meals",
+            D("58.40"),
+            member_id=3,
+            day=23,  # the same week: the same bill
+            notes="Team lunch during cut-over",
+            as_bill=True,
+        )
+        assert self.s.cases["expense_bill"] == str(bill.id)
 
     # --- procurement ----------------------------------------------------------------
 
@@ -1242,7 +1323,10 @@ class _Builder:
         built = []
         for n, (code, qty, cost) in enumerate(lines, start=1):
             item = s.items[self.item[code]]
-            mapping = s.mapping_ids["inv_adjust"] if kind == "Adjustment" else item.gl_account_id
+            mapping = {
+                "Adjustment": s.mapping_ids["inv_adjust"],
+                "Transfer": s.mapping_ids["inventory_melbourne"],
+            }.get(kind, item.gl_account_id)
             built.append(
                 ProcurementLine(
                     s.gl_id(),
@@ -1258,10 +1342,12 @@ class _Builder:
         po_id = 7000 + len(s.procurement) + 1
         when = START + timedelta(days=rng.randint(0, 150))
         purchase = kind == "Purchase"
+        transfer = kind == "Transfer"
+        prefix = "TRF" if transfer else "ADJ"
         record = Procurement(
             id=built[0].gl_id,
             kind=kind,
-            document_number=str(po_id) if purchase else f"ADJ{po_id}",
+            document_number=str(po_id) if purchase else f"{prefix}{po_id}",
             po_id=po_id,
             packing_slip=f"PS{po_id}" if purchase else "",
             vendor_id=rng.choice(self.vendor_ids) if purchase else None,
@@ -1280,6 +1366,9 @@ class _Builder:
             vendor_invoice_number=f"INV-{rng.randint(100000, 999999)}" if purchase else None,
             vendor_invoice_date=when if purchase else None,
             adjustment_account_id=s.mapping_ids["inventory"] if not purchase else None,
+            offset_gl_id=s.gl_id() if transfer else None,
+            transfer_from="SYDNEY" if transfer else None,
+            transfer_to="MELBOURNE" if transfer else None,
             reason=reason,
             updated=f"{when.isoformat()}T11:00:00Z",
         )
@@ -1290,7 +1379,14 @@ class _Builder:
 
     def random_procurement(self) -> Procurement:
         rng = self.rng
-        if rng.random() < 0.15:
+        pick = rng.random()
+        if pick < 0.05:
+            code = rng.choice(["HW-LAPTOP", "HW-DOCK"])
+            cost = self.s.items[self.item[code]].cost
+            return self.procurement(
+                "Transfer", [(code, D(rng.randint(1, 5)), cost)], reason="Stock rebalancing"
+            )
+        if pick < 0.2:
             code = rng.choice(["HW-LAPTOP", "HW-DOCK"])
             cost = self.s.items[self.item[code]].cost
             return self.procurement(
@@ -1331,6 +1427,25 @@ class _Builder:
             reason="Shrinkage: two docks missing at stocktake",
             case="inventory_adjustment",
         )
+        self.procurement(
+            "Transfer",
+            [("HW-LAPTOP", D(4), D(1420))],
+            reason="Stock for the Melbourne office refresh",
+            case="inventory_transfer",
+        )
+
+
+def split_records(records: int) -> dict[str, int]:
+    """The record counts of a tenant of ``records`` unposted records in all: 70% invoices,
+    15% expenses, 15% procurement, a customer per 25 records (at least 20)."""
+    invoices = round(records * 0.7)
+    expenses = round(records * 0.15)
+    return {
+        "invoices": invoices,
+        "expenses": expenses,
+        "procurement": max(records - invoices - expenses, 0),
+        "customers": max(20, records // 25),
+    }
 
 
 def generate(
@@ -1344,7 +1459,8 @@ def generate(
 ) -> State:
     """Build a tenant. Counts are totals (cases included); ``cases`` seeds every named case.
 
-    Invoice numbers start at 10001, invoice ids at 39001, GL entry ids at 1000.
+    Invoice numbers start at 10001, invoice ids at 39001, GL entry ids at 1000. For a
+    tenant of N records in all, pass ``**split_records(N)``.
     """
     b = _Builder(seed)
     b.reference()
@@ -1358,7 +1474,8 @@ def generate(
     while len(b.s.invoices) < invoices:
         company = rng.choice(companies)
         inv_type = rng.choices(
-            ["Standard", "Agreement", "Miscellaneous", "CreditMemo"], [60, 25, 10, 5]
+            ["Standard", "Agreement", "Miscellaneous", "CreditMemo", "Progress", "DownPayment"],
+            [58, 25, 9, 5, 2, 1],
         )[0]
         count = 1 if inv_type == "CreditMemo" else rng.choice([1, 1, 2, 2, 3, 4, 6])
         status = "Closed" if rng.random() < 0.97 else "New"
