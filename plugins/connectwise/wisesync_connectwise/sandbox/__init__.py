@@ -48,16 +48,20 @@ def start_sandbox(port: int = 0, seed: int | None = 0, **options: Any) -> Sandbo
 
     ``options`` go to :class:`ConnectWiseSandbox` (``records``, ``invoices``, ``expenses``,
     ``procurement``, ``customers``, ``cases``, ``max_page_size``, ``rate_limit``,
-    ``credentials``, ``latency``, ``single_payment_per_invoice``) except ``warm``
-    (default True: encode every record's JSON before serving). The server gets
+    ``credentials``, ``latency``, ``single_payment_per_invoice``, ``validate_schema``)
+    except ``warm`` (default True: encode every record's JSON before serving) and ``tls``
+    (an ``ssl.SSLContext``: serve HTTPS, see :mod:`wisesync.testing.tls`). The server gets
     two extra attributes: ``api_url`` (``url`` + :data:`API_BASE`) and
     ``credentials``.
     """
     warm = options.pop("warm", True)
+    tls = options.pop("tls", None)
     app = ConnectWiseSandbox(seed, **options)
+    if tls is not None:
+        app.scheme = "https"
     if warm:
         app.warm()
-    server = SandboxServer(app, port=port)
+    server = SandboxServer(app, port=port, tls=tls)
     server.api_url = server.url + API_BASE  # type: ignore[attr-defined]
     server.credentials = app.credentials  # type: ignore[attr-defined]
     return server.start()

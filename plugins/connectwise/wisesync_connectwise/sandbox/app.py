@@ -164,6 +164,7 @@ class ConnectWiseSandbox(SandboxApp):
         super().__init__()
         #: check every body against the published schema (see :mod:`.schema`)
         self.validate_schema = validate_schema
+        self.scheme = "http"  # "https" when served over TLS (start_sandbox sets it)
         self.schema_violations: list[schema.SchemaViolation] = []
         self.seed = 0 if seed is None else int(seed)
         self.credentials = credentials or Credentials()
@@ -214,6 +215,8 @@ class ConnectWiseSandbox(SandboxApp):
                         "seconds in the Retry-After header.",
                         headers={"Retry-After": str(max(1, math.ceil(wait)))},
                     )
+            if self.scheme != "http":  # the Link headers' scheme (see listing._url)
+                request.headers["x-forwarded-proto"] = self.scheme
             if not request.path.lower().startswith("/login/companyinfo/"):
                 self._authenticate(request)
             self._check_request(request)
