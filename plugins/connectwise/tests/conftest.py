@@ -32,10 +32,7 @@ def server(cw_server: SandboxServer) -> Iterator[SandboxServer]:
     """
     cw_server.app.reset()
     yield cw_server
-    violations = list(cw_server.app.schema_violations)
-    assert not violations, "bodies break the published ConnectWise schema:\n" + "\n".join(
-        str(v) for v in violations
-    )
+    cw_server.app.assert_published_shapes()
 
 
 @pytest.fixture

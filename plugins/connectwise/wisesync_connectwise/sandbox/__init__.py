@@ -20,7 +20,12 @@ Helpers on the app (``server.app``): ``unposted_counts()``, ``case(name)`` /
 ``batches()``, ``set_invoice_status(n, status)``, ``gl_mapping(key)``,
 ``fix_mapping(key, account=, location=, department=, non_product_id=)``,
 ``add_gl_mapping(...)``, ``remap_invoice_lines(n, key)``, ``warm()``,
-``reset()``, and from the base ``calls()``, ``faults``, ``log``.
+``reset()``, ``schema_violations`` / ``assert_published_shapes()`` (every body is
+checked against ConnectWise's published models, :mod:`.schema`), and from the base
+``calls()``, ``faults``, ``log``.
+
+Modules also: :mod:`.schema` (the published-model checks). ``start_sandbox(tls=ctx)``
+serves HTTPS (see :mod:`wisesync.testing.tls`); ``records=N`` seeds N unposted records.
 """
 
 from __future__ import annotations

@@ -284,6 +284,16 @@ class ConnectWiseSandbox(SandboxApp):
                 schema.SchemaViolation("response", request.method, request.path, tuple(messages))
             )
 
+    def assert_published_shapes(self) -> None:
+        """Raise AssertionError naming every body, sent or served since the last
+        :meth:`reset`, that broke ConnectWise's published models (a test's teardown hook)."""
+        violations = list(self.schema_violations)
+        if violations:
+            raise AssertionError(
+                f"{len(violations)} bodies break the published ConnectWise schema:\n"
+                + "\n".join(str(v) for v in violations[:20])
+            )
+
     def _authenticate(self, request: Request) -> None:
         header = request.header("authorization") or ""
         if not header.lower().startswith("basic "):

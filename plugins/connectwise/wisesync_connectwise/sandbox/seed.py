@@ -8,15 +8,20 @@ default) the first records are the named edge cases of
 invoice number, expense id or procurement id); the rest are ordinary, clean
 records. :func:`demo` is the small preset with every case.
 
-The chart of accounts, tax xrefs, item codes and tracking options match the
-Xero sandbox's seed (``docs/sandbox-scenario.md``).
+The reference data (locations, GL caption and mappings, terms, statuses, tax codes,
+items, members, vendors) and the word lists for generated names are data, in
+``data/tenant.toml``; the chart of accounts, tax xrefs, item codes and tracking options
+match the Xero sandbox's seed (``docs/sandbox-scenario.md``). The named cases stay code
+(each is a few builder calls). ``split_records(N)`` gives the counts of an N-record tenant.
 """
 
 from __future__ import annotations
 
 import random
+import tomllib
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from wisesync.money import round_money
 
@@ -93,112 +98,13 @@ PROCUREMENT_CASES = {
     "inventory_transfer": "inventory transfer between warehouses (value moves 630 -> 631)",
 }
 
-_PREFIX = [
-    "Harbour",
-    "Southern Cross",
-    "Bluegum",
-    "Coastal",
-    "Redgum",
-    "Kookaburra",
-    "Summit",
-    "Riverbend",
-    "Ironbark",
-    "Wattle",
-    "Banksia",
-    "Granite",
-    "Pacific",
-    "Outback",
-    "Jacaranda",
-    "Silverwater",
-    "Northgate",
-    "Lakeside",
-    "Parkview",
-    "Eastwood",
-    "Highfield",
-    "Brightwater",
-    "Sandstone",
-    "Westbridge",
-]
-_TRADE = [
-    "Dental",
-    "Legal",
-    "Accounting",
-    "Logistics",
-    "Architects",
-    "Physiotherapy",
-    "Engineering",
-    "Real Estate",
-    "Veterinary",
-    "Medical Centre",
-    "Builders",
-    "Pharmacy",
-    "Motors",
-    "Travel",
-    "Freight",
-    "Surveyors",
-    "Plumbing",
-    "Electrical",
-    "Financial Planning",
-    "Bakery",
-]
-_SUFFIX = ["Pty Ltd", "Group", "Partners", "& Co", "Services", "Pty Ltd", "Holdings"]
-_FIRST = [
-    "Olivia",
-    "Jack",
-    "Charlotte",
-    "William",
-    "Amelia",
-    "Noah",
-    "Isla",
-    "Thomas",
-    "Mia",
-    "James",
-    "Chloe",
-    "Liam",
-    "Zoë",
-    "Sean",
-    "Priya",
-    "Wei",
-    "Fatima",
-    "Luca",
-]
-_LAST = [
-    "Smith",
-    "Jones",
-    "Williams",
-    "Brown",
-    "Wilson",
-    "Taylor",
-    "Nguyen",
-    "Martin",
-    "Anderson",
-    "Thompson",
-    "O'Connor",
-    "Kelly",
-    "Chen",
-    "Singh",
-    "Rossi",
-    "Papadopoulos",
-]
-_CITIES = [
-    ("Sydney", "NSW", "2000"),
-    ("Melbourne", "VIC", "3000"),
-    ("Brisbane", "QLD", "4000"),
-    ("Parramatta", "NSW", "2150"),
-    ("Geelong", "VIC", "3220"),
-    ("Perth", "WA", "6000"),
-]
-_STREETS = ["George St", "Collins St", "Queen St", "Church St", "King St", "Elizabeth St"]
-_TIME_NOTES = [
-    "Resolved Outlook profile corruption for user",
-    "Replaced failed UPS battery",
-    "Firewall firmware upgrade and rule review",
-    "Onboarded new starter: M365, laptop, MFA",
-    "Investigated slow file server, cleared VSS snapshots",
-    "Reset MFA and conditional access for travelling user",
-    "Printer driver rollout via Intune",
-    "Backup restore test (quarterly)",
-]
+#: The tenant's reference data and word lists (``data/tenant.toml``).
+TENANT = tomllib.loads((Path(__file__).with_name("data") / "tenant.toml").read_text("utf-8"))
+_NAMES = TENANT["names"]
+_PREFIX, _TRADE, _SUFFIX = _NAMES["prefix"], _NAMES["trade"], _NAMES["suffix"]
+_FIRST, _LAST, _STREETS = _NAMES["first"], _NAMES["last"], _NAMES["streets"]
+_CITIES = [tuple(c) for c in _NAMES["cities"]]
+_TIME_NOTES = _NAMES["time_notes"]
 
 
 def _q(value: Decimal, places: str = "0.01") -> Decimal:
@@ -217,422 +123,50 @@ class _Builder:
     # --- reference data -------------------------------------------------------------
 
     def reference(self) -> None:
-        s = self.s
-        for i, name in enumerate(["Sydney", "Melbourne", "Brisbane", "Perth"], start=1):
+        """Reference data from ``data/tenant.toml`` (the owner company is built here)."""
+        s, data = self.s, TENANT
+        for i, name in enumerate(data["locations"], start=1):
             s.locations[i] = Place(i, name, name[:3].upper())
-        for i, (name, ident) in enumerate(
-            [("Managed Services", "MS"), ("Projects", "PRJ"), ("Hardware", "HW")], start=10
-        ):
+        for i, (name, ident) in enumerate(data["departments"], start=10):
             s.departments[i] = Place(i, name, ident)
-        # A second Account-type segment (always empty here) makes the export write
-        # revenue accounts as "200:" (see views.account_number).
-        captions = ["Account", "Location", "Department", "Non-Product ID", "Sub Account"]
-        captions += [""] * 5
-        types = ["Account", "Class", "Class", "Class", "Account"] + ["Account"] * 5
-        s.caption = GLCaption(1, captions, types, ["COGS Account"] + [""] * 9)
-        terms = [
-            ("Net 30", 30, "30", True),
-            ("Net 14", 14, "14", False),
-            ("Due on receipt", 0, "0", False),
-            ("EOM", 0, "", False),
-        ]
-        for i, (name, days, xref, default) in enumerate(terms, start=1):
+        captions = [name for name, _ in data["caption"]] + [""] * SEGMENTS
+        types = [kind for _, kind in data["caption"]] + ["Account"] * SEGMENTS
+        cogs = [data["cogs_caption"]] + [""] * (SEGMENTS - 1)
+        s.caption = GLCaption(1, captions[:SEGMENTS], types[:SEGMENTS], cogs)
+        for i, (name, days, xref, default) in enumerate(data["terms"], start=1):
             s.terms[i] = BillingTerm(i, name, days, xref, default)
-        statuses = [
-            ("New", False, True, False),
-            ("Sent", True, False, True),
-            ("Closed", True, False, False),
-            ("Finance Hold", False, False, False),
-            ("GL Reload", False, False, False),
-        ]
-        for i, (name, closed, default, sent) in enumerate(statuses, start=1):
+        for i, (name, closed, default, sent) in enumerate(data["statuses"], start=1):
             s.statuses[i] = BillingStatus(i, name, closed, default, sent, sort_order=i)
-        taxes = [
-            ("GST", "GST on Income", "OUTPUT", "0.1", "EXEMPTOUTPUT"),
-            ("GSTIN", "GST on Expenses", "INPUT", "0.1", "EXEMPTEXPENSES"),
-            ("FRE", "GST Free Income", "EXEMPTOUTPUT", "0", "EXEMPTOUTPUT"),
-            ("FREEXP", "GST Free Expenses", "EXEMPTEXPENSES", "0", "EXEMPTEXPENSES"),
-            ("NOTAX", "No GST", "NONE", "0", "NONE"),
-            ("BASEX", "BAS Excluded", "BASEXCLUDED", "0", "BASEXCLUDED"),
-            ("GST99", "GST (legacy 99)", "GST99", "0.1", "EXEMPTOUTPUT"),
-        ]
-        for i, (ident, desc, xref, rate, exempt) in enumerate(taxes, start=1):
+        for i, (ident, desc, xref, rate, exempt) in enumerate(data["tax_codes"], start=1):
             s.tax_codes[i] = TaxCode(i, ident, desc, xref, D(rate), exempt)
         self.tax = {t.identifier: t.id for t in s.tax_codes.values()}
 
-        mapped_types = {
-            "System": (1, "System Account"),
-            "Role": (2, "Work Role"),
-            "Agreement": (3, "Agreement Type"),
-            "Category": (4, "Product Category"),
-            "Expense": (5, "Expense Type"),
-            "Tax": (6, "Tax Code"),
-        }
-        # name: (glType, mapped type, mapped record, account, location, department, npid,
-        #        cogs, inventory, description)
-        rows = [
-            (
-                "ar",
-                "AR",
-                "System",
-                "Accounts Receivable",
-                "610",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Accounts Receivable",
-            ),
-            (
-                "ap",
-                "AP",
-                "System",
-                "Accounts Payable",
-                "800",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Accounts Payable",
-            ),
-            (
-                "sales_tax",
-                "ST",
-                "Tax",
-                "Sales Tax Level 1",
-                "820",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Level 1 Sales Tax",
-            ),
-            (
-                "purchase_tax",
-                "ST",
-                "Tax",
-                "Purchase Tax Level 1",
-                "820",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Purchase Tax",
-            ),
-            (
-                "labor",
-                "R",
-                "Role",
-                "Engineer",
-                "200",
-                "Sydney",
-                "Managed Services",
-                "LABOR",
-                "",
-                "",
-                "Labor Revenue",
-            ),
-            (
-                "managed",
-                "RA",
-                "Agreement",
-                "Managed Services",
-                "210",
-                "Sydney",
-                "Managed Services",
-                "MANAGED",
-                "",
-                "",
-                "Managed Services Revenue",
-            ),
-            (
-                "project",
-                "R",
-                "Role",
-                "Project Engineer",
-                "220",
-                "Melbourne",
-                "Projects",
-                "PROJECT",
-                "",
-                "",
-                "Project Revenue",
-            ),
-            (
-                "hardware",
-                "RP",
-                "Category",
-                "Hardware",
-                "200",
-                "Brisbane",
-                "Hardware",
-                "",
-                "310",
-                "630",
-                "Hardware Sales",
-            ),
-            (
-                "software",
-                "RP",
-                "Category",
-                "Software",
-                "210",
-                "Sydney",
-                "Managed Services",
-                "",
-                "310",
-                "",
-                "Software Sales",
-            ),
-            (
-                "billable_expense",
-                "RE",
-                "Expense",
-                "Billable Expenses",
-                "260",
-                "",
-                "",
-                "EXPENSE",
-                "",
-                "",
-                "Billable Expense Revenue",
-            ),
-            (
-                "freight",
-                "PF",
-                "System",
-                "PO Freight",
-                "300",
-                "",
-                "",
-                "FREIGHT",
-                "",
-                "",
-                "PO Freight",
-            ),
-            (
-                "exp_travel",
-                "EE",
-                "Expense",
-                "Travel",
-                "493",
-                "Sydney",
-                "Managed Services",
-                "",
-                "",
-                "",
-                "Travel - National",
-            ),
-            (
-                "exp_general",
-                "EI",
-                "Expense",
-                "General",
-                "429",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "General Expenses",
-            ),
-            (
-                "exp_motor",
-                "EI",
-                "Expense",
-                "Mileage",
-                "449",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Motor Vehicle Expenses",
-            ),
-            ("exp_meals", "EI", "Expense", "Meals", "420", "", "", "", "", "", "Entertainment"),
-            (
-                "exp_offset",
-                "EO",
-                "System",
-                "Expense Offset",
-                "880",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Expense Offset",
-            ),
-            (
-                "inv_adjust",
-                "IA",
-                "System",
-                "Inventory Adjustment",
-                "310",
-                "",
-                "Hardware",
-                "",
-                "",
-                "630",
-                "Inventory Adjustment",
-            ),
-            ("inventory", "IT", "System", "Inventory", "630", "", "", "", "", "630", "Inventory"),
-            (
-                "inventory_melbourne",
-                "IT",
-                "System",
-                "Inventory Melbourne",
-                "631",
-                "Melbourne",
-                "Hardware",
-                "",
-                "",
-                "631",
-                "Inventory (Melbourne warehouse)",
-            ),
-            (
-                "legacy_4999",
-                "R",
-                "Role",
-                "Legacy Support",
-                "4999",
-                "Sydney",
-                "Managed Services",
-                "LABOR",
-                "",
-                "",
-                "Legacy Support Revenue",
-            ),
-            (
-                "old_subs_477",
-                "RA",
-                "Agreement",
-                "Old Subscriptions",
-                "477",
-                "Sydney",
-                "Managed Services",
-                "MANAGED",
-                "",
-                "",
-                "Old Subscriptions",
-            ),
-            (
-                "unmapped",
-                "R",
-                "Role",
-                "Unmapped Role",
-                "",
-                "Sydney",
-                "Managed Services",
-                "LABOR",
-                "",
-                "",
-                "Unmapped Revenue",
-            ),
-            (
-                "no_npid",
-                "R",
-                "Role",
-                "Remote Support",
-                "200",
-                "Sydney",
-                "Managed Services",
-                "",
-                "",
-                "",
-                "Remote Support Revenue",
-            ),
-            (
-                "perth",
-                "R",
-                "Role",
-                "Onsite Engineer Perth",
-                "200",
-                "Perth",
-                "Managed Services",
-                "LABOR",
-                "",
-                "",
-                "Labor Revenue (Perth)",
-            ),
-            (
-                "exp_unmapped",
-                "EI",
-                "Expense",
-                "Uncategorised",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Uncategorised Expense",
-            ),
-        ]
-        for i, (key, gl_type, mtype, record, acct, loc, dept, npid, cogs, inv, desc) in enumerate(
-            rows, start=1
-        ):
-            segments = [acct, loc, dept, npid] + [""] * (SEGMENTS - 4)
-            cogs_segments = [cogs] + [""] * (SEGMENTS - 1)
+        mapped_types = {k: (v[0], v[1]) for k, v in data["mapped_types"].items()}
+        for i, row in enumerate(data["gl_mappings"], start=1):
+            npid = row.get("non_product_id", "")
+            segments = [row.get("account", ""), row.get("location", ""), row.get("department", "")]
+            segments += [npid] + [""] * (SEGMENTS - 4)
             s.gl_accounts[i] = GLAccount(
                 id=i,
-                gl_type=gl_type,
-                mapped_type=mapped_types[mtype],
-                mapped_record=(100 + i, record),
+                gl_type=row["gl_type"],
+                mapped_type=mapped_types[row["mapped_type"]],
+                mapped_record=(100 + i, row["record"]),
                 segments=segments,
-                cogs=cogs_segments,
+                cogs=[row.get("cogs", "")] + [""] * (SEGMENTS - 1),
                 product_id=npid or None,
-                inventory=inv or None,
+                inventory=row.get("inventory") or None,
                 sales_code=None,
-                description=desc,
+                description=row["description"],
             )
-            s.mapping_ids[key] = i
+            s.mapping_ids[row["key"]] = i
         m = s.mapping_ids
         s.ar_account_id, s.ap_account_id = m["ar"], m["ap"]
         s.tax_account_id, s.purchase_tax_account_id = m["sales_tax"], m["purchase_tax"]
 
-        items = [
-            (
-                "HW-LAPTOP",
-                "Dell Latitude 5450 14in laptop, i7, 16GB, 512GB",
-                "1899",
-                "1420",
-                "hardware",
-                "Hardware",
-            ),
-            ("HW-DOCK", "Dell WD19S USB-C dock", "329", "241.5", "hardware", "Hardware"),
-            (
-                "SW-M365",
-                "Microsoft 365 Business Premium (monthly, per user)",
-                "36.3",
-                "29.04",
-                "software",
-                "Software",
-            ),
-            (
-                "SW-AV",
-                "SentinelOne Control endpoint protection (monthly)",
-                "8.8",
-                "5.5",
-                "software",
-                "Software",
-            ),
-        ]
-        for i, (code, desc, price, cost, mapping, category) in enumerate(items, start=201):
+        for i, (code, desc, price, cost, mapping, category) in enumerate(data["items"], start=201):
             s.items[i] = Item(i, code, desc, D(price), D(cost), m[mapping], category)
         self.item = {it.identifier: it.id for it in s.items.values()}
-
-        members = [
-            ("jsmith", "John", "Smith"),
-            ("apatel", "Aisha", "Patel"),
-            ("mnguyen", "Minh", "Nguyen"),
-            ("sobrien", "Seán", "O'Brien"),
-        ]
-        for i, (ident, first, last) in enumerate(members, start=1):
+        for i, (ident, first, last) in enumerate(data["members"], start=1):
             s.members[i] = Member(
                 i, ident, first, last, f"EMP-{ident.upper()}", f"{ident}@demomsp.com.au"
             )
@@ -652,13 +186,8 @@ class _Builder:
             site_id=2,
         )
         s.companies[owner.id] = owner
-        vendors = [
-            ("INGRAM", "Ingram Micro Australia", "V00001"),
-            ("DICKER", "Dicker Data Limited", "V00002"),
-            ("LEADER", "Leader Computers Pty Ltd", "V00003"),
-        ]
         self.vendor_ids = []
-        for i, (ident, name, acct) in enumerate(vendors, start=50):
+        for i, (ident, name, acct) in enumerate(TENANT["vendors"], start=50):
             vendor = Company(
                 i,
                 ident,
