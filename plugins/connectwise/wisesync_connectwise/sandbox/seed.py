@@ -11,8 +11,10 @@ records. :func:`demo` is the small preset with every case.
 The reference data (locations, GL caption and mappings, terms, statuses, tax codes,
 items, members, vendors) and the word lists for generated names are data, in
 ``data/tenant.toml``; the chart of accounts, tax xrefs, item codes and tracking options
-match the Xero sandbox's seed (``docs/sandbox-scenario.md``). The named cases stay code
-(each is a few builder calls). ``split_records(N)`` gives the counts of an N-record tenant.
+match the Xero sandbox's seed (``docs/sandbox-scenario.md``). The named cases are data
+too, in ``data/cases.toml`` (customers, lines, amounts, in seeding order); code builds
+them and the generated records. ``split_records(N)`` gives the counts of an N-record
+tenant.
 """
 
 from __future__ import annotations
@@ -50,53 +52,12 @@ D = Decimal
 START = date(2025, 1, 6)
 Q7 = D("0.0000001")
 
+#: The named cases, in seeding order (``data/cases.toml``).
+CASES = tomllib.loads((Path(__file__).with_name("data") / "cases.toml").read_text("utf-8"))
 #: Invoice cases (name -> what it exercises); every one is seeded when ``cases=True``.
-INVOICE_CASES = {
-    "standard": "time + product lines, Net 30, GST",
-    "agreement": "agreement invoice (managed services)",
-    "credit_memo": "credit memo with negative quantities and totals",
-    "many_lines": "60 lines",
-    "rounding": "7-decimal quantities/prices, CW line totals no ledger reproduces -> ROUNDING_APPLIED",
-    "long_description": "a line description over 4,000 characters",
-    "zero_total": "zero-total invoice",
-    "adjustment_small": "header total 3.50 above the lines -> ADJUSTMENT_APPLIED",
-    "adjustment_large": "header total 25.00 above the lines -> ADJUSTMENT_OVER_CAP",
-    "mapping_empty": "a line whose GL mapping has an empty account -> GL_MAPPING_MISSING",
-    "no_npid": "a non-product line whose mapping has no Non-Product ID",
-    "account_4999": "GL account 4999 (not in the ledger) -> LEDGER_ACCOUNT_MISSING",
-    "account_477": "GL account 477 (archived in the ledger) -> LEDGER_ACCOUNT_MISSING",
-    "tracking_perth": "tracking option Perth (not in the ledger) -> TRACKING_MISSING",
-    "gst99": "tax code xref GST99 (not in the ledger) -> TAX_CODE_INVALID",
-    "terms_eom": "billing term EOM with no days/xref -> TERMS_XREF",
-    "no_billing_contact": "customer with a primary but no billing contact",
-    "no_primary_contact": "customer with a billing but no primary contact",
-    "no_contacts": "customer with neither primary nor billing contact",
-    "unicode_name": "customer Café Zürich",
-    "apostrophe_name": "customer O'Brien & Sons",
-    "quote_name": 'customer The "Byte" Shop (escaped quotes in conditions)',
-    "exempt": "GST-free invoice",
-    "mixed_tax": "taxable and non-taxable lines",
-    "finance_hold": "billing status Finance Hold: not in the Accounting Interface",
-    "large_amounts": "large quantities and prices",
-    "down_payment": "down-payment invoice (billing type DownPayment)",
-    "progress": "progress invoice (billing type Progress)",
-    "tax_only": "tax-only invoice: no revenue lines, only the sales-tax line",
-    "zero_line": "invoice with no lines at all (only a zero sales-tax line)",
-    "foreign_currency": "invoice of a customer billed in NZD (no exchange rate is published)",
-}
-EXPENSE_CASES = {
-    "reimbursable": "employee-paid, billable to a customer",
-    "non_reimbursable": "company card, with an Expense Offset",
-    "personal": "personal expense on a company card (credit bill)",
-    "expense_mapping_empty": "expense type whose GL mapping has an empty account",
-    "expense_bill": "two reimbursable expenses of one member exported as one expense bill",
-}
-PROCUREMENT_CASES = {
-    "receipt_freight": "purchase receipt with freight",
-    "receipt_multi": "purchase receipt with many lines",
-    "inventory_adjustment": "inventory adjustment (shrinkage)",
-    "inventory_transfer": "inventory transfer between warehouses (value moves 630 -> 631)",
-}
+INVOICE_CASES = {c["case"]: c["description"] for c in CASES["invoices"]}
+EXPENSE_CASES = {c["case"]: c["description"] for c in CASES["expenses"] if "case" in c}
+PROCUREMENT_CASES = {c["case"]: c["description"] for c in CASES["procurement"]}
 
 #: The tenant's reference data and word lists (``data/tenant.toml``).
 TENANT = tomllib.loads((Path(__file__).with_name("data") / "tenant.toml").read_text("utf-8"))
@@ -454,246 +415,51 @@ class _Builder:
         return lines
 
     def invoice_cases(self, customers: list[Company], index: int) -> int:
-        m = self.customer
-        plain = customers[0]
-        c_nobill = m(index, "Kookaburra Physiotherapy Pty Ltd", contacts="primary")
-        c_none = m(index + 1, "Ironbark Surveyors", contacts="none")
-        c_cafe = m(index + 2, "Café Zürich")
-        c_obrien = m(index + 3, "O'Brien & Sons Plumbing")
-        c_quote = m(index + 4, 'The "Byte" Shop')
-        c_eom = m(index + 5, "Wattle Bakery Pty Ltd", terms="EOM")
-        c_noprimary = m(index + 6, "Granite Freight Group", contacts="billing")
-        c_kiwi = m(index + 7, "Aoraki Software Limited", currency="NZD")
-        extra = [c_nobill, c_none, c_cafe, c_obrien, c_quote, c_eom, c_noprimary, c_kiwi]
+        """Seed ``CASES["invoices"]`` (their own customers appended to ``customers``);
+        returns the next free customer index."""
+        named = {"plain": customers[0]}
+        for n, spec in enumerate(CASES["case_customers"]):
+            options = {k: spec[k] for k in ("contacts", "terms", "currency") if k in spec}
+            named[spec["key"]] = self.customer(index + n, spec["name"], **options)
+        extra = [c for key, c in named.items() if key != "plain"]
         customers.extend(extra)
-        L = self._line
-        inv = self.invoice
-        inv(
-            plain,
-            "Standard",
-            [
-                L("time", "Server patching and reboot (after hours)", D("2.5"), D(165), "labor"),
-                L(
-                    "product",
-                    "Dell Latitude 5450 14in laptop",
-                    D(2),
-                    D(1899),
-                    "hardware",
-                    "HW-LAPTOP",
-                ),
-            ],
-            case="standard",
-        )
-        inv(
-            plain,
-            "Agreement",
-            [
-                L("agreement", "Managed services agreement - March", D(1), D(2200), "managed"),
-                L(
-                    "product",
-                    "Microsoft 365 Business Premium",
-                    D(25),
-                    D("36.3"),
-                    "software",
-                    "SW-M365",
-                ),
-            ],
-            case="agreement",
-        )
-        inv(
-            plain,
-            "CreditMemo",
-            [L("product", "Return: Dell WD19S dock (faulty)", D(1), D(329), "hardware", "HW-DOCK")],
-            case="credit_memo",
-        )
-        inv(plain, "Standard", self._random_lines("Standard", 60), case="many_lines")
-        inv(plain, "Standard", self.rounding_lines(4), case="rounding")
-        long_text = (
-            "Network refresh: " + "replaced core switch, re-patched comms rack, "
-            "documented VLANs and updated the as-built diagram. "
-        ) * 40
-        inv(
-            plain,
-            "Standard",
-            [L("time", long_text[:4500], D(6), D(185), "project")],
-            case="long_description",
-        )
-        inv(
-            plain,
-            "Standard",
-            [
-                L(
-                    "product",
-                    "Warranty replacement dock (no charge)",
-                    D(1),
-                    D(0),
-                    "hardware",
-                    "HW-DOCK",
-                )
-            ],
-            case="zero_total",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Remote support", D(3), D(165), "labor")],
-            adjust=D("3.50"),
-            case="adjustment_small",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Remote support", D(4), D(165), "labor")],
-            adjust=D("25.00"),
-            case="adjustment_large",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Consulting (role not mapped)", D(2), D(165), "unmapped")],
-            case="mapping_empty",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Remote support (no Non-Product ID)", D("1.5"), D(165), "no_npid")],
-            case="no_npid",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Legacy support contract hours", D(2), D(150), "legacy_4999")],
-            case="account_4999",
-        )
-        inv(
-            plain,
-            "Agreement",
-            [L("agreement", "Old subscription bundle", D(1), D(480), "old_subs_477")],
-            case="account_477",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Onsite visit, Perth office", D(3), D(165), "perth")],
-            case="tracking_perth",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Remote support", D(1), D(165), "labor")],
-            tax="GST99",
-            case="gst99",
-        )
-        inv(
-            c_eom,
-            "Standard",
-            [L("time", "Point-of-sale terminal setup", D(2), D(165), "labor")],
-            case="terms_eom",
-        )
-        inv(
-            c_nobill,
-            "Standard",
-            [L("time", "Remote support", D(1), D(165), "labor")],
-            case="no_billing_contact",
-        )
-        inv(
-            c_noprimary,
-            "Standard",
-            [L("time", "Remote support", D(1), D(165), "labor")],
-            case="no_primary_contact",
-        )
-        inv(
-            c_none,
-            "Standard",
-            [L("time", "Remote support", D(1), D(165), "labor")],
-            case="no_contacts",
-        )
-        inv(
-            c_cafe,
-            "Standard",
-            [L("time", "Wi-Fi access point install (café floor)", D(2), D(165), "labor")],
-            case="unicode_name",
-        )
-        inv(
-            c_obrien,
-            "Standard",
-            [L("time", "Replaced O'Brien's NAS drive", D(1), D(165), "labor")],
-            case="apostrophe_name",
-        )
-        inv(
-            c_quote,
-            "Standard",
-            [L("time", 'Configured "Byte" POS backup', D(1), D(165), "labor")],
-            case="quote_name",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Remote support (GST free)", D(2), D(165), "labor", taxable=False)],
-            tax="FRE",
-            case="exempt",
-        )
-        inv(
-            plain,
-            "Standard",
-            [
-                L("time", "Remote support", D(2), D(165), "labor"),
-                L(
-                    "expense",
-                    "Parking (GST free)",
-                    D(1),
-                    D("18.5"),
-                    "billable_expense",
-                    taxable=False,
-                ),
-            ],
-            case="mixed_tax",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Held for finance review", D(5), D(165), "labor")],
-            status="Finance Hold",
-            case="finance_hold",
-        )
-        inv(
-            plain,
-            "Standard",
-            [
-                L(
-                    "product",
-                    "Dell Latitude 5450 fleet refresh",
-                    D(250),
-                    D(1899),
-                    "hardware",
-                    "HW-LAPTOP",
-                ),
-                L("time", "Fleet deployment project", D("312.75"), D(185), "project"),
-            ],
-            case="large_amounts",
-        )
-        inv(
-            plain,
-            "DownPayment",
-            [L("misc", "Down payment: network refresh project (30%)", D(1), D(4500), "project")],
-            case="down_payment",
-        )
-        inv(
-            plain,
-            "Progress",
-            [L("time", "Network refresh project: milestone 2 of 3", D(40), D(185), "project")],
-            case="progress",
-        )
-        inv(plain, "Miscellaneous", [], tax_only=D("48.20"), case="tax_only")
-        inv(plain, "Miscellaneous", [], case="zero_line")
-        inv(
-            c_kiwi,
-            "Standard",
-            [L("time", "Remote support (Auckland office)", D(3), D(180), "labor")],
-            tax="FRE",
-            case="foreign_currency",
-        )
+        for spec in CASES["invoices"]:
+            lines = self._case_lines(spec)
+            self.invoice(
+                named[spec["customer"]],
+                spec["type"],
+                lines,
+                status=spec.get("status", "Closed"),
+                tax=spec.get("tax"),
+                adjust=D(spec.get("adjust", "0")),
+                tax_only=D(spec["tax_only"]) if "tax_only" in spec else None,
+                case=spec["case"],
+            )
         return index + len(extra)
+
+    def _case_lines(self, spec: dict) -> list[InvoiceLine]:
+        if "random_lines" in spec:
+            return self._random_lines(spec["type"], spec["random_lines"])
+        if "rounding_lines" in spec:
+            return self.rounding_lines(spec["rounding_lines"])
+        if spec.get("long_description"):
+            text = (
+                "Network refresh: " + "replaced core switch, re-patched comms rack, "
+                "documented VLANs and updated the as-built diagram. "
+            ) * 40
+            return [self._line("time", text[:4500], D(6), D(185), "project")]
+        return [
+            self._line(
+                ln["kind"],
+                ln["memo"],
+                D(ln["quantity"]),
+                D(ln["price"]),
+                ln["mapping"],
+                ln.get("item"),
+                taxable=ln.get("taxable", True),
+            )
+            for ln in spec["lines"]
+        ]
 
     # --- expenses -------------------------------------------------------------------
 
@@ -776,66 +542,21 @@ class _Builder:
         )
 
     def expense_cases(self, customers: list[Company]) -> None:
-        self.expense(
-            "Reimbursable",
-            "Airfare",
-            "exp_travel",
-            D("389.00"),
-            billable=True,
-            company_id=customers[0].id,
-            member_id=1,
-            notes="SYD-MEL return for on-site migration",
-            case="reimbursable",
-        )
-        self.expense(
-            "NonReimbursable",
-            "Meals",
-            "exp_meals",
-            D("142.60"),
-            member_id=2,
-            notes="Client lunch (company card)",
-            case="non_reimbursable",
-        )
-        self.expense(
-            "Personal",
-            "Meals",
-            "exp_meals",
-            D("23.40"),
-            member_id=4,
-            notes="Personal purchase on company card",
-            case="personal",
-        )
-        self.expense(
-            "Reimbursable",
-            "Uncategorised",
-            "exp_unmapped",
-            D("55.00"),
-            member_id=3,
-            notes="Cables from hardware store",
-            case="expense_mapping_empty",
-        )
-        bill = self.expense(
-            "Reimbursable",
-            "Parking",
-            "exp_motor",
-            D("36.00"),
-            member_id=3,
-            day=21,  # Monday 2025-01-27
-            notes="Parking at client site",
-            as_bill=True,
-            case="expense_bill",
-        )
-        self.expense(
-            "Reimbursable",
-            "Meals",
-            "exp_meals",
-            D("58.40"),
-            member_id=3,
-            day=23,  # the same week: the same bill
-            notes="Team lunch during cut-over",
-            as_bill=True,
-        )
-        assert self.s.cases["expense_bill"] == str(bill.id)
+        """Seed ``CASES["expenses"]``."""
+        for spec in CASES["expenses"]:
+            self.expense(
+                spec["classification"],
+                spec["type"],
+                spec["mapping"],
+                D(spec["amount"]),
+                billable=spec.get("billable", False),
+                company_id=customers[0].id if spec.get("customer") == "first" else 2,
+                member_id=spec["member"],
+                notes=spec["notes"],
+                day=spec.get("day"),
+                as_bill=spec.get("as_bill", False),
+                case=spec.get("case"),
+            )
 
     # --- procurement ----------------------------------------------------------------
 
@@ -929,39 +650,20 @@ class _Builder:
         return self.procurement("Purchase", lines, freight=freight if freight > 1 else D(0))
 
     def procurement_cases(self) -> None:
-        self.procurement(
-            "Purchase",
-            [("HW-LAPTOP", D(3), D(1420)), ("HW-DOCK", D(3), D("241.5"))],
-            freight=D("45.00"),
-            case="receipt_freight",
-        )
-        self.procurement(
-            "Purchase",
-            [
-                (c, D(q), self.s.items[self.item[c]].cost)
-                for c, q in [
-                    ("HW-LAPTOP", 5),
-                    ("HW-DOCK", 5),
-                    ("SW-M365", 40),
-                    ("SW-AV", 40),
-                    ("HW-DOCK", 2),
-                    ("HW-LAPTOP", 1),
-                ]
-            ],
-            case="receipt_multi",
-        )
-        self.procurement(
-            "Adjustment",
-            [("HW-DOCK", D(-2), D("241.5"))],
-            reason="Shrinkage: two docks missing at stocktake",
-            case="inventory_adjustment",
-        )
-        self.procurement(
-            "Transfer",
-            [("HW-LAPTOP", D(4), D(1420))],
-            reason="Stock for the Melbourne office refresh",
-            case="inventory_transfer",
-        )
+        """Seed ``CASES["procurement"]`` (a line's empty cost is the item's own)."""
+        items = self.s.items
+        for spec in CASES["procurement"]:
+            lines = [
+                (code, D(qty), D(cost) if cost else items[self.item[code]].cost)
+                for code, qty, cost in spec["lines"]
+            ]
+            self.procurement(
+                spec["kind"],
+                lines,
+                freight=D(spec.get("freight", "0")),
+                reason=spec.get("reason"),
+                case=spec["case"],
+            )
 
 
 def split_records(records: int) -> dict[str, int]:
