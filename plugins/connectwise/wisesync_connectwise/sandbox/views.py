@@ -1146,6 +1146,10 @@ class Views:
         term = s.terms.get(p.terms_id) if p.terms_id is not None else None
         total_tax = p.tax(rate)
         owner = next((c for c in s.companies.values() if "Owner" in c.types), None)
+        # Zynk's 2014 REST sample shows a purchase detail dated "5/1/2014 5:21:58 AM", but
+        # pyconnectwise (generated from the 2025 OpenAPI) parses these as date-time, so the
+        # sandbox writes ISO instants; the extractor's own tests cover the odd forms.
+        received = iso(p.date)
 
         def detail(
             gl_id: int,
@@ -1162,7 +1166,7 @@ class Views:
             return _p(
                 {
                     "id": gl_id,
-                    "documentDate": iso(p.date),
+                    "documentDate": received,
                     "glClass": self.gl_class(gl_account_id),
                     "glTypeId": gl_type,
                     "glItemId": item.identifier if item else "",
