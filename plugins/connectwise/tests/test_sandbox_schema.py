@@ -108,6 +108,8 @@ def test_a_request_outside_the_model_is_refused_and_recorded(demo):
     (violation,) = demo.app.schema_violations
     assert violation.direction == "request"
     assert any("exportEverything" in m for m in violation.messages)
+    listed = requests.get(demo.url + "/__sandbox/schema-violations").json()
+    assert [(v["direction"], v["method"]) for v in listed] == [("request", "POST")]
     demo.app.reset()
     assert demo.app.schema_violations == []
 

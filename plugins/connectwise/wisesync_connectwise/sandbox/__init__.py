@@ -20,7 +20,8 @@ Helpers on the app (``server.app``): ``unposted_counts()``, ``case(name)`` /
 ``batches()``, ``set_invoice_status(n, status)``, ``gl_mapping(key)``,
 ``fix_mapping(key, account=, location=, department=, non_product_id=)``,
 ``add_gl_mapping(...)``, ``remap_invoice_lines(n, key)``, ``warm()``,
-``reset()``, ``schema_violations`` / ``assert_published_shapes()`` (every body is
+``reset()``, ``schema_violations`` / ``assert_published_shapes()`` (also ``GET
+/__sandbox/schema-violations``; every body is
 checked against ConnectWise's published models, :mod:`.schema`), and from the base
 ``calls()``, ``faults``, ``log``.
 

@@ -284,6 +284,24 @@ class ConnectWiseSandbox(SandboxApp):
                 schema.SchemaViolation("response", request.method, request.path, tuple(messages))
             )
 
+    def _control(self, request: Request) -> Response:
+        """``GET /__sandbox/schema-violations`` lists the bodies that broke the published
+        models (for a sandbox run in another process); the rest is the base control API."""
+        if request.path.strip("/").lower() == "__sandbox/schema-violations":
+            return Response(
+                200,
+                [
+                    {
+                        "direction": v.direction,
+                        "method": v.method,
+                        "path": v.path,
+                        "messages": list(v.messages),
+                    }
+                    for v in self.schema_violations
+                ],
+            )
+        return super()._control(request)
+
     def assert_published_shapes(self) -> None:
         """Raise AssertionError naming every body, sent or served since the last
         :meth:`reset`, that broke ConnectWise's published models (a test's teardown hook)."""
