@@ -17,6 +17,7 @@ This module adds what every simulator needs:
 from __future__ import annotations
 
 import re
+import ssl
 import sys
 import threading
 import time
@@ -313,15 +314,27 @@ class _Server(ThreadingHTTPServer):
 
 
 class SandboxServer:
-    """Runs a :class:`SandboxApp` on 127.0.0.1 in a background thread.
+    """Runs a :class:`SandboxApp` on 127.0.0.1 in a background thread (HTTPS with ``tls``,
+    e.g. :func:`wisesync.testing.tls.server_context`).
 
     >>> with SandboxServer(app) as server:   # doctest: +SKIP
     ...     requests.get(server.url + "/...")
     """
 
-    def __init__(self, app: SandboxApp, port: int = 0, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        app: SandboxApp,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+    ):
         self.app = app
+        self.tls = tls
         self._server = _Server((host, port), app)
+        if tls is not None:  # HTTPS: the handshake runs on the request's own thread
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name=f"sandbox-{app.system}"
         )
@@ -332,8 +345,8 @@ class SandboxServer:
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321``."""
-        return f"http://127.0.0.1:{self.port}"
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (``https://`` when serving TLS)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def connection_settings(self, company: str) -> tuple[dict[str, Any], dict[str, str]]:
         """See :meth:`SandboxApp.connection_settings`."""

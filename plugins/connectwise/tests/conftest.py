@@ -23,10 +23,16 @@ def cw_server() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def server(cw_server: SandboxServer) -> SandboxServer:
-    """The module's sandbox, reset to its seeded state before each test."""
+def server(cw_server: SandboxServer) -> Iterator[SandboxServer]:
+    """The module's sandbox, reset to its seeded state before each test.
+
+    At teardown no request the plugin sent and no response the sandbox served may break
+    ConnectWise's published models (the sandbox checks every body, see
+    ``wisesync_connectwise.sandbox.schema``).
+    """
     cw_server.app.reset()
-    return cw_server
+    yield cw_server
+    cw_server.app.assert_published_shapes()
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_no_cases_gives_only_clean_mappings():
     for tx in export["transactions"]:
         assert tx["billingTermsXref"] != ""
         for line in tx["detail"]:
-            assert line["accountNumber"] in {"200", "210", "220", "260", "820"}
+            assert line["accountNumber"] in {"200:", "210:", "220:", "260:", "820"}
             assert line["taxCodeXref"] in {"OUTPUT", "EXEMPTOUTPUT"}
 
 
@@ -96,7 +96,13 @@ def test_invoice_shapes(demo, export):
     assert tx(demo, export, "agreement")["billingType"] == "Agreement"
     memo = tx(demo, export, "credit_memo")
     assert memo["billingType"] == "CreditMemo" and memo["total"] < 0
-    assert all(d["quantity"] <= 0 for d in memo["detail"])
+    # the detail rows are the credit side: signed against the header
+    assert all(d["quantity"] >= 0 and d["total"] >= 0 for d in memo["detail"])
+    standard = tx(demo, export, "standard")
+    assert standard["total"] > 0
+    assert all(d["quantity"] <= 0 and d["total"] <= 0 for d in standard["detail"])
+    product = next(d for d in standard["detail"] if d["glTypeId"] == "RP")
+    assert product["cost"] == -product["quantity"] * product["itemCost"]  # extended cost
     assert len(tx(demo, export, "many_lines")["detail"]) == 61  # 60 lines + the tax line
     assert tx(demo, export, "zero_total")["total"] == 0
     assert max(len(d["memo"]) for d in tx(demo, export, "long_description")["detail"]) > 4000
@@ -120,16 +126,18 @@ def test_header_mismatch_cases(demo, export):
     for case, delta in (("adjustment_small", Decimal("3.5")), ("adjustment_large", Decimal(25))):
         t = tx(demo, export, case)
         lines = sum(Decimal(str(d["total"])) for d in t["detail"])
-        assert Decimal(str(t["total"])) - lines == delta
+        assert Decimal(str(t["total"])) + lines == delta
 
 
 def test_mapping_and_ledger_error_cases(demo, export):
-    assert tx(demo, export, "mapping_empty")["detail"][0]["accountNumber"] == ""
+    # accounts laid out by the GL caption: Account + (empty) Sub Account, ":" between
+    assert tx(demo, export, "mapping_empty")["detail"][0]["accountNumber"] == ":"
     npid = tx(demo, export, "no_npid")["detail"][0]
-    assert npid["accountNumber"] == "200" and npid["glClass"].split("-")[2] == ""
+    assert npid["accountNumber"] == "200:" and npid["glClass"].split("-")[2] == ""
     assert tx(demo, export, "standard")["detail"][0]["glClass"] == "Sydney-Managed Services-LABOR"
-    assert tx(demo, export, "account_4999")["detail"][0]["accountNumber"] == "4999"
-    assert tx(demo, export, "account_477")["detail"][0]["accountNumber"] == "477"
+    assert tx(demo, export, "account_4999")["detail"][0]["accountNumber"] == "4999:"
+    assert tx(demo, export, "account_477")["detail"][0]["accountNumber"] == "477:"
+    assert tx(demo, export, "standard")["accountNumber"] == "610"  # system accounts: plain
     assert tx(demo, export, "tracking_perth")["detail"][0]["glClass"].startswith("Perth-")
     assert tx(demo, export, "gst99")["detail"][0]["taxCodeXref"] == "GST99"
     exempt = tx(demo, export, "exempt")
@@ -173,7 +181,7 @@ def test_expense_cases(demo, export):
     assert card["offset"]["total"] == -card["total"]
     personal = by_id[int(demo.case("personal"))]
     assert personal["total"] < 0
-    assert by_id[int(demo.case("expense_mapping_empty"))]["accountNumber"] == ""
+    assert by_id[int(demo.case("expense_mapping_empty"))]["accountNumber"] == ":"
     rows = {
         r["id"]: r for r in (demo.views.unposted_expense(e) for e in demo.state.unposted_expenses())
     }
@@ -186,15 +194,57 @@ def test_procurement_cases(demo, export):
     receipts = {p["purchaseDetail"][0]["id"]: p for p in export["purchaseTransactions"]}
     freight = receipts[int(demo.case("receipt_freight"))]
     pf = [d for d in freight["purchaseDetail"] if d["glTypeId"] == "PF"]
-    assert freight["freightAmount"] == 45 and len(pf) == 1 and pf[0]["total"] == 45
+    assert freight["freightAmount"] == 45 and len(pf) == 1 and pf[0]["total"] == -45
     lines = sum(Decimal(str(d["total"])) for d in freight["purchaseDetail"])
     tax = sum(Decimal(str(d["total"])) for d in freight["purchaseDetailTax"])
-    assert Decimal(str(freight["total"])) == lines + tax
+    assert Decimal(str(freight["total"])) == -(lines + tax) > 0
+    laptops = freight["purchaseDetail"][0]
+    assert (laptops["quantity"], laptops["itemCost"], laptops["cost"]) == (-3, 1420, 4260)
+    assert freight["purchaseDetailTax"][0]["quantity"] == 0
     assert len(receipts[int(demo.case("receipt_multi"))]["purchaseDetail"]) == 6
-    adjustments = {a["adjustmentDetail"][0]["id"]: a for a in export["adjustmentTransactions"]}
-    shrink = adjustments[int(demo.case("inventory_adjustment"))]
-    assert shrink["adjustmentDetail"][0]["quantity"] == -2
-    assert shrink["adjustmentDetail"][0]["item"]["identifier"] == "HW-DOCK"
+    # adjustments and transfers carry no GL entry ids: their id is the unposted row's
+    # unpostedProductId (the sandbox's convention)
+    rows = {
+        r["id"]: r
+        for r in (demo.views.unposted_procurement(p) for p in demo.state.unposted_procurement())
+    }
+    adjustments = {a["id"]: a for a in export["adjustmentTransactions"]}
+    shrink_row = rows[int(demo.case("inventory_adjustment"))]
+    assert shrink_row["procurementType"] == "Adjustment" and "purchaseOrder" not in shrink_row
+    shrink = adjustments[shrink_row["unpostedProductId"]]
+    detail = shrink["adjustmentDetail"][0]
+    assert (detail["quantity"], detail["cost"], detail["total"]) == (-2, 241.5, -483)
+    assert detail["item"]["identifier"] == "HW-DOCK" and shrink["accountNumber"] == "630"
+    transfers = {t["id"]: t for t in export["inventoryTransfers"]}
+    move = transfers[rows[int(demo.case("inventory_transfer"))]["unpostedProductId"]]
+    assert (move["quantity"], move["total"], move["offset"]["total"]) == (4, 5680, -5680)
+    assert (move["accountNumber"], move["offset"]["accountNumber"]) == ("631", "630")
+
+
+def test_expense_bill_case(demo, export):
+    bill = next(b for b in export["expenseBills"] if b["id"] == int(demo.case("expense_bill")))
+    assert len(bill["detail"]) == 2 and bill["member"]["identifier"] == "mnguyen"
+    totals = [Decimal(str(d["total"])) for d in bill["detail"]]
+    assert Decimal(str(bill["total"])) == sum(totals) == Decimal("39.60") + Decimal("64.24")
+    assert all(isinstance(d["id"], list) and d["reimbursable"] for d in bill["detail"])
+    assert bill["id"] not in {e["id"] for e in export["expenses"]}
+
+
+def test_other_invoice_kinds_and_currency(demo, export):
+    assert tx(demo, export, "down_payment")["billingType"] == "DownPayment"
+    assert tx(demo, export, "progress")["billingType"] == "Progress"
+    tax_only = tx(demo, export, "tax_only")
+    assert [d["glTypeId"] for d in tax_only["detail"]] == ["ST"]
+    assert tax_only["total"] == Decimal("48.2") == -tax_only["detail"][0]["total"]
+    assert tax_only["detail"][0]["taxNote"] == "AUTOSTAX" and tax_only["detail"][0]["quantity"] == 0
+    zero = tx(demo, export, "zero_line")
+    assert zero["total"] == 0 and [d["total"] for d in zero["detail"]] == [0]
+    kiwi = tx(demo, export, "foreign_currency")
+    assert kiwi["currency"]["currencyCode"] == "NZD"
+    assert {d["currency"]["currencyCode"] for d in kiwi["detail"]} == {"NZD"}
+    customer = next(c for c in export["customers"] if c["company"]["id"] == kiwi["company"]["id"])
+    assert customer["currency"]["currencyCode"] == "NZD"
+    assert tx(demo, export, "standard")["currency"]["currencyCode"] == "AUD"
 
 
 def test_reference_data_matches_the_scenario(demo):

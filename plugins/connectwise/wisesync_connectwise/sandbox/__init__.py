@@ -20,7 +20,13 @@ Helpers on the app (``server.app``): ``unposted_counts()``, ``case(name)`` /
 ``batches()``, ``set_invoice_status(n, status)``, ``gl_mapping(key)``,
 ``fix_mapping(key, account=, location=, department=, non_product_id=)``,
 ``add_gl_mapping(...)``, ``remap_invoice_lines(n, key)``, ``warm()``,
-``reset()``, and from the base ``calls()``, ``faults``, ``log``.
+``reset()``, ``schema_violations`` / ``assert_published_shapes()`` (also ``GET
+/__sandbox/schema-violations``; every body is
+checked against ConnectWise's published models, :mod:`.schema`), and from the base
+``calls()``, ``faults``, ``log``.
+
+Modules also: :mod:`.schema` (the published-model checks). ``start_sandbox(tls=ctx)``
+serves HTTPS (see :mod:`wisesync.testing.tls`); ``records=N`` seeds N unposted records.
 """
 
 from __future__ import annotations
@@ -46,18 +52,22 @@ __all__ = [
 def start_sandbox(port: int = 0, seed: int | None = 0, **options: Any) -> SandboxServer:
     """Start a ConnectWise sandbox on 127.0.0.1 and return the running server (prints nothing).
 
-    ``options`` go to :class:`ConnectWiseSandbox` (``invoices``, ``expenses``,
+    ``options`` go to :class:`ConnectWiseSandbox` (``records``, ``invoices``, ``expenses``,
     ``procurement``, ``customers``, ``cases``, ``max_page_size``, ``rate_limit``,
-    ``credentials``, ``latency``, ``single_payment_per_invoice``) except ``warm``
-    (default True: encode every record's JSON before serving). The server gets
+    ``credentials``, ``latency``, ``single_payment_per_invoice``, ``validate_schema``)
+    except ``warm`` (default True: encode every record's JSON before serving) and ``tls``
+    (an ``ssl.SSLContext``: serve HTTPS, see :mod:`wisesync.testing.tls`). The server gets
     two extra attributes: ``api_url`` (``url`` + :data:`API_BASE`) and
     ``credentials``.
     """
     warm = options.pop("warm", True)
+    tls = options.pop("tls", None)
     app = ConnectWiseSandbox(seed, **options)
+    if tls is not None:
+        app.scheme = "https"
     if warm:
         app.warm()
-    server = SandboxServer(app, port=port)
+    server = SandboxServer(app, port=port, tls=tls)
     server.api_url = server.url + API_BASE  # type: ignore[attr-defined]
     server.credentials = app.credentials  # type: ignore[attr-defined]
     return server.start()

@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m wisesync_connectwise.sandbox")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--records", type=int, help="unposted records in all (split by type)")
     parser.add_argument("--invoices", type=int)
     parser.add_argument("--expenses", type=int)
     parser.add_argument("--procurement", type=int)
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     options = {
         k: v
         for k, v in {
+            "records": args.records,
             "invoices": args.invoices,
             "expenses": args.expenses,
             "procurement": args.procurement,

@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gc
+import json
 import math
 import threading
 import time
@@ -45,9 +46,10 @@ from typing import Any
 
 from wisesync.testing.sandbox import Request, Response, SandboxApp
 
-from . import listing, seed
+from . import listing, schema
+from . import seed as seed_module
 from .conditions import parse_instant
-from .errors import STATUS_CODES, ApiError, bad_request, body, invalid, not_found
+from .errors import STATUS_CODES, ApiError, bad_request, body, field_error, invalid, not_found
 from .state import Expense, GLAccount, Invoice, Procurement, State, now_iso
 from .views import Views, encode_json
 
@@ -124,9 +126,11 @@ def _int(value: str, resource: str) -> int:
 class ConnectWiseSandbox(SandboxApp):
     """A stateful ConnectWise PSA tenant behind the real REST paths.
 
-    ``seed`` and the counts (``invoices``, ``expenses``, ``procurement``,
-    ``customers``, ``cases``) pick the data (:mod:`.seed`; no counts -> the
-    :func:`~.seed.demo` preset). ``max_page_size`` lowers the 1,000 cap to force
+    ``seed`` and the counts (``records`` in all, or ``invoices``, ``expenses``,
+    ``procurement``, ``customers``; and ``cases``) pick the data (:mod:`.seed`; no
+    counts -> the :func:`~.seed.demo` preset). ``validate_schema`` (default on) checks
+    every body against ConnectWise's published models (:mod:`.schema`) and records
+    what breaks them in :attr:`schema_violations`. ``max_page_size`` lowers the 1,000 cap to force
     many pages; ``rate_limit`` (calls/second) turns on 429s;
     ``single_payment_per_invoice`` emulates the one-payment-per-invoice rule
     some integrators report.
@@ -145,6 +149,7 @@ class ConnectWiseSandbox(SandboxApp):
         seed: int | None = 0,
         *,
         credentials: Credentials | None = None,
+        records: int | None = None,
         invoices: int | None = None,
         expenses: int | None = None,
         procurement: int | None = None,
@@ -154,20 +159,30 @@ class ConnectWiseSandbox(SandboxApp):
         rate_limit: float | None = None,
         single_payment_per_invoice: bool = False,
         latency: float = 0.0,
+        validate_schema: bool = True,
     ) -> None:
         super().__init__()
+        #: check every body against the published schema (see :mod:`.schema`)
+        self.validate_schema = validate_schema
+        self.scheme = "http"  # "https" when served over TLS (start_sandbox sets it)
+        self.schema_violations: list[schema.SchemaViolation] = []
         self.seed = 0 if seed is None else int(seed)
         self.credentials = credentials or Credentials()
         self.max_page_size = max(1, int(max_page_size))
         self.rate_limit = rate_limit
         self.single_payment_per_invoice = single_payment_per_invoice
         self._limiter = _RateLimiter(rate_limit) if rate_limit else None
-        self._counts = {
-            "invoices": invoices,
-            "expenses": expenses,
-            "procurement": procurement,
-            "customers": customers,
+        self._counts: dict[str, int | None] = {
+            **(seed_module.split_records(records) if records is not None else {}),
         }
+        for key, value in (
+            ("invoices", invoices),
+            ("expenses", expenses),
+            ("procurement", procurement),
+            ("customers", customers),
+        ):
+            if value is not None or key not in self._counts:
+                self._counts[key] = value
         self._cases = cases
         self.latency = latency
         self.faults.latency = latency
@@ -178,8 +193,8 @@ class ConnectWiseSandbox(SandboxApp):
     def _build(self) -> State:
         counts = {k: v for k, v in self._counts.items() if v is not None}
         if not counts and self._cases:
-            return seed.demo(self.seed)
-        return seed.generate(self.seed, cases=self._cases, **counts)
+            return seed_module.demo(self.seed)
+        return seed_module.generate(self.seed, cases=self._cases, **counts)
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -200,16 +215,102 @@ class ConnectWiseSandbox(SandboxApp):
                         "seconds in the Retry-After header.",
                         headers={"Retry-After": str(max(1, math.ceil(wait)))},
                     )
+            if self.scheme != "http":  # the Link headers' scheme (see listing._url)
+                request.headers["x-forwarded-proto"] = self.scheme
             if not request.path.lower().startswith("/login/companyinfo/"):
                 self._authenticate(request)
+            self._check_request(request)
             with self.lock:
                 response = super().handle(request)
+            self._check_response(request, response)
         except ApiError as exc:
             response = exc.response()
         response.headers.setdefault("api-current-version", API_VERSION)
         response.headers.setdefault("x-cw-request-id", uuid.uuid4().hex)
         response.headers.setdefault("x-server-name", "sandbox")
         return response
+
+    # --- published shapes (see :mod:`.schema`) ---------------------------------------
+
+    def _api_path(self, request: Request) -> str | None:
+        path = request.path
+        if path.lower().startswith(API_BASE.lower()):
+            return path[len(API_BASE) :] or "/"
+        return None
+
+    def _check_request(self, request: Request) -> None:
+        """Refuse (400 InvalidObject) and record a request body the schema rejects."""
+        path = self._api_path(request)
+        if not self.validate_schema or path is None or not request.body:
+            return
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            return  # the handler answers malformed JSON itself
+        errors = schema.errors("request", request.method, path, body)
+        if not errors:
+            return
+        messages = sorted(schema.describe(e) for e in errors)
+        self.schema_violations.append(
+            schema.SchemaViolation("request", request.method, request.path, tuple(messages))
+        )
+        for error in errors:
+            if error.validator == "maxLength":  # ConnectWise's own code for this one
+                name = "/".join(str(p) for p in error.absolute_path)
+                raise ApiError(
+                    400,
+                    "MaxLengthField",
+                    f"The field {name} must be a string with a maximum length of "
+                    f"{error.validator_value}.",
+                )
+        raise ApiError(
+            400,
+            "InvalidObject",
+            "The request body does not match the published model.",
+            [field_error("InvalidField", m, "request", m.split(":", 1)[0]) for m in messages[:20]],
+        )
+
+    def _check_response(self, request: Request, response: Response) -> None:
+        """Record a successful response body the schema rejects (the sandbox's own bug)."""
+        path = self._api_path(request)
+        if not self.validate_schema or path is None or not 200 <= response.status < 300:
+            return
+        if response.body is None or not schema.covered(request.method, path):
+            return
+        raw = response.encode()
+        messages = schema.check("response", request.method, path, json.loads(raw))
+        if messages:
+            self.schema_violations.append(
+                schema.SchemaViolation("response", request.method, request.path, tuple(messages))
+            )
+
+    def _control(self, request: Request) -> Response:
+        """``GET /__sandbox/schema-violations`` lists the bodies that broke the published
+        models (for a sandbox run in another process); the rest is the base control API."""
+        if request.path.strip("/").lower() == "__sandbox/schema-violations":
+            return Response(
+                200,
+                [
+                    {
+                        "direction": v.direction,
+                        "method": v.method,
+                        "path": v.path,
+                        "messages": list(v.messages),
+                    }
+                    for v in self.schema_violations
+                ],
+            )
+        return super()._control(request)
+
+    def assert_published_shapes(self) -> None:
+        """Raise AssertionError naming every body, sent or served since the last
+        :meth:`reset`, that broke ConnectWise's published models (a test's teardown hook)."""
+        violations = list(self.schema_violations)
+        if violations:
+            raise AssertionError(
+                f"{len(violations)} bodies break the published ConnectWise schema:\n"
+                + "\n".join(str(v) for v in violations[:20])
+            )
 
     def _authenticate(self, request: Request) -> None:
         header = request.header("authorization") or ""
@@ -665,19 +766,25 @@ class ConnectWiseSandbox(SandboxApp):
         customers = list(dict.fromkeys(i.company_id for i in invoices))
         vendors = list(dict.fromkeys(p.vendor_id for p in products if p.vendor_id is not None))
         members = list(dict.fromkeys(e.member_id for e in expenses))
+        bills: dict[tuple[int, Any], list[Expense]] = {}
+        for e in expenses:
+            if e.as_bill:
+                bills.setdefault(v.bill_key(e), []).append(e)
         return {
             "vendors": [v.vendor(c) for c in vendors] + [v.member_vendor(m) for m in members],
             "customers": [v.export_customer(c) for c in customers],
             "transactions": [v.export_transaction(i) for i in invoices],
-            "expenses": [v.export_expense(e) for e in expenses],
-            "expenseBills": [],
+            "expenses": [v.export_expense(e) for e in expenses if not e.as_bill],
+            "expenseBills": [v.expense_bill(group) for group in bills.values()],
             "purchaseTransactions": [
                 v.export_procurement(p) for p in products if p.kind == "Purchase"
             ],
             "adjustmentTransactions": [
                 v.export_procurement(p) for p in products if p.kind == "Adjustment"
             ],
-            "inventoryTransfers": [],
+            "inventoryTransfers": [
+                v.export_procurement(p) for p in products if p.kind == "Transfer"
+            ],
         }
 
     def glexport(
@@ -840,6 +947,7 @@ class ConnectWiseSandbox(SandboxApp):
     def reset(self) -> None:
         """Forget faults and the log and rebuild the seeded tenant."""
         super().reset()
+        self.schema_violations.clear()
         self.faults.latency = self.latency
         if self.rate_limit:
             self._limiter = _RateLimiter(self.rate_limit)
@@ -929,7 +1037,7 @@ class ConnectWiseSandbox(SandboxApp):
         with self.lock:
             out = []
             for b in self.state.batches.values():
-                row = self.views.batch(b)
+                row = dict(self.views.batch(b))  # a copy: the cached view is served as is
                 row["records"] = [{"kind": k, "id": i} for k, i in b.records]
                 row["glEntryIds"] = list(b.gl_ids)
                 out.append(row)

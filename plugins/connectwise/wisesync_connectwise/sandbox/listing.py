@@ -144,7 +144,8 @@ def _url(request: Request, **overrides: Any) -> str:
     for key, value in overrides.items():
         if value is not None:
             query[key] = str(value)
-    return f"http://{host}{request.path}?{urlencode(query, quote_via=quote)}"
+    scheme = request.header("x-forwarded-proto") or "http"  # set by the app under TLS
+    return f"{scheme}://{host}{request.path}?{urlencode(query, quote_via=quote)}"
 
 
 Lookup = Callable[[str, list[Any]], list[dict[str, Any]] | None]
@@ -242,12 +243,14 @@ def page(
         last = max(1, -(-len(matched) // size))
         items = matched[(number - 1) * size : number * size]
         links = []
+        # page last, as ConnectWise writes it (``...?pageSize=1000&page=2>; rel="next"``):
+        # pyconnectwise reads the number with ``page=(\d+)>; rel=``
         if number < last:
-            links.append(f'<{_url(request, page=number + 1, pageSize=size)}>; rel="next"')
-            links.append(f'<{_url(request, page=last, pageSize=size)}>; rel="last"')
+            links.append(f'<{_url(request, pageSize=size, page=number + 1)}>; rel="next"')
+            links.append(f'<{_url(request, pageSize=size, page=last)}>; rel="last"')
         if number > 1:
-            links.append(f'<{_url(request, page=number - 1, pageSize=size)}>; rel="prev"')
-            links.append(f'<{_url(request, page=1, pageSize=size)}>; rel="first"')
+            links.append(f'<{_url(request, pageSize=size, page=number - 1)}>; rel="prev"')
+            links.append(f'<{_url(request, pageSize=size, page=1)}>; rel="first"')
         if links:
             headers["Link"] = ", ".join(links)
     if fields:

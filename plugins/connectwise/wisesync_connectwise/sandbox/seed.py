@@ -8,15 +8,22 @@ default) the first records are the named edge cases of
 invoice number, expense id or procurement id); the rest are ordinary, clean
 records. :func:`demo` is the small preset with every case.
 
-The chart of accounts, tax xrefs, item codes and tracking options match the
-Xero sandbox's seed (``docs/sandbox-scenario.md``).
+The reference data (locations, GL caption and mappings, terms, statuses, tax codes,
+items, members, vendors) and the word lists for generated names are data, in
+``data/tenant.toml``; the chart of accounts, tax xrefs, item codes and tracking options
+match the Xero sandbox's seed (``docs/sandbox-scenario.md``). The named cases are data
+too, in ``data/cases.toml`` (customers, lines, amounts, in seeding order); code builds
+them and the generated records. ``split_records(N)`` gives the counts of an N-record
+tenant.
 """
 
 from __future__ import annotations
 
 import random
+import tomllib
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from wisesync.money import round_money
 
@@ -45,153 +52,20 @@ D = Decimal
 START = date(2025, 1, 6)
 Q7 = D("0.0000001")
 
+#: The named cases, in seeding order (``data/cases.toml``).
+CASES = tomllib.loads((Path(__file__).with_name("data") / "cases.toml").read_text("utf-8"))
 #: Invoice cases (name -> what it exercises); every one is seeded when ``cases=True``.
-INVOICE_CASES = {
-    "standard": "time + product lines, Net 30, GST",
-    "agreement": "agreement invoice (managed services)",
-    "credit_memo": "credit memo with negative quantities and totals",
-    "many_lines": "60 lines",
-    "rounding": "7-decimal quantities/prices, CW line totals no ledger reproduces -> ROUNDING_APPLIED",
-    "long_description": "a line description over 4,000 characters",
-    "zero_total": "zero-total invoice",
-    "adjustment_small": "header total 3.50 above the lines -> ADJUSTMENT_APPLIED",
-    "adjustment_large": "header total 25.00 above the lines -> ADJUSTMENT_OVER_CAP",
-    "mapping_empty": "a line whose GL mapping has an empty account -> GL_MAPPING_MISSING",
-    "no_npid": "a non-product line whose mapping has no Non-Product ID",
-    "account_4999": "GL account 4999 (not in the ledger) -> LEDGER_ACCOUNT_MISSING",
-    "account_477": "GL account 477 (archived in the ledger) -> LEDGER_ACCOUNT_MISSING",
-    "tracking_perth": "tracking option Perth (not in the ledger) -> TRACKING_MISSING",
-    "gst99": "tax code xref GST99 (not in the ledger) -> TAX_CODE_INVALID",
-    "terms_eom": "billing term EOM with no days/xref -> TERMS_XREF",
-    "no_billing_contact": "customer with a primary but no billing contact",
-    "no_primary_contact": "customer with a billing but no primary contact",
-    "no_contacts": "customer with neither primary nor billing contact",
-    "unicode_name": "customer Café Zürich",
-    "apostrophe_name": "customer O'Brien & Sons",
-    "quote_name": 'customer The "Byte" Shop (escaped quotes in conditions)',
-    "exempt": "GST-free invoice",
-    "mixed_tax": "taxable and non-taxable lines",
-    "finance_hold": "billing status Finance Hold: not in the Accounting Interface",
-    "large_amounts": "large quantities and prices",
-}
-EXPENSE_CASES = {
-    "reimbursable": "employee-paid, billable to a customer",
-    "non_reimbursable": "company card, with an Expense Offset",
-    "personal": "personal expense on a company card (credit bill)",
-    "expense_mapping_empty": "expense type whose GL mapping has an empty account",
-}
-PROCUREMENT_CASES = {
-    "receipt_freight": "purchase receipt with freight",
-    "receipt_multi": "purchase receipt with many lines",
-    "inventory_adjustment": "inventory adjustment (shrinkage)",
-}
+INVOICE_CASES = {c["case"]: c["description"] for c in CASES["invoices"]}
+EXPENSE_CASES = {c["case"]: c["description"] for c in CASES["expenses"] if "case" in c}
+PROCUREMENT_CASES = {c["case"]: c["description"] for c in CASES["procurement"]}
 
-_PREFIX = [
-    "Harbour",
-    "Southern Cross",
-    "Bluegum",
-    "Coastal",
-    "Redgum",
-    "Kookaburra",
-    "Summit",
-    "Riverbend",
-    "Ironbark",
-    "Wattle",
-    "Banksia",
-    "Granite",
-    "Pacific",
-    "Outback",
-    "Jacaranda",
-    "Silverwater",
-    "Northgate",
-    "Lakeside",
-    "Parkview",
-    "Eastwood",
-    "Highfield",
-    "Brightwater",
-    "Sandstone",
-    "Westbridge",
-]
-_TRADE = [
-    "Dental",
-    "Legal",
-    "Accounting",
-    "Logistics",
-    "Architects",
-    "Physiotherapy",
-    "Engineering",
-    "Real Estate",
-    "Veterinary",
-    "Medical Centre",
-    "Builders",
-    "Pharmacy",
-    "Motors",
-    "Travel",
-    "Freight",
-    "Surveyors",
-    "Plumbing",
-    "Electrical",
-    "Financial Planning",
-    "Bakery",
-]
-_SUFFIX = ["Pty Ltd", "Group", "Partners", "& Co", "Services", "Pty Ltd", "Holdings"]
-_FIRST = [
-    "Olivia",
-    "Jack",
-    "Charlotte",
-    "William",
-    "Amelia",
-    "Noah",
-    "Isla",
-    "Thomas",
-    "Mia",
-    "James",
-    "Chloe",
-    "Liam",
-    "Zoë",
-    "Sean",
-    "Priya",
-    "Wei",
-    "Fatima",
-    "Luca",
-]
-_LAST = [
-    "Smith",
-    "Jones",
-    "Williams",
-    "Brown",
-    "Wilson",
-    "Taylor",
-    "Nguyen",
-    "Martin",
-    "Anderson",
-    "Thompson",
-    "O'Connor",
-    "Kelly",
-    "Chen",
-    "Singh",
-    "Rossi",
-    "Papadopoulos",
-]
-_CITIES = [
-    ("Sydney", "NSW", "2000"),
-    ("Melbourne", "VIC", "3000"),
-    ("Brisbane", "QLD", "4000"),
-    ("Parramatta", "NSW", "2150"),
-    ("Geelong", "VIC", "3220"),
-    ("Perth", "WA", "6000"),
-]
-_STREETS = ["George St", "Collins St", "Queen St", "Church St", "King St", "Elizabeth St"]
-_TIME_NOTES = [
-    "Resolved Outlook profile corruption for user",
-    "Replaced failed UPS battery",
-    "Firewall firmware upgrade and rule review",
-    "Onboarded new starter: M365, laptop, MFA",
-    "Investigated slow file server, cleared VSS snapshots",
-    "Reset MFA and conditional access for travelling user",
-    "Printer driver rollout via Intune",
-    "Backup restore test (quarterly)",
-]
+#: The tenant's reference data and word lists (``data/tenant.toml``).
+TENANT = tomllib.loads((Path(__file__).with_name("data") / "tenant.toml").read_text("utf-8"))
+_NAMES = TENANT["names"]
+_PREFIX, _TRADE, _SUFFIX = _NAMES["prefix"], _NAMES["trade"], _NAMES["suffix"]
+_FIRST, _LAST, _STREETS = _NAMES["first"], _NAMES["last"], _NAMES["streets"]
+_CITIES = [tuple(c) for c in _NAMES["cities"]]
+_TIME_NOTES = _NAMES["time_notes"]
 
 
 def _q(value: Decimal, places: str = "0.01") -> Decimal:
@@ -210,406 +84,50 @@ class _Builder:
     # --- reference data -------------------------------------------------------------
 
     def reference(self) -> None:
-        s = self.s
-        for i, name in enumerate(["Sydney", "Melbourne", "Brisbane", "Perth"], start=1):
+        """Reference data from ``data/tenant.toml`` (the owner company is built here)."""
+        s, data = self.s, TENANT
+        for i, name in enumerate(data["locations"], start=1):
             s.locations[i] = Place(i, name, name[:3].upper())
-        for i, (name, ident) in enumerate(
-            [("Managed Services", "MS"), ("Projects", "PRJ"), ("Hardware", "HW")], start=10
-        ):
+        for i, (name, ident) in enumerate(data["departments"], start=10):
             s.departments[i] = Place(i, name, ident)
-        captions = ["Account", "Location", "Department", "Non-Product ID"] + [""] * 6
-        types = ["Account", "Class", "Class", "Class"] + ["Account"] * 6
-        s.caption = GLCaption(1, captions, types, ["COGS Account"] + [""] * 9)
-        terms = [
-            ("Net 30", 30, "30", True),
-            ("Net 14", 14, "14", False),
-            ("Due on receipt", 0, "0", False),
-            ("EOM", 0, "", False),
-        ]
-        for i, (name, days, xref, default) in enumerate(terms, start=1):
+        captions = [name for name, _ in data["caption"]] + [""] * SEGMENTS
+        types = [kind for _, kind in data["caption"]] + ["Account"] * SEGMENTS
+        cogs = [data["cogs_caption"]] + [""] * (SEGMENTS - 1)
+        s.caption = GLCaption(1, captions[:SEGMENTS], types[:SEGMENTS], cogs)
+        for i, (name, days, xref, default) in enumerate(data["terms"], start=1):
             s.terms[i] = BillingTerm(i, name, days, xref, default)
-        statuses = [
-            ("New", False, True, False),
-            ("Sent", True, False, True),
-            ("Closed", True, False, False),
-            ("Finance Hold", False, False, False),
-            ("GL Reload", False, False, False),
-        ]
-        for i, (name, closed, default, sent) in enumerate(statuses, start=1):
+        for i, (name, closed, default, sent) in enumerate(data["statuses"], start=1):
             s.statuses[i] = BillingStatus(i, name, closed, default, sent, sort_order=i)
-        taxes = [
-            ("GST", "GST on Income", "OUTPUT", "0.1", "EXEMPTOUTPUT"),
-            ("GSTIN", "GST on Expenses", "INPUT", "0.1", "EXEMPTEXPENSES"),
-            ("FRE", "GST Free Income", "EXEMPTOUTPUT", "0", "EXEMPTOUTPUT"),
-            ("FREEXP", "GST Free Expenses", "EXEMPTEXPENSES", "0", "EXEMPTEXPENSES"),
-            ("NOTAX", "No GST", "NONE", "0", "NONE"),
-            ("BASEX", "BAS Excluded", "BASEXCLUDED", "0", "BASEXCLUDED"),
-            ("GST99", "GST (legacy 99)", "GST99", "0.1", "EXEMPTOUTPUT"),
-        ]
-        for i, (ident, desc, xref, rate, exempt) in enumerate(taxes, start=1):
+        for i, (ident, desc, xref, rate, exempt) in enumerate(data["tax_codes"], start=1):
             s.tax_codes[i] = TaxCode(i, ident, desc, xref, D(rate), exempt)
         self.tax = {t.identifier: t.id for t in s.tax_codes.values()}
 
-        mapped_types = {
-            "System": (1, "System Account"),
-            "Role": (2, "Work Role"),
-            "Agreement": (3, "Agreement Type"),
-            "Category": (4, "Product Category"),
-            "Expense": (5, "Expense Type"),
-            "Tax": (6, "Tax Code"),
-        }
-        # name: (glType, mapped type, mapped record, account, location, department, npid,
-        #        cogs, inventory, description)
-        rows = [
-            (
-                "ar",
-                "AR",
-                "System",
-                "Accounts Receivable",
-                "610",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Accounts Receivable",
-            ),
-            (
-                "ap",
-                "AP",
-                "System",
-                "Accounts Payable",
-                "800",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Accounts Payable",
-            ),
-            (
-                "sales_tax",
-                "ST",
-                "Tax",
-                "Sales Tax Level 1",
-                "820",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Level 1 Sales Tax",
-            ),
-            (
-                "purchase_tax",
-                "ST",
-                "Tax",
-                "Purchase Tax Level 1",
-                "820",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Purchase Tax",
-            ),
-            (
-                "labor",
-                "R",
-                "Role",
-                "Engineer",
-                "200",
-                "Sydney",
-                "Managed Services",
-                "LABOR",
-                "",
-                "",
-                "Labor Revenue",
-            ),
-            (
-                "managed",
-                "RA",
-                "Agreement",
-                "Managed Services",
-                "210",
-                "Sydney",
-                "Managed Services",
-                "MANAGED",
-                "",
-                "",
-                "Managed Services Revenue",
-            ),
-            (
-                "project",
-                "R",
-                "Role",
-                "Project Engineer",
-                "220",
-                "Melbourne",
-                "Projects",
-                "PROJECT",
-                "",
-                "",
-                "Project Revenue",
-            ),
-            (
-                "hardware",
-                "RP",
-                "Category",
-                "Hardware",
-                "200",
-                "Brisbane",
-                "Hardware",
-                "",
-                "310",
-                "630",
-                "Hardware Sales",
-            ),
-            (
-                "software",
-                "RP",
-                "Category",
-                "Software",
-                "210",
-                "Sydney",
-                "Managed Services",
-                "",
-                "310",
-                "",
-                "Software Sales",
-            ),
-            (
-                "billable_expense",
-                "RE",
-                "Expense",
-                "Billable Expenses",
-                "260",
-                "",
-                "",
-                "EXPENSE",
-                "",
-                "",
-                "Billable Expense Revenue",
-            ),
-            (
-                "freight",
-                "PF",
-                "System",
-                "PO Freight",
-                "300",
-                "",
-                "",
-                "FREIGHT",
-                "",
-                "",
-                "PO Freight",
-            ),
-            (
-                "exp_travel",
-                "EE",
-                "Expense",
-                "Travel",
-                "493",
-                "Sydney",
-                "Managed Services",
-                "",
-                "",
-                "",
-                "Travel - National",
-            ),
-            (
-                "exp_general",
-                "EI",
-                "Expense",
-                "General",
-                "429",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "General Expenses",
-            ),
-            (
-                "exp_motor",
-                "EI",
-                "Expense",
-                "Mileage",
-                "449",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Motor Vehicle Expenses",
-            ),
-            ("exp_meals", "EI", "Expense", "Meals", "420", "", "", "", "", "", "Entertainment"),
-            (
-                "exp_offset",
-                "EO",
-                "System",
-                "Expense Offset",
-                "880",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Expense Offset",
-            ),
-            (
-                "inv_adjust",
-                "IA",
-                "System",
-                "Inventory Adjustment",
-                "310",
-                "",
-                "Hardware",
-                "",
-                "",
-                "630",
-                "Inventory Adjustment",
-            ),
-            ("inventory", "IT", "System", "Inventory", "630", "", "", "", "", "630", "Inventory"),
-            (
-                "legacy_4999",
-                "R",
-                "Role",
-                "Legacy Support",
-                "4999",
-                "Sydney",
-                "Managed Services",
-                "LABOR",
-                "",
-                "",
-                "Legacy Support Revenue",
-            ),
-            (
-                "old_subs_477",
-                "RA",
-                "Agreement",
-                "Old Subscriptions",
-                "477",
-                "Sydney",
-                "Managed Services",
-                "MANAGED",
-                "",
-                "",
-                "Old Subscriptions",
-            ),
-            (
-                "unmapped",
-                "R",
-                "Role",
-                "Unmapped Role",
-                "",
-                "Sydney",
-                "Managed Services",
-                "LABOR",
-                "",
-                "",
-                "Unmapped Revenue",
-            ),
-            (
-                "no_npid",
-                "R",
-                "Role",
-                "Remote Support",
-                "200",
-                "Sydney",
-                "Managed Services",
-                "",
-                "",
-                "",
-                "Remote Support Revenue",
-            ),
-            (
-                "perth",
-                "R",
-                "Role",
-                "Onsite Engineer Perth",
-                "200",
-                "Perth",
-                "Managed Services",
-                "LABOR",
-                "",
-                "",
-                "Labor Revenue (Perth)",
-            ),
-            (
-                "exp_unmapped",
-                "EI",
-                "Expense",
-                "Uncategorised",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "Uncategorised Expense",
-            ),
-        ]
-        for i, (key, gl_type, mtype, record, acct, loc, dept, npid, cogs, inv, desc) in enumerate(
-            rows, start=1
-        ):
-            segments = [acct, loc, dept, npid] + [""] * (SEGMENTS - 4)
-            cogs_segments = [cogs] + [""] * (SEGMENTS - 1)
+        mapped_types = {k: (v[0], v[1]) for k, v in data["mapped_types"].items()}
+        for i, row in enumerate(data["gl_mappings"], start=1):
+            npid = row.get("non_product_id", "")
+            segments = [row.get("account", ""), row.get("location", ""), row.get("department", "")]
+            segments += [npid] + [""] * (SEGMENTS - 4)
             s.gl_accounts[i] = GLAccount(
                 id=i,
-                gl_type=gl_type,
-                mapped_type=mapped_types[mtype],
-                mapped_record=(100 + i, record),
+                gl_type=row["gl_type"],
+                mapped_type=mapped_types[row["mapped_type"]],
+                mapped_record=(100 + i, row["record"]),
                 segments=segments,
-                cogs=cogs_segments,
+                cogs=[row.get("cogs", "")] + [""] * (SEGMENTS - 1),
                 product_id=npid or None,
-                inventory=inv or None,
+                inventory=row.get("inventory") or None,
                 sales_code=None,
-                description=desc,
+                description=row["description"],
             )
-            s.mapping_ids[key] = i
+            s.mapping_ids[row["key"]] = i
         m = s.mapping_ids
         s.ar_account_id, s.ap_account_id = m["ar"], m["ap"]
         s.tax_account_id, s.purchase_tax_account_id = m["sales_tax"], m["purchase_tax"]
 
-        items = [
-            (
-                "HW-LAPTOP",
-                "Dell Latitude 5450 14in laptop, i7, 16GB, 512GB",
-                "1899",
-                "1420",
-                "hardware",
-                "Hardware",
-            ),
-            ("HW-DOCK", "Dell WD19S USB-C dock", "329", "241.5", "hardware", "Hardware"),
-            (
-                "SW-M365",
-                "Microsoft 365 Business Premium (monthly, per user)",
-                "36.3",
-                "29.04",
-                "software",
-                "Software",
-            ),
-            (
-                "SW-AV",
-                "SentinelOne Control endpoint protection (monthly)",
-                "8.8",
-                "5.5",
-                "software",
-                "Software",
-            ),
-        ]
-        for i, (code, desc, price, cost, mapping, category) in enumerate(items, start=201):
+        for i, (code, desc, price, cost, mapping, category) in enumerate(data["items"], start=201):
             s.items[i] = Item(i, code, desc, D(price), D(cost), m[mapping], category)
         self.item = {it.identifier: it.id for it in s.items.values()}
-
-        members = [
-            ("jsmith", "John", "Smith"),
-            ("apatel", "Aisha", "Patel"),
-            ("mnguyen", "Minh", "Nguyen"),
-            ("sobrien", "Seán", "O'Brien"),
-        ]
-        for i, (ident, first, last) in enumerate(members, start=1):
+        for i, (ident, first, last) in enumerate(data["members"], start=1):
             s.members[i] = Member(
                 i, ident, first, last, f"EMP-{ident.upper()}", f"{ident}@demomsp.com.au"
             )
@@ -629,13 +147,8 @@ class _Builder:
             site_id=2,
         )
         s.companies[owner.id] = owner
-        vendors = [
-            ("INGRAM", "Ingram Micro Australia", "V00001"),
-            ("DICKER", "Dicker Data Limited", "V00002"),
-            ("LEADER", "Leader Computers Pty Ltd", "V00003"),
-        ]
         self.vendor_ids = []
-        for i, (ident, name, acct) in enumerate(vendors, start=50):
+        for i, (ident, name, acct) in enumerate(TENANT["vendors"], start=50):
             vendor = Company(
                 i,
                 ident,
@@ -687,6 +200,7 @@ class _Builder:
         *,
         contacts: str = "both",
         terms: str | None = None,
+        currency: str = "AUD",
     ) -> Company:
         rng = self.rng
         if name is None:
@@ -711,6 +225,7 @@ class _Builder:
             tax_code_id=self.tax["GST"],
             tax_identifier=f"{rng.randint(10, 99)} {rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
             site_id=1000 + index,
+            currency=currency,
         )
         self.s.companies[company.id] = company
         if contacts == "both":
@@ -827,6 +342,7 @@ class _Builder:
         status: str = "Closed",
         tax: str | None = None,
         adjust: Decimal = ZERO,
+        tax_only: Decimal | None = None,
         day: int | None = None,
         case: str | None = None,
     ) -> Invoice:
@@ -854,6 +370,7 @@ class _Builder:
             gl_tax_id=0,
             lines=lines,
             adjust=adjust,
+            tax_only=tax_only,
             reference=f"Ticket #{self.rng.randint(20000, 99999)}"
             if inv_type == "Standard"
             else None,
@@ -898,224 +415,51 @@ class _Builder:
         return lines
 
     def invoice_cases(self, customers: list[Company], index: int) -> int:
-        m = self.customer
-        plain = customers[0]
-        c_nobill = m(index, "Kookaburra Physiotherapy Pty Ltd", contacts="primary")
-        c_none = m(index + 1, "Ironbark Surveyors", contacts="none")
-        c_cafe = m(index + 2, "Café Zürich")
-        c_obrien = m(index + 3, "O'Brien & Sons Plumbing")
-        c_quote = m(index + 4, 'The "Byte" Shop')
-        c_eom = m(index + 5, "Wattle Bakery Pty Ltd", terms="EOM")
-        c_noprimary = m(index + 6, "Granite Freight Group", contacts="billing")
-        extra = [c_nobill, c_none, c_cafe, c_obrien, c_quote, c_eom, c_noprimary]
+        """Seed ``CASES["invoices"]`` (their own customers appended to ``customers``);
+        returns the next free customer index."""
+        named = {"plain": customers[0]}
+        for n, spec in enumerate(CASES["case_customers"]):
+            options = {k: spec[k] for k in ("contacts", "terms", "currency") if k in spec}
+            named[spec["key"]] = self.customer(index + n, spec["name"], **options)
+        extra = [c for key, c in named.items() if key != "plain"]
         customers.extend(extra)
-        L = self._line
-        inv = self.invoice
-        inv(
-            plain,
-            "Standard",
-            [
-                L("time", "Server patching and reboot (after hours)", D("2.5"), D(165), "labor"),
-                L(
-                    "product",
-                    "Dell Latitude 5450 14in laptop",
-                    D(2),
-                    D(1899),
-                    "hardware",
-                    "HW-LAPTOP",
-                ),
-            ],
-            case="standard",
-        )
-        inv(
-            plain,
-            "Agreement",
-            [
-                L("agreement", "Managed services agreement - March", D(1), D(2200), "managed"),
-                L(
-                    "product",
-                    "Microsoft 365 Business Premium",
-                    D(25),
-                    D("36.3"),
-                    "software",
-                    "SW-M365",
-                ),
-            ],
-            case="agreement",
-        )
-        inv(
-            plain,
-            "CreditMemo",
-            [L("product", "Return: Dell WD19S dock (faulty)", D(1), D(329), "hardware", "HW-DOCK")],
-            case="credit_memo",
-        )
-        inv(plain, "Standard", self._random_lines("Standard", 60), case="many_lines")
-        inv(plain, "Standard", self.rounding_lines(4), case="rounding")
-        long_text = (
-            "Network refresh: " + "replaced core switch, re-patched comms rack, "
-            "documented VLANs and updated the as-built diagram. "
-        ) * 40
-        inv(
-            plain,
-            "Standard",
-            [L("time", long_text[:4500], D(6), D(185), "project")],
-            case="long_description",
-        )
-        inv(
-            plain,
-            "Standard",
-            [
-                L(
-                    "product",
-                    "Warranty replacement dock (no charge)",
-                    D(1),
-                    D(0),
-                    "hardware",
-                    "HW-DOCK",
-                )
-            ],
-            case="zero_total",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Remote support", D(3), D(165), "labor")],
-            adjust=D("3.50"),
-            case="adjustment_small",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Remote support", D(4), D(165), "labor")],
-            adjust=D("25.00"),
-            case="adjustment_large",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Consulting (role not mapped)", D(2), D(165), "unmapped")],
-            case="mapping_empty",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Remote support (no Non-Product ID)", D("1.5"), D(165), "no_npid")],
-            case="no_npid",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Legacy support contract hours", D(2), D(150), "legacy_4999")],
-            case="account_4999",
-        )
-        inv(
-            plain,
-            "Agreement",
-            [L("agreement", "Old subscription bundle", D(1), D(480), "old_subs_477")],
-            case="account_477",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Onsite visit, Perth office", D(3), D(165), "perth")],
-            case="tracking_perth",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Remote support", D(1), D(165), "labor")],
-            tax="GST99",
-            case="gst99",
-        )
-        inv(
-            c_eom,
-            "Standard",
-            [L("time", "Point-of-sale terminal setup", D(2), D(165), "labor")],
-            case="terms_eom",
-        )
-        inv(
-            c_nobill,
-            "Standard",
-            [L("time", "Remote support", D(1), D(165), "labor")],
-            case="no_billing_contact",
-        )
-        inv(
-            c_noprimary,
-            "Standard",
-            [L("time", "Remote support", D(1), D(165), "labor")],
-            case="no_primary_contact",
-        )
-        inv(
-            c_none,
-            "Standard",
-            [L("time", "Remote support", D(1), D(165), "labor")],
-            case="no_contacts",
-        )
-        inv(
-            c_cafe,
-            "Standard",
-            [L("time", "Wi-Fi access point install (café floor)", D(2), D(165), "labor")],
-            case="unicode_name",
-        )
-        inv(
-            c_obrien,
-            "Standard",
-            [L("time", "Replaced O'Brien's NAS drive", D(1), D(165), "labor")],
-            case="apostrophe_name",
-        )
-        inv(
-            c_quote,
-            "Standard",
-            [L("time", 'Configured "Byte" POS backup', D(1), D(165), "labor")],
-            case="quote_name",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Remote support (GST free)", D(2), D(165), "labor", taxable=False)],
-            tax="FRE",
-            case="exempt",
-        )
-        inv(
-            plain,
-            "Standard",
-            [
-                L("time", "Remote support", D(2), D(165), "labor"),
-                L(
-                    "expense",
-                    "Parking (GST free)",
-                    D(1),
-                    D("18.5"),
-                    "billable_expense",
-                    taxable=False,
-                ),
-            ],
-            case="mixed_tax",
-        )
-        inv(
-            plain,
-            "Standard",
-            [L("time", "Held for finance review", D(5), D(165), "labor")],
-            status="Finance Hold",
-            case="finance_hold",
-        )
-        inv(
-            plain,
-            "Standard",
-            [
-                L(
-                    "product",
-                    "Dell Latitude 5450 fleet refresh",
-                    D(250),
-                    D(1899),
-                    "hardware",
-                    "HW-LAPTOP",
-                ),
-                L("time", "Fleet deployment project", D("312.75"), D(185), "project"),
-            ],
-            case="large_amounts",
-        )
+        for spec in CASES["invoices"]:
+            lines = self._case_lines(spec)
+            self.invoice(
+                named[spec["customer"]],
+                spec["type"],
+                lines,
+                status=spec.get("status", "Closed"),
+                tax=spec.get("tax"),
+                adjust=D(spec.get("adjust", "0")),
+                tax_only=D(spec["tax_only"]) if "tax_only" in spec else None,
+                case=spec["case"],
+            )
         return index + len(extra)
+
+    def _case_lines(self, spec: dict) -> list[InvoiceLine]:
+        if "random_lines" in spec:
+            return self._random_lines(spec["type"], spec["random_lines"])
+        if "rounding_lines" in spec:
+            return self.rounding_lines(spec["rounding_lines"])
+        if spec.get("long_description"):
+            text = (
+                "Network refresh: " + "replaced core switch, re-patched comms rack, "
+                "documented VLANs and updated the as-built diagram. "
+            ) * 40
+            return [self._line("time", text[:4500], D(6), D(185), "project")]
+        return [
+            self._line(
+                ln["kind"],
+                ln["memo"],
+                D(ln["quantity"]),
+                D(ln["price"]),
+                ln["mapping"],
+                ln.get("item"),
+                taxable=ln.get("taxable", True),
+            )
+            for ln in spec["lines"]
+        ]
 
     # --- expenses -------------------------------------------------------------------
 
@@ -1132,6 +476,7 @@ class _Builder:
         member_id: int | None = None,
         notes: str = "",
         day: int | None = None,
+        as_bill: bool = False,
         case: str | None = None,
     ) -> Expense:
         s, rng = self.s, self.rng
@@ -1160,6 +505,7 @@ class _Builder:
             department_id=10,
             notes=notes or f"{type_name} - {when.isoformat()}",
             payment_method="Cash" if classification == "Reimbursable" else "Company Credit Card",
+            as_bill=as_bill,
             updated=f"{when.isoformat()}T17:00:00Z",
         )
         s.add_expense(exp)
@@ -1183,49 +529,34 @@ class _Builder:
         billable = mapping == "exp_travel" and rng.random() < 0.6
         company = rng.choice(customers).id if billable else 2
         amount = D(rng.randint(800, 90000)) / 100
+        as_bill = kind == "Reimbursable" and rng.random() < 0.2
         return self.expense(
-            kind, type_name, mapping, amount, taxed=taxed, billable=billable, company_id=company
+            kind,
+            type_name,
+            mapping,
+            amount,
+            taxed=taxed,
+            billable=billable,
+            company_id=company,
+            as_bill=as_bill,
         )
 
     def expense_cases(self, customers: list[Company]) -> None:
-        self.expense(
-            "Reimbursable",
-            "Airfare",
-            "exp_travel",
-            D("389.00"),
-            billable=True,
-            company_id=customers[0].id,
-            member_id=1,
-            notes="SYD-MEL return for on-site migration",
-            case="reimbursable",
-        )
-        self.expense(
-            "NonReimbursable",
-            "Meals",
-            "exp_meals",
-            D("142.60"),
-            member_id=2,
-            notes="Client lunch (company card)",
-            case="non_reimbursable",
-        )
-        self.expense(
-            "Personal",
-            "Meals",
-            "exp_meals",
-            D("23.40"),
-            member_id=4,
-            notes="Personal purchase on company card",
-            case="personal",
-        )
-        self.expense(
-            "Reimbursable",
-            "Uncategorised",
-            "exp_unmapped",
-            D("55.00"),
-            member_id=3,
-            notes="Cables from hardware store",
-            case="expense_mapping_empty",
-        )
+        """Seed ``CASES["expenses"]``."""
+        for spec in CASES["expenses"]:
+            self.expense(
+                spec["classification"],
+                spec["type"],
+                spec["mapping"],
+                D(spec["amount"]),
+                billable=spec.get("billable", False),
+                company_id=customers[0].id if spec.get("customer") == "first" else 2,
+                member_id=spec["member"],
+                notes=spec["notes"],
+                day=spec.get("day"),
+                as_bill=spec.get("as_bill", False),
+                case=spec.get("case"),
+            )
 
     # --- procurement ----------------------------------------------------------------
 
@@ -1242,7 +573,10 @@ class _Builder:
         built = []
         for n, (code, qty, cost) in enumerate(lines, start=1):
             item = s.items[self.item[code]]
-            mapping = s.mapping_ids["inv_adjust"] if kind == "Adjustment" else item.gl_account_id
+            mapping = {
+                "Adjustment": s.mapping_ids["inv_adjust"],
+                "Transfer": s.mapping_ids["inventory_melbourne"],
+            }.get(kind, item.gl_account_id)
             built.append(
                 ProcurementLine(
                     s.gl_id(),
@@ -1258,10 +592,12 @@ class _Builder:
         po_id = 7000 + len(s.procurement) + 1
         when = START + timedelta(days=rng.randint(0, 150))
         purchase = kind == "Purchase"
+        transfer = kind == "Transfer"
+        prefix = "TRF" if transfer else "ADJ"
         record = Procurement(
             id=built[0].gl_id,
             kind=kind,
-            document_number=str(po_id) if purchase else f"ADJ{po_id}",
+            document_number=str(po_id) if purchase else f"{prefix}{po_id}",
             po_id=po_id,
             packing_slip=f"PS{po_id}" if purchase else "",
             vendor_id=rng.choice(self.vendor_ids) if purchase else None,
@@ -1280,6 +616,9 @@ class _Builder:
             vendor_invoice_number=f"INV-{rng.randint(100000, 999999)}" if purchase else None,
             vendor_invoice_date=when if purchase else None,
             adjustment_account_id=s.mapping_ids["inventory"] if not purchase else None,
+            offset_gl_id=s.gl_id() if transfer else None,
+            transfer_from="SYDNEY" if transfer else None,
+            transfer_to="MELBOURNE" if transfer else None,
             reason=reason,
             updated=f"{when.isoformat()}T11:00:00Z",
         )
@@ -1290,7 +629,14 @@ class _Builder:
 
     def random_procurement(self) -> Procurement:
         rng = self.rng
-        if rng.random() < 0.15:
+        pick = rng.random()
+        if pick < 0.05:
+            code = rng.choice(["HW-LAPTOP", "HW-DOCK"])
+            cost = self.s.items[self.item[code]].cost
+            return self.procurement(
+                "Transfer", [(code, D(rng.randint(1, 5)), cost)], reason="Stock rebalancing"
+            )
+        if pick < 0.2:
             code = rng.choice(["HW-LAPTOP", "HW-DOCK"])
             cost = self.s.items[self.item[code]].cost
             return self.procurement(
@@ -1304,33 +650,33 @@ class _Builder:
         return self.procurement("Purchase", lines, freight=freight if freight > 1 else D(0))
 
     def procurement_cases(self) -> None:
-        self.procurement(
-            "Purchase",
-            [("HW-LAPTOP", D(3), D(1420)), ("HW-DOCK", D(3), D("241.5"))],
-            freight=D("45.00"),
-            case="receipt_freight",
-        )
-        self.procurement(
-            "Purchase",
-            [
-                (c, D(q), self.s.items[self.item[c]].cost)
-                for c, q in [
-                    ("HW-LAPTOP", 5),
-                    ("HW-DOCK", 5),
-                    ("SW-M365", 40),
-                    ("SW-AV", 40),
-                    ("HW-DOCK", 2),
-                    ("HW-LAPTOP", 1),
-                ]
-            ],
-            case="receipt_multi",
-        )
-        self.procurement(
-            "Adjustment",
-            [("HW-DOCK", D(-2), D("241.5"))],
-            reason="Shrinkage: two docks missing at stocktake",
-            case="inventory_adjustment",
-        )
+        """Seed ``CASES["procurement"]`` (a line's empty cost is the item's own)."""
+        items = self.s.items
+        for spec in CASES["procurement"]:
+            lines = [
+                (code, D(qty), D(cost) if cost else items[self.item[code]].cost)
+                for code, qty, cost in spec["lines"]
+            ]
+            self.procurement(
+                spec["kind"],
+                lines,
+                freight=D(spec.get("freight", "0")),
+                reason=spec.get("reason"),
+                case=spec["case"],
+            )
+
+
+def split_records(records: int) -> dict[str, int]:
+    """The record counts of a tenant of ``records`` unposted records in all: 70% invoices,
+    15% expenses, 15% procurement, a customer per 25 records (at least 20)."""
+    invoices = round(records * 0.7)
+    expenses = round(records * 0.15)
+    return {
+        "invoices": invoices,
+        "expenses": expenses,
+        "procurement": max(records - invoices - expenses, 0),
+        "customers": max(20, records // 25),
+    }
 
 
 def generate(
@@ -1344,7 +690,8 @@ def generate(
 ) -> State:
     """Build a tenant. Counts are totals (cases included); ``cases`` seeds every named case.
 
-    Invoice numbers start at 10001, invoice ids at 39001, GL entry ids at 1000.
+    Invoice numbers start at 10001, invoice ids at 39001, GL entry ids at 1000. For a
+    tenant of N records in all, pass ``**split_records(N)``.
     """
     b = _Builder(seed)
     b.reference()
@@ -1358,7 +705,8 @@ def generate(
     while len(b.s.invoices) < invoices:
         company = rng.choice(companies)
         inv_type = rng.choices(
-            ["Standard", "Agreement", "Miscellaneous", "CreditMemo"], [60, 25, 10, 5]
+            ["Standard", "Agreement", "Miscellaneous", "CreditMemo", "Progress", "DownPayment"],
+            [58, 25, 9, 5, 2, 1],
         )[0]
         count = 1 if inv_type == "CreditMemo" else rng.choice([1, 1, 2, 2, 3, 4, 6])
         status = "Closed" if rng.random() < 0.97 else "New"

@@ -93,6 +93,7 @@ class Company:
     vendor_identifier: str | None = None
     types: list[str] = field(default_factory=lambda: ["Client"])
     site_id: int = 0
+    currency: str = "AUD"  # ISO code; the tenant's home currency unless a foreign customer
     deleted: bool = False
     updated: str = "2025-01-01T00:00:00Z"
 
@@ -239,6 +240,7 @@ class Invoice:
     gl_tax_id: int
     lines: list[InvoiceLine] = field(default_factory=list)
     adjust: Decimal = ZERO  # header total minus (lines + tax): the mismatch seeds
+    tax_only: Decimal | None = None  # a tax-only invoice's sales tax (it has no taxable lines)
     reference: str | None = None
     customer_po: str | None = None
     apply_to_type: str = "Ticket"
@@ -255,7 +257,9 @@ class Invoice:
         return sum((line.total for line in self.lines), ZERO)
 
     def sales_tax(self, rate: Decimal) -> Decimal:
-        """Tax on the taxable lines at ``rate``, rounded to cents."""
+        """Tax on the taxable lines at ``rate``, rounded to cents (a tax-only invoice's own)."""
+        if self.tax_only is not None:
+            return self.tax_only
         taxable = sum((line.total for line in self.lines if line.taxable), ZERO)
         return round_money(taxable * rate)
 
@@ -303,6 +307,7 @@ class Expense:
     department_id: int
     notes: str = ""
     payment_method: str = "Cash"
+    as_bill: bool = False  # exported in ``expenseBills`` (grouped per member and week)
     batch_id: int | None = None
     updated: str = "2025-01-01T00:00:00Z"
     rev: int = 0
@@ -328,10 +333,10 @@ class ProcurementLine:
 
 @dataclass(slots=True)
 class Procurement:
-    """A purchase receipt (PO + packing slip) or an inventory adjustment."""
+    """A purchase receipt (PO + packing slip), an inventory adjustment or a transfer."""
 
     id: int  # UnpostedProcurement.id: the GL entry id of its first line
-    kind: str  # Purchase | Adjustment
+    kind: str  # Purchase | Adjustment | Transfer
     document_number: str  # PO number or adjustment identifier
     po_id: int
     packing_slip: str
@@ -351,6 +356,9 @@ class Procurement:
     vendor_invoice_number: str | None = None
     vendor_invoice_date: date | None = None
     adjustment_account_id: int | None = None  # offset of an inventory adjustment
+    offset_gl_id: int | None = None  # a transfer's "from" side
+    transfer_from: str | None = None  # warehouse location names of a transfer
+    transfer_to: str | None = None
     reason: str | None = None
     batch_id: int | None = None
     updated: str = "2025-01-01T00:00:00Z"
@@ -358,8 +366,12 @@ class Procurement:
 
     @property
     def unposted_product_id(self) -> str:
-        """``UnpostedProcurement.unpostedProductId`` (a string in the spec)."""
-        return f"{self.po_id}-{self.id}"
+        """``UnpostedProcurement.unpostedProductId`` (a string in the spec): ``po-id`` for a
+        receipt, the adjustment or transfer identifier otherwise (which is also the ``id``
+        of its GL export entry: a sandbox convention, UNCONFIRMED upstream)."""
+        if self.kind == "Purchase":
+            return f"{self.po_id}-{self.id}"
+        return self.document_number
 
     @property
     def subtotal(self) -> Decimal:
@@ -373,7 +385,7 @@ class Procurement:
     def gl_ids(self) -> list[int]:
         """GL entry ids: each line, freight and tax when present."""
         ids = [line.gl_id for line in self.lines]
-        ids += [i for i in (self.freight_gl_id, self.tax_gl_id) if i]
+        ids += [i for i in (self.freight_gl_id, self.tax_gl_id, self.offset_gl_id) if i]
         return ids
 
 

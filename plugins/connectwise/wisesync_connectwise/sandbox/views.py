@@ -1,25 +1,43 @@
-"""Render the tenant as ConnectWise JSON (field names from connectwise.md sections 3-6).
+"""Render the tenant as ConnectWise JSON: only the fields of ConnectWise's published
+models (``reference/connectwise_accounting.schema.json``, checked by :mod:`.schema`).
 
 Each record's JSON is built once per revision and cached (see :class:`Views`),
 so listing or exporting thousands of records costs a dict lookup per record.
 Numbers are Decimals written as exact JSON numbers without trailing zeros
 (``12.5``, ``100``), as ConnectWise's doubles serialise.
 
-Conventions the sandbox fixes where the spec is silent (UNCONFIRMED upstream):
+What the GL export looks like, after Zynk's public GL export samples of ConnectWise
+(``Exporting-GL-Batches-from-ConnectWise-REST-Interface.md`` and
+``Downloading-GL-Batches-from-ConnectWise-Accounting-Interface.md`` in
+zynksoftware/Zynk-Workflow):
+
+* It is a journal: an invoice's ``detail`` rows are its credit side, their
+  ``quantity`` and ``total`` signed against the header (a 42.00 invoice: product
+  ``-35.00``, quantity ``-5``; sales tax ``-7.00``, GL type ``ST``, ``taxNote``
+  ``AUTOSTAX``, quantity 0); a credit memo's header is negative and its rows
+  positive. Purchase details likewise against the receipt header (``-50`` at
+  ``itemCost`` 0.25: ``cost`` 12.5 is the extended cost, ``total`` ``-12.5``).
+* Account strings follow the GL caption (see :meth:`Views.account_number`).
+
+Conventions the sandbox fixes where the published material is silent (UNCONFIRMED):
 
 * ``UnpostedInvoice.id`` is the invoice's AR GL entry id (so it appears in
   ``glEntryIds``); ``billingLogId`` and ``GLExportTransaction.id`` are the
   invoice rec id (``/finance/invoices/{id}``).
 * ``UnpostedExpense.id`` == ``GLExportExpense.id`` == the expense's GL entry id;
   the offset (company-paid expenses) has its own GL entry id in ``offset.id``.
-* ``UnpostedProcurement.id`` is the GL entry id of the receipt's first line;
-  every ``purchaseDetail[].id``, ``purchaseDetailTax[].id`` and
-  ``adjustmentDetail[].id`` is a GL entry id.
-* ``accountNumber`` is the GL mapping's Account-type segment(s); ``glClass``
-  is the Class-type segments in caption order (Location, Department,
+  An expense bill's ``id`` is its first expense's; each detail's ``id`` lists the
+  expense's GL entry ids.
+* ``UnpostedProcurement.id`` is the GL entry id of the record's first line; every
+  ``purchaseDetail[].id`` and ``purchaseDetailTax[].id`` is a GL entry id.
+  Adjustment details have no id in the model: an adjustment's (and a transfer's)
+  ``id`` is its identifier, equal to the unposted row's ``unpostedProductId``.
+* ``glClass`` is the Class-type segments in caption order (Location, Department,
   Non-Product ID) joined with ``-``, or ``""`` when all are empty.
 * Freight on a receipt is both ``freightAmount`` (header, informational) and
   a ``purchaseDetail`` line with ``glTypeId == "PF"`` (the one to post).
+* A foreign-currency customer's documents carry its ``currency``; the published
+  models have no exchange-rate field, so none is sent.
 """
 
 from __future__ import annotations
@@ -34,6 +52,7 @@ from typing import Any
 import simplejson
 
 from wisesync import money
+from wisesync.money import round_money
 
 from .state import (
     Batch,
@@ -49,20 +68,37 @@ from .state import (
     iso,
 )
 
-CURRENCY = {
-    "id": 1,
-    "symbol": "$",
-    "currencyCode": "AUD",
-    "decimalSeparator": ".",
-    "numberOfDecimals": 2,
-    "thousandsSeparator": ",",
-    "negativeParenthesesFlag": False,
-    "displaySymbolFlag": True,
-    "currencyIdentifier": "AUD",
-    "displayIdFlag": False,
-    "rightAlign": False,
-    "name": "Australian Dollar",
+
+def _currency(ident: int, code: str, name: str) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "symbol": "$",
+        "currencyCode": code,
+        "decimalSeparator": ".",
+        "numberOfDecimals": 2,
+        "thousandsSeparator": ",",
+        "negativeParenthesesFlag": False,
+        "displaySymbolFlag": True,
+        "currencyIdentifier": code,
+        "displayIdFlag": False,
+        "rightAlign": False,
+        "name": name,
+    }
+
+
+#: ``CurrencyReference`` per ISO code. The published models carry no exchange rate.
+CURRENCIES = {
+    "AUD": _currency(1, "AUD", "Australian Dollar"),
+    "NZD": _currency(2, "NZD", "New Zealand Dollar"),
 }
+CURRENCY = CURRENCIES["AUD"]
+#: The caption separator the sandbox writes between Account-type segments (ConnectWise
+#: sets one per segment in its GL setup; the published GLCaption model does not carry it).
+ACCOUNT_SEPARATOR = ":"
+#: Mapped types whose account is written as its first segment alone (system accounts and
+#: tax accounts): Zynk's public GL export sample shows ``AccountNumber="4001:"`` on a
+#: product line but ``"9999"`` on the AR and sales-tax lines of the same invoice.
+PLAIN_ACCOUNT_TYPES = frozenset({"System Account", "Tax Code"})
 COMPANY_TYPES = {"Client": 1, "Vendor": 6, "Owner": 5, "Prospect": 2}
 LINE_ITEM_TYPE = {
     "product": "Inventory",
@@ -229,12 +265,24 @@ class Views:
     # --- GL mapping -----------------------------------------------------------------
 
     def account_number(self, gl_account_id: int | None) -> str:
-        """The Account-type segment(s) of a mapping ("" when empty or no mapping)."""
-        return self._memo(
-            "account",
-            gl_account_id,
-            lambda: "-".join(self._segments(gl_account_id, "Account")).strip("-"),
-        )
+        """A mapping's account string as the GL export writes it ("" when no mapping).
+
+        Laid out by the GL caption: the Account-type segments in caption order, each
+        followed by :data:`ACCOUNT_SEPARATOR` but the last, empty ones kept (account
+        ``4001`` with an empty sub-account is ``"4001:"``, as in Zynk's public sample;
+        an empty mapping is ``":"``). System and tax accounts are their first segment
+        alone (see :data:`PLAIN_ACCOUNT_TYPES`). The separator is UNCONFIRMED.
+        """
+        return self._memo("account", gl_account_id, lambda: self._account(gl_account_id))
+
+    def _account(self, gl_account_id: int | None) -> str:
+        parts = self._segments(gl_account_id, "Account")
+        if not parts:
+            return ""
+        account = self.s.gl_accounts[gl_account_id]  # type: ignore[index]
+        if account.mapped_type[1] in PLAIN_ACCOUNT_TYPES:
+            return parts[0]
+        return ACCOUNT_SEPARATOR.join(parts)
 
     def gl_class(self, gl_account_id: int | None) -> str:
         """The Class-type segments joined with ``-`` in caption order, "" when all empty."""
@@ -407,7 +455,7 @@ class Views:
                 "invoiceDeliveryMethod": {"id": 2, "name": "E-Mail"},
                 "invoiceToEmailAddress": c.invoice_to_email,
                 "invoiceCCEmailAddress": c.invoice_cc_email,
-                "currency": CURRENCY,
+                "currency": self.currency(c.id),
                 "defaultContact": self.contact_ref(c.default_contact_id),
                 "deletedFlag": c.deleted,
                 "types": [{"id": COMPANY_TYPES.get(t, 1), "name": t} for t in c.types],
@@ -523,7 +571,7 @@ class Views:
             "billingTerms": self.terms_ref(inv.terms_id),
             "dueDays": due_days,
             "dueDate": due_date,
-            "currency": CURRENCY,
+            "currency": self.currency(inv.company_id),
             "subTotal": num(inv.subtotal),
             "total": num(s.invoice_total(inv)),
             "salesTaxAmount": num(tax),
@@ -588,7 +636,7 @@ class Views:
                 "departmentId": inv.department_id,
                 "taxableFlag": any(line.taxable for line in inv.lines),
                 "taxCode": self.tax_ref(inv.tax_code_id),
-                "currency": CURRENCY,
+                "currency": self.currency(inv.company_id),
                 "serviceTotal": num(part("time", "agreement", "misc")),
                 "expenseTotal": num(part("expense")),
                 "productTotal": num(part("product")),
@@ -605,7 +653,15 @@ class Views:
             "invoice",
         )
 
+    def currency(self, company_id: int | None) -> dict[str, Any]:
+        """``CurrencyReference`` of a company's currency (the home currency by default)."""
+        c = self.s.companies.get(company_id) if company_id is not None else None
+        return CURRENCIES[c.currency if c else "AUD"]
+
     def _line(self, inv: Invoice, line: InvoiceLine, doc_type: str) -> dict[str, Any]:
+        """One credit-side detail row: quantity and total carry the opposite sign to the
+        header (Zynk's public sample: a 42.00 invoice has a ``-35.00`` product line and a
+        ``-7.00`` sales-tax line); ``cost`` is the extended cost, ``itemCost`` the unit."""
         s = self.s
         tax = s.tax_codes.get(inv.tax_code_id) if inv.tax_code_id is not None else None
         account = s.gl_accounts.get(line.gl_account_id)
@@ -621,14 +677,14 @@ class Views:
                 "glClass": self.gl_class(line.gl_account_id),
                 "glTypeId": account.gl_type if account else "R",
                 "glItemId": item.identifier if item else "",
-                "invoiceSummaryOption": 0,
-                "cost": num(line.cost),
+                "invoiceSummaryOption": "0",
+                "cost": num(round_money(abs(line.quantity) * line.cost)),
                 "salesCode": (account.sales_code if account else None) or "",
                 "memo": line.memo,
                 "description": account.description if account else "",
-                "quantity": num(line.quantity),
-                "total": num(line.total),
-                "currency": CURRENCY,
+                "quantity": num(-line.quantity),
+                "total": num(-line.total),
+                "currency": self.currency(inv.company_id),
                 "costAccountNumber": (account.cogs[0] if account else "") or "",
                 "inventoryAccountNumber": (account.inventory if account else None) or "",
                 "productAccountNumber": number,
@@ -694,14 +750,14 @@ class Views:
                     "glClass": "",
                     "glTypeId": "ST",
                     "glItemId": "",
-                    "invoiceSummaryOption": 0,
+                    "invoiceSummaryOption": "0",
                     "cost": 0,
                     "salesCode": "",
                     "memo": "Sales Tax",
                     "description": "Level 1 Sales Tax",
                     "quantity": 0,
-                    "total": num(sales_tax),
-                    "currency": CURRENCY,
+                    "total": num(-sales_tax),
+                    "currency": self.currency(inv.company_id),
                     "productAccountNumber": tax_account,
                     "taxCode": self.tax_ref(inv.tax_code_id),
                     "taxCodeXref": tax.xref if tax else "",
@@ -745,9 +801,9 @@ class Views:
                 "accountNumber": self.account_number(s.ar_account_id),
                 "billingType": inv.type,
                 "glEntryIds": ",".join(str(i) for i in inv.gl_ids()),
-                "purchaseOrder": inv.customer_po,
+                "purchaseOrder": {"name": inv.customer_po} if inv.customer_po else None,
                 "project": None,
-                "currency": CURRENCY,
+                "currency": self.currency(inv.company_id),
                 "total": num(s.invoice_total(inv)),
                 "salesRepId": inv.created_by,
                 "salesRepName": "John Smith",
@@ -778,7 +834,9 @@ class Views:
                 "shipToCompanyType": self.company_type(company),
                 "shipToTaxId": company.tax_identifier,
                 "shipSite": self.site_ref(company),
-                "shipContact": self.contact_ref(company.default_contact_id),
+                "shipContact": (s.contacts[company.default_contact_id].name)
+                if company.default_contact_id in s.contacts
+                else None,
                 "detail": detail,
                 "taxLevels": [
                     {
@@ -814,7 +872,7 @@ class Views:
                 "dueDays": term.due_days if term else None,
                 "taxable": bool(tax and tax.rate),
                 "taxCode": self.tax_ref(c.tax_code_id),
-                "currency": CURRENCY,
+                "currency": self.currency(c.id),
                 "stateTaxXref": tax.xref if tax else None,
                 "countyTaxXref": None,
                 "cityTaxXref": None,
@@ -944,6 +1002,62 @@ class Views:
             )
         return _p(out, "expense")
 
+    @staticmethod
+    def bill_key(e: Expense) -> tuple[int, Any]:
+        """Expense bills group a member's bill-flagged expenses per week (Monday start)."""
+        return e.member_id, e.date - timedelta(days=e.date.weekday())
+
+    def expense_bill(self, expenses: list[Expense]) -> dict[str, Any]:
+        """``GLExportExpenseBill``: one member's week of expenses, payable to the member.
+
+        Shaped on Zynk's public Accounting Interface sample (``ExpenseBills``: document
+        type ``GENERAL JOURNAL``, document number = first GL entry id + member id, one
+        detail per expense with its GL entry ids, totals positive like the header).
+        """
+        s = self.s
+        first = expenses[0]
+        member = s.members[first.member_id]
+        start = first.date - timedelta(days=first.date.weekday())
+        end = start + timedelta(days=6)
+        detail = []
+        for e in expenses:
+            account = s.gl_accounts.get(e.gl_account_id)
+            detail.append(
+                _p(
+                    {
+                        "id": e.gl_ids(),
+                        "documentDate": iso(e.date),
+                        "glTypeId": account.gl_type if account else "EE",
+                        "memo": e.type_name,
+                        "company": self.company_ref(e.company_id),
+                        "accountNumber": self.account_number(e.gl_account_id),
+                        "expenseClass": {"id": 1, "name": e.classification},
+                        "currency": CURRENCY,
+                        "total": num(e.amount + e.tax),
+                        "billable": e.billable,
+                        "reimbursable": e.classification == "Reimbursable",
+                        "companyAdvance": e.classification != "Reimbursable",
+                    }
+                )
+            )
+        return _p(
+            {
+                "id": first.id,
+                "documentDate": iso(end),
+                "documentType": "GENERAL JOURNAL",
+                "documentNumber": f"{first.id}{member.identifier}",
+                "memo": f"Expenses for {start.isoformat()} - {end.isoformat()}",
+                "glClass": "",
+                "apAccountNumber": self.account_number(s.ap_account_id),
+                "member": self.member_ref(member.id),
+                "vendorNumber": member.vendor_number,
+                "currency": CURRENCY,
+                "total": num(sum((e.amount + e.tax for e in expenses), Decimal(0))),
+                "detail": detail,
+            },
+            "expenseBill",
+        )
+
     def member_vendor(self, member_id: int) -> dict[str, Any]:
         """``GLExportVendor`` for a member (the payee of expense bills)."""
         return self._cached("member_vendor", member_id, 0, lambda: self._member_vendor(member_id))
@@ -982,16 +1096,18 @@ class Views:
         )
         out: dict[str, Any] = {
             "id": p.id,
-            "description": p.kind,
+            "description": p.reason if p.kind != "Purchase" and p.reason else p.kind,
             "unpostedProductId": p.unposted_product_id,
             "locationId": p.location_id,
             "departmentId": p.department_id,
             "procurementType": p.kind,
-            "purchaseOrder": {"id": p.po_id, "name": p.document_number},
+            "purchaseOrder": {"id": p.po_id, "name": p.document_number}
+            if p.kind == "Purchase"
+            else None,
             "purchaseDate": iso(p.date),
             "trackingNumber": None,
             "billingTerms": self.terms_ref(p.terms_id),
-            "currency": CURRENCY,
+            "currency": self.currency(p.vendor_id),
             "total": num(p.subtotal + tax),
             "taxCode": self.tax_ref(p.tax_code_id),
             "avalaraTaxFlag": False,
@@ -1015,8 +1131,11 @@ class Views:
         return _p(out, "unpostedProcurement")
 
     def export_procurement(self, p: Procurement) -> dict[str, Any]:
-        """``GLExportPurchaseTransaction`` or ``GLExportAdjustmentTransaction``."""
-        build = self._purchase if p.kind == "Purchase" else self._adjustment
+        """``GLExportPurchaseTransaction``, ``GLExportAdjustmentTransaction`` or
+        ``GLExportInventoryTransfer`` by the record's kind."""
+        build = {"Purchase": self._purchase, "Adjustment": self._adjustment}.get(
+            p.kind, self._transfer
+        )
         return self._cached("export_proc", p.id, p.rev, lambda: build(p))
 
     def _purchase(self, p: Procurement) -> dict[str, Any]:
@@ -1027,6 +1146,10 @@ class Views:
         term = s.terms.get(p.terms_id) if p.terms_id is not None else None
         total_tax = p.tax(rate)
         owner = next((c for c in s.companies.values() if "Owner" in c.types), None)
+        # Zynk's 2014 REST sample shows a purchase detail dated "5/1/2014 5:21:58 AM", but
+        # pyconnectwise (generated from the 2025 OpenAPI) parses these as date-time, so the
+        # sandbox writes ISO instants; the extractor's own tests cover the odd forms.
+        received = iso(p.date)
 
         def detail(
             gl_id: int,
@@ -1043,13 +1166,13 @@ class Views:
             return _p(
                 {
                     "id": gl_id,
-                    "documentDate": iso(p.date),
+                    "documentDate": received,
                     "glClass": self.gl_class(gl_account_id),
                     "glTypeId": gl_type,
                     "glItemId": item.identifier if item else "",
                     "salesCode": (account.sales_code if account else None) or "",
                     "description": "Purchase",
-                    "cost": num(cost),
+                    "cost": num(total),
                     "memo": memo,
                     "taxNote": "",
                     "vendorNumber": vendor.vendor_identifier if vendor else None,
@@ -1064,8 +1187,9 @@ class Views:
                     "itemPrice": num(item.price) if item else 0,
                     "itemCost": num(cost),
                     "unitOfMeasure": {"id": 13, "name": "Each"},
-                    "quantity": num(qty),
-                    "total": num(total),
+                    "quantity": num(-qty),
+                    "total": num(-total),
+                    "currency": self.currency(p.vendor_id),
                     "serializedFlag": False,
                     "serialNumbers": "",
                     "dropShippedFlag": False,
@@ -1117,13 +1241,15 @@ class Views:
                         "documentDate": iso(p.date),
                         "glTypeId": "ST",
                         "accountNumber": self.account_number(s.purchase_tax_account_id),
-                        "description": "Purchase Tax",
+                        "memo": "Purchase Tax",
                         "taxCode": self.tax_ref(p.tax_code_id),
-                        "taxCodeXref": tax.xref if tax else "",
                         "taxAgencyXref": tax.agency_xref if tax else "",
+                        "taxNote": "AUTOSTAX",
                         "taxRate": num(rate),
-                        "taxLevel": 1,
-                        "total": num(total_tax),
+                        "taxRatePercent": num(rate * 100),
+                        "quantity": 0,
+                        "total": num(-total_tax),
+                        "currency": self.currency(p.vendor_id),
                     }
                 )
             )
@@ -1145,7 +1271,7 @@ class Views:
                 "freightPackingSlip": p.packing_slip,
                 "packingSlip": p.packing_slip,
                 "dropshipFlag": False,
-                "currency": CURRENCY,
+                "currency": self.currency(p.vendor_id),
                 "total": num(p.subtotal + total_tax),
                 "billingTerms": self.terms_ref(p.terms_id),
                 "billingTermsXref": term.terms_xref if term else None,
@@ -1170,62 +1296,121 @@ class Views:
                 "purchaseHeaderTaxGroup": tax.identifier if tax else None,
                 "purchaseHeaderTaxableFlag": bool(rate),
                 "purchaseHeaderFreightTaxableFlag": bool(rate and p.freight),
-                "taxLevels": [
-                    {
-                        "taxLevel": 1,
-                        "taxCodeXref": tax.xref if tax else None,
-                        "taxRate": num(rate),
-                        "taxAmount": num(total_tax),
-                    }
-                ],
+                "taxLevels": [{"taxLevel": 1, "taxCodeXref": tax.xref if tax else None}],
                 "purchaseDetail": lines,
                 "purchaseDetailTax": taxes,
             }
         )
 
+    def _item_ref(self, item_id: int | None) -> dict[str, Any] | None:
+        item = self.s.items.get(item_id) if item_id is not None else None
+        return None if item is None else {"id": item.id, "identifier": item.identifier}
+
     def _adjustment(self, p: Procurement) -> dict[str, Any]:
+        """``GLExportAdjustmentTransaction``: the header names the adjustment account (the
+        balancing side, it has no total); each detail is an item's signed quantity (an
+        integer in the model), unit ``cost`` and ``total``. Details carry no GL entry id,
+        type or date in the published model: the record's GL ids are the unposted row's."""
         s = self.s
-        inventory = self.account_number(p.adjustment_account_id)
         return _p(
             {
-                "id": f"Adjustment #{p.document_number}",
+                "id": p.document_number,
                 "documentType": "ADJUSTMENT",
                 "documentDate": iso(p.date),
                 "glTypeID": "IA",
-                "accountNumber": inventory,
+                "accountNumber": self.account_number(p.adjustment_account_id),
                 "memo": p.reason or "",
                 "glClass": self.gl_class(p.adjustment_account_id),
                 "adjustmentDescription": p.reason or "Inventory adjustment",
                 "adjustmentDetail": [
                     _p(
                         {
-                            "id": line.gl_id,
-                            "documentDate": iso(p.date),
-                            "glTypeId": "IA",
-                            "accountNumber": self.account_number(line.gl_account_id),
-                            "inventoryAccountNumber": (
-                                s.gl_accounts[line.gl_account_id].inventory
-                                if line.gl_account_id in s.gl_accounts
-                                else None
-                            )
-                            or "",
                             "glClass": self.gl_class(line.gl_account_id),
-                            "item": {
-                                "id": line.item_id,
-                                "identifier": s.items[line.item_id].identifier,
-                            }
-                            if line.item_id in s.items
-                            else None,
                             "description": line.memo,
+                            "memo": p.reason or "",
+                            "item": self._item_ref(line.item_id),
                             "quantity": num(line.quantity),
-                            "cost": num(line.cost),
                             "total": num(line.total),
+                            "cost": num(line.cost),
+                            "costAccountNumber": self._cogs(line.gl_account_id),
+                            "inventoryAccountNumber": self._inventory(line.gl_account_id),
+                            "accountNumber": self.account_number(line.gl_account_id),
+                            "productAccountNumber": self.account_number(
+                                s.items[line.item_id].gl_account_id
+                            )
+                            if line.item_id in s.items
+                            else "",
                         }
                     )
                     for line in p.lines
                 ],
             },
             "adjustmentTransaction",
+        )
+
+    def _cogs(self, gl_account_id: int | None) -> str:
+        account = self.s.gl_accounts.get(gl_account_id) if gl_account_id is not None else None
+        return (account.cogs[0] if account else "") or ""
+
+    def _inventory(self, gl_account_id: int | None) -> str:
+        account = self.s.gl_accounts.get(gl_account_id) if gl_account_id is not None else None
+        return (account.inventory if account else None) or ""
+
+    def _transfer(self, p: Procurement) -> dict[str, Any]:
+        """``GLExportInventoryTransfer``: one item moved between warehouses. The entry's
+        account receives the value (``total`` positive), its ``offset`` gives it up."""
+        s = self.s
+        line = p.lines[0]
+        item = s.items.get(line.item_id)
+        return _p(
+            {
+                "id": p.document_number,
+                "documentType": "TRANSFER",
+                "documentDate": iso(p.date),
+                "accountNumber": self.account_number(line.gl_account_id),
+                "glClass": self.gl_class(line.gl_account_id),
+                "glTypeId": "IT",
+                "description": p.reason or "Inventory transfer",
+                "salesCode": "",
+                "memo": f"Transfer {p.transfer_from} to {p.transfer_to}",
+                "costAccountNumber": self._cogs(line.gl_account_id),
+                "inventoryAccountNumber": self._inventory(line.gl_account_id),
+                "transferId": p.po_id,
+                "item": self._item_ref(line.item_id),
+                "glItemId": item.identifier if item else "",
+                "salesDescription": item.description if item else line.memo,
+                "itemDescription": item.description if item else line.memo,
+                "currency": CURRENCY,
+                "itemPrice": num(item.price) if item else 0,
+                "taxable": False,
+                "unitOfMeasure": {"id": 13, "name": "Each"},
+                "quantity": num(line.quantity),
+                "cost": num(line.cost),
+                "total": num(line.total),
+                "serializedFlag": False,
+                "serialNumbers": "",
+                "transferFromLocationXref": p.transfer_from,
+                "transferToLocationXref": p.transfer_to,
+                "locationXref": p.transfer_to,
+                "itemTypeXref": "Inventory",
+                "inventoryXref": self._inventory(line.gl_account_id),
+                "cogsXref": self._cogs(line.gl_account_id),
+                "taxNote": "",
+                "offset": _p(
+                    {
+                        "id": p.offset_gl_id,
+                        "documentType": "TRANSFER",
+                        "documentDate": iso(p.date),
+                        "accountNumber": self.account_number(p.adjustment_account_id),
+                        "glClass": self.gl_class(p.adjustment_account_id),
+                        "total": num(-line.total),
+                        "memo": f"Transfer {p.transfer_from} to {p.transfer_to}",
+                        "description": "Inventory Transfer Offset",
+                        "glTypeId": "IT",
+                    }
+                ),
+            },
+            "inventoryTransfer",
         )
 
     def vendor(self, company_id: int) -> dict[str, Any]:
@@ -1293,7 +1478,7 @@ class Views:
                     )
                 )
                 for d in export["detail"]:
-                    amount = -Decimal(str(d["total"]))
+                    amount = Decimal(str(d["total"]))  # already credit-signed
                     rows.append(
                         self._entry(
                             d["id"],
@@ -1330,22 +1515,55 @@ class Views:
                             expense=ref,
                         )
                     )
-            else:
+            elif rec.kind == "Purchase":
                 export = self.export_procurement(rec)
                 po = {"id": rec.po_id, "name": rec.document_number}
-                details = export.get("purchaseDetail") or export.get("adjustmentDetail") or []
-                for d in [*details, *export.get("purchaseDetailTax", [])]:
+                for d in [*export["purchaseDetail"], *export.get("purchaseDetailTax", [])]:
                     rows.append(
                         self._entry(
                             d["id"],
                             d["glTypeId"],
-                            d["description"],
+                            d.get("memo") or "Purchase",
                             d["accountNumber"],
-                            Decimal(str(d["total"])),
+                            -Decimal(str(d["total"])),  # the receipt's debit side
                             purchase_order=po,
                         )
                     )
+            else:
+                rows.extend(self._stock_entries(rec))
         return rows
+
+    def _stock_entries(self, rec: Procurement) -> list[dict[str, Any]]:
+        """``BatchEntry`` rows of an adjustment (one per item) or a transfer (to, from)."""
+        s = self.s
+        if rec.kind == "Adjustment":
+            return [
+                self._entry(
+                    line.gl_id,
+                    "IA",
+                    line.memo,
+                    self.account_number(line.gl_account_id),
+                    line.total,
+                    adjustment={"id": line.gl_id, "name": rec.document_number},
+                    item=s.items[line.item_id].identifier if line.item_id in s.items else None,
+                )
+                for line in rec.lines
+            ]
+        line = rec.lines[0]
+        entries = [(line.gl_id, line.gl_account_id, line.total)]
+        if rec.offset_gl_id is not None:
+            entries.append((rec.offset_gl_id, rec.adjustment_account_id, -line.total))
+        return [
+            self._entry(
+                gl,
+                "IT",
+                line.memo,
+                self.account_number(account),
+                amount,
+                transfer=rec.document_number,
+            )
+            for gl, account, amount in entries
+        ]
 
     @staticmethod
     def _entry(
@@ -1358,6 +1576,8 @@ class Views:
         invoice: Any = None,
         expense: Any = None,
         purchase_order: Any = None,
+        adjustment: Any = None,
+        transfer: str | None = None,
         item: str | None = None,
     ) -> dict[str, Any]:
         return _p(
@@ -1375,9 +1595,9 @@ class Views:
                 "invoice": invoice,
                 "purchaseOrder": purchase_order,
                 "lineItem": None,
-                "transfer": None,
+                "transfer": transfer,
                 "expense": expense,
-                "adjustmentDetail": None,
+                "adjustmentDetail": adjustment,
                 "_info": info("2025-01-01T00:00:00Z"),
             },
             "batchEntry",

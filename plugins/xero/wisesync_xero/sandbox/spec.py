@@ -20,9 +20,10 @@ fields are not the spec's job (it has almost no ``required`` lists): see ``rules
 
 Validators are compiled once per (schema, strict) and cached. jsonschema is the
 authority, but walking a 50-invoice batch with it costs ~50 ms, so each schema is also
-compiled into plain Python closures (:func:`fast_validator`, supporting exactly the
-keywords the cleaned spec uses; an unknown keyword fails loudly) that decide valid /
-invalid in a couple of milliseconds. Only a body the fast check rejects is walked by
+compiled into plain Python closures (:func:`fast_validator`, by the shared
+:class:`wisesync.testing.schema_check.SchemaCheck`: exactly the keywords the cleaned spec
+uses; an unknown keyword fails loudly) that decide valid / invalid in a couple of
+milliseconds. Only a body the fast check rejects is walked by
 jsonschema, for its messages.
 """
 
@@ -40,6 +41,8 @@ from typing import Any
 import jsonschema
 import yaml
 from jsonschema import Draft4Validator, FormatChecker
+
+from wisesync.testing.schema_check import SchemaCheck
 
 SPEC_PATH = Path(__file__).with_name("data") / "xero_accounting.yaml"
 SPEC_SHA256 = "140f64f8e6bd2d8524b8ffdbffd08589d417efa5466ba57bfa04939a69ff6db8"
@@ -159,113 +162,19 @@ def _message(error: jsonschema.ValidationError) -> str:
     return f"{where}: {error.message}"
 
 
-Check = Callable[[Any], bool]
-_KNOWN = frozenset(
-    {
-        "type",
-        "format",
-        "$ref",
-        "items",
-        "properties",
-        "additionalProperties",
-        "readOnly",
-        "enum",
-        "maxLength",
-        "required",
-    }
-)
-
-
-def _type_check(name: str) -> Check:
-    if name == "string":
-        return lambda v: isinstance(v, str)
-    if name == "number":
-        return lambda v: isinstance(v, int | float | Decimal) and not isinstance(v, bool)
-    if name == "integer":
-        return lambda v: _is_integer(None, v)
-    if name == "boolean":
-        return lambda v: isinstance(v, bool)
-    if name == "array":
-        return lambda v: isinstance(v, list)
-    if name == "object":
-        return lambda v: isinstance(v, dict)
-    if name == "null":
-        return lambda v: v is None
-    raise ValueError(f"unsupported type {name!r}")
-
-
-class _Compiler:
-    def __init__(self, components: dict[str, Any]):
-        self.components = components
-        self.compiled: dict[str, Check] = {}
-
-    def ref(self, ref: str) -> Check:
-        name = ref[len(_REF_PREFIX) :]
-        if name not in self.compiled:
-            self.compiled[name] = lambda v: True  # placeholder for recursion
-            holder: list[Check] = []
-            self.compiled[name] = lambda v: holder[0](v)
-            holder.append(self.compile(self.components[name]))
-        return self.compiled[name]
-
-    def compile(self, schema: dict[str, Any]) -> Check:
-        unknown = set(schema) - _KNOWN
-        if unknown:
-            raise ValueError(f"fast validator does not support {sorted(unknown)}")
-        if "$ref" in schema:  # draft 4: siblings of $ref are ignored
-            return self.ref(schema["$ref"])
-        checks: list[Check] = []
-        if "type" in schema:
-            types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-            tests = [_type_check(t) for t in types]
-            checks.append(lambda v: any(t(v) for t in tests))
-        if "enum" in schema:
-            allowed = list(schema["enum"])
-            checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
-        if "maxLength" in schema:
-            limit = schema["maxLength"]
-            checks.append(lambda v: not isinstance(v, str) or len(v) <= limit)
-        if schema.get("format") in ("uuid", "xero-date"):
-            fmt = schema["format"]
-            checks.append(lambda v: not isinstance(v, str) or _FORMATS.conforms(v, fmt))
-        if "required" in schema:
-            needed = list(schema["required"])
-            checks.append(lambda v: not isinstance(v, dict) or all(k in v for k in needed))
-        props = {k: self.compile(sub) for k, sub in (schema.get("properties") or {}).items()}
-        closed = schema.get("additionalProperties") is False
-        if props or closed:
-
-            def check_object(v: Any) -> bool:
-                if not isinstance(v, dict):
-                    return True
-                for key, value in v.items():
-                    sub = props.get(key)
-                    if sub is None:
-                        if closed:
-                            return False
-                    elif not sub(value):
-                        return False
-                return True
-
-            checks.append(check_object)
-        if isinstance(schema.get("items"), dict):
-            item = self.compile(schema["items"])
-            checks.append(lambda v: not isinstance(v, list) or all(item(x) for x in v))
-        if not checks:
-            return lambda v: True
-        if len(checks) == 1:
-            return checks[0]
-        return lambda v: all(c(v) for c in checks)
-
-
 @functools.cache
-def _compiler(strict: bool) -> _Compiler:
-    return _Compiler(_components(strict))
+def _compiler(strict: bool) -> SchemaCheck:
+    formats = {fmt: functools.partial(_conforms, fmt) for fmt in ("uuid", "xero-date")}
+    return SchemaCheck(definitions=_components(strict), ref_prefix=_REF_PREFIX, formats=formats)
 
 
-def fast_validator(schema_name: str, strict: bool = True) -> Check:
+def _conforms(fmt: str, value: Any) -> bool:
+    return not isinstance(value, str) or _FORMATS.conforms(value, fmt)
+
+
+def fast_validator(schema_name: str, strict: bool = True) -> Callable[[Any], bool]:
     """``check(body) -> bool`` for ``components.schemas[schema_name]`` (compiled, cached)."""
-    return _compiler(strict).ref(_REF_PREFIX + schema_name)
+    return _compiler(strict).compile({"$ref": _REF_PREFIX + schema_name})
 
 
 def check(schema_name: str, body: Any, *, strict: bool = True) -> list[str]:
