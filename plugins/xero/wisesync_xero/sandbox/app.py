@@ -515,6 +515,23 @@ class XeroSandbox(LedgerRoutes, SandboxApp):
             return Response(400, _error_validation([r for r in results if r.get(marker)]))
         return self._ok(key, results)
 
+    def _write_body(
+        self,
+        request: Request,
+        template: str,
+        write: Callable[[Org, dict[str, Any]], tuple[dict[str, Any], bool]],
+    ) -> Response:
+        """Parse and spec-check a ``{"<Key>": [...]}`` body (the key is the template's
+        last segment), then :meth:`_write_batch` its elements, flagged by
+        ``ValidationErrors``."""
+        body, bad = self._body(request, template)
+        if bad:
+            return bad
+        key = template.strip("/")
+        return self._write_batch(
+            request, key, body.get(key) or [], write, marker="ValidationErrors"
+        )
+
     # -- routes -----------------------------------------------------------------------------
 
     def _routes_setup(self) -> None:
@@ -792,15 +809,10 @@ class XeroSandbox(LedgerRoutes, SandboxApp):
         return errors
 
     def _items_write(self, request: Request, *, create_only: bool) -> Response:
-        body, bad = self._body(request, "/Items")
-        if bad:
-            return bad
-        return self._write_batch(
+        return self._write_body(
             request,
-            "Items",
-            body.get("Items") or [],
+            "/Items",
             lambda org, raw: self._item_write(org, raw, create_only=create_only),
-            marker="ValidationErrors",
         )
 
     def _item_write(

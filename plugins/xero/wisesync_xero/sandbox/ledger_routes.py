@@ -89,15 +89,10 @@ class LedgerRoutes(_Base):
             return self._ok("ManualJournals", [self._journal_view(doc, True)])
 
     def _journals_write(self: XeroSandbox, request: Request, *, create_only: bool) -> Response:
-        body, bad = self._body(request, "/ManualJournals")
-        if bad:
-            return bad
-        return self._write_batch(
+        return self._write_body(
             request,
-            "ManualJournals",
-            body.get("ManualJournals") or [],
+            "/ManualJournals",
             lambda org, raw: self._journal_write(org, dict(raw), create_only=create_only),
-            marker="ValidationErrors",
         )
 
     def _journal_write(
