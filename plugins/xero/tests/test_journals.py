@@ -139,6 +139,16 @@ def test_a_voided_or_different_journal_is_not_taken_for_ours(server):
     assert target.find_existing([rec], ctx) == {}
 
 
+def test_narration_look_ups_keep_their_filter_short():
+    from wisesync_xero.post import LOOKUP_CHARS, lookup_chunks
+
+    narrations = [f"ConnectWise inventory adjustment {n}: " + "r" * 150 for n in range(30)]
+    chunks = lookup_chunks(narrations)
+    assert [n for c in chunks for n in c] == narrations and len(chunks) > 1
+    assert all(sum(len(n) + 20 for n in c) <= LOOKUP_CHARS for c in chunks)
+    assert [len(c) for c in lookup_chunks([f"INV-{n}" for n in range(90)])] == [40, 40, 10]
+
+
 # --- the sandbox's rules ---------------------------------------------------------------
 
 

@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 CONTACT_PAGE_SIZE = 1000
 MAX_LIST_PAGES = 3
 LOOKUP_CHUNK = 40
+#: Longest ``where`` filter sent at once: narrations are long, and a URL beyond a couple
+#: of thousand characters risks being refused by the server (Xero's limit is not
+#: documented; unconfirmed).
+LOOKUP_CHARS = 1500
 WRITE_PARAMS = {"summarizeErrors": "false", "unitdp": "4"}
 
 
@@ -362,10 +366,24 @@ _LOOKUP_FIELD = {
 }
 
 
+def lookup_chunks(numbers: list[str]) -> list[list[str]]:
+    """``numbers`` in look-up order, at most :data:`LOOKUP_CHUNK` a query and about
+    :data:`LOOKUP_CHARS` characters of filter (always at least one number)."""
+    chunks: list[list[str]] = []
+    size = 0
+    for number in numbers:
+        cost = len(number) + 20  # the field name, quotes, == and " OR "
+        if not chunks or len(chunks[-1]) >= LOOKUP_CHUNK or size + cost > LOOKUP_CHARS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(number)
+        size += cost
+    return chunks
+
+
 def _fetch(ctx: XeroContext, kind_endpoint: str, numbers: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for start in range(0, len(numbers), LOOKUP_CHUNK):
-        chunk = numbers[start : start + LOOKUP_CHUNK]
+    for chunk in lookup_chunks(numbers):
         params: dict[str, Any]
         if kind_endpoint == "Invoices" and not any("," in n for n in chunk):
             params = {"InvoiceNumbers": ",".join(chunk)}
