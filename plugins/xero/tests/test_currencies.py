@@ -81,6 +81,9 @@ def test_a_foreign_invoice_posts_with_its_rate_and_a_new_currency_after_a_refres
     assert outcome.status is Status.POSTED
     stored = app.invoice_by_number(rec.document_number)
     assert stored["CurrencyCode"] == "USD" and stored["CurrencyRate"] == D("0.650000")
+    payment = app.apply_payment(rec.document_number, stored["Total"])
+    assert payment["CurrencyRate"] == D("0.650000")  # the bank account is in AUD
+    assert payment["BankAmount"] == (stored["Total"] / D("0.65")).quantize(D("0.01"))
     gbp = foreign("GBP")
     assert [m.code for m in target.validate(gbp, target.prepare(comp, limiter()))] == [
         "CURRENCY_NOT_ENABLED"
