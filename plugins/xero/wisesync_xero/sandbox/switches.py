@@ -14,7 +14,10 @@ Documented rules are on by default and can be relaxed for experiments; rules Xer
 Limits Xero documents (invoices page; reference/xero.md section 3):
 
 * ``description_max`` 4,000 characters on a line ``Description``;
-* ``reference_max`` 255 characters on ``Reference``;
+* ``reference_max`` 255 characters on ``Reference`` (reference/xero.md cites the invoices
+  page; note that Xero removed ``maxLength`` from the spec's ``Invoice.Reference`` in
+  2020 because the web app accepts longer ones, XeroAPI/Xero-OpenAPI#331: whether the
+  API refuses 256 characters is therefore not certain; raise it to relax the rule);
 * ``number_max`` 255 characters on ``InvoiceNumber``, printable ASCII only
   (``printable_numbers``).
 """
