@@ -31,7 +31,6 @@ from wisesync_xero.validate import (
     fit_description,
     gl_missing,
     line_tracking,
-    number_problem,
 )
 
 ZERO = Decimal("0")
@@ -74,10 +73,6 @@ def _check(record: RecordEvent, ref: ReferenceData) -> list[Message]:
                 "again in Xero.",
             )
         )
-    else:
-        problem = number_problem(record)
-        if problem is not None:
-            out.append(problem)
     if len(record.lines) < 2:
         out.append(
             message(

@@ -121,8 +121,11 @@ class ReferenceData:
         return wanted in self.currencies or wanted == self.base_currency
 
     def is_base_currency(self, code: str | None) -> bool:
-        """``code`` is None (the company's home currency) or the organisation's base."""
-        return code is None or code.strip().upper() == (self.base_currency or "").upper()
+        """``code`` is None (the company's home currency) or the organisation's base
+        (True when the base currency is not known)."""
+        if code is None or self.base_currency is None:
+            return True
+        return code.strip().upper() == self.base_currency.upper()
 
     def account(self, code: str) -> Account | None:
         """The account with ``code`` (exact, then case-insensitive), any status."""
