@@ -146,3 +146,14 @@ def test_the_sandbox_refuses_currencies_as_xero_does(server):
         == 400
     )
     app.spec_violations.clear()  # SSP and XYZ were refused on purpose
+
+
+def test_currencies_are_enabled_per_organisation():
+    from wisesync_xero.sandbox import XeroSandbox
+
+    app = XeroSandbox(seed=2, tenants=2, currencies=())
+    first, second = app.orgs
+    app.enable_currency("eur", tenant=second)
+    assert set(app.org(first).currencies) == {"AUD"}
+    assert set(app.org(second).currencies) == {"AUD", "EUR"}
+    assert app.describe()["tenants"][1]["currencies"] == ["AUD", "EUR"]
