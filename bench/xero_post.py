@@ -120,6 +120,8 @@ def run(
                     "Contacts",
                     "Invoices",
                     "CreditNotes",
+                    "ManualJournals",
+                    "Currencies",
                     "Organisation",
                 )
                 if app.calls(path=rf"^/api\.xro/2\.0/{name}")

@@ -158,6 +158,13 @@ CATALOG: dict[str, Code] = {
             "The record is incomplete",
             "A required field is empty in ConnectWise (see the message); complete it, replay.",
         ),
+        Code(
+            "CURRENCY_NOT_ENABLED",
+            _E,
+            "The ledger organisation does not use this currency",
+            "Add the currency to the organisation in the ledger (its currency settings), "
+            "or correct the currency in ConnectWise, then replay.",
+        ),
         # --- warnings on records that did post ---
         Code(
             "ROUNDING_APPLIED",
@@ -197,6 +204,12 @@ CATALOG: dict[str, Code] = {
             _W,
             "Line description shortened",
             "The ledger limits description length; the full text stays in ConnectWise.",
+        ),
+        Code(
+            "REFERENCE_TRUNCATED",
+            _W,
+            "Document reference shortened",
+            "The ledger limits reference length; the full text stays in ConnectWise.",
         ),
         Code(
             "ALREADY_IN_LEDGER",

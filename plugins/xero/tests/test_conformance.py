@@ -6,12 +6,13 @@ import itertools
 import uuid
 
 import pytest
-from xero_testkit import company, customer, limiter, line, record, runtime
+from xero_testkit import company, customer, inventory, limiter, line, record, runtime
 
-from wisesync.events.models import RecordEvent, Terms
+from wisesync.events.models import RecordEvent, Terms, Tracking
 from wisesync.protocols import Target, TargetContext
 from wisesync.testing.conformance import TargetConformance, TargetHarness
 from wisesync.testing.sandbox import Fault
+from wisesync_xero.journals import journal_narration
 from wisesync_xero.sandbox import start_sandbox
 from wisesync_xero.target import XeroTarget
 
@@ -96,5 +97,59 @@ class TestXeroConformance(TargetConformance):
     @pytest.fixture
     def harness(self):
         h = XeroHarness()
+        yield h
+        h.close()
+
+
+class XeroJournalHarness(XeroHarness):
+    """The same target, with inventory adjustments and transfers (manual journals):
+    no number and no contact, so posting once and finding again rest on the narration."""
+
+    def _inventory(self, *amounts, **kw) -> RecordEvent:
+        subtype = "transfer" if next(self._n) % 2 else "adjustment"
+        return inventory(*amounts, subtype=subtype, number=self._number(), **kw)
+
+    def valid_records(self, count: int) -> list[RecordEvent]:
+        return [
+            self._inventory(("310", f"{n + 1}.25"), ("630", f"-{n + 1}.25")) for n in range(count)
+        ]
+
+    def error_cases(self) -> dict[str, RecordEvent]:
+        no_account = self._inventory(("310", "5.00"), ("630", "-5.00"))
+        no_account.lines[0].gl_account = None
+        return {
+            "GL_MAPPING_MISSING": no_account,
+            "LEDGER_ACCOUNT_MISSING": self._inventory(("4999", "5.00"), ("630", "-5.00")),
+            "RECORD_INVALID": self._inventory(("310", "5.00"), ("630", "-4.00")),
+            "CURRENCY_NOT_ENABLED": self._record(line(), currency="EUR"),
+        }
+
+    def warning_cases(self) -> dict[str, RecordEvent]:
+        long = self._inventory(("310", "7.00"), ("630", "-7.00"))
+        long.lines[0].description = "d" * 4100
+        perth = self._inventory(("310", "8.00"), ("630", "-8.00"))
+        perth.lines[1].tracking = Tracking(location="Perth")
+        return {"DESCRIPTION_TRUNCATED": long, "TRACKING_MISSING": perth}
+
+    def documents_for(self, record: RecordEvent) -> int:
+        if record.contact is not None:
+            return super().documents_for(record)
+        narration = journal_narration(record)
+        return sum(
+            1
+            for j in self.app.manual_journals()
+            if j["Narration"] == narration and j["Status"] not in ("DELETED", "VOIDED")
+        )
+
+    def inject_lost_response(self) -> None:
+        self.app.faults.arm(Fault(kind="lose_response", method="PUT", path="ManualJournals"))
+
+
+class TestXeroJournalConformance(TargetConformance):
+    """Every conformance test, for inventory journals."""
+
+    @pytest.fixture
+    def harness(self):
+        h = XeroJournalHarness()
         yield h
         h.close()

@@ -126,7 +126,7 @@ def test_personal_expense_is_a_credit_bill():
     assert p.body["LineItems"][0]["UnitAmount"] == D("40.0000")
 
 
-def test_procurement_receipt_is_a_bill_and_adjustment_is_refused():
+def test_procurement_receipt_is_a_bill_and_a_one_sided_adjustment_is_refused():
     receipt = record(
         line("10", account="300", item="HW-LAPTOP", tax="INPUT"),
         record_type=RecordType.PROCUREMENT,
@@ -140,9 +140,10 @@ def test_procurement_receipt_is_a_bill_and_adjustment_is_refused():
         contact=None,
     )
     p = build(adjustment)
-    assert not p.ok
-    assert codes(p) == ["RECORD_INVALID"]
-    assert "journal" in p.messages[0].text
+    assert not p.ok and p.kind.is_journal
+    assert set(codes(p)) == {"RECORD_INVALID"}
+    texts = " ".join(m.text for m in p.messages)
+    assert "at least two" in texts and "does not balance" in texts
 
 
 def test_terms_without_days_warn_and_leave_due_date_to_xero():
@@ -317,3 +318,15 @@ def test_body_never_holds_floats(contact):
             assert not isinstance(value, float)
 
     walk(p.body)
+
+
+def test_our_documents_stay_within_xeros_limits():
+    options = OPTS
+    long_ref = record(line(description="d" * 5000), reference="R" * 300)
+    p = plan(long_ref, reference(), options, TRACKING)
+    assert p.ok
+    assert len(p.body["Reference"]) == 255 and len(p.body["LineItems"][0]["Description"]) == 4000
+    assert {m.code for m in p.messages} == {"REFERENCE_TRUNCATED", "DESCRIPTION_TRUNCATED"}
+    for number in ("N" * 256, "INV-Ü1"):
+        refused = plan(record(line(), number=number), reference(), options, TRACKING)
+        assert [m.code for m in refused.messages] == ["RECORD_INVALID"]

@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
-from xero_testkit import company, customer, limiter, line, record, runtime
+from xero_testkit import customer, limiter, line, record, target_for
 
 from wisesync.config import CompanyOptions
 from wisesync.errors import DailyLimitReached
 from wisesync.events.models import RecordType, Status, Terms
 from wisesync.testing.sandbox import Fault
 from wisesync_xero.sandbox import Limits, start_sandbox
-from wisesync_xero.target import XeroTarget
 
 
 @pytest.fixture
@@ -24,11 +23,6 @@ def server():
     yield srv
     assert srv.app.spec_violations == []
     srv.stop()
-
-
-def target_for(server, **kw):
-    comp = company(server, **kw)
-    return XeroTarget(runtime(server, (comp,))), comp
 
 
 def num() -> str:
@@ -143,13 +137,14 @@ def test_call_count_for_a_first_and_a_second_batch(server):
     app = server.app
     target, comp = target_for(server)
     ctx = target.prepare(comp, limiter())
-    assert app.calls(path=r"^/api\.xro/") == 4  # accounts, tax rates, tracking, items
+    # accounts, tax rates, tracking, items, currencies, organisation
+    assert app.calls(path=r"^/api\.xro/") == 6
     target.post([record(line(), contact=customer(i)) for i in range(1, 21)], ctx)
     assert app.calls(path="Contacts") == 1
     assert app.calls("PUT", "Invoices") == 1
     target.post([record(line(), contact=customer(i)) for i in range(1, 21)], ctx)
-    assert app.calls(path=r"^/api\.xro/") == 4 + 1 + 2
-    assert ctx.limiter.calls == 4 + 1 + 2
+    assert app.calls(path=r"^/api\.xro/") == 6 + 1 + 2
+    assert ctx.limiter.calls == 6 + 1 + 2
 
 
 def test_large_organisations_look_contacts_up_per_batch(server, monkeypatch):
@@ -345,12 +340,12 @@ def test_rate_limit_429_pauses_the_limiter_and_retries(server):
 
 
 def test_daily_limit_raises_with_the_reset_time():
-    srv = start_sandbox(seed=4, limits=Limits(per_day=5))
+    srv = start_sandbox(seed=4, limits=Limits(per_day=7))
     try:
         target, comp = target_for(srv)
-        ctx = target.prepare(comp, limiter())  # 4 calls
+        ctx = target.prepare(comp, limiter())  # 6 calls
         with pytest.raises(DailyLimitReached) as info:
-            target.post([record(line(), contact=customer(99))], ctx)  # contacts + PUT = 6th
+            target.post([record(line(), contact=customer(99))], ctx)  # contacts + PUT = 8th
         assert info.value.reset_at is not None and info.value.reset_at > datetime.now(UTC)
         assert srv.app.documents_count() == 0
     finally:
@@ -361,8 +356,8 @@ def test_limit_headers_are_read(server):
     target, comp = target_for(server)
     ctx = target.prepare(comp, limiter())
     state = ctx.client.limit_state
-    assert state.minute_remaining == 60 - 4
-    assert state.day_remaining == 5000 - 4
+    assert state.minute_remaining == 60 - 6
+    assert state.day_remaining == 5000 - 6
 
 
 def test_reference_data_is_cached_until_its_ttl(server):

@@ -38,6 +38,8 @@ _ACCOUNTS = [
     ("210", "REVENUE", "OUTPUT", "ACTIVE", None, "REVENUE"),
     ("260", "REVENUE", "OUTPUT", "ACTIVE", None, "REVENUE"),
     ("300", "DIRECTCOSTS", "INPUT", "ACTIVE", None, "EXPENSE"),
+    ("310", "DIRECTCOSTS", "INPUT", "ACTIVE", None, "EXPENSE"),
+    ("630", "INVENTORY", "NONE", "ACTIVE", None, "ASSET"),
     ("429", "EXPENSE", "INPUT", "ACTIVE", None, "EXPENSE"),
     ("610", "CURRENT", "BASEXCLUDED", "ACTIVE", "DEBTORS", "ASSET"),
     ("860", "EXPENSE", "BASEXCLUDED", "ACTIVE", "ROUNDING", "EXPENSE"),
@@ -54,7 +56,9 @@ _TAX = [
 ITEMS = ["LABOR", "MANAGED", "PROJECT", "EXPENSE", "WISESYNC_ADJUSTMENT", "HW-LAPTOP"]
 
 
-def reference(*, rounding: bool = True) -> ReferenceData:
+def reference(
+    *, rounding: bool = True, currencies: tuple[str, ...] = ("AUD", "USD", "NZD")
+) -> ReferenceData:
     """Reference data shaped like the sandbox seed (docs/sandbox-scenario.md)."""
     accounts = {
         "Accounts": [
@@ -109,6 +113,8 @@ def reference(*, rounding: bool = True) -> ReferenceData:
         tax_rates=parse_tax_rates(taxes),
         tracking=parse_tracking(tracking),
         items=parse_items({"Items": [{"Code": c, "ItemID": c.lower()} for c in ITEMS]}),
+        currencies=frozenset(currencies),
+        base_currency="AUD",
     )
 
 
@@ -194,6 +200,43 @@ def record(
     ).seal()
 
 
+def inventory(
+    *amounts: tuple[str, str],
+    subtype: str = "adjustment",
+    number: str | None = None,
+    **kw: Any,
+) -> RecordEvent:
+    """An inventory adjustment or transfer as contract C1 shapes it: ``amounts`` are
+    (GL account, signed amount) pairs, debit +, credit -, the balancing line included."""
+    lines = [
+        Line(
+            description=f"Stock {'in' if D(a) > 0 else 'out'}",
+            quantity=D(1 if D(a) > 0 else -1),
+            unit_amount=abs(D(a)).quantize(D("0.0001")),
+            line_amount=D(a),
+            gl_account=account,
+            item_code="HW-DOCK",
+        )
+        for account, a in amounts
+    ]
+    debits = sum((ln.line_amount for ln in lines if ln.line_amount > 0), D(0))
+    n = next(_ids)
+    return RecordEvent(
+        company=kw.pop("company", "acme"),
+        source="connectwise",
+        target="xero",
+        record_type=RecordType.PROCUREMENT,
+        source_id=kw.pop("source_id", f"inventory-{n}"),
+        document_number=number or f"ADJ-{n:05d}",
+        date=kw.pop("date", date(2026, 1, 7)),
+        contact=None,
+        lines=lines,
+        totals=Totals(debits, D(0), debits),
+        subtype=subtype,
+        **kw,
+    ).seal()
+
+
 def company(
     server: Any = None,
     *,
@@ -236,6 +279,14 @@ def runtime(
         db=db,
         environ={"XERO_CLIENT_ID": cid, "XERO_CLIENT_SECRET": secret},
     )
+
+
+def target_for(server: Any, **kw: Any) -> Any:
+    """(a Xero target posting to ``server``, its company); ``kw`` go to :func:`company`."""
+    from wisesync_xero.target import XeroTarget
+
+    comp = company(server, **kw)
+    return XeroTarget(runtime(server, (comp,))), comp
 
 
 def limiter() -> CallLimiter:

@@ -206,24 +206,90 @@ def connect(
         raise click.ClickException(f"Xero refused the connection: {exc}") from None
 
 
+def sandbox_options(
+    *,
+    contacts: int = 0,
+    tenants: int = 1,
+    refresh_grace: float = 1800.0,
+    per_minute: int = 60,
+    per_day: int = 5000,
+    concurrent: int = 5,
+    app_per_minute: int = 10000,
+    currencies: tuple[str, ...] = (),
+    allow_negative_quantity: bool = False,
+    case_sensitive_numbers: bool = False,
+) -> dict[str, Any]:
+    """The :class:`~wisesync_xero.sandbox.XeroSandbox` options for the command's flags."""
+    from wisesync_xero.sandbox import Limits
+    from wisesync_xero.sandbox.seed import SEED_CURRENCIES
+    from wisesync_xero.sandbox.switches import RuleSwitches
+
+    return {
+        "contacts": contacts or None,
+        "tenants": tenants,
+        "refresh_grace": refresh_grace,
+        "limits": Limits(per_minute, per_day, concurrent, app_per_minute),
+        "currencies": tuple(dict.fromkeys((*SEED_CURRENCIES, *(c.upper() for c in currencies)))),
+        "switches": RuleSwitches(
+            negative_quantity=not allow_negative_quantity,
+            numbers_case_insensitive=not case_sensitive_numbers,
+        ),
+    }
+
+
 @click.command("xero")
 @click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Deterministic seed.")
 @click.option("--contacts", type=int, default=0, help="Pre-existing contacts C00001...")
-def sandbox_xero(port: int, seed: int, contacts: int) -> None:
+@click.option("--tenants", type=int, default=1, show_default=True, help="Organisations.")
+@click.option(
+    "--refresh-grace",
+    type=float,
+    default=1800.0,
+    show_default=True,
+    help="Seconds a rotated refresh token may still be used (Xero: 1800; 0: single use).",
+)
+@click.option("--per-minute", type=int, default=60, show_default=True, help="Calls a minute.")
+@click.option("--per-day", type=int, default=5000, show_default=True, help="Calls a day.")
+@click.option("--concurrent", type=int, default=5, show_default=True, help="Calls in flight.")
+@click.option(
+    "--app-per-minute", type=int, default=10000, show_default=True, help="App calls a minute."
+)
+@click.option(
+    "--currency",
+    "currencies",
+    multiple=True,
+    help="Add a currency to every organisation (repeatable; AUD, USD and NZD are there).",
+)
+@click.option(
+    "--allow-negative-quantity",
+    is_flag=True,
+    help="Accept negative line quantities (the refusal is an unconfirmed rule).",
+)
+@click.option(
+    "--case-sensitive-numbers",
+    is_flag=True,
+    help="Compare invoice numbers with case for uniqueness (case-insensitive is unconfirmed).",
+)
+def sandbox_xero(port: int, seed: int, **flags: Any) -> None:
     """Run the Xero API sandbox until Ctrl-C (credentials are printed)."""
     from wisesync_xero.sandbox import start_sandbox
 
-    server = start_sandbox(port=port, seed=seed, contacts=contacts or None)
+    server = start_sandbox(port=port, seed=seed, **sandbox_options(**flags))
     app = server.app
-    creds = app.credentials()
-    click.echo(f"Xero sandbox on {server.url}")
-    click.echo(
-        f"  custom connection: client_id={creds.client_id} client_secret={creds.client_secret}"
-    )
-    click.echo(f"  web app:           client_id={app.client_id} client_secret={app.client_secret}")
-    click.echo(f"  tenant:            {creds.tenant_id}")
-    click.echo(f'  settings: base_url = "{server.url}", identity_url = "{server.url}"')
+    click.echo(f"Xero sandbox at {server.url}")
+    click.echo(f"  API base        {server.url}/api.xro/2.0")
+    click.echo(f"  token URL       {server.url}/connect/token")
+    click.echo(f"  authorize URL   {server.url}/identity/connect/authorize")
+    click.echo(f"  web app         client_id={app.client_id} client_secret={app.client_secret}")
+    for tenant_id, org in app.orgs.items():
+        creds = app.credentials(tenant_id)
+        click.echo(f"  organisation    {org.name!r} tenant_id={tenant_id}")
+        click.echo(
+            f"    custom connection client_id={creds.client_id} client_secret={creds.client_secret}"
+        )
+    click.echo(f'  settings        base_url = "{server.url}", identity_url = "{server.url}"')
+    click.echo("Ctrl-C to stop.")
     try:
         while True:
             time.sleep(3600)

@@ -9,6 +9,8 @@ credit memo                ACCRECCREDIT           /CreditNotes, CreditNoteNumber
 expense, procurement       ACCPAY bill            /Invoices, InvoiceNumber
 personal expense (company  ACCPAYCREDIT           /CreditNotes, CreditNoteNumber
 card), or negative total
+inventory adjustment or    manual journal         /ManualJournals, Narration
+transfer (contract C1)                            (Xero journals have no number)
 =========================  =====================  ==========================
 
 Xero refuses documents with a negative total, so a negative document is sent as the
@@ -41,12 +43,22 @@ class DocKind:
         """A credit note (ACCRECCREDIT / ACCPAYCREDIT)."""
         return self.endpoint == "CreditNotes"
 
+    @property
+    def is_journal(self) -> bool:
+        """A manual journal: no contact, no number, found again by its narration."""
+        return self.endpoint == "ManualJournals"
+
 
 ACCREC = DocKind("ACCREC", "Invoices", "InvoiceNumber", "InvoiceID", True)
 ACCPAY = DocKind("ACCPAY", "Invoices", "InvoiceNumber", "InvoiceID", False)
 ACCRECCREDIT = DocKind("ACCRECCREDIT", "CreditNotes", "CreditNoteNumber", "CreditNoteID", True)
 ACCPAYCREDIT = DocKind("ACCPAYCREDIT", "CreditNotes", "CreditNoteNumber", "CreditNoteID", False)
+MANUAL_JOURNAL = DocKind("MANUALJOURNAL", "ManualJournals", "Narration", "ManualJournalID", False)
 KINDS = {k.type: k for k in (ACCREC, ACCPAY, ACCRECCREDIT, ACCPAYCREDIT)}
+
+#: Procurement subtypes that are documents with a vendor (anything else, such as an
+#: inventory adjustment or transfer, is a journal: contract C1).
+BILL_SUBTYPES = frozenset({"receipt", "purchase", "purchase_receipt"})
 
 #: ``RecordEvent.subtype`` values that mark a personal expense paid with a company card.
 PERSONAL_SUBTYPES = frozenset({"personal", "personal_expense", "company_card_personal"})
@@ -67,8 +79,17 @@ def is_personal(record: RecordEvent) -> bool:
     return (record.subtype or "").strip().lower() in PERSONAL_SUBTYPES
 
 
+def is_journal(record: RecordEvent) -> bool:
+    """An inventory adjustment or transfer: a journal in the ledger, not a bill."""
+    return record.record_type is RecordType.PROCUREMENT and (
+        (record.subtype or "receipt") not in BILL_SUBTYPES
+    )
+
+
 def document_kind(record: RecordEvent) -> tuple[DocKind, int]:
     """The Xero document for ``record`` and the sign (1 or -1) to apply to its amounts."""
+    if is_journal(record):
+        return MANUAL_JOURNAL, 1  # signed lines: debit +, credit - (contract C1)
     negative = source_total(record) < 0
     sign = -1 if negative else 1
     rt = record.record_type

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from wisesync.config import CompanyOptions
@@ -20,17 +20,21 @@ from wisesync.messages import Message, has_errors, message
 from wisesync.money import fmt
 from wisesync_xero import rounding
 from wisesync_xero.documents import DocKind, document_kind, source_total
+from wisesync_xero.journals import journal_narration, plan_journal
 from wisesync_xero.reference import Account, ReferenceData
 from wisesync_xero.settings import DEFAULT_APPROVAL, Approval
+from wisesync_xero.validate import DESCRIPTION_MAX as DESCRIPTION_MAX
 from wisesync_xero.validate import (
     ResolvedLine,
     account_problem,
     check_header,
     check_line,
-    is_journal,
+    currency_problem,
+    fit_description,
 )
 
-DESCRIPTION_MAX = 4000
+REFERENCE_MAX = 255  # Xero's documented limit (reference/xero.md section 3)
+RATE_PLACES = Decimal("0.000001")  # CurrencyRate: at most [18].[6] digits
 ZERO = Decimal("0")
 
 
@@ -59,7 +63,10 @@ class Plan:
 
     @property
     def number(self) -> str:
-        """The document number, trimmed."""
+        """What finds the document again: its number, trimmed (a manual journal has no
+        number: its narration)."""
+        if self.kind.is_journal:
+            return journal_narration(self.record)
         return (self.record.document_number or "").strip()
 
 
@@ -84,19 +91,42 @@ def due_date(record: RecordEvent) -> tuple[date | None, bool]:
     return record.due_date, False
 
 
-def _description(text: str, index: int, fallback: str, messages: list[Message]) -> str:
-    text = text.strip() or fallback
-    if len(text) > DESCRIPTION_MAX:
+def _reference(text: str, messages: list[Message]) -> str:
+    text = text.strip()
+    if len(text) > REFERENCE_MAX:
         messages.append(
             message(
-                "DESCRIPTION_TRUNCATED",
-                f"Line {index + 1}: description of {len(text)} characters cut to Xero's "
-                f"{DESCRIPTION_MAX}.",
-                line=index,
+                "REFERENCE_TRUNCATED",
+                f"Reference of {len(text)} characters cut to Xero's {REFERENCE_MAX}.",
             )
         )
-        text = text[: DESCRIPTION_MAX - 1] + "…"
+        text = text[: REFERENCE_MAX - 1] + "…"
     return text
+
+
+def _currency_rate(
+    record: RecordEvent, ref: ReferenceData, messages: list[Message]
+) -> Decimal | None:
+    """``CurrencyRate`` from ``attributes["exchange_rate"]`` (contract C2) for a document
+    in a foreign currency; None (Xero then uses its day rate) when there is none or the
+    document is in the base currency. Passed as ConnectWise exports it: that its
+    direction is Xero's (foreign units per base unit) is unconfirmed."""
+    raw = str(record.attributes.get("exchange_rate") or "").strip()
+    if not raw or ref.is_base_currency(record.currency):
+        return None
+    try:
+        rate = Decimal(raw)
+    except InvalidOperation:
+        rate = None
+    if rate is None or not rate.is_finite() or rate <= 0:
+        messages.append(
+            message(
+                "RECORD_INVALID",
+                f"Exchange rate {raw!r} is not a positive number; correct it in ConnectWise.",
+            )
+        )
+        return None
+    return rate.quantize(RATE_PLACES)
 
 
 def _correction_account(
@@ -171,9 +201,14 @@ def plan(
     """Build the Xero document for ``record`` and every error and warning it earns
     (``approval``: the ``[companies.xero]`` document status and "sent" flag)."""
     kind, sign = document_kind(record)
+    if kind.is_journal:
+        body, journal_messages, debits = plan_journal(record, ref, options, tracking_map, approval)
+        return Plan(record, kind, body, journal_messages, debits)
     messages: list[Message] = check_header(record)
-    if is_journal(record):
-        return Plan(record, kind, None, messages)
+    not_enabled = currency_problem(record, ref)
+    if not_enabled is not None:
+        messages.append(not_enabled)
+    rate = _currency_rate(record, ref, messages)
     resolved: list[ResolvedLine] = [
         check_line(i, line, ref, options, tracking_map, messages, sales=kind.sales)
         for i, line in enumerate(record.lines)
@@ -283,7 +318,7 @@ def plan(
     for r in resolved:
         src = record.lines[r.index]
         fallback = r.item_code or f"ConnectWise line {r.index + 1}"
-        desc = _description(src.description or "", r.index, fallback, messages)
+        desc = fit_description(src.description or "", r.index, fallback, messages)
         if r.text_only:
             items.append({"Description": desc})
             continue
@@ -314,9 +349,11 @@ def plan(
     if due is not None:
         body["DueDate"] = due.isoformat()
     if record.reference and kind.type != "ACCPAY":
-        body["Reference"] = record.reference.strip()[:255]
+        body["Reference"] = _reference(record.reference, messages)
     if record.currency:
-        body["CurrencyCode"] = record.currency.upper()
+        body["CurrencyCode"] = record.currency.strip().upper()
+        if rate is not None:
+            body["CurrencyRate"] = rate
     url = record.attributes.get("url", "")
     if url.startswith("https://"):
         body["Url"] = url

@@ -1,7 +1,8 @@
 """Posting a batch to Xero and finding documents again.
 
 One batch (at most 50 records) costs, in the usual case, one ``PUT /Invoices`` (plus
-one ``PUT /CreditNotes`` when the batch holds credits). Contacts cost nothing per
+one ``PUT /CreditNotes`` when the batch holds credits, one ``PUT /ManualJournals`` when
+it holds inventory adjustments or transfers). Contacts cost nothing per
 batch: the tenant's contact list is read once per TTL (one call per 1,000
 contacts), a known contact is sent by ``ContactID``, and a new one is sent in full
 inside the document, where Xero matches it by ContactNumber, then Name, or creates
@@ -38,6 +39,7 @@ from wisesync_xero.contacts import (
     where_for,
 )
 from wisesync_xero.documents import KINDS, DocKind
+from wisesync_xero.journals import debit_total
 from wisesync_xero.mapping import Plan
 
 if TYPE_CHECKING:
@@ -46,6 +48,10 @@ if TYPE_CHECKING:
 CONTACT_PAGE_SIZE = 1000
 MAX_LIST_PAGES = 3
 LOOKUP_CHUNK = 40
+#: Longest ``where`` filter sent at once: narrations are long, and a URL beyond a couple
+#: of thousand characters risks being refused by the server (Xero's limit is not
+#: documented; unconfirmed).
+LOOKUP_CHARS = 1500
 WRITE_PARAMS = {"summarizeErrors": "false", "unitdp": "4"}
 
 
@@ -55,6 +61,8 @@ WRITE_PARAMS = {"summarizeErrors": "false", "unitdp": "4"}
 def error_code(text: str) -> str:
     """The wisesync code for one of Xero's validation messages."""
     t = text.lower()
+    if "subscribed to currency" in t:  # the organisation has not added the currency
+        return "CURRENCY_NOT_ENABLED"
     if "account code" in t or "account must be valid" in t:
         if "must be specified" in t:
             return "GL_MAPPING_MISSING"
@@ -109,7 +117,10 @@ def _decimal(value: Any) -> Decimal | None:
 def posted_outcome(plan: Plan, element: dict[str, Any], extra: list[Message]) -> PostOutcome:
     """The outcome of an element Xero accepted, with the plan's warnings."""
     kind = plan.kind
-    total = _decimal(element.get("Total"))
+    if kind.is_journal:
+        total: Decimal | None = debit_total(element.get("JournalLines"))
+    else:
+        total = _decimal(element.get("Total"))
     messages = [m for m in plan.messages if not m.is_error] + extra
     for text in _texts(element.get("Warnings")):
         messages.append(message("LEDGER_VALIDATION", f"Xero: {text}", severity=Severity.WARNING))
@@ -230,11 +241,15 @@ def idempotency_key(payload: str) -> str:
 
 
 def put_documents(ctx: XeroContext, endpoint: str, plans: Sequence[Plan]) -> list[PostOutcome]:
-    """One ``PUT /Invoices`` or ``/CreditNotes`` for ``plans``; one outcome each, in order."""
+    """One ``PUT /Invoices``, ``/CreditNotes`` or ``/ManualJournals`` for ``plans``; one
+    outcome each, in order."""
     documents = []
     for plan in plans:
         assert plan.body is not None
-        documents.append({**plan.body, "Contact": contact_element(ctx, plan.record)})
+        if plan.kind.is_journal:
+            documents.append(dict(plan.body))
+        else:
+            documents.append({**plan.body, "Contact": contact_element(ctx, plan.record)})
     body = {endpoint: documents}
     payload = money.dumps(body)
     try:
@@ -270,7 +285,7 @@ def put_documents(ctx: XeroContext, endpoint: str, plans: Sequence[Plan]) -> lis
 
 def _contacts_known(ctx: XeroContext, plans: Sequence[Plan]) -> bool:
     """Every plan's contact is in the book (its write creates no contact)."""
-    return all(ctx.contacts.find(p.record.contact) is not None for p in plans)
+    return all(p.kind.is_journal or ctx.contacts.find(p.record.contact) is not None for p in plans)
 
 
 def post_plans(ctx: XeroContext, plans: Sequence[Plan], now: float) -> list[PostOutcome]:
@@ -282,7 +297,8 @@ def post_plans(ctx: XeroContext, plans: Sequence[Plan], now: float) -> list[Post
             outcomes[i] = failed_outcome(plan.record, plan.messages)
         else:
             sendable.setdefault(plan.kind.endpoint, []).append((i, plan))
-    ensure_contacts(ctx, [p for group in sendable.values() for _, p in group], now)
+    with_contact = [p for group in sendable.values() for _, p in group if not p.kind.is_journal]
+    ensure_contacts(ctx, with_contact, now)
     for endpoint, group in sendable.items():
         batch = [p for _, p in group]
         written = None
@@ -343,25 +359,73 @@ def _quote_all(numbers: Iterable[str], field: str) -> str:
     return " OR ".join(f"{field}=={quote(n)}" for n in numbers)
 
 
+_LOOKUP_FIELD = {
+    "Invoices": "InvoiceNumber",
+    "CreditNotes": "CreditNoteNumber",
+    "ManualJournals": "Narration",  # journals have no number (see wisesync_xero.journals)
+}
+
+
+def lookup_chunks(numbers: list[str]) -> list[list[str]]:
+    """``numbers`` in look-up order, at most :data:`LOOKUP_CHUNK` a query and about
+    :data:`LOOKUP_CHARS` characters of filter (always at least one number)."""
+    chunks: list[list[str]] = []
+    size = 0
+    for number in numbers:
+        cost = len(number) + 20  # the field name, quotes, == and " OR "
+        if not chunks or len(chunks[-1]) >= LOOKUP_CHUNK or size + cost > LOOKUP_CHARS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(number)
+        size += cost
+    return chunks
+
+
 def _fetch(ctx: XeroContext, kind_endpoint: str, numbers: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for start in range(0, len(numbers), LOOKUP_CHUNK):
-        chunk = numbers[start : start + LOOKUP_CHUNK]
+    for chunk in lookup_chunks(numbers):
+        params: dict[str, Any]
         if kind_endpoint == "Invoices" and not any("," in n for n in chunk):
             params = {"InvoiceNumbers": ",".join(chunk)}
         else:  # credit notes have no number-list parameter; a comma breaks the list
-            field = "InvoiceNumber" if kind_endpoint == "Invoices" else "CreditNoteNumber"
-            params = {"where": _quote_all(chunk, field)}
+            params = {"where": _quote_all(chunk, _LOOKUP_FIELD[kind_endpoint])}
+        if kind_endpoint == "ManualJournals":
+            params["page"] = 1  # a page carries the journal lines (their total)
         body = ctx.client.get_json(f"/{kind_endpoint}", params)
         out += (body or {}).get(kind_endpoint) or []
     return out
+
+
+def _matches(plan: Plan, element: dict[str, Any], *, require_total: bool) -> bool:
+    """``element`` is the document ``plan`` would post: same type, number and contact
+    (and total, when required); a journal: same narration and debit total."""
+    kind: DocKind = plan.kind
+    if str(element.get(kind.number_field) or "").casefold() != plan.number.casefold():
+        return False
+    if kind.is_journal:  # a voided journal is no longer in the books
+        return (
+            element.get("Status") != "VOIDED"
+            and debit_total(element.get("JournalLines")) == plan.expected_total
+        )
+    return (
+        KINDS.get(str(element.get("Type"))) is kind
+        and _same_contact(plan, element)
+        and (
+            not require_total
+            or plan.expected_total is None
+            or _decimal(element.get("Total")) == plan.expected_total
+        )
+    )
 
 
 def find_plans(
     ctx: XeroContext, plans: Sequence[Plan], *, require_total: bool = False
 ) -> dict[str, PostOutcome]:
     """Documents Xero already has for ``plans``: same type, number and contact (and,
-    with ``require_total``, the total this plan would post). Deleted ones do not count."""
+    with ``require_total``, the total this plan would post). Deleted ones do not count.
+
+    A manual journal is matched by its narration and its debit total (always: it has
+    neither number nor contact); voided journals do not count either."""
     found: dict[str, PostOutcome] = {}
     by_endpoint: dict[str, list[Plan]] = {}
     for plan in plans:
@@ -371,18 +435,8 @@ def find_plans(
         numbers = sorted({p.number for p in group})
         elements = [e for e in _fetch(ctx, endpoint, numbers) if e.get("Status") != "DELETED"]
         for plan in group:
-            kind: DocKind = plan.kind
             for element in elements:
-                if (
-                    str(element.get(kind.number_field) or "").casefold() == plan.number.casefold()
-                    and KINDS.get(str(element.get("Type"))) is kind
-                    and _same_contact(plan, element)
-                    and (
-                        not require_total
-                        or plan.expected_total is None
-                        or _decimal(element.get("Total")) == plan.expected_total
-                    )
-                ):
+                if _matches(plan, element, require_total=require_total):
                     outcome = posted_outcome(plan, element, [])
                     outcome.messages = []
                     found[plan.record.source_id] = outcome

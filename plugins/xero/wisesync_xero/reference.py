@@ -1,7 +1,7 @@
 """A Xero organisation's reference data, parsed from the API and cached per tenant.
 
 Loaded once per ``reference_ttl`` (GET /Accounts, /TaxRates, /TrackingCategories,
-/Items: four calls) and
+/Items, /Currencies, /Organisation: six calls, at most five at a time) and
 kept in the :class:`~wisesync.protocols.TargetContext`. Contacts are a separate,
 lazily filled :class:`ContactBook` (see :mod:`wisesync_xero.contacts`).
 """
@@ -108,7 +108,24 @@ class ReferenceData:
     tax_rates: dict[str, TaxRate] = field(default_factory=dict)
     tracking: dict[str, TrackingCategory] = field(default_factory=dict)
     items: dict[str, Item] = field(default_factory=dict)
+    currencies: frozenset[str] = frozenset()
+    base_currency: str | None = None
     loaded_at: float = 0.0
+
+    def currency_enabled(self, code: str) -> bool:
+        """Whether the organisation can take documents in ``code`` (its base currency or
+        one it added). True when the currencies were not loaded (nothing to judge by)."""
+        wanted = code.strip().upper()
+        if not self.currencies and self.base_currency is None:
+            return True
+        return wanted in self.currencies or wanted == self.base_currency
+
+    def is_base_currency(self, code: str | None) -> bool:
+        """``code`` is None (the company's home currency) or the organisation's base
+        (True when the base currency is not known)."""
+        if code is None or self.base_currency is None:
+            return True
+        return code.strip().upper() == self.base_currency.upper()
 
     def account(self, code: str) -> Account | None:
         """The account with ``code`` (exact, then case-insensitive), any status."""
@@ -260,17 +277,48 @@ def parse_items(body: Any) -> dict[str, Item]:
     return out
 
 
+def parse_currencies(body: Any) -> frozenset[str]:
+    """``GET /Currencies`` body -> the codes the organisation has enabled."""
+    return frozenset(
+        str(raw["Code"]).upper()
+        for raw in (body or {}).get("Currencies", [])
+        if isinstance(raw, dict) and raw.get("Code")
+    )
+
+
+def parse_base_currency(body: Any) -> str | None:
+    """``GET /Organisation`` body -> the organisation's base currency."""
+    orgs = (body or {}).get("Organisations") or [{}]
+    return _s(orgs[0].get("BaseCurrency")) if isinstance(orgs[0], dict) else None
+
+
+#: What :func:`load_reference` reads; at most :data:`MAX_IN_FLIGHT` at a time.
+REFERENCE_PATHS = (
+    "/Accounts",
+    "/TaxRates",
+    "/TrackingCategories",
+    "/Items",
+    "/Currencies",
+    "/Organisation",
+)
+MAX_IN_FLIGHT = 5  # Xero's concurrent-call limit per tenant
+
+
 def load_reference(get: Getter, now: float) -> ReferenceData:
-    """Load accounts, tax rates, tracking categories and items: four GETs made at the
-    same time (Xero allows 5 in flight; one after the other, they held up the first
-    batch and, under the minute limit, pushed every later window back by as long)."""
-    paths = ("/Accounts", "/TaxRates", "/TrackingCategories", "/Items")
-    with ThreadPoolExecutor(max_workers=len(paths), thread_name_prefix="xero-reference") as pool:
-        accounts, tax_rates, tracking, items = pool.map(lambda path: get(path, None), paths)
+    """Load accounts, tax rates, tracking categories, items, currencies and the
+    organisation's base currency: six GETs, five at the same time (Xero allows 5 in
+    flight; one after the other, they held up the first batch and, under the minute
+    limit, pushed every later window back by as long)."""
+    with ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="xero-reference") as pool:
+        accounts, tax_rates, tracking, items, currencies, organisation = pool.map(
+            lambda path: get(path, None), REFERENCE_PATHS
+        )
     return ReferenceData(
         accounts=parse_accounts(accounts),
         tax_rates=parse_tax_rates(tax_rates),
         tracking=parse_tracking(tracking),
         items=parse_items(items),
+        currencies=parse_currencies(currencies),
+        base_currency=parse_base_currency(organisation),
         loaded_at=now,
     )

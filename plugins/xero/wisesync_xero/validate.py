@@ -12,7 +12,10 @@ what Xero would have said:
   side (a purchase rate on a sale), or one that cannot be used with the line's account;
 * ``TRACKING_MISSING``: a tracking option (or category) Xero does not have; a
   warning (the line posts without it) or an error, per ``tracking_missing``;
-* ``RECORD_INVALID``: no lines, no contact, no document number.
+* ``CURRENCY_NOT_ENABLED``: a currency the organisation has not added (GET /Currencies);
+  checked before posting, because Xero refuses such a document;
+* ``RECORD_INVALID``: no lines, no contact, no document number, or a number Xero
+  refuses (longer than 255 characters, or not printable ASCII).
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ from decimal import Decimal
 from typing import Any
 
 from wisesync.config import CompanyOptions
-from wisesync.events.models import Line, RecordEvent, RecordType
+from wisesync.events.models import Line, RecordEvent
 from wisesync.messages import Message, Severity, message
+from wisesync_xero.documents import BILL_SUBTYPES, is_journal
 from wisesync_xero.reference import Account, ReferenceData
 
 ZERO = Decimal("0")
 ITEM_CODE_MAX = 30
+NUMBER_MAX = 255  # InvoiceNumber / CreditNoteNumber (reference/xero.md section 3)
+
+__all__ = ["BILL_SUBTYPES", "is_journal"]  # re-exported: they used to live here
 
 
 def is_description_only(line: Line) -> bool:
@@ -79,6 +86,35 @@ def account_problem(code: str, ref: ReferenceData, *, line: int | None = None) -
     return None
 
 
+DESCRIPTION_MAX = 4000  # LineItem / JournalLine Description (reference/xero.md section 3)
+
+
+def gl_missing(index: int, label: str | None = None) -> Message:
+    """GL_MAPPING_MISSING for line ``index`` (``label`` names it, default "Line n")."""
+    return message(
+        "GL_MAPPING_MISSING",
+        f"{label or f'Line {index + 1}'} has no GL account: the ConnectWise GL mapping is empty.",
+        line=index,
+    )
+
+
+def fit_description(text: str, index: int, fallback: str, messages: list[Message]) -> str:
+    """A line description Xero takes: ``fallback`` when empty, cut to
+    :data:`DESCRIPTION_MAX` characters with DESCRIPTION_TRUNCATED when longer."""
+    text = text.strip() or fallback
+    if len(text) > DESCRIPTION_MAX:
+        messages.append(
+            message(
+                "DESCRIPTION_TRUNCATED",
+                f"Line {index + 1}: description of {len(text)} characters cut to Xero's "
+                f"{DESCRIPTION_MAX}.",
+                line=index,
+            )
+        )
+        text = text[: DESCRIPTION_MAX - 1] + "…"
+    return text
+
+
 def check_line(
     index: int,
     line: Line,
@@ -98,13 +134,7 @@ def check_line(
     label = f"Line {index + 1}" + (f" ({line.description[:60]})" if line.description else "")
     code = (line.gl_account or "").strip()
     if not code:
-        messages.append(
-            message(
-                "GL_MAPPING_MISSING",
-                f"{label} has no GL account: the ConnectWise GL mapping is empty.",
-                line=index,
-            )
-        )
+        messages.append(gl_missing(index, label))
     if sales and options.require_item_code and not (line.item_code or "").strip():
         messages.append(
             message(
@@ -171,11 +201,11 @@ def check_line(
         default = ref.usable_tax(resolved.account.tax_type, sales=sales)
         if default is not None:
             resolved.tax_type, resolved.rate = default.tax_type, default.rate
-    resolved.tracking = _tracking(index, line, ref, options, tracking_map, messages)
+    resolved.tracking = line_tracking(index, line, ref, options, tracking_map, messages)
     return resolved
 
 
-def _tracking(
+def line_tracking(
     index: int,
     line: Line,
     ref: ReferenceData,
@@ -183,6 +213,8 @@ def _tracking(
     tracking_map: dict[str, str],
     messages: list[Message],
 ) -> list[dict[str, Any]]:
+    """The ``Tracking`` of line ``index`` (at most two), appending TRACKING_MISSING
+    for options or categories Xero does not have."""
     severity = Severity.ERROR if options.tracking_missing == "halt" else Severity.WARNING
     out: list[dict[str, Any]] = []
     for attr, category_name in tracking_map.items():
@@ -210,30 +242,48 @@ def _tracking(
     return out[:2]
 
 
-#: Procurement subtypes that are documents with a vendor (anything else, such as an
-#: inventory adjustment or transfer, is a journal).
-BILL_SUBTYPES = frozenset({"receipt", "purchase", "purchase_receipt"})
+def is_printable_ascii(text: str) -> bool:
+    """Only printable ASCII characters (what Xero allows in an InvoiceNumber)."""
+    return all(" " <= ch <= "~" for ch in text)
 
 
-def is_journal(record: RecordEvent) -> bool:
-    """An inventory adjustment or transfer: a journal in the ledger, not a bill."""
-    return record.record_type is RecordType.PROCUREMENT and (
-        (record.subtype or "receipt") not in BILL_SUBTYPES
+def number_problem(record: RecordEvent) -> Message | None:
+    """RECORD_INVALID for a document number Xero refuses: it is how the document is
+    found again, so it is never shortened or rewritten."""
+    number = (record.document_number or "").strip()
+    if len(number) > NUMBER_MAX:
+        return message(
+            "RECORD_INVALID",
+            f"Document number '{number[:40]}...' has {len(number)} characters; Xero allows "
+            f"{NUMBER_MAX}. Shorten it in ConnectWise.",
+        )
+    if not is_printable_ascii(number):
+        bad = "".join(sorted({ch for ch in number if not " " <= ch <= "~"}))
+        return message(
+            "RECORD_INVALID",
+            f"Document number {number!r} contains {bad!r}: Xero takes printable ASCII "
+            "characters only. Renumber the document in ConnectWise.",
+        )
+    return None
+
+
+def currency_problem(record: RecordEvent, ref: ReferenceData) -> Message | None:
+    """CURRENCY_NOT_ENABLED when the organisation has not added ``record.currency``."""
+    code = (record.currency or "").strip().upper()
+    if not code or not (len(code) == 3 and code.isalpha()) or ref.currency_enabled(code):
+        return None
+    enabled = ", ".join(sorted(ref.currencies | {ref.base_currency or ""} - {""}))
+    return message(
+        "CURRENCY_NOT_ENABLED",
+        f"The document is in {code}, which the Xero organisation has not added (it has "
+        f"{enabled or 'none'}). Add {code} in Xero (Settings > Currencies) and replay, or "
+        "correct the currency in ConnectWise.",
     )
 
 
 def check_header(record: RecordEvent) -> list[Message]:
     """RECORD_INVALID for what no Xero document can do without."""
     out = []
-    if is_journal(record):
-        return [
-            message(
-                "RECORD_INVALID",
-                f"ConnectWise inventory {record.subtype} {record.document_number or ''} is a "
-                "journal, not a bill: wisesync does not post manual journals to Xero yet. Enter "
-                "it in Xero by hand, then batch it in ConnectWise.",
-            )
-        ]
     if not record.lines:
         out.append(message("RECORD_INVALID", "The record has no lines."))
     if record.contact is None or not record.contact.name.strip():
@@ -245,6 +295,10 @@ def check_header(record: RecordEvent) -> list[Message]:
                 "The record has no document number, so it could not be found again in Xero.",
             )
         )
+    else:
+        problem = number_problem(record)
+        if problem is not None:
+            out.append(problem)
     if record.currency and not (len(record.currency) == 3 and record.currency.isalpha()):
         out.append(message("RECORD_INVALID", f"Currency {record.currency!r} is not an ISO code."))
     return out

@@ -17,11 +17,14 @@ Options (:class:`XeroSandbox`): ``clock`` (``now()``/``sleep()``: ``ManualClock`
 ``wisesync.ratelimit.ScaledClock`` for benchmarks), ``limits=Limits(per_minute, per_day,
 concurrent, app_per_minute)``, ``contacts`` (count -> ``C00001``... or a list), ``tenants``,
 ``refresh_grace`` (0 = each refresh token strictly single use; Xero allows 1800 s),
-``auto_consent``, ``strict_spec``, ``tax_tolerance``, ``idempotency_ttl``.
+``auto_consent``, ``strict_spec``, ``tax_tolerance``, ``idempotency_ttl``, ``switches``
+(:class:`RuleSwitches`: documented limits, and the unconfirmed rules that can be switched
+off), ``currencies`` (added to every organisation besides AUD; default USD, NZD).
 
 Test helpers on the app: ``revoke(tenant)`` / ``reconnect(tenant)``, ``expire_tokens()``,
 ``create_account(code, name, type)``, ``archive_account(code)``,
-``create_tracking_option(category, option)``, ``add_contacts(...)``, ``create_invoice(element)``,
+``create_tracking_option(category, option)``, ``enable_currency(code)``, ``add_contacts(...)``,
+``create_invoice(element)``, ``manual_journals()``,
 ``apply_payment(invoice_number, amount, date)``, ``delete_payment(id)``, ``invoices()``,
 ``invoice_by_number(n)``, ``credit_notes()``, ``payments()``, ``contacts()``,
 ``documents_count()``, ``calls(method, path)``; counters ``spec_violations``,
@@ -38,15 +41,24 @@ from wisesync.testing.sandbox import SandboxServer
 from .app import API, Credentials, XeroSandbox
 from .limits import Limits
 from .state import ManualClock
+from .switches import RuleSwitches
 
 
 def start_sandbox(port: int = 0, seed: int = 0, **options: Any) -> SandboxServer:
     """Start a :class:`XeroSandbox` on 127.0.0.1 in a background thread (``port=0``: any).
 
     ``options`` go to :class:`XeroSandbox` (``clock``, ``limits``, ``contacts``, ``tenants``,
-    ``refresh_grace``, ``auto_consent``, ``strict_spec``, ...). Stop it with ``.stop()``.
+    ``refresh_grace``, ``auto_consent``, ``strict_spec``, ``switches``, ``currencies``, ...). Stop it with ``.stop()``.
     """
     return SandboxServer(XeroSandbox(seed=seed, **options), port=port).start()
 
 
-__all__ = ["API", "Credentials", "Limits", "ManualClock", "XeroSandbox", "start_sandbox"]
+__all__ = [
+    "API",
+    "Credentials",
+    "Limits",
+    "ManualClock",
+    "RuleSwitches",
+    "XeroSandbox",
+    "start_sandbox",
+]

@@ -1,7 +1,8 @@
 """The Xero Accounting API simulator: :class:`XeroSandbox`.
 
 Serves ``/api.xro/2.0/...`` (Invoices, CreditNotes, Contacts, Accounts, TaxRates,
-TrackingCategories, Items, Payments, Organisation, Currencies), ``/connections`` and the
+TrackingCategories, Items, Payments, Organisation, Currencies, ManualJournals),
+``/connections`` and the
 identity endpoints (``/connect/token``, ``/connect/revocation``,
 ``/identity/connect/authorize``) on one port.
 
@@ -30,10 +31,12 @@ from wisesync.testing.sandbox import Request, Response, SandboxApp
 
 from . import payments as pay
 from . import query, rules, seed, spec
+from .ledger_routes import LedgerRoutes
 from .limits import Limits, RateLimiter
 from .oauth import AuthFailure, Identity, TokenFailure, problem, scope_allows
 from .rules import CREDIT_NOTE, INVOICE, DocKind
 from .state import NIL_UUID, Org, WallClock, ms_date, public
+from .switches import RuleSwitches
 from .where import QueryError
 
 API = "/api.xro/2.0"
@@ -104,7 +107,7 @@ def _summarize(request: Request) -> bool:
     return (request.arg("summarizeErrors") or "true").lower() != "false"
 
 
-class XeroSandbox(SandboxApp):
+class XeroSandbox(LedgerRoutes, SandboxApp):
     """A stateful Xero: organisations, OAuth, rate limits, idempotency, faults.
 
     Args:
@@ -120,6 +123,11 @@ class XeroSandbox(SandboxApp):
         auto_consent: the authorize endpoint redirects at once with a code.
         strict_spec: reject unknown elements (see ``spec.py``).
         tax_tolerance: how far a sent line ``TaxAmount`` may differ from Xero's.
+        switches: which rules are on and the documented limits (:class:`RuleSwitches`;
+            the unconfirmed rules can be switched off).
+        currencies: the currencies every organisation has added besides its base
+            currency (default USD and NZD); more per organisation with
+            :meth:`enable_currency` or ``PUT /Currencies``.
     """
 
     system = "xero"
@@ -137,8 +145,12 @@ class XeroSandbox(SandboxApp):
         strict_spec: bool = True,
         tax_tolerance: Decimal = Decimal("0.01"),
         idempotency_ttl: float = IDEMPOTENCY_TTL,
+        switches: RuleSwitches | None = None,
+        currencies: Iterable[str] = seed.SEED_CURRENCIES,
     ) -> None:
         super().__init__()
+        self.switches = switches or RuleSwitches()
+        self.currencies = tuple(currencies)
         self.seed = seed
         self.clock = clock or Clock()
         self.wall = WallClock(self.clock)
@@ -183,7 +195,8 @@ class XeroSandbox(SandboxApp):
             wall=self.wall,
             short_code=f"!sbx{len(self.orgs) + 1:02d}",
         )
-        seed.seed_default(org, contacts)
+        org.numbers_case_insensitive = self.switches.numbers_case_insensitive
+        seed.seed_default(org, contacts, self.currencies)
         with self.lock:
             self.orgs[tenant_id] = org
         self.identity.tenant_names[tenant_id] = name
@@ -502,6 +515,23 @@ class XeroSandbox(SandboxApp):
             return Response(400, _error_validation([r for r in results if r.get(marker)]))
         return self._ok(key, results)
 
+    def _write_body(
+        self,
+        request: Request,
+        template: str,
+        write: Callable[[Org, dict[str, Any]], tuple[dict[str, Any], bool]],
+    ) -> Response:
+        """Parse and spec-check a ``{"<Key>": [...]}`` body (the key is the template's
+        last segment), then :meth:`_write_batch` its elements, flagged by
+        ``ValidationErrors``."""
+        body, bad = self._body(request, template)
+        if bad:
+            return bad
+        key = template.strip("/")
+        return self._write_batch(
+            request, key, body.get(key) or [], write, marker="ValidationErrors"
+        )
+
     # -- routes -----------------------------------------------------------------------------
 
     def _routes_setup(self) -> None:
@@ -515,7 +545,7 @@ class XeroSandbox(SandboxApp):
         r("DELETE", "/connections/{id}", self._disconnect)
         # accounting
         r("GET", API + "/Organisation", self._organisation)
-        r("GET", API + "/Currencies", self._currencies)
+        self._ledger_routes(API)
         r("GET", API + "/Accounts", self._accounts)
         r("PUT", API + "/Accounts", self._account_create)
         r("GET", API + "/Accounts/{id}", self._account_get)
@@ -610,9 +640,6 @@ class XeroSandbox(SandboxApp):
 
     def _organisation(self, request: Request) -> Response:
         return self._ok("Organisations", [dict(self._org.organisation)])
-
-    def _currencies(self, request: Request) -> Response:
-        return self._ok("Currencies", [{"Code": "AUD", "Description": "Australian Dollar"}])
 
     def _simple_list(
         self, request: Request, key: str, docs: Iterable[dict[str, Any]], default_order: Any
@@ -782,15 +809,10 @@ class XeroSandbox(SandboxApp):
         return errors
 
     def _items_write(self, request: Request, *, create_only: bool) -> Response:
-        body, bad = self._body(request, "/Items")
-        if bad:
-            return bad
-        return self._write_batch(
+        return self._write_body(
             request,
-            "Items",
-            body.get("Items") or [],
+            "/Items",
             lambda org, raw: self._item_write(org, raw, create_only=create_only),
-            marker="ValidationErrors",
         )
 
     def _item_write(
@@ -1080,6 +1102,7 @@ class XeroSandbox(SandboxApp):
             pending_contacts=[],
             batch_numbers=set(),
             tax_tolerance=self.tax_tolerance,
+            switches=self.switches,
         )
         out.errors[:0] = pre_errors
         if not out.ok or out.doc is None:
@@ -1106,7 +1129,7 @@ class XeroSandbox(SandboxApp):
                 org.stamp(contact)
         index = org.invoice_numbers if kind is INVOICE else org.credit_note_numbers
         if existing is not None:
-            old_number = (existing.get(kind.number_field) or "").casefold()
+            old_number = org.number_key(existing.get(kind.number_field) or "")
             if index.get(old_number) == existing[kind.id_field]:
                 del index[old_number]
             doc[kind.id_field] = existing[kind.id_field]
@@ -1128,7 +1151,7 @@ class XeroSandbox(SandboxApp):
             )
             doc["_raw"][kind.number_field] = doc[kind.number_field]
         if doc["Type"] in ("ACCREC", "ACCRECCREDIT") and doc[kind.number_field]:
-            index[doc[kind.number_field].casefold()] = doc[kind.id_field]
+            index[org.number_key(doc[kind.number_field])] = doc[kind.id_field]
         paid = sum((org.payments[p]["Amount"] for p in doc.get("_payments", [])), Decimal(0))
         rules.finalize_amounts(doc, kind, paid=paid)
         org.stamp(doc)
@@ -1268,6 +1291,8 @@ class XeroSandbox(SandboxApp):
                         "client_id": self._custom[tenant_id].client_id,
                         "client_secret": self._custom[tenant_id].client_secret,
                         "documents": len(org.invoices) + len(org.credit_notes),
+                        "manual_journals": len(org.manual_journals),
+                        "currencies": sorted(org.currencies),
                         "payments": len(org.payments),
                         "contacts": len(org.contacts),
                     }
@@ -1310,6 +1335,9 @@ class XeroSandbox(SandboxApp):
                     args["category"], args["option"], tenant=tenant
                 )
                 return Response(200, option)
+            if what == "currencies":
+                self.enable_currency(args["code"], tenant=tenant)
+                return Response(204)
             if what == "archive-account":
                 self.archive_account(args["code"], tenant=tenant)
                 return Response(204)

@@ -53,18 +53,20 @@ class XeroLedgerSandbox:
         connect_company(runtime, company, PostgresTokenStore(runtime.db), echo=lambda _: None)
 
     def enable_currency(self, code: str) -> None:
-        """Enable ``code`` in the organisation (needs the sandbox's currency control)."""
-        enable = getattr(self.app, "enable_currency", None)
-        if enable is None:  # the sandbox's currency control comes with multi-currency posting
-            raise NotImplementedError("this Xero sandbox has no currency control yet")
-        enable(code)
+        """Add ``code`` to the organisation's currencies (Xero: Settings > Currencies)."""
+        self.app.enable_currency(code)
 
     def posted_documents(self) -> list[PostedDocument]:
-        """Invoices (ACCREC/ACCPAY) and credit notes, oldest first per kind."""
+        """Invoices (ACCREC/ACCPAY), credit notes and manual journals (numbered by their
+        narration, totalled by their debits), oldest first per kind."""
         docs = [(d["Type"], d.get("InvoiceNumber"), d, "InvoiceID") for d in self.app.invoices()]
         docs += [
             ("CreditNote", d.get("CreditNoteNumber"), d, "CreditNoteID")
             for d in self.app.credit_notes()
+        ]
+        docs += [
+            ("ManualJournal", d.get("Narration"), {**d, "Total": _debits(d)}, "ManualJournalID")
+            for d in self.app.manual_journals()
         ]
         return [
             PostedDocument(
@@ -76,3 +78,9 @@ class XeroLedgerSandbox:
             )
             for kind, number, doc, id_field in docs
         ]
+
+
+def _debits(journal: dict[str, Any]) -> Decimal:
+    """A manual journal's total: the sum of its debit (positive) lines."""
+    amounts = (Decimal(str(ln.get("LineAmount", "0"))) for ln in journal.get("JournalLines", []))
+    return sum((a for a in amounts if a > 0), Decimal("0"))

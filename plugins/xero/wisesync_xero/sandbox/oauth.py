@@ -69,6 +69,7 @@ RESOURCE_SCOPES = {
     "trackingcategories": ("accounting.settings",),
     "organisation": ("accounting.settings",),
     "currencies": ("accounting.settings",),
+    "manualjournals": ("accounting.transactions", "accounting.manualjournals"),
 }
 
 

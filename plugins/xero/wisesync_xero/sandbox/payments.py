@@ -94,14 +94,20 @@ def check_payment(org: Org, raw: dict[str, Any]) -> Outcome:
         "Overpayments": [],
         "LineItems": [],
     }
+    # Xero: CurrencyRate "Only used for non base currency invoices and credit notes";
+    # BankAmount is in the bank account's (here the base) currency
+    rate = Decimal("1.000000")
+    if doc.get("CurrencyCode", org.base_currency) != org.base_currency:
+        given = raw.get("CurrencyRate")
+        rate = Decimal(str(given)) if given else doc.get("CurrencyRate", rate)
     out.doc = {
         "PaymentID": org.new_id(),
         "Date": ms_date(pay_date),
         "DateString": date_string(pay_date),
-        "BankAmount": amount,
+        "BankAmount": round_money(amount / rate) if rate else amount,
         "Amount": amount,
         "Reference": raw.get("Reference", ""),
-        "CurrencyRate": Decimal("1.000000"),
+        "CurrencyRate": rate,
         "PaymentType": _TYPES[(what, doc["Type"])],
         "Status": "AUTHORISED",
         "IsReconciled": bool(raw.get("IsReconciled", False)),

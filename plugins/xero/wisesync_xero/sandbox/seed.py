@@ -94,6 +94,21 @@ ITEMS: tuple[tuple[str, str, str, str, str, str, str, str], ...] = (
     ("SW-AV", "Endpoint Antivirus", "200", "OUTPUT", "6.50", "300", "INPUT", "4.10"),
 )
 
+#: Currencies the default organisation has added besides its base currency (AUD): the
+#: demo's foreign-currency customers invoice in these. Others are enabled per
+#: organisation with ``XeroSandbox.enable_currency`` (or ``PUT /Currencies``).
+SEED_CURRENCIES: tuple[str, ...] = ("USD", "NZD")
+CURRENCY_NAMES = {
+    "AUD": "Australian Dollar",
+    "CAD": "Canadian Dollar",
+    "EUR": "Euro",
+    "GBP": "British Pound",
+    "JPY": "Japanese Yen",
+    "NZD": "New Zealand Dollar",
+    "SGD": "Singapore Dollar",
+    "USD": "United States Dollar",
+}
+
 TRACKING: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Location", ("Sydney", "Melbourne", "Brisbane")),
     ("Department", ("Managed Services", "Projects", "Hardware")),
@@ -276,9 +291,25 @@ def seed_contacts(org: Org, contacts: int | Iterable[dict[str, Any] | str]) -> l
     return made
 
 
-def seed_default(org: Org, contacts: int | Iterable[dict[str, Any] | str] | None = None) -> None:
+def add_currency(org: Org, code: str) -> dict[str, Any]:
+    """Add ``code`` to the organisation's currencies (idempotent) and return it."""
+    code = code.strip().upper()
+    doc = org.currencies.get(code)
+    if doc is None:
+        doc = {"Code": code, "Description": CURRENCY_NAMES.get(code, code)}
+        org.currencies[code] = doc
+    return doc
+
+
+def seed_default(
+    org: Org,
+    contacts: int | Iterable[dict[str, Any] | str] | None = None,
+    currencies: Iterable[str] = SEED_CURRENCIES,
+) -> None:
     """Fill ``org`` with the scenario's default organisation."""
     org.organisation = organisation_doc(org)
+    for code in (org.base_currency, *currencies):
+        add_currency(org, code)
     for tax_type, name, rate, applies, _report in TAX_RATES:
         add_tax_rate(org, tax_type, name, Decimal(rate), applies)
     for code, name, type_, tax, status, system in ACCOUNTS:

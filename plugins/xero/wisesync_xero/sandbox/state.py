@@ -98,8 +98,12 @@ class Org:
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     credit_notes: dict[str, dict[str, Any]] = field(default_factory=dict)
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    invoice_numbers: dict[str, str] = field(default_factory=dict)  # ACCREC number (casefold) -> id
+    manual_journals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    currencies: dict[str, dict[str, Any]] = field(default_factory=dict)  # Code -> Currency
+    invoice_numbers: dict[str, str] = field(default_factory=dict)  # ACCREC number_key -> id
     credit_note_numbers: dict[str, str] = field(default_factory=dict)  # ACCRECCREDIT
+    #: unique numbers compared without case (unconfirmed; see ``switches.py``)
+    numbers_case_insensitive: bool = True
     next_invoice_no: int = 1
     next_credit_note_no: int = 1
     seq: int = 0
@@ -133,6 +137,16 @@ class Org:
         doc["UpdatedDateUTC"] = ms_date(now)
 
     # -- look-ups --------------------------------------------------------------------------
+
+    def number_key(self, number: str) -> str:
+        """The key a unique (ACCREC / ACCRECCREDIT) number is indexed under."""
+        number = number.strip()
+        return number.casefold() if self.numbers_case_insensitive else number
+
+    @property
+    def base_currency(self) -> str:
+        """The organisation's base currency."""
+        return str(self.organisation.get("BaseCurrency") or "AUD")
 
     def account_by_code(self, code: str) -> dict[str, Any] | None:
         """The account with ``code`` (case-insensitive), any status."""
@@ -194,9 +208,10 @@ class Org:
 
     def invoice_by_number(self, number: str, type_: str | None = None) -> dict[str, Any] | None:
         """The newest invoice numbered ``number`` (ACCREC numbers are unique)."""
+        key = self.number_key(number)
+        if type_ in (None, "ACCREC") and key in self.invoice_numbers:
+            return self.invoices[self.invoice_numbers[key]]
         wanted = number.strip().casefold()
-        if type_ in (None, "ACCREC") and wanted in self.invoice_numbers:
-            return self.invoices[self.invoice_numbers[wanted]]
         found = [
             i
             for i in self.invoices.values()
@@ -207,9 +222,10 @@ class Org:
 
     def credit_note_by_number(self, number: str) -> dict[str, Any] | None:
         """The newest credit note numbered ``number``."""
+        key = self.number_key(number)
+        if key in self.credit_note_numbers:
+            return self.credit_notes[self.credit_note_numbers[key]]
         wanted = number.strip().casefold()
-        if wanted in self.credit_note_numbers:
-            return self.credit_notes[self.credit_note_numbers[wanted]]
         found = [
             c
             for c in self.credit_notes.values()
@@ -223,12 +239,12 @@ class Org:
             if kind == "invoice":
                 number = f"INV-{self.next_invoice_no:04d}"
                 self.next_invoice_no += 1
-                if number.casefold() not in self.invoice_numbers:
+                if self.number_key(number) not in self.invoice_numbers:
                     return number
             else:
                 number = f"CN-{self.next_credit_note_no:04d}"
                 self.next_credit_note_no += 1
-                if number.casefold() not in self.credit_note_numbers:
+                if self.number_key(number) not in self.credit_note_numbers:
                     return number
 
 

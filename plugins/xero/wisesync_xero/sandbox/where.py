@@ -10,13 +10,17 @@ Supported, as Xero documents and SDKs use it::
     Name.Contains("ab") / .StartsWith / .EndsWith / .ToLower() / .ToUpper()
     AmountDue>0.00, IsSupplier==true, Reference==null
 
-String comparisons are case-insensitive, as Xero's optimised filters are. A query that
+String comparisons are case- and accent-insensitive ("Zürich GmbH" == "zurich gmbh"), as
+Xero documents its optimised contact filters (``Name==``, ``EmailAddress==``,
+``AccountNumber==``; reference/xero.md "/Contacts (lookups)"); that other fields compare
+the same way is unconfirmed. A query that
 does not parse raises :class:`QueryError` (Xero answers 400 ``QueryParseException``).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -82,9 +86,15 @@ def _lookup(doc: Any, path: list[str]) -> Any:
     return value
 
 
+def fold(text: str) -> str:
+    """``text`` without case or accents: "Zürich" -> "zurich"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def _norm(value: Any) -> Any:
     if isinstance(value, str):
-        return value.casefold()
+        return fold(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     return value
