@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
@@ -98,6 +99,9 @@ class CompanyOptions:
         require_item_code: lines need an item / Non-Product ID (QBO always does).
         ack_batch_per_record: one ConnectWise accounting batch per record (Wise-Sync's
             1:1 audit trail); False groups a run's records into one batch.
+        contact_name_pattern: the ledger name of a customer or vendor whose name another
+            ledger contact already has (ledgers keep contact names unique): ``{name}`` plus
+            ``{account}`` (account number, else source id) and/or ``{id}`` (source id).
     """
 
     invoice_status: str = "AUTHORISED"
@@ -111,6 +115,7 @@ class CompanyOptions:
     tracking_missing: str = "warn"
     require_item_code: bool = False
     ack_batch_per_record: bool = True
+    contact_name_pattern: str = "{name} ({account})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +280,28 @@ _COMPANY_KEYS = {
 _STATUSES = ("AUTHORISED", "DRAFT")
 
 
+CONTACT_PATTERN_FIELDS = ("name", "account", "id")
+CONTACT_PATTERN_HINT = 'e.g. contact_name_pattern = "{name} ({account})"'
+
+
+def contact_pattern_problem(value: Any) -> str | None:
+    """What is wrong with a ``contact_name_pattern`` (None when it is usable): a string
+    with ``{name}`` and at least one of ``{account}`` / ``{id}`` (else two same-named
+    customers would still get one name), and no other placeholder."""
+    if not isinstance(value, str):
+        return f"expected a string, got {value!r}"
+    try:
+        used = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+    except ValueError as exc:
+        return f"not a valid pattern ({exc})"
+    unknown = used - set(CONTACT_PATTERN_FIELDS)
+    if unknown:
+        return f"unknown placeholder(s) {sorted(unknown)}; use {{name}}, {{account}}, {{id}}"
+    if "name" not in used or not used & {"account", "id"}:
+        return "needs {name} and at least one of {account} or {id}"
+    return None
+
+
 def _options(raw: Any, prefix: str, chk: _Checker) -> CompanyOptions:
     if raw is None:
         return CompanyOptions()
@@ -309,6 +336,12 @@ def _options(raw: Any, prefix: str, chk: _Checker) -> CompanyOptions:
         elif f.name == "tracking_missing":
             if value not in ("warn", "halt"):
                 chk.problem(prefix + f.name, f'expected "warn" or "halt", got {value!r}')
+            else:
+                values[f.name] = value
+        elif f.name == "contact_name_pattern":
+            problem = contact_pattern_problem(value)
+            if problem:
+                chk.problem(prefix + f.name, problem, CONTACT_PATTERN_HINT)
             else:
                 values[f.name] = value
         elif isinstance(default, bool):

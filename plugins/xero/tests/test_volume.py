@@ -35,7 +35,9 @@ def post_all(records, *, contacts):
     return srv, outcomes, limiter
 
 
-@pytest.mark.parametrize("contacts,budget", [(200, 25), (0, 30)])
+# new customers cost one PUT /Contacts per batch that has any (created apart, not inside the
+# document, where Xero would match a same-named contact of another customer)
+@pytest.mark.parametrize("contacts,budget", [(200, 25), (0, 45)])
 def test_calls_per_1000_invoices(contacts, budget):
     invoices = Workload(seed=5, customers=200).invoices(1000)
     srv, outcomes, limiter = post_all(invoices, contacts=contacts)
