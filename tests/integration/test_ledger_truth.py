@@ -34,15 +34,7 @@ from wisesync.testing.sandbox import Fault
 from wisesync.testing.stack import CompanySpec, Stack
 
 sys.path.insert(0, str(Path(__file__).parent))
-from crash_harness import (
-    RoleProcess,
-    assert_exactly_once,
-    documents,
-    fast_role_options,
-    kafka_stack,
-    linked,
-    wait_runs,
-)
+import crash_harness as harness
 
 WRITES = r"/(Invoices|CreditNotes)$"
 #: Every record's customer or vendor has a same-named contact in Xero (see same_named_contacts;
@@ -67,7 +59,7 @@ def _spec(key: str, seed: int) -> CompanySpec:
 
 @pytest.fixture
 def stack(kafka_bootstrap: str, pg_database: str) -> Iterator[Stack]:
-    with kafka_stack([_spec("twins", seed=41)], kafka_bootstrap, pg_database) as stack:
+    with harness.kafka_stack([_spec("twins", seed=41)], kafka_bootstrap, pg_database) as stack:
         yield stack
 
 
@@ -95,7 +87,7 @@ def assert_ledger_truth(stack: Stack, reviews: list[Review], others: set[str], h
     """Per record (its last result): failed -> no document of its number and side in Xero;
     posted -> its document; no document on another customer's same-named contact."""
     app = stack.sandbox("xero", stack.specs[0].key).app
-    docs = documents(app)
+    docs = harness.documents(app)
     held = {
         (d["Type"].startswith("ACCREC"), d.get("InvoiceNumber") or d.get("CreditNoteNumber"))
         for d in docs
@@ -124,10 +116,10 @@ def test_crash_after_commit_and_lost_answers_with_same_named_customers(
     others, hand = same_named_contacts(stack)
     app = stack.sandbox("xero", stack.specs[0].key).app
     env = stack.write_config(tmp_path / "wisesync.toml")
-    options = fast_role_options("kafka", instance=f"{stack.namespace}-poster")
+    options = harness.fast_role_options("kafka", instance=f"{stack.namespace}-poster")
     options["poster"]["retry_delays"] = [0.2, 0.5]
     options["poster"]["chunk_workers"] = 1  # one write at a time: the lost answers hit one batch
-    poster = RoleProcess(tmp_path / "wisesync.toml", env, tmp_path, options=options)
+    poster = harness.RoleProcess(tmp_path / "wisesync.toml", env, tmp_path, options=options)
     with stack.service(roles=("reporter", "acknowledger")):
         runs = [stack.sync(spec.key) for spec in stack.specs]
         try:
@@ -136,13 +128,15 @@ def test_crash_after_commit_and_lost_answers_with_same_named_customers(
             # every answer to the next writes is lost, on every try of the HTTP client
             app.faults.arm(Fault("lose_response", count=5, method="PUT", path=WRITES))
             poster.launch()
-            reviews = wait_runs(stack, runs, 90)
+            reviews = harness.wait_runs(stack, runs, 90)
         finally:
             code = poster.stop()
     assert code == 0, poster.tail()
-    assert_exactly_once(stack, runs, reviews)
+    harness.assert_exactly_once(stack, runs, reviews)
     assert_ledger_truth(stack, reviews, others, hand)
-    assert linked(reviews) >= 2, "the crashed and the lost batches were found, not re-posted"
+    assert harness.linked(reviews) >= 2, (
+        "the crashed and the lost batches were found, not re-posted"
+    )
     codes = {m.code for r in reviews[0].rows for m in r.messages}
     assert "DUPLICATE_DOCUMENT_NUMBER" not in codes, codes
 
@@ -152,20 +146,20 @@ def test_unknown_outcome_then_replay_with_same_named_customers(stack: Stack) -> 
     app = stack.sandbox("xero", stack.specs[0].key).app
     app.faults.arm(Fault("lose_response", count=10**6, method="PUT", path=WRITES))
     app.faults.arm(Fault("status", count=10**6, method="GET", path=WRITES, status=503))
-    options = fast_role_options("kafka")
+    options = harness.fast_role_options("kafka")
     options["poster"]["retry_delays"] = (0.2,)
     with stack.service(("poster", "reporter", "acknowledger"), **options):
         first = stack.sync(stack.specs[0].key)
-        (before,) = wait_runs(stack, [first], 120)
+        (before,) = harness.wait_runs(stack, [first], 120)
         # the one honest "failed" with a document in Xero: Xero never answered, the outcome
         # is unknown and says so; the journal keeps the records claimed for the replay
         assert {r.status for r in before.rows} == {"failed"}
         assert all("LEDGER_UNAVAILABLE" in {m.code for m in r.messages} for r in before.rows)
-        taken = len(documents(app))
+        taken = len(harness.documents(app))
         assert taken >= len(before.rows) - 1  # all but an inventory journal (not a document)
         app.faults.clear()
         (outcome,) = stack.replay(replay.select(stack.db, run_id=first.run_id))
-        (after,) = wait_runs(stack, [outcome.run], 90)
+        (after,) = harness.wait_runs(stack, [outcome.run], 90)
     assert_ledger_truth(stack, [before, after], others, hand)
-    assert linked([after]) == taken, "each found in Xero, none posted again"
-    assert len(documents(app)) == taken
+    assert harness.linked([after]) == taken, "each found in Xero, none posted again"
+    assert len(harness.documents(app)) == taken

@@ -160,6 +160,21 @@ def _status(record: RecordEvent, kind: DocKind, options: CompanyOptions) -> str:
     return options.bill_status
 
 
+def record_marks(record: RecordEvent, kind: DocKind) -> dict[str, str]:
+    """The header fields that tie a document to its record, as sent: ``Reference`` (not
+    on ACCPAY bills, whose number plays that part), ``CurrencyCode`` and ``Url``."""
+    marks = {}
+    reference = (record.reference or "").strip()[:255]
+    if reference and kind.type != "ACCPAY":
+        marks["Reference"] = reference
+    if record.currency:
+        marks["CurrencyCode"] = record.currency.upper()
+    url = record.attributes.get("url", "")
+    if url.startswith("https://"):
+        marks["Url"] = url
+    return marks
+
+
 def plan(
     record: RecordEvent,
     ref: ReferenceData,
@@ -310,13 +325,7 @@ def plan(
         body["Date"] = record.date.isoformat()
     if due is not None:
         body["DueDate"] = due.isoformat()
-    if record.reference and kind.type != "ACCPAY":
-        body["Reference"] = record.reference.strip()[:255]
-    if record.currency:
-        body["CurrencyCode"] = record.currency.upper()
-    url = record.attributes.get("url", "")
-    if url.startswith("https://"):
-        body["Url"] = url
+    body.update(record_marks(record, kind))
     if kind.type == "ACCREC" and options.mark_sent and body["Status"] == "AUTHORISED":
         body["SentToContact"] = True
     return Plan(record, kind, body, messages, bal.ledger_total)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wisesync_xero.documents import KINDS
-from wisesync_xero.mapping import Plan
+from wisesync_xero.mapping import Plan, record_marks
 
 _MS_DATE = re.compile(r"/Date\((-?\d+)")
 
@@ -44,14 +44,7 @@ def written_marks(plan: Plan) -> dict[str, str]:
     marks = {"Type": plan.kind.type, "Number": plan.number.casefold()}
     if record.date is not None:
         marks["Date"] = record.date.isoformat()
-    if record.reference and record.reference.strip() and plan.kind.type != "ACCPAY":
-        marks["Reference"] = record.reference.strip()[:255]
-    if record.currency:
-        marks["CurrencyCode"] = record.currency.upper()
-    url = record.attributes.get("url", "")
-    if url.startswith("https://"):
-        marks["Url"] = url
-    return marks
+    return {**marks, **record_marks(record, plan.kind)}
 
 
 def element_marks(plan: Plan, element: dict[str, Any]) -> dict[str, str]:
