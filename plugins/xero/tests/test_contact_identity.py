@@ -10,6 +10,7 @@ from xero_testkit import company, customer, limiter, line, record, runtime
 
 from wisesync.config import CompanyOptions
 from wisesync.events.models import RecordType, Status
+from wisesync.testing.sandbox import Fault
 from wisesync_xero.sandbox import start_sandbox
 from wisesync_xero.target import XeroTarget
 
@@ -130,3 +131,13 @@ def test_archived_contact_with_the_number_fails_with_xeros_reason(server):
     (out,) = post(server, [record(line(), contact=customer(90, account_number="ARCH9"))])
     assert out.status is Status.FAILED and codes(out)[0] == "CONTACT_INVALID"
     assert "archived" in out.messages[0].text
+
+
+def test_a_refused_contact_fails_its_records_only(server):
+    server.app.faults.arm(Fault(kind="status", status=400, count=2, method="PUT", path="Contacts"))
+    new, known = customer(93, name="Refused Co"), customer(1)
+    outcomes = post(server, [record(line(), contact=c) for c in (new, known, new)])
+    assert [o.status for o in outcomes] == [Status.FAILED, Status.POSTED, Status.FAILED]
+    assert codes(outcomes[0])[0] == "CONTACT_INVALID"
+    assert "'Refused Co' (number C00093)" in outcomes[0].messages[0].text
+    assert not any(c.get("ContactNumber") == "C00093" for c in server.app.contacts())

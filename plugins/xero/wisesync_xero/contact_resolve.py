@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wisesync import money
+from wisesync.errors import RemoteError
 from wisesync.events.models import Contact
 from wisesync.messages import Message, Severity, message
 from wisesync_xero.contacts import (
@@ -108,13 +109,20 @@ def _write(ctx: XeroContext, method: str, elements: list[dict[str, Any]]) -> lis
     body = {"Contacts": elements}
     payload = money.dumps(body)
     key = "wisesync-contacts-" + hashlib.sha256(f"{method} {payload}".encode()).hexdigest()
-    response = ctx.client.api(
-        method,
-        "/Contacts",
-        params=WRITE_PARAMS,
-        json=body,
-        headers={"Idempotency-Key": key[:128]},
-    )
+    try:
+        response = ctx.client.api(
+            method,
+            "/Contacts",
+            params=WRITE_PARAMS,
+            json=body,
+            headers={"Idempotency-Key": key[:128]},
+        )
+    except RemoteError as exc:
+        if exc.status != 400:
+            raise
+        # the whole request was refused: nothing was saved; each element says why
+        refused = {"ValidationErrors": [{"Message": f"Xero refused the request: {exc}"}]}
+        return [refused for _ in elements]
     answer = (response.body or {}).get("Contacts") if isinstance(response.body, dict) else None
     if not isinstance(answer, list) or len(answer) != len(elements):
         answer = [{} for _ in elements]  # unreadable: treat each as refused, then look up
