@@ -70,7 +70,7 @@ def differences(plan: Plan, element: dict[str, Any]) -> list[str]:
     ours = written_marks(plan)
     theirs = element_marks(plan, element)
     return [
-        f"{key} {theirs.get(key) or '(none)'!r} instead of {value!r}"
+        f"{key} {theirs[key]!r} instead of {value!r}" if key in theirs else f"no {key}"
         for key, value in ours.items()
         if theirs.get(key) != value
     ]
