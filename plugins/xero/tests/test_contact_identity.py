@@ -141,3 +141,21 @@ def test_a_refused_contact_fails_its_records_only(server):
     assert codes(outcomes[0])[0] == "CONTACT_INVALID"
     assert "'Refused Co' (number C00093)" in outcomes[0].messages[0].text
     assert not any(c.get("ContactNumber") == "C00093" for c in server.app.contacts())
+
+
+def test_large_organisations_look_up_the_name_and_the_disambiguated_name(server, monkeypatch):
+    from wisesync_xero import post as xero_post
+
+    monkeypatch.setattr(xero_post, "CONTACT_PAGE_SIZE", 1)
+    monkeypatch.setattr(xero_post, "MAX_LIST_PAGES", 1)  # too many to list: looked up per batch
+    server.app.add_contacts(
+        [
+            {"Name": "Acme", "ContactNumber": "OTHER"},
+            {"Name": "Acme (C00041)", "ContactNumber": "X"},
+        ]
+    )
+    (out,) = post(server, [record(line(), contact=customer(41, name="Acme"))])
+    assert out.status is Status.POSTED and codes(out) == ["CONTACT_DISAMBIGUATED"]
+    assert contact_of(server, out)["Name"] == "Acme (C00041) #2"
+    assert server.app.calls("GET", "Contacts") == 2  # page 1, then one where query
+    assert server.app.calls("PUT", "Contacts") == 1  # both names were known to be taken
