@@ -111,10 +111,12 @@ class XeroTarget(Target):
     def find_existing(
         self, records: list[RecordEvent], ctx: TargetContext
     ) -> dict[str, PostOutcome]:
-        """Documents Xero has for ``records`` (same type, number and contact), by source id.
+        """Documents wisesync wrote to Xero for ``records``, by source id: same type, number,
+        date and the reference we sent (:mod:`wisesync_xero.recognise`), never compared by
+        contact, which may have been renamed or merged since.
 
-        ACCREC invoices by ``InvoiceNumbers=``, bills by number (their UI "Reference")
-        and contact, credit notes by ``CreditNoteNumber``; one GET per 40 numbers.
+        ACCREC invoices by ``InvoiceNumbers=``, bills by number (their UI "Reference"),
+        credit notes by ``CreditNoteNumber``; one GET per 40 numbers.
         """
         xctx = _xero(ctx)
         return find_plans(xctx, [self._plan(r, xctx) for r in records])
