@@ -57,6 +57,9 @@ class CompanyOptions:
         require_item_code: lines need an item / Non-Product ID (some ledgers always do).
         ack_batch_per_record: one ConnectWise accounting batch per record (Wise-Sync's
             1:1 audit trail); False groups a run's records into one batch.
+        contact_name_pattern: the ledger name of a customer or vendor whose name another
+            ledger contact already has (ledgers keep contact names unique): ``{name}`` plus
+            ``{account}`` (account number, else source id) and/or ``{id}`` (source id).
     """
 
     adjustment_cap: Decimal = Decimal("10.00")
@@ -67,6 +70,7 @@ class CompanyOptions:
     tracking_missing: str = "warn"
     require_item_code: bool = False
     ack_batch_per_record: bool = True
+    contact_name_pattern: str = "{name} ({account})"
 
 
 @dataclass(frozen=True, slots=True)

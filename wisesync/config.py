@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
@@ -203,6 +204,28 @@ _COMPANY_KEYS = {
 MOVED_TO_LEDGER = ("invoice_status", "bill_status", "mark_sent")
 
 
+CONTACT_PATTERN_FIELDS = ("name", "account", "id")
+CONTACT_PATTERN_HINT = 'e.g. contact_name_pattern = "{name} ({account})"'
+
+
+def contact_pattern_problem(value: Any) -> str | None:
+    """What is wrong with a ``contact_name_pattern`` (None when it is usable): a string
+    with ``{name}`` and at least one of ``{account}`` / ``{id}`` (else two same-named
+    customers would still get one name), and no other placeholder."""
+    if not isinstance(value, str):
+        return f"expected a string, got {value!r}"
+    try:
+        used = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+    except ValueError as exc:
+        return f"not a valid pattern ({exc})"
+    unknown = used - set(CONTACT_PATTERN_FIELDS)
+    if unknown:
+        return f"unknown placeholder(s) {sorted(unknown)}; use {{name}}, {{account}}, {{id}}"
+    if "name" not in used or not used & {"account", "id"}:
+        return "needs {name} and at least one of {account} or {id}"
+    return None
+
+
 def _options(raw: Any, prefix: str, chk: _Checker, ledger: str) -> CompanyOptions:
     if raw is None:
         return CompanyOptions()
@@ -241,6 +264,12 @@ def _options(raw: Any, prefix: str, chk: _Checker, ledger: str) -> CompanyOption
         elif f.name == "tracking_missing":
             if value not in ("warn", "halt"):
                 chk.problem(prefix + f.name, f'expected "warn" or "halt", got {value!r}')
+            else:
+                values[f.name] = value
+        elif f.name == "contact_name_pattern":
+            problem = contact_pattern_problem(value)
+            if problem:
+                chk.problem(prefix + f.name, problem, CONTACT_PATTERN_HINT)
             else:
                 values[f.name] = value
         elif isinstance(default, bool):

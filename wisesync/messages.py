@@ -194,6 +194,21 @@ CATALOG: dict[str, Code] = {
             seed_issue="No Primary or Billing Contact",
         ),
         Code(
+            "CONTACT_DISAMBIGUATED",
+            _W,
+            "Contact created under a disambiguated name",
+            "Another ledger contact has this name (ledgers keep names unique); the customer "
+            "or vendor got its own contact named by contact_name_pattern. Rename either in "
+            "the ledger if you like: wisesync finds contacts by their number, not their name.",
+        ),
+        Code(
+            "CONTACT_ADOPTED",
+            _W,
+            "Existing ledger contact adopted",
+            "A ledger contact with this name and no contact number existed (made by hand); "
+            "wisesync gave it the customer's or vendor's number and uses it from now on.",
+        ),
+        Code(
             "SOURCE_CHANGED_AFTER_POST",
             _W,
             "Changed in ConnectWise after it was posted",

@@ -48,6 +48,9 @@ def stack(kafka_bootstrap: str, pg_database: str) -> Iterator[Stack]:
 def _run(stack: Stack) -> list:
     options = fast_role_options("kafka")
     options["poster"]["retry_delays"] = (0.2, 0.5, 1.0)
+    # one write at a time, so the lost answers hit the writes in order (batches written at
+    # once would share them out, each losing one answer and getting the next from the cache)
+    options["poster"]["chunk_workers"] = 1
     with stack.service(("poster", "reporter", "acknowledger"), **options):
         runs = [stack.sync(spec.key) for spec in stack.specs]
         reviews = wait_runs(stack, runs, 60)

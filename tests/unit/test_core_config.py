@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from wisesync.cli import _add_core_commands, cli
 from wisesync.config import (
     AppConfig,
+    CompanyOptions,
     ConfigInvalid,
     ConfigProblem,
     load_config,
@@ -447,3 +448,27 @@ def test_secrets_are_never_printed(tmp_path: Path, hello_only: None) -> None:
     for output in outputs:
         assert SECRET not in output
         assert DSN_SECRET not in output
+
+
+@pytest.mark.parametrize(
+    "pattern,problem",
+    [
+        ("{name}", "at least one of {account} or {id}"),
+        ("{account}", "needs {name}"),
+        ("{name} ({acount})", "unknown placeholder(s) ['acount']"),
+        ("{name} ({account", "not a valid pattern"),
+        (7, "expected a string"),
+    ],
+)
+def test_contact_name_pattern_must_tell_same_named_customers_apart(pattern, problem) -> None:
+    company = {"key": "acme", "ledger": "xero", "options": {"contact_name_pattern": pattern}}
+    found = by_key(problems_of({"companies": [company]}))
+    got = found["companies[0].options.contact_name_pattern"]
+    assert problem in got.message and "{name} ({account})" in got.hint
+
+
+def test_contact_name_pattern_default_and_override() -> None:
+    assert CompanyOptions().contact_name_pattern == "{name} ({account})"
+    company = {"key": "acme", "ledger": "xero", "options": {"contact_name_pattern": "{id}: {name}"}}
+    config = parse_config({"companies": [company]}, file="w.toml", environ={})
+    assert config.companies[0].options.contact_name_pattern == "{id}: {name}"

@@ -7,8 +7,10 @@ from wisesync.events.models import Address, Person
 from wisesync_xero.contacts import (
     ContactBook,
     ContactRef,
+    contact_number,
     new_contact_body,
     parse_contacts,
+    pattern_name,
     quote,
     where_for,
 )
@@ -26,8 +28,10 @@ def test_where_for_matches_number_or_name_without_repeats():
     b = customer(2, name='The "Byte" Shop', account_number=None)
     where = where_for([a, b, a])
     assert where == (
-        'ContactNumber=="C00001" OR Name=="O\'Brien & Sons" OR Name=="The \\"Byte\\" Shop"'
+        'ContactNumber=="C00001" OR Name=="O\'Brien & Sons" OR ContactNumber=="CW-2" '
+        'OR Name=="The \\"Byte\\" Shop"'
     )
+    assert where_for([a], "{name} ({account})").endswith('Name=="O\'Brien & Sons (C00001)"')
 
 
 def test_where_for_parses_in_the_sandbox_grammar():
@@ -38,13 +42,35 @@ def test_where_for_parses_in_the_sandbox_grammar():
     assert not pred({"Name": "The Byte Shop"})
 
 
-def test_book_finds_by_number_then_by_name():
+def test_book_finds_by_number_never_by_name():
     book = ContactBook()
     book.add(ContactRef("id-1", "Customer 00001", "C00001"))
     book.add(ContactRef("id-9", "Café Zürich", None))
     assert book.find(customer(1, name="Renamed in Xero")).contact_id == "id-1"
-    assert book.find(customer(7, name="café  zürich")).contact_id == "id-9"
+    assert book.find(customer(7, name="café  zürich")) is None  # same name, not the same
+    assert book.named("café  zürich").contact_id == "id-9"
     assert book.find(customer(8)) is None
+
+
+def test_the_number_is_the_account_number_else_the_connectwise_id():
+    assert contact_number(customer(4)) == "C00004"
+    assert contact_number(customer(4, account_number="  ")) == "CW-4"
+    assert contact_number(customer(4, account_number=None, source_id="member:7")) == "CW-member:7"
+
+
+@pytest.mark.parametrize(
+    "pattern,contact,name",
+    [
+        ("{name} ({account})", customer(3, name="Acme"), "Acme (C00003)"),
+        ("{name} ({account})", customer(3, name="Acme", account_number=None), "Acme (3)"),
+        ("{name} [{id}]", customer(3, name="Acme"), "Acme [3]"),
+        ("{account} - {name}", customer(3, name="N" * 300), "C00003 - " + "N" * 246),
+    ],
+)
+def test_pattern_names_keep_the_distinguishing_part_within_255(pattern, contact, name):
+    assert pattern_name(contact, pattern) == name
+    assert pattern_name(contact, pattern, 2).endswith(" #2")
+    assert len(pattern_name(contact, pattern, 2)) <= 255
 
 
 def test_archived_contact_is_not_matched_by_name():

@@ -4,7 +4,8 @@ duplicates, limits and faults. Every test ends with no spec violation."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -78,7 +79,10 @@ def test_every_error_and_warning_case_produces_its_code(server):
         assert outcome.status is expected, (code, outcome)
     # Xero's own texts come through for what only Xero can know
     dup = outcomes[list(cases).index("DUPLICATE_DOCUMENT_NUMBER")]
-    assert any(m.text == "Invoice # must be unique." for m in dup.messages)
+    (error,) = [m for m in dup.messages if m.code == "DUPLICATE_DOCUMENT_NUMBER"]
+    assert "Invoice # must be unique." in error.text  # and it names the other document:
+    assert "ACCREC DUP-1" in error.text and "'Customer 00002'" in error.text
+    assert "total 110.00" in error.text
     # what posted balances to the ConnectWise total
     adj = outcomes[list(cases).index("ADJUSTMENT_APPLIED")]
     assert adj.ledger_total == D("168.50")
@@ -261,10 +265,11 @@ def test_same_request_again_is_answered_from_xeros_idempotency_cache(server):
 
 
 def test_our_own_duplicate_is_linked_not_posted_twice(server):
+    server.app.idempotency_ttl = 0  # the retry comes after Xero's idempotency window
     target, comp = target_for(server)
-    rec = record(line("42"), contact=customer(95))  # new contact: created inline
+    rec = record(line("42"), contact=customer(95))
     (first,) = target.post([rec], target.prepare(comp, limiter()))
-    fresh, _ = target_for(server)  # a restart; now the contact is sent by id: a new body
+    fresh, _ = target_for(server)  # a restart
     (again,) = fresh.post([rec], fresh.prepare(comp, limiter()))
     assert again.status is Status.POSTED
     assert again.ledger_id == first.ledger_id
@@ -273,34 +278,43 @@ def test_our_own_duplicate_is_linked_not_posted_twice(server):
     assert sum(1 for i in server.app.invoices() if i["InvoiceNumber"] == rec.document_number) == 1
 
 
-def test_find_existing_bills_need_the_same_vendor(server):
-    target, comp = target_for(server)
-    ctx = target.prepare(comp, limiter())
+def test_find_existing_recognises_what_we_wrote_not_the_contact(server):
+    """Ours = same type, number, date (and reference): a bill of another vendor with the
+    same number is not ours; ours stays ours after its contact is renumbered and renamed
+    in Xero (a merge), which a contact comparison took for someone else's document."""
     vendor_a = customer(31, name="Vendor A", account_number="VA")
     vendor_b = customer(32, name="Vendor B", account_number="VB")
-    bill = record(
-        line("10", account="300", item=None, tax="INPUT"),
-        record_type=RecordType.PROCUREMENT,
-        number="INV-555",
-        contact=vendor_a,
-        subtype="receipt",
-    )
-    same_number = record(
-        line("10", account="300", item=None, tax="INPUT"),
-        record_type=RecordType.PROCUREMENT,
-        number="INV-555",
-        contact=vendor_b,
-        subtype="receipt",
-    )
+
+    def bill(vendor, when):
+        return record(
+            line("10", account="300", item=None, tax="INPUT"),
+            record_type=RecordType.PROCUREMENT,
+            number="INV-555",
+            contact=vendor,
+            subtype="receipt",
+            date=when,
+        )
+
+    mine, theirs = bill(vendor_a, date(2026, 1, 5)), bill(vendor_b, date(2026, 2, 9))
     target, comp = target_for(server, options=CompanyOptions())
     ctx = target.prepare(comp, limiter())
-    (out,) = target.post([bill], ctx)
-    found = target.find_existing([bill, same_number], ctx)
-    assert set(found) == {bill.source_id}
-    assert found[bill.source_id].ledger_id == out.ledger_id
-    credit = record(line("5"), record_type=RecordType.CREDIT_MEMO, number=num())
+    (out,) = target.post([mine], ctx)
+    found = target.find_existing([mine, theirs], ctx)
+    assert set(found) == {mine.source_id}
+    assert found[mine.source_id].ledger_id == out.ledger_id
+    contact_id = ctx.contacts.find(vendor_a).contact_id
+    ctx.client.api(
+        "POST",
+        "/Contacts",
+        json={"Contacts": [{"ContactID": contact_id, "ContactNumber": "MERGED", "Name": "AB"}]},
+    )
+    fresh, _ = target_for(server, options=CompanyOptions())  # a restart
+    found = fresh.find_existing([mine], fresh.prepare(comp, limiter()))
+    assert found[mine.source_id].ledger_id == out.ledger_id
+    credit = record(line("5"), record_type=RecordType.CREDIT_MEMO, number=num(), reference="R-7")
     (cn,) = target.post([credit], ctx)
     assert target.find_existing([credit], ctx)[credit.source_id].ledger_id == cn.ledger_id
+    assert target.find_existing([replace(credit, reference="R-8")], ctx) == {}
 
 
 def test_lost_response_is_replayed_by_idempotency_key(server):

@@ -36,8 +36,10 @@ def post_all(records, *, contacts):
 
 
 # 6 reference GETs (accounts, tax rates, tracking, items, currencies, organisation) + contacts
-# + 20 PUTs of 50
-@pytest.mark.parametrize("contacts,budget", [(200, 27), (0, 32)])
+# + 20 PUTs of 50; new customers cost one PUT /Contacts per batch that has any (created
+# apart, not inside the document, where Xero would match a same-named contact of another
+# customer)
+@pytest.mark.parametrize("contacts,budget", [(200, 27), (0, 47)])
 def test_calls_per_1000_invoices(contacts, budget):
     invoices = Workload(seed=5, customers=200).invoices(1000)
     srv, outcomes, limiter = post_all(invoices, contacts=contacts)

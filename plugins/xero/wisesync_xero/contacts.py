@@ -1,9 +1,11 @@
 """Matching ConnectWise customers and vendors to Xero contacts.
 
-A ConnectWise company is matched to a Xero contact by ``ContactNumber`` (= the
-ConnectWise account number), then by ``Name`` (case-insensitive, as Xero compares
-names); otherwise a new contact is created from the record's contact, its billing
-(else primary) contact person and its address.
+A ConnectWise company is identified in Xero by ``ContactNumber``: its account number,
+else ``CW-`` + its ConnectWise id (:func:`contact_number`). Never by name: two
+ConnectWise customers may share a name, while Xero keeps the names of active contacts
+unique and would put one customer's documents on the other's contact. A name only
+matters when a contact is created (:mod:`wisesync_xero.contact_resolve` picks a free
+one, or adopts a hand-made same-named contact that has no number).
 
 :class:`ContactBook` caches what is known per tenant. It is filled either by one
 listing of the organisation's contacts (1 call per 1,000 contacts, once per TTL) or,
@@ -45,9 +47,26 @@ def contact_name(contact: Contact) -> str:
 
 
 def contact_number(contact: Contact) -> str | None:
-    """The Xero ContactNumber for a ConnectWise contact: its account number."""
+    """The Xero ContactNumber identifying a ConnectWise contact: its account number,
+    else ``CW-`` + its ConnectWise id (at most 50 characters, Xero's limit)."""
     number = (contact.account_number or "").strip()
+    if not number and contact.source_id.strip():
+        number = f"CW-{contact.source_id.strip()}"
     return number[:NUMBER_MAX] or None
+
+
+def pattern_name(contact: Contact, pattern: str, attempt: int = 1) -> str:
+    """``contact``'s name by ``pattern`` (``{name}``, ``{account}``, ``{id}``), at most
+    255 characters (the name is cut, the distinguishing part kept); ``attempt`` > 1
+    appends `` #attempt`` for when that name is taken too."""
+    ident = contact.source_id.strip()
+    account = (contact.account_number or "").strip() or ident
+    tail = "" if attempt <= 1 else f" #{attempt}"
+    marker = "\x00"
+    shape = pattern.format(name=marker, account=account, id=ident) + tail
+    room = NAME_MAX - len(shape) + len(marker)
+    name = contact_name(contact)[: max(room, 1)].rstrip()
+    return " ".join(shape.replace(marker, name).split())[:NAME_MAX]
 
 
 @dataclass(slots=True)
@@ -87,13 +106,13 @@ class ContactBook:
             self.add(ref)
 
     def find(self, contact: Contact) -> ContactRef | None:
-        """The known Xero contact for ``contact``: by number, then by name."""
+        """The Xero contact that is ``contact``: the one with its number (never by name)."""
         number = contact_number(contact)
-        if number:
-            ref = self.by_number.get(number.casefold())
-            if ref is not None:
-                return ref
-        return self.by_name.get(name_key(contact_name(contact)))
+        return self.by_number.get(number.casefold()) if number else None
+
+    def named(self, name: str) -> ContactRef | None:
+        """The active Xero contact called ``name`` (as Xero compares names), if known."""
+        return self.by_name.get(name_key(name))
 
     def is_fresh(self, now: float, ttl: float) -> bool:
         """The full list was loaded less than ``ttl`` seconds ago."""
@@ -137,8 +156,9 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def where_for(contacts: Iterable[Contact]) -> str:
-    """A ``where`` filter matching any of ``contacts`` by ContactNumber or Name."""
+def where_for(contacts: Iterable[Contact], pattern: str | None = None) -> str:
+    """A ``where`` filter matching any of ``contacts`` by ContactNumber or Name (and, with
+    ``pattern``, the disambiguated name it would be created under)."""
     terms: list[str] = []
     seen: set[str] = set()
     for contact in contacts:
@@ -146,6 +166,7 @@ def where_for(contacts: Iterable[Contact]) -> str:
         for term in (
             f"ContactNumber=={quote(number)}" if number else None,
             f"Name=={quote(contact_name(contact))}",
+            f"Name=={quote(pattern_name(contact, pattern))}" if pattern else None,
         ):
             if term and term not in seen:
                 seen.add(term)

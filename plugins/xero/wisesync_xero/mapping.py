@@ -91,15 +91,10 @@ def due_date(record: RecordEvent) -> tuple[date | None, bool]:
     return record.due_date, False
 
 
-def _reference(text: str, messages: list[Message]) -> str:
+def _reference(text: str) -> str:
+    """The reference as sent: cut to Xero's limit with an ellipsis."""
     text = text.strip()
     if len(text) > REFERENCE_MAX:
-        messages.append(
-            message(
-                "REFERENCE_TRUNCATED",
-                f"Reference of {len(text)} characters cut to Xero's {REFERENCE_MAX}.",
-            )
-        )
         text = text[: REFERENCE_MAX - 1] + "…"
     return text
 
@@ -189,6 +184,21 @@ def _status(record: RecordEvent, kind: DocKind, approval: Approval) -> str:
     if kind.type == "ACCREC":
         return approval.invoice_status
     return approval.bill_status
+
+
+def record_marks(record: RecordEvent, kind: DocKind) -> dict[str, str]:
+    """The header fields that tie a document to its record, as sent: ``Reference`` (not
+    on ACCPAY bills, whose number plays that part), ``CurrencyCode`` and ``Url``."""
+    marks = {}
+    reference = _reference(record.reference or "")
+    if reference and kind.type != "ACCPAY":
+        marks["Reference"] = reference
+    if record.currency:
+        marks["CurrencyCode"] = record.currency.strip().upper()
+    url = record.attributes.get("url", "")
+    if url.startswith("https://"):
+        marks["Url"] = url
+    return marks
 
 
 def plan(
@@ -348,15 +358,18 @@ def plan(
         body["Date"] = record.date.isoformat()
     if due is not None:
         body["DueDate"] = due.isoformat()
-    if record.reference and kind.type != "ACCPAY":
-        body["Reference"] = _reference(record.reference, messages)
-    if record.currency:
-        body["CurrencyCode"] = record.currency.strip().upper()
-        if rate is not None:
-            body["CurrencyRate"] = rate
-    url = record.attributes.get("url", "")
-    if url.startswith("https://"):
-        body["Url"] = url
+    marks = record_marks(record, kind)
+    if "Reference" in marks and marks["Reference"] != (record.reference or "").strip():
+        messages.append(
+            message(
+                "REFERENCE_TRUNCATED",
+                f"Reference of {len(record.reference.strip())} characters cut to Xero's "
+                f"{REFERENCE_MAX}.",
+            )
+        )
+    body.update(marks)
+    if "CurrencyCode" in marks and rate is not None:
+        body["CurrencyRate"] = rate
     if kind.type == "ACCREC" and approval.mark_sent and body["Status"] == "AUTHORISED":
         body["SentToContact"] = True
     return Plan(record, kind, body, messages, bal.ledger_total)

@@ -3,12 +3,16 @@
 One batch (at most 50 records) costs, in the usual case, one ``PUT /Invoices`` (plus
 one ``PUT /CreditNotes`` when the batch holds credits, one ``PUT /ManualJournals`` when
 it holds inventory adjustments or transfers). Contacts cost nothing per
-batch: the tenant's contact list is read once per TTL (one call per 1,000
-contacts), a known contact is sent by ``ContactID``, and a new one is sent in full
-inside the document, where Xero matches it by ContactNumber, then Name, or creates
-it (reference/xero.md, "/Contacts (lookups)"). Organisations with more contacts than
+batch once they exist: the tenant's contact list is read once per TTL (one call per
+1,000 contacts) and a document names its contact by ``ContactID``. A batch with
+customers Xero does not have yet first creates (or adopts) them, one call
+(:mod:`wisesync_xero.contact_resolve`): a contact sent inside a document would be
+matched by name onto another customer's contact. Organisations with more contacts than
 :data:`MAX_LIST_PAGES` pages are not listed; each batch then looks up its uncached
 contacts with one ``where`` query.
+
+Our own documents are recognised by what we wrote into them
+(:mod:`wisesync_xero.recognise`), never by their contact.
 
 Every write is ``summarizeErrors=false`` (one element per record, in order, HTTP 200
 even when some fail), ``unitdp=4``, with an ``Idempotency-Key`` that is the SHA-256
@@ -27,20 +31,21 @@ from wisesync import money
 from wisesync.errors import RemoteError, RemoteUnavailable
 from wisesync.events.models import PostOutcome, RecordEvent, Status
 from wisesync.messages import Message, Severity, message
+from wisesync_xero import contact_resolve
+from wisesync_xero.contact_resolve import Resolution
 from wisesync_xero.contacts import (
     ContactBook,
     ContactRef,
-    contact_name,
     contact_number,
-    name_key,
-    new_contact_body,
+    lookup_key,
     parse_contacts,
     quote,
     where_for,
 )
-from wisesync_xero.documents import KINDS, DocKind
+from wisesync_xero.documents import KINDS
 from wisesync_xero.journals import debit_total
 from wisesync_xero.mapping import Plan
+from wisesync_xero.recognise import differences
 
 if TYPE_CHECKING:
     from wisesync_xero.target import XeroContext
@@ -184,14 +189,15 @@ def _look_up(ctx: XeroContext, plans: Sequence[Plan]) -> None:
     for plan in plans:
         contact = plan.record.contact
         assert contact is not None
-        key = f"{contact_number(contact)}|{name_key(contact_name(contact))}"
+        key = lookup_key(contact)
         if key in seen or book.find(contact) is not None or book.was_looked_up(contact):
             continue
         seen.add(key)
         misses.append(contact)
+    pattern = ctx.company.options.contact_name_pattern
     for start in range(0, len(misses), LOOKUP_CHUNK):
         chunk = misses[start : start + LOOKUP_CHUNK]
-        body = ctx.client.get_json("/Contacts", {"where": where_for(chunk)})
+        body = ctx.client.get_json("/Contacts", {"where": where_for(chunk, pattern)})
         book.add_all(parse_contacts(body))
         for contact in chunk:
             book.mark_looked_up(contact)
@@ -210,13 +216,15 @@ def ensure_contacts(ctx: XeroContext, plans: Sequence[Plan], now: float) -> None
             _look_up(ctx, plans)
 
 
-def contact_element(ctx: XeroContext, record: RecordEvent) -> dict[str, Any]:
-    """The ``Contact`` of a document: the known contact's id, else the new contact."""
-    assert record.contact is not None
-    ref = ctx.contacts.find(record.contact)
-    if ref is not None:
-        return {"ContactID": ref.contact_id}
-    return new_contact_body(record.contact)
+def resolve_contacts(ctx: XeroContext, plans: Sequence[Plan]) -> Resolution:
+    """Give every plan's customer or vendor its Xero contact (adopting or creating the
+    missing ones, see :mod:`wisesync_xero.contact_resolve`). Batches posted at once
+    take turns creating, so two never create the same customer."""
+    contacts = [p.record.contact for p in plans if p.record.contact is not None]
+    if all(ctx.contacts.find(c) is not None for c in contacts):
+        return Resolution()
+    with ctx.contacts.creating:
+        return contact_resolve.resolve(ctx, contacts)
 
 
 def _learn_contact(ctx: XeroContext, element: dict[str, Any]) -> None:
@@ -241,15 +249,19 @@ def idempotency_key(payload: str) -> str:
 
 
 def put_documents(ctx: XeroContext, endpoint: str, plans: Sequence[Plan]) -> list[PostOutcome]:
-    """One ``PUT /Invoices``, ``/CreditNotes`` or ``/ManualJournals`` for ``plans``; one
-    outcome each, in order."""
+    """One ``PUT /Invoices``, ``/CreditNotes`` or ``/ManualJournals`` for ``plans`` (whose
+    contacts are in the book: they are sent by ContactID; journals have none); one outcome
+    each, in order."""
     documents = []
     for plan in plans:
         assert plan.body is not None
         if plan.kind.is_journal:
             documents.append(dict(plan.body))
-        else:
-            documents.append({**plan.body, "Contact": contact_element(ctx, plan.record)})
+            continue
+        assert plan.record.contact is not None
+        ref = ctx.contacts.find(plan.record.contact)
+        assert ref is not None
+        documents.append({**plan.body, "Contact": {"ContactID": ref.contact_id}})
     body = {endpoint: documents}
     payload = money.dumps(body)
     try:
@@ -283,32 +295,33 @@ def put_documents(ctx: XeroContext, endpoint: str, plans: Sequence[Plan]) -> lis
     return outcomes
 
 
-def _contacts_known(ctx: XeroContext, plans: Sequence[Plan]) -> bool:
-    """Every plan's contact is in the book (its write creates no contact)."""
-    return all(p.kind.is_journal or ctx.contacts.find(p.record.contact) is not None for p in plans)
-
-
 def post_plans(ctx: XeroContext, plans: Sequence[Plan], now: float) -> list[PostOutcome]:
     """Post every plan without errors; one outcome per plan, in order."""
     outcomes: dict[int, PostOutcome] = {}
-    sendable: dict[str, list[tuple[int, Plan]]] = {}
+    ready = [(i, p) for i, p in enumerate(plans) if p.ok]
     for i, plan in enumerate(plans):
         if not plan.ok:
             outcomes[i] = failed_outcome(plan.record, plan.messages)
-        else:
-            sendable.setdefault(plan.kind.endpoint, []).append((i, plan))
-    with_contact = [p for group in sendable.values() for _, p in group if not p.kind.is_journal]
+    with_contact = [p for _, p in ready if not p.kind.is_journal]
     ensure_contacts(ctx, with_contact, now)
+    resolution = resolve_contacts(ctx, with_contact)
+    notes = dict(resolution.notes)  # each on the first record of its customer
+    sendable: dict[str, list[tuple[int, Plan]]] = {}
+    extra: dict[int, list[Message]] = {}
+    for i, plan in ready:
+        key = "" if plan.kind.is_journal else (contact_number(plan.record.contact) or "")
+        error = resolution.errors.get(key.casefold()) if key else None
+        if error is not None:
+            outcomes[i] = failed_outcome(plan.record, [error, *plan.messages])
+            continue
+        note = notes.pop(key.casefold(), None) if key else None
+        extra[i] = [note] if note is not None else []
+        sendable.setdefault(plan.kind.endpoint, []).append((i, plan))
     for endpoint, group in sendable.items():
-        batch = [p for _, p in group]
-        written = None
-        if not _contacts_known(ctx, batch):
-            with ctx.contacts.creating:
-                if not _contacts_known(ctx, batch):  # another batch may have created them
-                    written = put_documents(ctx, endpoint, batch)
-        if written is None:
-            written = put_documents(ctx, endpoint, batch)
+        written = put_documents(ctx, endpoint, [p for _, p in group])
         for (i, _), outcome in zip(group, written, strict=True):
+            if outcome.status is Status.POSTED:
+                outcome.messages += extra[i]
             outcomes[i] = outcome
     _claim_own_duplicates(ctx, plans, outcomes)
     return [outcomes[i] for i in range(len(plans))]
@@ -318,7 +331,8 @@ def _claim_own_duplicates(
     ctx: XeroContext, plans: Sequence[Plan], outcomes: dict[int, PostOutcome]
 ) -> None:
     """A "number must be unique" refusal for a document Xero already has from us (an
-    earlier attempt whose answer was lost) becomes ``posted``, linked to that document."""
+    earlier attempt whose answer was lost) becomes ``posted``, linked to that document;
+    for someone else's document the error names it and what differs."""
     dupes = {
         i: plans[i]
         for i, o in outcomes.items()
@@ -328,7 +342,7 @@ def _claim_own_duplicates(
     }
     if not dupes:
         return
-    found = find_plans(ctx, list(dupes.values()), require_total=True)
+    found, others = match_plans(ctx, list(dupes.values()), require_total=True)
     for i, plan in dupes.items():
         outcome = found.get(plan.record.source_id)
         if outcome is not None:
@@ -339,20 +353,27 @@ def _claim_own_duplicates(
             )
             outcome.messages = [m for m in plan.messages if not m.is_error] + [note]
             outcomes[i] = outcome
+        elif plan.record.source_id in others:
+            said = [m.text for m in outcomes[i].messages if m.code == "DUPLICATE_DOCUMENT_NUMBER"]
+            text = f"{others[plan.record.source_id]} (Xero: {' '.join(said)})"
+            error = message("DUPLICATE_DOCUMENT_NUMBER", text)
+            rest = [m for m in outcomes[i].messages if m.code != "DUPLICATE_DOCUMENT_NUMBER"]
+            outcomes[i] = failed_outcome(plan.record, [error, *rest])
 
 
 # --- finding ----------------------------------------------------------------------------
 
 
-def _same_contact(plan: Plan, element: dict[str, Any]) -> bool:
-    contact = plan.record.contact
-    raw = element.get("Contact") or {}
-    if contact is None:
-        return False
-    number = contact_number(contact)
-    if number and raw.get("ContactNumber"):
-        return str(raw["ContactNumber"]).casefold() == number.casefold()
-    return name_key(str(raw.get("Name") or "")) == name_key(contact_name(contact))
+def _someone_elses(plan: Plan, element: dict[str, Any], diffs: list[str]) -> str:
+    kind = plan.kind
+    contact = (element.get("Contact") or {}).get("Name") or "?"
+    return (
+        f"Xero already has {kind.type} {element.get(kind.number_field)} "
+        f"({kind.id_field} {element.get(kind.id_field)}, contact '{contact}', "
+        f"total {element.get('Total')}, status {element.get('Status')}) that wisesync did "
+        f"not write for this record: it has {'; '.join(diffs)}. Void or renumber one of "
+        "them, then replay."
+    )
 
 
 def _quote_all(numbers: Iterable[str], field: str) -> str:
@@ -396,37 +417,35 @@ def _fetch(ctx: XeroContext, kind_endpoint: str, numbers: list[str]) -> list[dic
     return out
 
 
-def _matches(plan: Plan, element: dict[str, Any], *, require_total: bool) -> bool:
-    """``element`` is the document ``plan`` would post: same type, number and contact
-    (and total, when required); a journal: same narration and debit total."""
-    kind: DocKind = plan.kind
-    if str(element.get(kind.number_field) or "").casefold() != plan.number.casefold():
-        return False
-    if kind.is_journal:  # a voided journal is no longer in the books
-        return (
-            element.get("Status") != "VOIDED"
+def _our_journal(plan: Plan, elements: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The manual journal ``plan`` would post, among ``elements``: same narration and
+    debit total, not voided (a journal has neither number nor contact to compare)."""
+    for element in elements:
+        if (
+            str(element.get(plan.kind.number_field) or "").casefold() == plan.number.casefold()
+            and element.get("Status") != "VOIDED"
             and debit_total(element.get("JournalLines")) == plan.expected_total
-        )
-    return (
-        KINDS.get(str(element.get("Type"))) is kind
-        and _same_contact(plan, element)
-        and (
-            not require_total
-            or plan.expected_total is None
-            or _decimal(element.get("Total")) == plan.expected_total
-        )
-    )
+        ):
+            return element
+    return None
 
 
-def find_plans(
+def find_plans(ctx: XeroContext, plans: Sequence[Plan]) -> dict[str, PostOutcome]:
+    """Documents Xero already has for ``plans`` that wisesync wrote (same type, number,
+    date and our reference, see :mod:`wisesync_xero.recognise`), by source id. Deleted
+    ones do not count. A manual journal (no number, no contact) is matched by its narration
+    and its debit total; a voided journal does not count either."""
+    return match_plans(ctx, plans)[0]
+
+
+def match_plans(
     ctx: XeroContext, plans: Sequence[Plan], *, require_total: bool = False
-) -> dict[str, PostOutcome]:
-    """Documents Xero already has for ``plans``: same type, number and contact (and,
-    with ``require_total``, the total this plan would post). Deleted ones do not count.
-
-    A manual journal is matched by its narration and its debit total (always: it has
-    neither number nor contact); voided journals do not count either."""
+) -> tuple[dict[str, PostOutcome], dict[str, str]]:
+    """``(ours, others)``: the documents of :func:`find_plans` (with ``require_total``,
+    also with the total this plan would post), and, per source id with no document of
+    ours, an error naming the other document that holds its type and number."""
     found: dict[str, PostOutcome] = {}
+    others: dict[str, str] = {}
     by_endpoint: dict[str, list[Plan]] = {}
     for plan in plans:
         if plan.number:
@@ -435,10 +454,33 @@ def find_plans(
         numbers = sorted({p.number for p in group})
         elements = [e for e in _fetch(ctx, endpoint, numbers) if e.get("Status") != "DELETED"]
         for plan in group:
-            for element in elements:
-                if _matches(plan, element, require_total=require_total):
-                    outcome = posted_outcome(plan, element, [])
+            if plan.kind.is_journal:
+                journal = _our_journal(plan, elements)
+                if journal is not None:
+                    outcome = posted_outcome(plan, journal, [])
                     outcome.messages = []
                     found[plan.record.source_id] = outcome
-                    break
-    return found
+                continue
+            same = [
+                e
+                for e in elements
+                if KINDS.get(str(e.get("Type"))) is plan.kind
+                and str(e.get(plan.kind.number_field) or "").strip().casefold()
+                == plan.number.casefold()
+            ]
+            # the expected total first: bills of two vendors may share number and date
+            same.sort(key=lambda e: _decimal(e.get("Total")) != plan.expected_total)
+            diffs = [(e, differences(plan, e)) for e in same]
+            if require_total and plan.expected_total is not None:
+                for e, d in diffs:
+                    total = _decimal(e.get("Total"))
+                    if total != plan.expected_total:
+                        d.append(f"total {total} instead of {plan.expected_total}")
+            ours = next((e for e, d in diffs if not d), None)
+            if ours is not None:
+                outcome = posted_outcome(plan, ours, [])
+                outcome.messages = []
+                found[plan.record.source_id] = outcome
+            elif diffs:
+                others[plan.record.source_id] = _someone_elses(plan, *diffs[0])
+    return found, others

@@ -115,10 +115,12 @@ class XeroTarget(Target[XeroContext]):
         return self._plan(record, ctx).messages
 
     def find_existing(self, records: list[RecordEvent], ctx: XeroContext) -> dict[str, PostOutcome]:
-        """Documents Xero has for ``records`` (same type, number and contact), by source id.
+        """Documents wisesync wrote to Xero for ``records``, by source id: same type, number,
+        date and the reference we sent (:mod:`wisesync_xero.recognise`), never compared by
+        contact, which may have been renamed or merged since.
 
-        ACCREC invoices by ``InvoiceNumbers=``, bills by number (their UI "Reference")
-        and contact, credit notes by ``CreditNoteNumber``; one GET per 40 numbers.
+        ACCREC invoices by ``InvoiceNumbers=``, bills by number (their UI "Reference"),
+        credit notes by ``CreditNoteNumber``; one GET per 40 numbers.
         """
         return find_plans(ctx, [self._plan(r, ctx) for r in records])
 
