@@ -26,11 +26,15 @@ from typing import Any, ClassVar
 from wisesync.config import CompanyConfig, ConfigProblem
 from wisesync.events.models import PostingResult, RecordEvent, RecordType
 from wisesync.protocols import AckOutcome, Held, PluginRuntime, Source
-from wisesync_connectwise import mapping, settings
+from wisesync_connectwise import expenses as expenses_
+from wisesync_connectwise import mapping, procurement, settings
 from wisesync_connectwise.acknowledge import Acknowledger
 from wisesync_connectwise.client import ConnectWiseClient, client_for
 from wisesync_connectwise.conditions import and_, compare, eq, in_
-from wisesync_connectwise.fields import ref_id, text
+from wisesync_connectwise.fields import FieldInvalid, ref_id, ref_name, text
+from wisesync_connectwise.holds import guard, held, row_id
+from wisesync_connectwise.layout import GLLayout
+from wisesync_connectwise.matching import Index, ProcurementIndex, bills_by_expense
 from wisesync_connectwise.parties import contact_ids
 
 log = logging.getLogger(__name__)
@@ -57,12 +61,21 @@ class _Run:
             return
         captions = self.client.get_all("/finance/glCaptions")
         accounts = self.client.get_all("/finance/glAccounts") if captions else []
-        self.lookups.classes = mapping.GLClasses.from_api(captions, accounts)
+        self.lookups.classes = GLLayout.from_api(captions, accounts)
         self.classes_loaded = True
+
+    def load_customers(self, export: dict[str, Any]) -> None:
+        """The currency of each customer the export lists (``GLExport.customers``)."""
+        customers = export.get("customers")
+        for c in customers if isinstance(customers, list) else []:
+            ident = ref_id(c.get("company")) if isinstance(c, dict) else None
+            code = mapping.currency_code(c.get("currency")) if ident is not None else None
+            if ident is not None and code:
+                self.lookups.customer_currency[ident] = code
 
     def load_companies(self, refs: list[Any]) -> None:
         """Fetch the companies (and their primary/billing contacts) not yet cached."""
-        wanted = {i for i in (ref_id(r) for r in refs) if i is not None}
+        wanted = {i for i in (ref_id(r) for r in refs) if i is not None and i > 0}
         missing = wanted - self.lookups.companies.keys()
         if missing:
             for company in self.client.get_by_ids("/company/companies", missing):
@@ -83,7 +96,7 @@ class _Run:
 
     def load_members(self, refs: list[Any]) -> None:
         missing = {
-            i for i in (ref_id(r) for r in refs) if i is not None
+            i for i in (ref_id(r) for r in refs) if i is not None and i > 0
         } - self.lookups.members.keys()
         if missing:
             for member in self.client.get_by_ids("/system/members", missing):
@@ -168,26 +181,38 @@ class ConnectWiseSource(Source):
                 yield held
         conditions = and_(type_filter, changed, in_("billingLogId", numeric) if numeric else None)
         for page in run.client.pages(UNPOSTED_INVOICES, conditions=conditions or None):
-            rows = [r for r in page if ref_id(r.get("billingLogId")) not in held_ids]
-            if not rows:
+            good: dict[int, dict[str, Any]] = {}
+            for n, row in enumerate(page):
+                kind = mapping.invoice_type(row) if isinstance(row, dict) else RecordType.INVOICE
+                ident = yield from row_id(row, n, kind, "billingLogId", "id")
+                if ident is not None and ident not in held_ids:
+                    good.setdefault(ident, row)
+            if not good:
                 continue
-            invoice_ids = [int(mapping.invoice_source_id(r)) for r in rows]
-            export = self._export(run, exportInvoicesFlag=True, includedInvoiceIds=invoice_ids)
-            by_id = {str(t.get("id")): t for t in export.get("transactions") or []}
-            by_number = {str(t.get("documentNumber")): t for t in export.get("transactions") or []}
+            export = self._export(run, exportInvoicesFlag=True, includedInvoiceIds=list(good))
+            txns = Index.of(export, "transactions", "id", "documentNumber")
             run.load_classes()
-            run.load_companies([t.get("company") for t in by_id.values()])
-            for row in rows:
-                txn = by_id.get(mapping.invoice_source_id(row)) or by_number.get(
-                    str(row.get("invoiceNumber"))
+            run.load_customers(export)
+            run.load_companies([t.get("company") for t in txns.entries])
+            for ident, row in good.items():
+                record_type = mapping.invoice_type(row)
+                number = (
+                    text(row.get("invoiceNumber"))
+                    if isinstance(row.get("invoiceNumber"), str)
+                    else None
                 )
-                if txn is None:
-                    log.info(
-                        "invoice %s left the Accounting Interface meanwhile",
-                        row.get("invoiceNumber"),
-                    )
+                txn = txns.find(record_type, str(ident), str(ident), number)
+                if isinstance(txn, Held):
+                    yield txn
                     continue
-                yield mapping.invoice_event(run.company, row, txn, run.lookups)
+                yield guard(
+                    record_type,
+                    str(ident),
+                    number,
+                    lambda row=row, txn=txn: mapping.invoice_event(
+                        run.company, row, txn, run.lookups
+                    ),
+                )
 
     def _held(
         self, run: _Run, wanted: set[RecordType], numeric: list[int] | None
@@ -217,58 +242,133 @@ class ConnectWiseSource(Source):
 
     def _expenses(
         self, run: _Run, changed: str | None, ids: set[str] | None
-    ) -> Iterator[RecordEvent]:
+    ) -> Iterator[RecordEvent | Held]:
         numeric = _numeric(ids)
         if ids is not None and not numeric:
             return
         conditions = and_(changed, in_("id", numeric) if numeric else None)
+        kind = RecordType.EXPENSE
         for page in run.client.pages(UNPOSTED_EXPENSES, conditions=conditions or None):
-            export = self._export(
-                run, exportExpensesFlag=True, includedExpenseIds=[int(r["id"]) for r in page]
-            )
-            by_id = {str(e.get("id")): e for e in export.get("expenses") or []}
+            good: dict[int, dict[str, Any]] = {}
+            for n, row in enumerate(page):
+                ident = yield from row_id(row, n, kind, "id")
+                if ident is not None:
+                    good.setdefault(ident, row)
+            if not good:
+                continue
+            export = self._export(run, exportExpensesFlag=True, includedExpenseIds=list(good))
+            expenses = Index.of(export, "expenses", "id")
+            bills = bills_by_expense(export)
             run.load_classes()
-            run.load_members([e.get("member") for e in by_id.values()])
-            for row in page:
-                exp = by_id.get(str(row["id"]))
-                if exp is None:
+            run.load_members(
+                [e.get("member") for e in expenses.entries]
+                + [b.get("member") for b, _ in bills.values()]
+            )
+            for ident, row in good.items():
+                if ident in bills:
+                    yield from self._bill(run, ident, bills[ident], good)
                     continue
-                yield mapping.expense_event(run.company, row, exp, run.lookups)
+                exp = expenses.find(kind, str(ident), str(ident))
+                if isinstance(exp, Held):
+                    yield exp
+                    continue
+                yield guard(
+                    kind,
+                    str(ident),
+                    None,
+                    lambda row=row, exp=exp: expenses_.expense_event(
+                        run.company, row, exp, run.lookups
+                    ),
+                )
+
+    def _bill(
+        self,
+        run: _Run,
+        ident: int,
+        found: tuple[dict[str, Any], list[int] | FieldInvalid],
+        page: dict[int, dict[str, Any]],
+    ) -> Iterator[RecordEvent | Held]:
+        """An expense bill, published under the lowest of its expense ids on this page; the
+        other expenses it covers are reported as combined into it."""
+        bill, covered = found
+        kind = RecordType.EXPENSE
+        if isinstance(covered, FieldInvalid):
+            yield held(kind, str(ident), None, "SOURCE_FIELD_INVALID", f"expense bill: {covered}")
+            return
+        lead = min(i for i in covered if i in page)
+        number = (
+            text(bill.get("documentNumber"))
+            if isinstance(bill.get("documentNumber"), str)
+            else None
+        )
+        if ident != lead:
+            yield held(
+                kind,
+                str(ident),
+                number,
+                "SOURCE_RECORD_COMBINED",
+                f"exported in expense bill {number or '?'} with expense {lead}; "
+                f"see expense {lead}'s result",
+            )
+            return
+        yield guard(
+            kind,
+            str(ident),
+            number,
+            lambda: expenses_.expense_bill_event(run.company, str(ident), bill, run.lookups),
+        )
 
     # --- procurement ------------------------------------------------------------------
 
     def _procurement(
         self, run: _Run, changed: str | None, ids: set[str] | None
-    ) -> Iterator[RecordEvent]:
+    ) -> Iterator[RecordEvent | Held]:
         numeric = _numeric(ids)
         if ids is not None and not numeric:
             return
         conditions = and_(changed, in_("id", numeric) if numeric else None)
+        kind = RecordType.PROCUREMENT
         for page in run.client.pages(UNPOSTED_PROCUREMENT, conditions=conditions or None):
-            export = self._export(
-                run,
-                exportProductsFlag=True,
-                includedProductIds=[str(r.get("unpostedProductId") or r["id"]) for r in page],
-            )
-            entries: dict[str, tuple[str, dict[str, Any]]] = {}
-            for kind, key in (
-                ("purchase", "purchaseTransactions"),
-                ("adjustment", "adjustmentTransactions"),
-            ):
-                for entry in export.get(key) or []:
-                    for gl in mapping.procurement_gl_ids(entry):
-                        entries.setdefault(gl, (kind, entry))
+            good: dict[int, dict[str, Any]] = {}
+            for n, row in enumerate(page):
+                ident = yield from row_id(row, n, kind, "id")
+                if ident is not None:
+                    good.setdefault(ident, row)
+            if not good:
+                continue
+            product_ids = [
+                str(r.get("unpostedProductId"))
+                if isinstance(r.get("unpostedProductId"), str) and r.get("unpostedProductId")
+                else str(i)
+                for i, r in good.items()
+            ]
+            export = self._export(run, exportProductsFlag=True, includedProductIds=product_ids)
+            entries = ProcurementIndex.of(export)
             run.load_classes()
-            run.load_companies(
-                [e.get("company") for kind, e in entries.values() if kind == "purchase"]
-            )
-            for row in page:
-                found = entries.get(str(row["id"]))
-                if found is None:
-                    continue
-                kind, entry = found
-                build = mapping.purchase_event if kind == "purchase" else mapping.adjustment_event
-                yield build(run.company, row, entry, run.lookups)
+            run.load_companies([e.get("company") for e in entries.purchases])
+            for ident, row in good.items():
+                yield self._one_procurement(run, ident, row, entries)
+
+    def _one_procurement(
+        self, run: _Run, ident: int, row: dict[str, Any], entries: ProcurementIndex
+    ) -> RecordEvent | Held:
+        kind = RecordType.PROCUREMENT
+        number = (
+            ref_name(row.get("purchaseOrder"))
+            if isinstance(row.get("purchaseOrder"), dict)
+            else None
+        )
+        found = entries.find(ident, row)
+        if isinstance(found, str):
+            return held(kind, str(ident), number, "SOURCE_RECORD_GONE", found)
+        what, entry = found
+        if what == "purchase":
+            build = procurement.purchase_event
+        elif what == "adjustment":
+            build = procurement.adjustment_event
+        else:
+            build = procurement.transfer_event
+        return guard(kind, str(ident), number, lambda: build(run.company, row, entry, run.lookups))
 
     # --- helpers ----------------------------------------------------------------------
 
