@@ -78,8 +78,9 @@ def check_totals(lines: Decimal, tax: Decimal, total: Decimal, what: str = "tota
 def sign_of(total: Decimal, field: str, *, credit: bool) -> int:
     """+1 / -1: the sign of a document header (a credit document's is negative).
 
-    A zero header takes the record type's sign. A credit memo with a positive header or
-    an invoice with a negative one is a record ConnectWise would not export that way.
+    A zero header takes the record type's sign. A credit memo with a positive header, or
+    an invoice with a negative one (say its ``invoiceType`` was lost), is refused: posting
+    it as the wrong kind of document would put the wrong money in the ledger.
     """
     if total == ZERO:
         return -1 if credit else 1

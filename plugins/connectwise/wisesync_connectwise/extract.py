@@ -150,12 +150,22 @@ class ConnectWiseSource(Source):
         if ids is not None and not ids:
             return
         changed = compare("_info/lastUpdated", ">=", since) if since is not None else None
+        parts = []
         if wanted & {RecordType.INVOICE, RecordType.CREDIT_MEMO}:
-            yield from self._invoices(run, wanted, changed, ids)
+            parts.append(self._invoices(run, wanted, changed, ids))
         if RecordType.EXPENSE in wanted:
-            yield from self._expenses(run, changed, ids)
+            parts.append(self._expenses(run, changed, ids))
         if RecordType.PROCUREMENT in wanted:
-            yield from self._procurement(run, changed, ids)
+            parts.append(self._procurement(run, changed, ids))
+        seen: set[tuple[RecordType, str]] = set()
+        for part in parts:
+            for item in part:
+                key = (item.record_type, item.source_id)
+                if key in seen:  # the same row listed twice: reported once
+                    log.info("%s %s listed twice; reported once", *key)
+                    continue
+                seen.add(key)
+                yield item
 
     def acknowledge(self, company: CompanyConfig, results: list[PostingResult]) -> list[AckOutcome]:
         """Create the accounting batches of posted results (see :mod:`.acknowledge`)."""
@@ -359,8 +369,9 @@ class ConnectWiseSource(Source):
             else None
         )
         found = entries.find(ident, row)
-        if isinstance(found, str):
-            return held(kind, str(ident), number, "SOURCE_RECORD_GONE", found)
+        if isinstance(found, Held):
+            found.document_number = number
+            return found
         what, entry = found
         if what == "purchase":
             build = procurement.purchase_event

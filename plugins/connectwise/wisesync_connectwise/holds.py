@@ -74,8 +74,13 @@ def row_id(
     try:
         return int_id(row.get(key), key)
     except FieldInvalid as exc:
-        shown = row.get(keys[-1]) if row.get(keys[-1]) is not None else f"row-{n}"
+        shown = row.get(keys[-1])
+        readable = isinstance(shown, int) and not isinstance(shown, bool)
         yield held(
-            record_type, str(shown), None, "SOURCE_FIELD_INVALID", f"unposted row {n}: {exc}"
+            record_type,
+            str(shown) if readable else f"row-{n}",
+            None,
+            "SOURCE_FIELD_INVALID",
+            f"unposted row {n}: {exc}",
         )
         return None

@@ -40,6 +40,7 @@ from wisesync_connectwise.amounts import (
     TotalsMismatch,
     check_totals,
     places_of,
+    sign_of,
 )
 from wisesync_connectwise.fields import (
     FieldInvalid,
@@ -367,11 +368,9 @@ def invoice_event(
                 )
             )
     tax = _invoice_tax(txn, unposted, tax_rows, sign, r)
-    total = r.money(
-        required_total((txn.get("total"), "total"), (unposted.get("total"), "unposted total"))
-        * sign,
-        "total",
-    )
+    header = required_total((txn.get("total"), "total"), (unposted.get("total"), "unposted total"))
+    sign_of(header, "total", credit=sign < 0)
+    total = r.money(header * sign, "total")
     if not drafts:
         drafts = _tax_only(tax_rows, tax, total, layout)
     allocate_tax(drafts, tax, r.places)

@@ -69,12 +69,8 @@ FREIGHT_TYPE = "PF"
 
 def procurement_gl_ids(entry: dict[str, Any]) -> list[str]:
     """GL entry ids of a purchase transaction (its lines, freight and tax rows)."""
-    found = [
-        r.get("id")
-        for key in ("purchaseDetail", "purchaseDetailTax")
-        for r in entry.get(key) or []
-        if isinstance(r, dict)
-    ]
+    parts = [entry.get(key) for key in ("purchaseDetail", "purchaseDetailTax")]
+    found = [r.get("id") for p in parts if isinstance(p, list) for r in p if isinstance(r, dict)]
     return gl_ids([i for i in found if isinstance(i, int) and not isinstance(i, bool)])
 
 
