@@ -219,6 +219,7 @@ def test_adjustment_and_transfer_are_balanced_journals():
     assert a.document_number == "ADJ51"
     assert [x.line_amount for x in t.lines] == [D("14.50"), D("-14.50")]
     assert [x.gl_account for x in t.lines] == ["1310", "1300"] and balanced(t)
+    assert a.source_batch_ids == ["51"] and t.source_batch_ids == ["52", "520"]
 
 
 def test_unknown_gl_type_and_us_dates():

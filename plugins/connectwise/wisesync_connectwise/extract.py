@@ -4,7 +4,7 @@ Per record type and per page of the unposted list (``pageSize`` up to 1000,
 forward-only paging), one ``POST /finance/accounting/export`` fetches the GL
 lines of exactly that page. Customers, vendors, their contacts and members are
 looked up in bulk (``conditions=id in (...)``) and cached for the run, as is the
-GL mapping's class-segment layout. So a run costs a handful of calls per 1,000
+GL captions layout. So a run costs a handful of calls per 1,000
 records, not one per record.
 
 Invoices whose billing status is in ``company.hold_billing_statuses`` are not
@@ -12,6 +12,12 @@ published: they are yielded as :class:`~wisesync.protocols.Held`
 (BILLING_STATUS_HOLD). A hold status that is not closed keeps the invoice out of
 the Accounting Interface anyway; one that is closed would not, so held invoice ids
 are also filtered out of the unposted list.
+
+One record never stops a run (:mod:`.holds`): a row without a readable id, a row the
+export no longer has, a value that cannot be read, or lines that do not add up to the
+total is yielded as Held with its code (SOURCE_FIELD_INVALID, SOURCE_RECORD_GONE,
+SOURCE_TOTALS_MISMATCH) and the run goes on; nothing is skipped without a result. A row
+listed twice is reported once. Rows are matched to export entries by :mod:`.matching`.
 """
 
 from __future__ import annotations
@@ -238,7 +244,11 @@ class ConnectWiseSource(Source):
                 record_type = mapping.invoice_type(inv)
                 if record_type not in wanted or ref_id(inv.get("glBatch")) is not None:
                     continue
-                status = (inv.get("status") or {}).get("name")
+                if ref_id(inv.get("id")) is None:
+                    # not a record id: the unposted list reports the invoice if it is there
+                    log.warning("held invoice without a readable id: %r", inv.get("id"))
+                    continue
+                status = ref_name(inv.get("status"))
                 yield Held(
                     record_type=record_type,
                     source_id=str(inv["id"]),

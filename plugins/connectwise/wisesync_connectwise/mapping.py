@@ -145,6 +145,16 @@ def currency_code(*refs: Any) -> str | None:
     return None
 
 
+def party_currency(ref: Any, lookups: Lookups) -> str | None:
+    """A customer's or vendor's currency: the export's customer entry, else the company
+    record's ``currency``."""
+    ident = ref_id(ref)
+    if ident is None:
+        return None
+    found = lookups.customer_currency.get(ident)
+    return found or currency_code(lookups.companies.get(ident, {}).get("currency"))
+
+
 def required_total(*candidates: tuple[Any, str]) -> Decimal:
     """The first present of (value, field) amounts; FieldInvalid naming the first when none."""
     for value, where in candidates:
@@ -419,7 +429,7 @@ def invoice_event(
             department=ref_name(unposted.get("department")),
             customer_po=customer_po,
             cw_reference=memo,
-            customer_currency=lookups.customer_currency.get(ref_id(company_ref) or 0),
+            customer_currency=party_currency(company_ref, lookups),
         ),
         source_messages=mapping_messages(drafts, company, describe, sales=True) + r.messages,
     )

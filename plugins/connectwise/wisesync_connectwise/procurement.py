@@ -59,6 +59,7 @@ from wisesync_connectwise.mapping import (
     event,
     gl_type,
     mapping_messages,
+    party_currency,
     required_total,
     tracking,
 )
@@ -180,6 +181,7 @@ def purchase_event(
             vendor_invoice_number=vendor_invoice,
             vendor_invoice_date=text(ptx.get("vendorInvoiceDate")),
             unposted_product_id=text(unposted.get("unpostedProductId")),
+            customer_currency=party_currency(ptx.get("company") or unposted.get("vendor"), lookups),
         ),
         source_messages=mapping_messages(drafts, company, describe) + r.messages,
     )
@@ -222,10 +224,15 @@ def _journal_event(
         raise TotalsMismatch(net, ZERO, ZERO, f"{subtype} balance (debits - credits)")
     debits = sum((d.line.line_amount for d in drafts if d.line.line_amount > 0), ZERO)
     source_id = str(unposted["id"])
+    # The published adjustment/transfer parts carry no GL entry ids (only a transfer's
+    # offset has one); the unposted procurement row's id is its GL entry id, as for
+    # purchases, whose detail ids are the row ids (unconfirmed for journals).
+    batch_ids = gl_ids([source_id, *kw.pop("source_batch_ids", [])])
     return event(
         company,
         RecordType.PROCUREMENT,
         source_id,
+        source_batch_ids=batch_ids,
         reference=batch_identifier(company.key, RecordType.PROCUREMENT, source_id),
         lines=[d.line for d in drafts],
         totals=Totals(subtotal=debits, tax=ZERO, total=debits),
