@@ -21,14 +21,11 @@ import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wisesync.config import CompanyConfig, CompanyOptions
 from wisesync.events.models import RecordEvent
 from wisesync.messages import CATALOG
 from wisesync.money import round_money
-from wisesync.protocols import Held, PluginRuntime
-from wisesync.ratelimit import Clock
+from wisesync.protocols import Held
 from wisesync_connectwise import holds, samples
-from wisesync_connectwise.extract import ConnectWiseSource
 
 D = Decimal
 ALL = ["invoice", "credit_memo", "expense", "procurement"]
@@ -69,17 +66,6 @@ NUMBERS = [
     2**40,
 ]
 ODD_VALUES: list[Any] = [None, True, [], {}, [1, 2], {"id": "x"}, *ODD, *NUMBERS]
-
-
-def company() -> CompanyConfig:
-    return CompanyConfig(
-        key="demo",
-        name="Demo MSP",
-        ledger="xero",
-        hold_billing_statuses=(),
-        options=CompanyOptions(),
-        settings={"connectwise": {"base_url": "https://cw.invalid", "company_id": "demo"}},
-    )
 
 
 def base_tenant(seed: int) -> samples.Tenant:
@@ -167,10 +153,7 @@ def records(tenant: samples.Tenant) -> list[Any]:
 
 
 def run(tenant: samples.Tenant) -> list[RecordEvent | Held]:
-    src = ConnectWiseSource(PluginRuntime(config=None, clock=Clock(), environ={}))
-    co = company()
-    src._clients[co.key] = samples.TenantClient(tenant)
-    return list(src.extract(co, ALL))
+    return samples.extract(tenant)
 
 
 def expected_ids(tenant: samples.Tenant) -> set[str]:

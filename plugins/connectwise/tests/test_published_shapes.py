@@ -10,12 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from wisesync.config import CompanyConfig, CompanyOptions
 from wisesync.events.models import RecordEvent, RecordType
-from wisesync.protocols import Held, PluginRuntime
-from wisesync.ratelimit import Clock
+from wisesync.protocols import Held
 from wisesync_connectwise import samples
-from wisesync_connectwise.extract import ConnectWiseSource
 from wisesync_connectwise.layout import GLLayout
 
 D = Decimal
@@ -32,22 +29,8 @@ def check(payload, definition: str) -> None:
     jsonschema.Draft202012Validator(schema).validate(doc)
 
 
-def company() -> CompanyConfig:
-    return CompanyConfig(
-        key="demo",
-        name="Demo MSP",
-        ledger="xero",
-        hold_billing_statuses=(),
-        options=CompanyOptions(),
-        settings={"connectwise": {"base_url": "https://cw.invalid", "company_id": "demo"}},
-    )
-
-
 def extract(tenant: samples.Tenant, types=ALL) -> list[RecordEvent | Held]:
-    src = ConnectWiseSource(PluginRuntime(config=None, clock=Clock(), environ={}))
-    co = company()
-    src._clients[co.key] = samples.TenantClient(tenant)
-    return list(src.extract(co, types))
+    return samples.extract(tenant, types)
 
 
 def validate_tenant(tenant: samples.Tenant) -> None:

@@ -38,7 +38,7 @@ from wisesync_connectwise.acknowledge import Acknowledger
 from wisesync_connectwise.client import ConnectWiseClient, client_for
 from wisesync_connectwise.conditions import and_, compare, eq, in_
 from wisesync_connectwise.fields import FieldInvalid, ref_id, ref_name, text
-from wisesync_connectwise.holds import guard, held, row_id
+from wisesync_connectwise.holds import built, guard, held, readable_rows
 from wisesync_connectwise.layout import GLLayout
 from wisesync_connectwise.matching import Index, ProcurementIndex, bills_by_expense
 from wisesync_connectwise.parties import contact_ids
@@ -197,12 +197,8 @@ class ConnectWiseSource(Source):
                 yield held
         conditions = and_(type_filter, changed, in_("billingLogId", numeric) if numeric else None)
         for page in run.client.pages(UNPOSTED_INVOICES, conditions=conditions or None):
-            good: dict[int, dict[str, Any]] = {}
-            for n, row in enumerate(page):
-                kind = mapping.invoice_type(row) if isinstance(row, dict) else RecordType.INVOICE
-                ident = yield from row_id(row, n, kind, "billingLogId", "id")
-                if ident is not None and ident not in held_ids:
-                    good.setdefault(ident, row)
+            good = yield from readable_rows(page, _invoice_kind, "billingLogId", "id")
+            good = {i: row for i, row in good.items() if i not in held_ids}
             if not good:
                 continue
             export = self._export(run, exportInvoicesFlag=True, includedInvoiceIds=list(good))
@@ -217,17 +213,12 @@ class ConnectWiseSource(Source):
                     if isinstance(row.get("invoiceNumber"), str)
                     else None
                 )
-                txn = txns.find(record_type, str(ident), str(ident), number)
-                if isinstance(txn, Held):
-                    yield txn
-                    continue
-                yield guard(
+                yield built(
+                    txns.find(record_type, str(ident), str(ident), number),
                     record_type,
                     str(ident),
                     number,
-                    lambda row=row, txn=txn: mapping.invoice_event(
-                        run.company, row, txn, run.lookups
-                    ),
+                    lambda txn, row=row: mapping.invoice_event(run.company, row, txn, run.lookups),
                 )
 
     def _held(
@@ -269,11 +260,7 @@ class ConnectWiseSource(Source):
         conditions = and_(changed, in_("id", numeric) if numeric else None)
         kind = RecordType.EXPENSE
         for page in run.client.pages(UNPOSTED_EXPENSES, conditions=conditions or None):
-            good: dict[int, dict[str, Any]] = {}
-            for n, row in enumerate(page):
-                ident = yield from row_id(row, n, kind, "id")
-                if ident is not None:
-                    good.setdefault(ident, row)
+            good = yield from readable_rows(page, lambda _: kind, "id")
             if not good:
                 continue
             export = self._export(run, exportExpensesFlag=True, includedExpenseIds=list(good))
@@ -288,15 +275,12 @@ class ConnectWiseSource(Source):
                 if ident in bills:
                     yield from self._bill(run, ident, bills[ident], good)
                     continue
-                exp = expenses.find(kind, str(ident), str(ident))
-                if isinstance(exp, Held):
-                    yield exp
-                    continue
-                yield guard(
+                yield built(
+                    expenses.find(kind, str(ident), str(ident)),
                     kind,
                     str(ident),
                     None,
-                    lambda row=row, exp=exp: expenses_.expense_event(
+                    lambda exp, row=row: expenses_.expense_event(
                         run.company, row, exp, run.lookups
                     ),
                 )
@@ -349,11 +333,7 @@ class ConnectWiseSource(Source):
         conditions = and_(changed, in_("id", numeric) if numeric else None)
         kind = RecordType.PROCUREMENT
         for page in run.client.pages(UNPOSTED_PROCUREMENT, conditions=conditions or None):
-            good: dict[int, dict[str, Any]] = {}
-            for n, row in enumerate(page):
-                ident = yield from row_id(row, n, kind, "id")
-                if ident is not None:
-                    good.setdefault(ident, row)
+            good = yield from readable_rows(page, lambda _: kind, "id")
             if not good:
                 continue
             product_ids = [
@@ -397,6 +377,10 @@ class ConnectWiseSource(Source):
         """``POST /finance/accounting/export``: a read-only preview, safe to retry."""
         response = run.client.post_json(EXPORT, request, safe_to_retry=True)
         return response.body if isinstance(response.body, dict) else {}
+
+
+def _invoice_kind(row: Any) -> RecordType:
+    return mapping.invoice_type(row) if isinstance(row, dict) else RecordType.INVOICE
 
 
 def _numeric(ids: set[str] | None) -> list[int] | None:

@@ -84,3 +84,30 @@ def row_id(
             f"unposted row {n}: {exc}",
         )
         return None
+
+
+def built(
+    found: Any,
+    record_type: RecordType,
+    source_id: str,
+    number: str | None,
+    build: Callable[[Any], RecordEvent],
+) -> RecordEvent | Held:
+    """``found`` when it is already a hold (no export entry), else the guarded
+    ``build(found)``."""
+    if isinstance(found, Held):
+        return found
+    return guard(record_type, source_id, number, lambda: build(found))
+
+
+def readable_rows(
+    page: Any, record_type: Callable[[Any], RecordType], *keys: str
+) -> Generator[Held, None, dict[int, dict[str, Any]]]:
+    """The page's rows by id (a row listed twice once); rows without a readable id are
+    yielded as held."""
+    good: dict[int, dict[str, Any]] = {}
+    for n, row in enumerate(page if isinstance(page, list) else []):
+        ident = yield from row_id(row, n, record_type(row), *keys)
+        if ident is not None:
+            good.setdefault(ident, row)
+    return good

@@ -190,6 +190,15 @@ def purchase_event(
 # --- journals: adjustments and transfers (contract C1) -----------------------------------
 
 
+def _stock(d: dict[str, Any], where: str, r: Rounder) -> tuple[Decimal, str | None, str | None]:
+    """An adjustment detail's or transfer's value (required), inventory account, item."""
+    value = r.money(required_total((d.get("total"), f"{where}.total")), f"{where}.total")
+    account = string(d.get("inventoryAccountNumber"), f"{where}.inventoryAccountNumber") or (
+        string(d.get("accountNumber"), f"{where}.accountNumber")
+    )
+    return value, account, ref_name(obj(d.get("item"), f"{where}.item"), "identifier", "name")
+
+
 def _journal_line(
     description: str,
     quantity: Decimal,
@@ -261,11 +270,7 @@ def adjustment_event(
         raise FieldInvalid("adjustmentDetail", adj.get("adjustmentDetail"), "no lines")
     for n, d in enumerate(details):
         where = f"adjustmentDetail[{n}]"
-        value = r.money(required_total((d.get("total"), f"{where}.total")), f"{where}.total")
-        account = string(d.get("inventoryAccountNumber"), f"{where}.inventoryAccountNumber") or (
-            string(d.get("accountNumber"), f"{where}.accountNumber")
-        )
-        item = ref_name(obj(d.get("item"), f"{where}.item"), "identifier", "name")
+        value, account, item = _stock(d, where, r)
         drafts.append(
             _journal_line(
                 string(d.get("description"), f"{where}.description") or item or "Adjustment",
@@ -322,11 +327,7 @@ def transfer_event(
     drafts: list[Draft] = []
     for n, t in enumerate(transfers):
         where = f"inventoryTransfers[{n}]"
-        value = r.money(required_total((t.get("total"), f"{where}.total")), f"{where}.total")
-        account = string(t.get("inventoryAccountNumber"), f"{where}.inventoryAccountNumber") or (
-            string(t.get("accountNumber"), f"{where}.accountNumber")
-        )
-        item = ref_name(obj(t.get("item"), f"{where}.item"), "identifier", "name")
+        value, account, item = _stock(t, where, r)
         text_ = string(t.get("description"), f"{where}.description") or item or "Transfer"
         cls = layout.split_class(string(t.get("glClass"), f"{where}.glClass"))
         drafts.append(

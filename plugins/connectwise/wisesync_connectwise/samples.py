@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from wisesync.config import CompanyConfig, CompanyOptions
+from wisesync.events.models import RecordEvent
+from wisesync.protocols import Held, PluginRuntime
+from wisesync.ratelimit import Clock
+
 D = Decimal
 CENT = D("0.01")
 TEN_PERCENT = D("0.1")
@@ -463,3 +468,28 @@ class TenantClient:
     def get_by_ids(self, path: str, ids: Any) -> list[dict[str, Any]]:
         """Companies, contacts and members (none known: references are enough)."""
         return []
+
+
+ALL_TYPES = ["invoice", "credit_memo", "expense", "procurement"]
+
+
+def company() -> CompanyConfig:
+    """A company whose ConnectWise is a :class:`TenantClient` (never called over HTTP)."""
+    return CompanyConfig(
+        key="demo",
+        name="Demo MSP",
+        ledger="xero",
+        hold_billing_statuses=(),
+        options=CompanyOptions(),
+        settings={"connectwise": {"base_url": "https://cw.invalid", "company_id": "demo"}},
+    )
+
+
+def extract(tenant: Tenant, types: list[str] | None = None) -> list[RecordEvent | Held]:
+    """Everything the ConnectWise source yields for ``tenant``."""
+    from wisesync_connectwise.extract import ConnectWiseSource
+
+    source = ConnectWiseSource(PluginRuntime(config=None, clock=Clock(), environ={}))
+    co = company()
+    source._clients[co.key] = TenantClient(tenant)  # type: ignore[assignment]
+    return list(source.extract(co, types or ALL_TYPES))
