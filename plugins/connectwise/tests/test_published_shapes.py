@@ -224,3 +224,28 @@ def test_layout_resolves_accounts_by_the_mapping_rows():
     assert layout.account_number(":") is None
     assert layout.account_number("7777:") == "7777"  # no mapping row: the layout alone
     assert layout.split_class("Brisbane-North-Hardware-HW")["location"] == "Brisbane-North"
+
+
+def test_header_only_freight_is_a_line_without_an_account():
+    unposted, ptx = samples.purchase(71, [(D(4), D("2.5"))], freight=D(5))
+    ptx["purchaseDetail"] = ptx["purchaseDetail"][:1]  # freight only on the header
+    (e,) = extract(samples.Tenant(procurement=[(unposted, "purchase", ptx)]), ["procurement"])
+    assert [x.line_amount for x in e.lines] == [D(10), D(5)] and balanced(e)
+    assert e.lines[1].gl_account is None
+    assert [m.code for m in e.source_messages] == ["GL_MAPPING_MISSING"]
+
+
+def test_seventeen_significant_digits_are_rounded_with_a_message():
+    unposted, ptx = samples.purchase(72, [(D(3), D("0.1"))])
+    ptx["purchaseDetail"][0]["itemCost"] = D("0.10000000000000001")
+    (e,) = extract(samples.Tenant(procurement=[(unposted, "purchase", ptx)]), ["procurement"])
+    assert e.lines[0].unit_amount == D("0.1000") and balanced(e)
+    assert any("itemCost" in m.text for m in e.source_messages if m.code == "SOURCE_AMOUNT_ROUNDED")
+
+
+def test_two_export_entries_with_one_id_hold_the_record():
+    first = samples.invoice(73, [(D(1), D(10))])
+    twin = (dict(first[0], id=999), dict(first[1]))
+    got = extract(samples.Tenant(invoices=[first, twin]))
+    assert [x.code for x in got] == ["SOURCE_FIELD_INVALID"]
+    assert "ambiguous" in got[0].text
