@@ -197,6 +197,15 @@ def check_event(e: RecordEvent) -> None:
         assert m.code in CATALOG
 
 
+EXPORT_PARTS = [
+    "transactions",
+    "customers",
+    "expenses",
+    "expenseBills",
+    "purchaseTransactions",
+    "adjustmentTransactions",
+    "inventoryTransfers",
+]
 MUTATIONS = st.sampled_from(["replace", "delete", "null", "duplicate", "odd", "number"])
 
 
@@ -244,6 +253,9 @@ def test_mutated_responses_never_crash_or_misstate_an_amount(data, seed):
             where = paths(target)
             if not where:
                 break
+    if data.draw(st.integers(0, 9)) == 0:  # a whole export part broken
+        part = data.draw(st.sampled_from(EXPORT_PARTS))
+        tenant.overrides[part] = copy.deepcopy(data.draw(st.sampled_from(ODD_VALUES)))
     if data.draw(st.booleans()):  # a duplicated unposted row
         tenant.invoices.append(copy.deepcopy(tenant.invoices[0]))
     before = holds.UNEXPECTED["count"]

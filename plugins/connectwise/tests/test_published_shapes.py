@@ -249,3 +249,23 @@ def test_two_export_entries_with_one_id_hold_the_record():
     got = extract(samples.Tenant(invoices=[first, twin]))
     assert [x.code for x in got] == ["SOURCE_FIELD_INVALID"]
     assert "ambiguous" in got[0].text
+
+
+def test_a_tiny_quantity_rounds_to_four_decimals_and_the_amount_stays():
+    unposted, txn = samples.invoice(74, [(D(1), D(10))], rate=D(0))
+    txn["total"] = unposted["total"] = D("99999999999999")
+    txn["detail"][0].update(quantity=D("-1E-12"), total=D("-99999999999999"), itemPrice=D(7))
+    ua, adj = samples.adjustment(75, [(1, D(5))])
+    adj["adjustmentDetail"][0]["quantity"] = 2**40
+    adj["adjustmentDetail"][0]["cost"] = D("1E+14")
+    e, a = extract(
+        samples.Tenant(invoices=[(unposted, txn)], procurement=[(ua, "adjustment", adj)])
+    )
+    line = e.lines[0]
+    assert (line.quantity, line.unit_amount, line.line_amount) == (
+        1,
+        D("99999999999999"),
+        D("99999999999999"),
+    )
+    assert any("detail[0].quantity" in m.text for m in e.source_messages) and balanced(e)
+    assert a.lines[0].quantity == 2**40 and a.lines[0].unit_amount == D("0.0000") and balanced(a)

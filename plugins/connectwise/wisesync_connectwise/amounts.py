@@ -11,7 +11,7 @@ held with SOURCE_TOTALS_MISMATCH, never published.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from wisesync.messages import Message, message
@@ -67,6 +67,23 @@ class Rounder:
                 )
             )
         return out
+
+
+def priced(quantity: Decimal, price: Decimal, amount: Decimal, places: int) -> bool:
+    """True when quantity x price, rounded to ``places``, is ``amount`` (False when the
+    product is beyond what Decimal can round)."""
+    try:
+        return round_money(quantity * price, places) == amount
+    except InvalidOperation:
+        return False
+
+
+def unit_of(amount: Decimal, quantity: Decimal, where: str) -> Decimal:
+    """``amount / quantity`` at 4 decimals; FieldInvalid when no ledger could hold it."""
+    try:
+        return round_money(amount / quantity, UNIT_PLACES)
+    except InvalidOperation:
+        raise FieldInvalid(where, quantity, "gives a unit amount beyond any ledger") from None
 
 
 def check_totals(lines: Decimal, tax: Decimal, total: Decimal, what: str = "total") -> None:

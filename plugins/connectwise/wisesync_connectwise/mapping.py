@@ -33,14 +33,15 @@ from typing import Any
 from wisesync.config import CompanyConfig
 from wisesync.events.models import Line, RecordEvent, RecordType, Totals, Tracking
 from wisesync.messages import Message, message
-from wisesync.money import ZERO, round_money
+from wisesync.money import ZERO
 from wisesync_connectwise.amounts import (
-    UNIT_PLACES,
     Rounder,
     TotalsMismatch,
     check_totals,
     places_of,
+    priced,
     sign_of,
+    unit_of,
 )
 from wisesync_connectwise.fields import (
     FieldInvalid,
@@ -243,9 +244,9 @@ def _unit(
         return line_amount
     if price is not None:
         signed = -abs(price) if (line_amount < 0) != (quantity < 0) else abs(price)
-        if round_money(quantity * signed, r.places) == line_amount:
+        if priced(quantity, signed, line_amount, r.places):
             return r.unit(signed, what)
-    return round_money(line_amount / quantity, UNIT_PLACES)
+    return unit_of(line_amount, quantity, what)
 
 
 def allocate_tax(drafts: list[Draft], total_tax: Decimal, places: int) -> None:

@@ -27,14 +27,15 @@ from typing import Any
 
 from wisesync.config import CompanyConfig
 from wisesync.events.models import Line, RecordEvent, RecordType, Totals
-from wisesync.money import ZERO, round_money
+from wisesync.money import ZERO
 from wisesync_connectwise.acknowledge import batch_identifier
 from wisesync_connectwise.amounts import (
-    UNIT_PLACES,
     Rounder,
     TotalsMismatch,
     check_totals,
     places_of,
+    priced,
+    unit_of,
 )
 from wisesync_connectwise.fields import (
     FieldInvalid,
@@ -209,11 +210,13 @@ def _journal_line(
     where: str,
     unit_cost: Decimal | None = None,
 ) -> Draft:
-    """One signed journal line (positive = debit): quantity as exported, unit cost at 4 dp."""
-    if unit_cost is not None and quantity and round_money(quantity * unit_cost, r.places) == value:
+    """One signed journal line (positive = debit): quantity as exported (4 dp), unit cost
+    at 4 dp."""
+    quantity = r.unit(quantity, f"{where}.quantity")
+    if unit_cost is not None and quantity and priced(quantity, unit_cost, value, r.places):
         unit = r.unit(unit_cost, f"{where}.cost")
     elif quantity:
-        unit = round_money(value / quantity, UNIT_PLACES)
+        unit = unit_of(value, quantity, f"{where}.quantity")
     else:
         quantity, unit = Decimal(1), value
     line = Line(description, quantity, unit, value, gl_account=account, tracking=tracking(cls))
