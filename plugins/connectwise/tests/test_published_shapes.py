@@ -223,6 +223,10 @@ def test_layout_resolves_accounts_by_the_mapping_rows():
     assert layout.account_number("6100:10") == "6100:10"
     assert layout.account_number(":") is None
     assert layout.account_number("7777:") == "7777"  # no mapping row: the layout alone
+    assert layout.account_number("7777-01") == "7777-01"  # an unknown sub-account is kept
+    single = GLLayout.from_api([{"segment1": "Account", "segment1type": "Account"}], [])
+    assert single.account_number("4001:") == "4001" and single.account_number("200") == "200"
+    assert GLLayout().account_number(" 4001: ") == "4001"  # no captions readable
     assert layout.split_class("Brisbane-North-Hardware-HW")["location"] == "Brisbane-North"
 
 

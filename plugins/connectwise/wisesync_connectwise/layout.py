@@ -13,8 +13,8 @@ may be written with or without their separators). An account written ``4001:`` i
 row whose account segments are ``("4001", "")``, ledger account ``4001``.
 
 Strings no mapping row renders (a mapping changed since the export, or no GL accounts
-readable) fall back to the layout alone: separators are the non-alphanumeric characters
-that follow a segment, and only trailing empty segments are dropped.
+readable) fall back to the layout alone: an account keeps what it says except trailing
+separators (its empty trailing segments); a class string is split on ``-``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ class _Segments:
     """One kind of segment (Account or Class): the known value tuples of the mapping rows."""
 
     width: int = 0
+    #: how the fallback splits an unknown string: classes by ``-`` (the sandbox's and the
+    #: old extractor's reading, unconfirmed); None (accounts) = trailing separators only
+    joiner: str | None = None
     known: list[tuple[str, ...]] = field(default_factory=list)
     cache: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -60,17 +63,14 @@ class _Segments:
         return hits.pop() if len(hits) == 1 else None
 
     def _fallback(self, raw: str) -> tuple[str, ...]:
+        if self.joiner is None:
+            # the account: only trailing separators (empty trailing segments) are known
+            head = re.sub(r"[^0-9A-Za-z]+$", "", raw)
+            return (head,) + ("",) * max(self.width - 1, 0)
         if self.width <= 1:
             return (raw,)
-        parts = re.split(r"([^0-9A-Za-z])", raw)
-        # parts = value, sep, value, sep, ...: keep the leading values as long as segments
-        # remain; the rest (separators inside the last value) belongs to the last segment.
-        values = parts[0::2]
-        if len(values) > self.width:
-            head = values[: self.width - 1]
-            tail = "".join(parts[2 * (self.width - 1) :])
-            values = [*head, tail]
-        return tuple(values) + ("",) * (self.width - len(values))
+        parts = raw.split(self.joiner, self.width - 1)
+        return tuple(parts) + ("",) * (self.width - len(parts))
 
 
 def _renders(values: tuple[str, ...], raw: str) -> bool:
@@ -109,7 +109,7 @@ class GLLayout:
         account_slots, class_slots = slots("account"), slots("class")
         layout = cls(
             _Segments(len(account_slots)),
-            _Segments(len(class_slots)),
+            _Segments(len(class_slots), "-"),
             [_role(text(caption.get(f"segment{n}")) or "") for n in class_slots],
         )
         for row in accounts:
