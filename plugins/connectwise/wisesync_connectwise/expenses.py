@@ -101,7 +101,7 @@ def expense_event(
         quantity=Decimal(1),
         unit_amount=net,
         line_amount=net,
-        gl_account=layout.account_number(string(exp.get("accountNumber"), "accountNumber")),
+        gl_account=layout.account_of(exp, "accountNumber"),
         item_code=cls["item"],
         tax_code=xref or ref_name(unposted.get("taxCode")),
         tax_amount=tax,
@@ -129,10 +129,8 @@ def expense_event(
         totals=Totals(subtotal=net, tax=tax, total=gross),
         subtype=EXPENSE_SUBTYPES.get(kind, kind or None),
         attributes=attrs(
-            ap_account=layout.account_number(string(exp.get("apAccountNumber"), "apAccountNumber")),
-            offset_account=layout.account_number(
-                string(offset.get("accountNumber"), "offset.accountNumber")
-            ),
+            ap_account=layout.account_of(exp, "apAccountNumber"),
+            offset_account=layout.account_of(offset, "accountNumber", "offset"),
             member=ref_name(member, "identifier", "name"),
             customer=ref_name(customer, "identifier", "name"),
             billable="true" if billable else "false",
@@ -193,9 +191,7 @@ def expense_bill_event(
             quantity=Decimal(1),
             unit_amount=value * flip,
             line_amount=value * flip,
-            gl_account=layout.account_number(
-                string(d.get("accountNumber"), f"{where}.accountNumber")
-            ),
+            gl_account=layout.account_of(d, "accountNumber", where),
             item_code=cls["item"],
             tracking=tracking(cls),
             source_line_id=",".join(str(i) for i in d.get("id") or []) or None,
@@ -217,9 +213,7 @@ def expense_bill_event(
         totals=Totals(subtotal=total, tax=ZERO, total=total),
         subtype="reimbursable",
         attributes=attrs(
-            ap_account=layout.account_number(
-                string(bill.get("apAccountNumber"), "apAccountNumber")
-            ),
+            ap_account=layout.account_of(bill, "apAccountNumber"),
             member=ref_name(member, "identifier", "name"),
             expense_bill="true",
             expense_ids=",".join(str(i) for i in covered),

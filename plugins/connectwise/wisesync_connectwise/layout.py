@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from wisesync_connectwise.fields import text
+from wisesync_connectwise.fields import string, text
 
 SEGMENTS = range(1, 11)
 
@@ -138,6 +138,11 @@ class GLLayout:
         # several non-empty account segments: keep them as written, separators included
         last = max(n for n, v in enumerate(values) if v.strip())
         return _prefix(written, values, last) or " ".join(kept)
+
+    def account_of(self, row: dict[str, Any], key: str, where: str = "") -> str | None:
+        """:meth:`account_number` of ``row[key]`` (FieldInvalid naming ``where.key`` when it
+        is not text)."""
+        return self.account_number(string(row.get(key), f"{where}.{key}" if where else key))
 
     def split_class(self, gl_class: Any) -> dict[str, str | None]:
         """``{"location", "department", "item", "class"}`` -> value (None when empty)."""

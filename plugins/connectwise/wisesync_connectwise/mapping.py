@@ -422,10 +422,8 @@ def invoice_event(
         totals=Totals(subtotal=subtotal, tax=tax, total=total),
         subtype=INVOICE_SUBTYPES.get(kind, kind or None),
         attributes=attrs(
-            ar_account=layout.account_number(string(txn.get("accountNumber"), "accountNumber")),
-            tax_account=layout.account_number(
-                string(txn.get("taxAccountNumber"), "taxAccountNumber")
-            ),
+            ar_account=layout.account_of(txn, "accountNumber"),
+            tax_account=layout.account_of(txn, "taxAccountNumber"),
             location=ref_name(unposted.get("location")),
             department=ref_name(unposted.get("department")),
             customer_po=customer_po,

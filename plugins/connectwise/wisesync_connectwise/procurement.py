@@ -176,7 +176,7 @@ def purchase_event(
         totals=Totals(subtotal=lines_sum, tax=tax, total=total),
         subtype="receipt",
         attributes=attrs(
-            ap_account=layout.account_number(string(ptx.get("apAccountNumber"), "apAccountNumber")),
+            ap_account=layout.account_of(ptx, "apAccountNumber"),
             po_number=po,
             packing_slip=slip,
             vendor_invoice_number=vendor_invoice,
@@ -289,7 +289,7 @@ def adjustment_event(
     reason = string(adj.get("adjustmentDescription"), "adjustmentDescription") or string(
         adj.get("memo"), "memo"
     )
-    offset = layout.account_number(string(adj.get("accountNumber"), "accountNumber"))
+    offset = layout.account_of(adj, "accountNumber")
     balance = -sum((d.line.line_amount for d in drafts), ZERO)
     cls = layout.split_class(string(adj.get("glClass"), "glClass"))
     drafts.append(
@@ -355,9 +355,7 @@ def transfer_event(
                 string(off.get("description"), f"{where}.offset.description") or text_,
                 Decimal(1),
                 other,
-                layout.account_number(
-                    string(off.get("accountNumber"), f"{where}.offset.accountNumber")
-                ),
+                layout.account_of(off, "accountNumber", f"{where}.offset"),
                 layout.split_class(string(off.get("glClass"), f"{where}.offset.glClass")),
                 r,
                 f"{where}.offset",

@@ -295,13 +295,8 @@ def purchase(
             }
         )
     unposted = {
-        "id": ident,
+        **_unposted_procurement(ident, "Purchase", f"PO{ident}", "2025-04-10", subtotal + tax),
         "unpostedProductId": f"P{ident}",
-        "procurementType": "Purchase",
-        "purchaseOrder": {"id": ident, "name": f"PO{ident}"},
-        "purchaseDate": "2025-04-10T00:00:00Z",
-        "currency": currency(),
-        "total": subtotal + tax,
         "vendor": company_ref(20),
         "vendorInvoiceNumber": f"VI-{ident}",
         "freightCost": freight,
@@ -333,17 +328,26 @@ def purchase(
     return unposted, ptx
 
 
+def _unposted_procurement(
+    ident: int, kind: str, number: str, day: str, total: Decimal
+) -> dict[str, Any]:
+    """An UnpostedProcurement row whose ``unpostedProductId`` and purchase order are
+    ``number``."""
+    return {
+        "id": ident,
+        "unpostedProductId": number,
+        "procurementType": kind,
+        "purchaseOrder": {"id": ident, "name": number},
+        "purchaseDate": f"{day}T00:00:00Z",
+        "currency": currency(),
+        "total": total,
+    }
+
+
 def adjustment(ident: int, lines: list[tuple[int, Decimal]]) -> tuple[dict, dict]:
     """(UnpostedProcurement, GLExportAdjustmentTransaction) of (quantity, unit cost) lines."""
-    unposted = {
-        "id": ident,
-        "unpostedProductId": f"ADJ{ident}",
-        "procurementType": "Adjustment",
-        "purchaseOrder": {"id": ident, "name": f"ADJ{ident}"},
-        "purchaseDate": "2025-04-11T00:00:00Z",
-        "currency": currency(),
-        "total": sum((money(q * c) for q, c in lines), D(0)),
-    }
+    total = sum((money(q * c) for q, c in lines), D(0))
+    unposted = _unposted_procurement(ident, "Adjustment", f"ADJ{ident}", "2025-04-11", total)
     adj = {
         "id": f"ADJ{ident}",
         "documentType": "ADJUSTMENT",
