@@ -102,8 +102,9 @@ def sign_of(total: Decimal, field: str, *, credit: bool) -> int:
     if total == ZERO:
         return -1 if credit else 1
     if (total < 0) != credit:
-        kind = "credit memo" if credit else "invoice"
-        raise FieldInvalid(
-            field, total, f"a {kind} with a {'positive' if credit else 'negative'} total"
-        )
+        # Whether ConnectWise ever exports a negative non-credit invoice is unconfirmed;
+        # holding it is the safe reading (a ledger invoice cannot carry a negative total).
+        kind = "a credit memo" if credit else "an invoice"
+        sense = "positive" if credit else "negative"
+        raise FieldInvalid(field, total, f"{kind} with a {sense} total (check invoiceType)")
     return -1 if total < 0 else 1
