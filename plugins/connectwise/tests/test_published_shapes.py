@@ -273,3 +273,11 @@ def test_a_tiny_quantity_rounds_to_four_decimals_and_the_amount_stays():
     )
     assert any("detail[0].quantity" in m.text for m in e.source_messages) and balanced(e)
     assert a.lines[0].quantity == 2**40 and a.lines[0].unit_amount == D("0.0000") and balanced(a)
+
+
+def test_a_credit_memo_that_lost_its_type_is_held_not_posted_as_a_negative_invoice():
+    unposted, txn = samples.invoice(76, [(D(3), D(10))], credit=True)
+    unposted["invoiceType"] = None
+    (h,) = extract(samples.Tenant(invoices=[(unposted, txn)]))
+    assert isinstance(h, Held) and h.code == "SOURCE_FIELD_INVALID"
+    assert "negative total" in h.text and "invoiceType" in h.text
