@@ -165,6 +165,20 @@ CATALOG: dict[str, Code] = {
             "Add the currency to the organisation in the ledger (its currency settings), "
             "or correct the currency in ConnectWise, then replay.",
         ),
+        Code(
+            "SOURCE_TOTALS_MISMATCH",
+            _E,
+            "ConnectWise lines and tax do not add up to the invoice total",
+            "Open the record in ConnectWise, correct the lines, tax or total so they agree "
+            "(or regenerate the invoice), then sync again; it was not published.",
+        ),
+        Code(
+            "SOURCE_FIELD_INVALID",
+            _E,
+            "A ConnectWise value could not be read",
+            "Correct the named field of the record in ConnectWise (a number, date, id or GL "
+            "type the Accounting Interface publishes), then sync again; it was not published.",
+        ),
         # --- warnings on records that did post ---
         Code(
             "ROUNDING_APPLIED",
@@ -177,6 +191,13 @@ CATALOG: dict[str, Code] = {
             _W,
             "Adjustment line added",
             "The ledger total differed from ConnectWise; an adjustment line made them equal.",
+        ),
+        Code(
+            "SOURCE_AMOUNT_ROUNDED",
+            _W,
+            "ConnectWise amount rounded at extraction",
+            "ConnectWise kept more decimals than the currency has; the figure was rounded as "
+            "ConnectWise rounds (totals to the currency, unit amounts to 4 decimals).",
         ),
         Code(
             "TERMS_XREF",
@@ -250,6 +271,13 @@ CATALOG: dict[str, Code] = {
             _I,
             "Held by billing status",
             "The invoice's ConnectWise billing status is in the company's hold list.",
+        ),
+        Code(
+            "SOURCE_RECORD_COMBINED",
+            _I,
+            "Posted inside another record's document",
+            "ConnectWise exported it as part of one document with other records (an expense "
+            "bill); see that record's result.",
         ),
         Code(
             "ACKNOWLEDGED",

@@ -4,7 +4,7 @@ Per record type and per page of the unposted list (``pageSize`` up to 1000,
 forward-only paging), one ``POST /finance/accounting/export`` fetches the GL
 lines of exactly that page. Customers, vendors, their contacts and members are
 looked up in bulk (``conditions=id in (...)``) and cached for the run, as is the
-GL mapping's class-segment layout. So a run costs a handful of calls per 1,000
+GL captions layout. So a run costs a handful of calls per 1,000
 records, not one per record.
 
 Invoices whose billing status is in ``company.hold_billing_statuses`` are not
@@ -12,6 +12,12 @@ published: they are yielded as :class:`~wisesync.protocols.Held`
 (BILLING_STATUS_HOLD). A hold status that is not closed keeps the invoice out of
 the Accounting Interface anyway; one that is closed would not, so held invoice ids
 are also filtered out of the unposted list.
+
+One record never stops a run (:mod:`.holds`): a row without a readable id, a row the
+export no longer has, a value that cannot be read, or lines that do not add up to the
+total is yielded as Held with its code (SOURCE_FIELD_INVALID, SOURCE_RECORD_GONE,
+SOURCE_TOTALS_MISMATCH) and the run goes on; nothing is skipped without a result. A row
+listed twice is reported once. Rows are matched to export entries by :mod:`.matching`.
 """
 
 from __future__ import annotations
@@ -26,11 +32,15 @@ from typing import Any, ClassVar
 from wisesync.config import CompanyConfig, ConfigProblem
 from wisesync.events.models import PostingResult, RecordEvent, RecordType
 from wisesync.protocols import AckOutcome, Held, PluginRuntime, Source
-from wisesync_connectwise import mapping, settings
+from wisesync_connectwise import expenses as expenses_
+from wisesync_connectwise import mapping, procurement, settings
 from wisesync_connectwise.acknowledge import Acknowledger
 from wisesync_connectwise.client import ConnectWiseClient, client_for
 from wisesync_connectwise.conditions import and_, compare, eq, in_
-from wisesync_connectwise.fields import ref_id, text
+from wisesync_connectwise.fields import FieldInvalid, ref_id, ref_name, text
+from wisesync_connectwise.holds import built, guard, held, readable_rows
+from wisesync_connectwise.layout import GLLayout
+from wisesync_connectwise.matching import Index, ProcurementIndex, bills_by_expense
 from wisesync_connectwise.parties import contact_ids
 
 log = logging.getLogger(__name__)
@@ -57,12 +67,21 @@ class _Run:
             return
         captions = self.client.get_all("/finance/glCaptions")
         accounts = self.client.get_all("/finance/glAccounts") if captions else []
-        self.lookups.classes = mapping.GLClasses.from_api(captions, accounts)
+        self.lookups.classes = GLLayout.from_api(captions, accounts)
         self.classes_loaded = True
+
+    def load_customers(self, export: dict[str, Any]) -> None:
+        """The currency of each customer the export lists (``GLExport.customers``)."""
+        customers = export.get("customers")
+        for c in customers if isinstance(customers, list) else []:
+            ident = ref_id(c.get("company")) if isinstance(c, dict) else None
+            code = mapping.currency_code(c.get("currency")) if ident is not None else None
+            if ident is not None and code:
+                self.lookups.customer_currency[ident] = code
 
     def load_companies(self, refs: list[Any]) -> None:
         """Fetch the companies (and their primary/billing contacts) not yet cached."""
-        wanted = {i for i in (ref_id(r) for r in refs) if i is not None}
+        wanted = {i for i in (ref_id(r) for r in refs) if i is not None and i > 0}
         missing = wanted - self.lookups.companies.keys()
         if missing:
             for company in self.client.get_by_ids("/company/companies", missing):
@@ -83,7 +102,7 @@ class _Run:
 
     def load_members(self, refs: list[Any]) -> None:
         missing = {
-            i for i in (ref_id(r) for r in refs) if i is not None
+            i for i in (ref_id(r) for r in refs) if i is not None and i > 0
         } - self.lookups.members.keys()
         if missing:
             for member in self.client.get_by_ids("/system/members", missing):
@@ -137,12 +156,22 @@ class ConnectWiseSource(Source):
         if ids is not None and not ids:
             return
         changed = compare("_info/lastUpdated", ">=", since) if since is not None else None
+        parts = []
         if wanted & {RecordType.INVOICE, RecordType.CREDIT_MEMO}:
-            yield from self._invoices(run, wanted, changed, ids)
+            parts.append(self._invoices(run, wanted, changed, ids))
         if RecordType.EXPENSE in wanted:
-            yield from self._expenses(run, changed, ids)
+            parts.append(self._expenses(run, changed, ids))
         if RecordType.PROCUREMENT in wanted:
-            yield from self._procurement(run, changed, ids)
+            parts.append(self._procurement(run, changed, ids))
+        seen: set[tuple[RecordType, str]] = set()
+        for part in parts:
+            for item in part:
+                key = (item.record_type, item.source_id)
+                if key in seen:  # the same row listed twice: reported once
+                    log.info("%s %s listed twice; reported once", *key)
+                    continue
+                seen.add(key)
+                yield item
 
     def acknowledge(self, company: CompanyConfig, results: list[PostingResult]) -> list[AckOutcome]:
         """Create the accounting batches of posted results (see :mod:`.acknowledge`)."""
@@ -168,26 +197,29 @@ class ConnectWiseSource(Source):
                 yield held
         conditions = and_(type_filter, changed, in_("billingLogId", numeric) if numeric else None)
         for page in run.client.pages(UNPOSTED_INVOICES, conditions=conditions or None):
-            rows = [r for r in page if ref_id(r.get("billingLogId")) not in held_ids]
-            if not rows:
+            good = yield from readable_rows(page, _invoice_kind, "billingLogId", "id")
+            good = {i: row for i, row in good.items() if i not in held_ids}
+            if not good:
                 continue
-            invoice_ids = [int(mapping.invoice_source_id(r)) for r in rows]
-            export = self._export(run, exportInvoicesFlag=True, includedInvoiceIds=invoice_ids)
-            by_id = {str(t.get("id")): t for t in export.get("transactions") or []}
-            by_number = {str(t.get("documentNumber")): t for t in export.get("transactions") or []}
+            export = self._export(run, exportInvoicesFlag=True, includedInvoiceIds=list(good))
+            txns = Index.of(export, "transactions", "id", "documentNumber")
             run.load_classes()
-            run.load_companies([t.get("company") for t in by_id.values()])
-            for row in rows:
-                txn = by_id.get(mapping.invoice_source_id(row)) or by_number.get(
-                    str(row.get("invoiceNumber"))
+            run.load_customers(export)
+            run.load_companies([t.get("company") for t in txns.entries])
+            for ident, row in good.items():
+                record_type = mapping.invoice_type(row)
+                number = (
+                    text(row.get("invoiceNumber"))
+                    if isinstance(row.get("invoiceNumber"), str)
+                    else None
                 )
-                if txn is None:
-                    log.info(
-                        "invoice %s left the Accounting Interface meanwhile",
-                        row.get("invoiceNumber"),
-                    )
-                    continue
-                yield mapping.invoice_event(run.company, row, txn, run.lookups)
+                yield built(
+                    txns.find(record_type, str(ident), str(ident), number),
+                    record_type,
+                    str(ident),
+                    number,
+                    lambda txn, row=row: mapping.invoice_event(run.company, row, txn, run.lookups),
+                )
 
     def _held(
         self, run: _Run, wanted: set[RecordType], numeric: list[int] | None
@@ -203,7 +235,11 @@ class ConnectWiseSource(Source):
                 record_type = mapping.invoice_type(inv)
                 if record_type not in wanted or ref_id(inv.get("glBatch")) is not None:
                     continue
-                status = (inv.get("status") or {}).get("name")
+                if ref_id(inv.get("id")) is None:
+                    # not a record id: the unposted list reports the invoice if it is there
+                    log.warning("held invoice without a readable id: %r", inv.get("id"))
+                    continue
+                status = ref_name(inv.get("status"))
                 yield Held(
                     record_type=record_type,
                     source_id=str(inv["id"]),
@@ -217,58 +253,123 @@ class ConnectWiseSource(Source):
 
     def _expenses(
         self, run: _Run, changed: str | None, ids: set[str] | None
-    ) -> Iterator[RecordEvent]:
+    ) -> Iterator[RecordEvent | Held]:
         numeric = _numeric(ids)
         if ids is not None and not numeric:
             return
         conditions = and_(changed, in_("id", numeric) if numeric else None)
+        kind = RecordType.EXPENSE
         for page in run.client.pages(UNPOSTED_EXPENSES, conditions=conditions or None):
-            export = self._export(
-                run, exportExpensesFlag=True, includedExpenseIds=[int(r["id"]) for r in page]
-            )
-            by_id = {str(e.get("id")): e for e in export.get("expenses") or []}
+            good = yield from readable_rows(page, lambda _: kind, "id")
+            if not good:
+                continue
+            export = self._export(run, exportExpensesFlag=True, includedExpenseIds=list(good))
+            expenses = Index.of(export, "expenses", "id")
+            bills = bills_by_expense(export)
             run.load_classes()
-            run.load_members([e.get("member") for e in by_id.values()])
-            for row in page:
-                exp = by_id.get(str(row["id"]))
-                if exp is None:
+            run.load_members(
+                [e.get("member") for e in expenses.entries]
+                + [b.get("member") for b, _ in bills.values()]
+            )
+            for ident, row in good.items():
+                if ident in bills:
+                    yield from self._bill(run, ident, bills[ident], good)
                     continue
-                yield mapping.expense_event(run.company, row, exp, run.lookups)
+                yield built(
+                    expenses.find(kind, str(ident), str(ident)),
+                    kind,
+                    str(ident),
+                    None,
+                    lambda exp, row=row: expenses_.expense_event(
+                        run.company, row, exp, run.lookups
+                    ),
+                )
+
+    def _bill(
+        self,
+        run: _Run,
+        ident: int,
+        found: tuple[dict[str, Any], list[int] | FieldInvalid],
+        page: dict[int, dict[str, Any]],
+    ) -> Iterator[RecordEvent | Held]:
+        """An expense bill, published under the lowest of its expense ids on this page; the
+        other expenses it covers are reported as combined into it."""
+        bill, covered = found
+        kind = RecordType.EXPENSE
+        if isinstance(covered, FieldInvalid):
+            yield held(kind, str(ident), None, "SOURCE_FIELD_INVALID", f"expense bill: {covered}")
+            return
+        lead = min(i for i in covered if i in page)
+        number = (
+            text(bill.get("documentNumber"))
+            if isinstance(bill.get("documentNumber"), str)
+            else None
+        )
+        if ident != lead:
+            yield held(
+                kind,
+                str(ident),
+                number,
+                "SOURCE_RECORD_COMBINED",
+                f"exported in expense bill {number or '?'} with expense {lead}; "
+                f"see expense {lead}'s result",
+            )
+            return
+        yield guard(
+            kind,
+            str(ident),
+            number,
+            lambda: expenses_.expense_bill_event(run.company, str(ident), bill, run.lookups),
+        )
 
     # --- procurement ------------------------------------------------------------------
 
     def _procurement(
         self, run: _Run, changed: str | None, ids: set[str] | None
-    ) -> Iterator[RecordEvent]:
+    ) -> Iterator[RecordEvent | Held]:
         numeric = _numeric(ids)
         if ids is not None and not numeric:
             return
         conditions = and_(changed, in_("id", numeric) if numeric else None)
+        kind = RecordType.PROCUREMENT
         for page in run.client.pages(UNPOSTED_PROCUREMENT, conditions=conditions or None):
-            export = self._export(
-                run,
-                exportProductsFlag=True,
-                includedProductIds=[str(r.get("unpostedProductId") or r["id"]) for r in page],
-            )
-            entries: dict[str, tuple[str, dict[str, Any]]] = {}
-            for kind, key in (
-                ("purchase", "purchaseTransactions"),
-                ("adjustment", "adjustmentTransactions"),
-            ):
-                for entry in export.get(key) or []:
-                    for gl in mapping.procurement_gl_ids(entry):
-                        entries.setdefault(gl, (kind, entry))
+            good = yield from readable_rows(page, lambda _: kind, "id")
+            if not good:
+                continue
+            product_ids = [
+                str(r.get("unpostedProductId"))
+                if isinstance(r.get("unpostedProductId"), str) and r.get("unpostedProductId")
+                else str(i)
+                for i, r in good.items()
+            ]
+            export = self._export(run, exportProductsFlag=True, includedProductIds=product_ids)
+            entries = ProcurementIndex.of(export)
             run.load_classes()
-            run.load_companies(
-                [e.get("company") for kind, e in entries.values() if kind == "purchase"]
-            )
-            for row in page:
-                found = entries.get(str(row["id"]))
-                if found is None:
-                    continue
-                kind, entry = found
-                build = mapping.purchase_event if kind == "purchase" else mapping.adjustment_event
-                yield build(run.company, row, entry, run.lookups)
+            run.load_companies([e.get("company") for e in entries.purchases])
+            for ident, row in good.items():
+                yield self._one_procurement(run, ident, row, entries)
+
+    def _one_procurement(
+        self, run: _Run, ident: int, row: dict[str, Any], entries: ProcurementIndex
+    ) -> RecordEvent | Held:
+        kind = RecordType.PROCUREMENT
+        number = (
+            ref_name(row.get("purchaseOrder"))
+            if isinstance(row.get("purchaseOrder"), dict)
+            else None
+        )
+        found = entries.find(ident, row)
+        if isinstance(found, Held):
+            found.document_number = number
+            return found
+        what, entry = found
+        if what == "purchase":
+            build = procurement.purchase_event
+        elif what == "adjustment":
+            build = procurement.adjustment_event
+        else:
+            build = procurement.transfer_event
+        return guard(kind, str(ident), number, lambda: build(run.company, row, entry, run.lookups))
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -276,6 +377,10 @@ class ConnectWiseSource(Source):
         """``POST /finance/accounting/export``: a read-only preview, safe to retry."""
         response = run.client.post_json(EXPORT, request, safe_to_retry=True)
         return response.body if isinstance(response.body, dict) else {}
+
+
+def _invoice_kind(row: Any) -> RecordType:
+    return mapping.invoice_type(row) if isinstance(row, dict) else RecordType.INVOICE
 
 
 def _numeric(ids: set[str] | None) -> list[int] | None:
