@@ -4,7 +4,6 @@ malformed JSON, 401 refresh, and no credentials in errors."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -12,29 +11,11 @@ import pytest
 
 from wisesync.errors import AuthError, RateLimited, RemoteError, RemoteUnavailable
 from wisesync.http import ApiClient, ResponseLost, RetryPolicy, retry_after_seconds
-from wisesync.ratelimit import CallLimiter, Clock, TargetLimits
+from wisesync.ratelimit import CallLimiter, TargetLimits
+from wisesync.testing.clock import ManualClock
 from wisesync.testing.sandbox import Fault, Request, Response, SandboxApp, SandboxServer
 
 TOKEN = "eyJ-super-secret-bearer-token"
-
-
-class FakeClock(Clock):
-    """Manual time; ``sleep`` advances it and records each sleep."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        with self._lock:
-            return self.t
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            with self._lock:
-                self.t += seconds
-                self.sleeps.append(seconds)
 
 
 class TinyApp(SandboxApp):
@@ -100,11 +81,11 @@ def app(server: SandboxServer) -> TinyApp:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
-def client(server: SandboxServer, clock: FakeClock, **kwargs) -> Client:  # type: ignore[no-untyped-def]
+def client(server: SandboxServer, clock: ManualClock, **kwargs) -> Client:  # type: ignore[no-untyped-def]
     kwargs.setdefault("retry", RetryPolicy(attempts=4, base_delay=0.5, max_delay=2.0))
     return Client(server.url, clock=clock, **kwargs)
 

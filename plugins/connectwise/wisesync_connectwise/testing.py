@@ -10,24 +10,14 @@ from wisesync.config import CompanyConfig, CompanyOptions
 from wisesync.events.models import PostingResult, RecordEvent, Status
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import Clock
+from wisesync.testing.clock import ManualClock
 from wisesync.testing.sandbox import SandboxServer
 
 ALL_TYPES = ["invoice", "credit_memo", "expense", "procurement"]
 
 
-class RecordingClock(Clock):
-    """Records every sleep and advances its own time instead of waiting."""
-
-    def __init__(self) -> None:
-        self.slept: list[float] = []
-        self._offset = 0.0
-
-    def now(self) -> float:
-        return super().now() + self._offset
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self._offset += max(0.0, seconds)
+#: records every sleep and advances its own time instead of waiting
+RecordingClock = ManualClock
 
 
 def runtime_for(server: SandboxServer, clock: Clock | None = None, **env: str) -> PluginRuntime:
