@@ -49,6 +49,7 @@ class TinyApp(SandboxApp):
 
 class Client(ApiClient):
     system = "Tiny"
+    idempotency_header = "Idempotency-Key"
 
     def __init__(self, *args, token: str = TOKEN, new_token: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
@@ -176,6 +177,24 @@ def test_lost_response_to_a_put_with_idempotency_key_is_retried(server, app, clo
     )
     assert response.status == 201
     assert app.calls("PUT", "^/items$") == 2
+
+
+def test_retry_safety_is_what_the_client_declares(server, app, clock) -> None:  # type: ignore[no-untyped-def]
+    """An undeclared header proves nothing; a declared query parameter does."""
+
+    class ByParam(ApiClient):
+        system = "Tiny"
+        idempotency_param = "requestid"
+
+    api = ByParam(server.url, clock=clock)
+    app.faults.arm(Fault("lose_response", count=1, method="POST", path="^/items$"))
+    with pytest.raises(ResponseLost):
+        api.post("/items", json={"amount": Decimal("1")}, headers={"Idempotency-Key": "k-1"})
+    app.faults.arm(Fault("lose_response", count=1, method="POST", path="^/items$"))
+    api.post("/items", json={"amount": Decimal("2")}, params={"requestid": "r-1"})
+    assert app.calls("POST", "^/items$") == 3  # the one with requestid was sent twice
+    assert api.retry_safe("POST", {"idempotency-key": "k"}, None) is False
+    assert Client(server.url).retry_safe("POST", {"idempotency-key": "k"}, None) is True
 
 
 def test_lost_response_to_a_post_marked_safe_is_retried(server, app, clock) -> None:  # type: ignore[no-untyped-def]

@@ -54,6 +54,7 @@ class XeroClient(ApiClient):
     """
 
     system = "Xero"
+    idempotency_header = "Idempotency-Key"
 
     def __init__(
         self,
