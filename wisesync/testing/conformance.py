@@ -1,21 +1,21 @@
 """The target conformance suite: what every target plugin must do, run against its sandbox.
 
 A target plugin (a ledger, or ConnectWise as the target of payments) proves the
-contract of :class:`wisesync.protocols.Target` by subclassing
-:class:`TargetConformance` in its tests and providing a ``harness`` fixture that
-returns a :class:`TargetHarness` bound to a freshly started sandbox::
+contract of :class:`wisesync.protocols.Target` with a :class:`TargetHarness` bound to a
+freshly started sandbox, and a test class made by :func:`get_target_test_class` (in the
+manner of the Meltano SDK's ``get_target_test_class``)::
 
-    from wisesync.testing.conformance import TargetConformance, TargetHarness
+    from wisesync.testing.conformance import TargetHarness, get_target_test_class
 
-    class XeroHarness(TargetHarness):
+    class LedgerHarness(TargetHarness):
         ...                                   # start the sandbox, build records
 
-    class TestXeroConformance(TargetConformance):
-        @pytest.fixture
-        def harness(self):
-            h = XeroHarness()
-            yield h
-            h.close()
+    TestLedgerTarget = get_target_test_class(LedgerHarness)
+
+A ledger's harness gets its error and warning cases from the shared record builders
+(:class:`wisesync.testing.records.RecordBuilder`, one scenario per message code). Sources
+are checked the same way: :class:`SourceHarness` and :func:`get_source_test_class` (see
+:mod:`wisesync.testing.source_conformance`).
 
 The suite checks, through the plugin's public protocol only:
 
@@ -37,7 +37,8 @@ The suite checks, through the plugin's public protocol only:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -259,3 +260,30 @@ _KNOWABLE_BEFORE_POSTING = frozenset(
         "TRACKING_MISSING",
     }
 )
+
+
+def harness_test_class(base: type, harness: Callable[[], Any], title: str) -> type:
+    """``base`` with a ``harness`` fixture that builds ``harness()`` per test and closes it."""
+
+    def fixture(self: object) -> Iterator[Any]:
+        built = harness()
+        try:
+            yield built
+        finally:
+            built.close()
+
+    fixture.__doc__ = "A fresh harness per test, closed after it."
+    return type(title, (base,), {"harness": pytest.fixture(fixture), "__doc__": title})
+
+
+def get_target_test_class(
+    harness: Callable[[], TargetHarness], *, name: str | None = None
+) -> type[TargetConformance]:
+    """A ready test class running :class:`TargetConformance` against ``harness()``.
+
+    ``harness`` builds a fresh harness (a started sandbox) for each test; it is closed
+    after the test. Bind the result to a ``Test...`` name in a test module so pytest
+    collects it.
+    """
+    title = name or f"Test{getattr(harness, '__name__', 'Ledger').removesuffix('Harness')}Target"
+    return harness_test_class(TargetConformance, harness, title)
