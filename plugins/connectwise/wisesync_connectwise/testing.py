@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from wisesync.config import CompanyConfig, CompanyOptions
-from wisesync.events.models import PostingResult, RecordEvent, Status
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import Clock
 from wisesync.testing.clock import ManualClock
+from wisesync.testing.records import posting_result
 from wisesync.testing.sandbox import SandboxServer
 
 ALL_TYPES = ["invoice", "credit_memo", "expense", "procurement"]
@@ -60,19 +60,5 @@ def company_for(
     )
 
 
-def posted(event: RecordEvent, status: Status = Status.POSTED) -> PostingResult:
-    """The result the poster would emit for ``event``."""
-    return PostingResult(
-        record_event_id=event.event_id,
-        run_id="run-1",
-        company=event.company,
-        record_type=event.record_type,
-        source=event.source,
-        source_id=event.source_id,
-        target=event.target,
-        status=status,
-        document_number=event.document_number,
-        ledger_id=f"L-{event.source_id}",
-        source_batch_ids=list(event.source_batch_ids),
-        content_hash=event.content_hash,
-    )
+#: the result the poster would emit for an event
+posted = posting_result
