@@ -8,12 +8,13 @@ Loaded from the root ``conftest.py`` (``pytest_plugins``) and registered under t
   with every migration applied (closed after the test);
 * ``migrated_dsn``: the DSN of such a database, with ``WISESYNC_SECRET_KEY`` set so the
   token store can encrypt;
-* ``sandbox_factory``: ``sandbox_factory(app)`` starts a
-  :class:`~wisesync.testing.sandbox.SandboxServer` for a sandbox app and stops it after.
+* ``sandbox_factory``: ``sandbox_factory(app)`` serves a sandbox app, and
+  ``sandbox_factory(start_sandbox, **options)`` runs a plugin's starter; both stop after.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -64,15 +65,22 @@ def migrated_db(pg_database: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def sandbox_factory() -> Iterator[Callable[[SandboxApp], SandboxServer]]:
-    """``sandbox_factory(app)``: serve ``app`` on 127.0.0.1 until the test ends."""
+def sandbox_factory() -> Iterator[Callable[..., SandboxServer]]:
+    """Start sandboxes for the test; stopped after it, in the background (a shutdown polls
+    every 0.5 s).
+
+    ``sandbox_factory(app)`` serves a :class:`~wisesync.testing.sandbox.SandboxApp`;
+    ``sandbox_factory(start, **options)`` calls a plugin's ``start_sandbox(**options)``.
+    """
     servers: list[SandboxServer] = []
 
-    def start(app: SandboxApp, port: int = 0) -> SandboxServer:
-        server = SandboxServer(app, port=port).start()
+    def start(app: SandboxApp | Callable[..., SandboxServer], **options: Any) -> SandboxServer:
+        server = (
+            SandboxServer(app, **options).start() if isinstance(app, SandboxApp) else app(**options)
+        )
         servers.append(server)
         return server
 
     yield start
-    for server in reversed(servers):
-        server.stop()
+    for server in servers:
+        threading.Thread(target=server.stop, daemon=True).start()
