@@ -45,6 +45,7 @@ import pytest
 from wisesync.events.models import PostOutcome, RecordEvent, Status
 from wisesync.messages import Severity
 from wisesync.protocols import Target, TargetContext
+from wisesync.testing.records import WARNING_SCENARIOS
 
 
 class TargetHarness(ABC):
@@ -250,16 +251,7 @@ class TargetConformance:
 
 #: Warnings a target can know from the record and its reference data alone (the rest,
 #: such as a ledger's own warnings, appear only in the post outcome).
-_KNOWABLE_BEFORE_POSTING = frozenset(
-    {
-        "ROUNDING_APPLIED",
-        "ADJUSTMENT_APPLIED",
-        "TERMS_XREF",
-        "NO_BILLING_CONTACT",
-        "DESCRIPTION_TRUNCATED",
-        "TRACKING_MISSING",
-    }
-)
+_KNOWABLE_BEFORE_POSTING = frozenset(WARNING_SCENARIOS)
 
 
 def harness_test_class(base: type, harness: Callable[[], Any], title: str) -> type:

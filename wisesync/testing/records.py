@@ -31,6 +31,7 @@ from wisesync.events.models import (
     Line,
     Person,
     PostingResult,
+    PostOutcome,
     RecordEvent,
     RecordType,
     Status,
@@ -256,18 +257,10 @@ _SCENARIOS: dict[str, Callable[[RecordBuilder], RecordEvent]] = {
 def posting_result(
     event: RecordEvent, status: Status = Status.POSTED, *, ledger_id: str | None = None
 ) -> PostingResult:
-    """The result the poster would emit for ``event``."""
-    return PostingResult(
-        record_event_id=event.event_id,
-        run_id="run-1",
-        company=event.company,
-        record_type=event.record_type,
-        source=event.source,
-        source_id=event.source_id,
-        target=event.target,
-        status=status,
-        document_number=event.document_number,
-        ledger_id=ledger_id or f"L-{event.source_id}",
-        source_batch_ids=list(event.source_batch_ids),
-        content_hash=event.content_hash,
-    )
+    """The result the poster would emit for ``event`` (in run ``run-1`` when it has none)."""
+    from wisesync.pipeline.outcomes import result_for
+
+    outcome = PostOutcome(event.source_id, status, ledger_id=ledger_id or f"L-{event.source_id}")
+    result = result_for(event, status, [], outcome=outcome)
+    result.run_id = result.run_id or "run-1"
+    return result

@@ -134,25 +134,8 @@ class IdentityClient(TokenEndpoint):
 
     system = "Xero identity"
 
-    def __init__(
-        self,
-        settings_token_url: str,
-        *,
-        client_id: str,
-        client_secret: str,
-        revocation_url: str | None = None,
-        connections_url: str | None = None,
-        retry: RetryPolicy | None = None,
-        session: requests.Session | None = None,
-    ):
-        super().__init__(
-            settings_token_url,
-            client_id=client_id,
-            client_secret=client_secret,
-            revocation_url=revocation_url,
-            retry=retry,
-            session=session,
-        )
+    def __init__(self, token_url: str, *, connections_url: str | None = None, **kw: Any):
+        super().__init__(token_url, **kw)
         self.connections_url = connections_url
 
     def connections(self, access_token: str) -> list[dict[str, Any]]:
