@@ -2,12 +2,12 @@
 
 A plugin's ``check(company)`` builds a :class:`Fields` over its table and asks for each
 setting by kind; each call records a :class:`~wisesync.config.ConfigProblem` (key relative
-to the company, e.g. ``xero.client_secret_env``) when the value is wrong and returns the
+to the company, e.g. ``ledger.client_secret_env``) when the value is wrong and returns the
 parsed value (or the default) otherwise::
 
-    f = Fields("xero", company.section("xero"))
+    f = Fields("mybooks", company.section("mybooks"))
     f.unknown(KEYS)
-    f.secret_env("client_secret_env", example="ACME_XERO_CLIENT_SECRET")
+    f.secret_env("client_secret_env", example="ACME_MYBOOKS_SECRET")
     f.url("base_url")
     f.duration("reference_ttl")
     return f.problems

@@ -87,10 +87,10 @@ class ApiClient:
     """Base client. ``system`` names the remote in errors ("ConnectWise", "Xero")."""
 
     system = "remote"
-    #: The request header the API deduplicates writes by (Xero: ``Idempotency-Key``): a
+    #: The request header the API deduplicates writes by (e.g. ``Idempotency-Key``): a
     #: write carrying it may be sent again after its response was lost. None: no such header.
     idempotency_header: str | None = None
-    #: The query parameter the API deduplicates writes by (QuickBooks: ``requestid``).
+    #: The query parameter the API deduplicates writes by (e.g. a ``requestid`` query parameter).
     idempotency_param: str | None = None
 
     def __init__(

@@ -309,7 +309,7 @@ class ConsentError(Exception):
 class CallbackReceiver:
     """The redirect target on ``http://127.0.0.1:<port>/callback`` (``port`` 0: any free one).
 
-    Use as a context manager: ``with CallbackReceiver(8765, "Xero") as rx: rx.wait(...)``.
+    Use as a context manager: ``with CallbackReceiver(8765, "MyBooks") as rx: rx.wait(...)``.
     """
 
     def __init__(self, port: int, ledger: str):

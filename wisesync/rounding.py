@@ -2,7 +2,7 @@
 its total equal the source total. Ledger-neutral: a ledger plugin describes how its ledger
 computes with a :class:`RoundingRule`. Pure functions over Decimal.
 
-The model (Xero and QuickBooks Online both work this way; each plugin's reference notes
+The model (the ledgers supported so far all work this way; each plugin's reference notes
 give the details):
 
 * quantity and unit amount keep ``quantity_dp`` / ``unit_dp`` decimals;
@@ -42,7 +42,7 @@ class RoundingRule:
 
     Attributes:
         quantity_dp: decimals the ledger keeps on a quantity.
-        unit_dp: decimals it keeps on a unit amount (as the client asks, e.g. Xero ``unitdp=4``).
+        unit_dp: decimals it keeps on a unit amount (as the client asks for it).
         amount_dp: decimals of line amounts, tax and totals.
         negative_quantity: the ledger accepts a negative quantity; when it does not, a
             negative line is sent as a positive quantity at a negative unit amount.

@@ -4,7 +4,7 @@ A ledger plugin's tests describe its ledger once with a :class:`Vocabulary` (an 
 and a tax code it has, ones it lacks, its description limit...) and get records from a
 :class:`RecordBuilder`::
 
-    records = RecordBuilder(Vocabulary(target="xero", account="200", tax_code="OUTPUT", ...))
+    records = RecordBuilder(Vocabulary(target="mybooks", account="200", tax_code="OUTPUT", ...))
     records.record(records.line("120", "1.5"))          # a valid invoice
     records.scenario("TAX_CODE_INVALID")                # a record validate must refuse
     records.error_cases()                               # code -> record, for the suite
