@@ -71,29 +71,26 @@ def _refresh(server: OAuthServer, client_id: str, token: str) -> dict:
 
 def test_pkce_is_verified() -> None:
     server, client_id = _server(ManualClock())
+    status, _, _ = server.authorize(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": "http://127.0.0.1/cb",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        },
+        consent=True,
+    )
+    assert status == 302
+    form = {
+        "grant_type": "authorization_code",
+        "code": next(iter(server.codes)),
+        "code_verifier": "wrong",
+        "client_id": client_id,
+        "client_secret": server.clients[client_id].client_secret,
+    }
     with pytest.raises(TokenFailure) as info:
-        challenge_of_other = "x" * 43
-        server.authorize(
-            {
-                "response_type": "code",
-                "client_id": client_id,
-                "redirect_uri": "http://127.0.0.1/cb",
-                "code_challenge": challenge_of_other,
-                "code_challenge_method": "S256",
-            },
-            consent=True,
-        )
-        code = next(iter(server.codes))
-        server.token(
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "code_verifier": "wrong",
-                "client_id": client_id,
-                "client_secret": server.clients[client_id].client_secret,
-            },
-            {},
-        )
+        server.token(form, {})
     assert info.value.body["error"] == "invalid_grant"
 
 
