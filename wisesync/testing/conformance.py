@@ -24,7 +24,8 @@ The suite checks, through the plugin's public protocol only:
   ledger id and existing exactly once in the ledger; a full batch of
   ``limits.batch_size``; a mixed batch keeps order;
 * validation: each error case the harness names fails ``validate`` with exactly
-  that code, without an API call; each warning case posts with its warning;
+  that code, without an API call; each post-time error case fails ``post`` with its
+  code; each warning case posts with its warning;
 * rate limiting: 429s injected by the sandbox are waited out (never a result);
   every call goes through the context's limiter;
 * idempotent retry: a write whose response is lost is retried and the ledger still
@@ -73,6 +74,11 @@ class TargetHarness(ABC):
     @abstractmethod
     def warning_cases(self) -> dict[str, RecordEvent]:
         """Warning code -> a record that posts and carries that warning."""
+
+    def post_error_cases(self) -> dict[str, RecordEvent]:
+        """Error code -> a record that validates but ``post`` must fail with that code
+        (only the ledger can tell, e.g. an unknown invoice). Default: none."""
+        return {}
 
     @abstractmethod
     def documents_for(self, record: RecordEvent) -> int:
@@ -187,6 +193,19 @@ class TargetConformance:
         batch = [*cases.values(), *good]
         outcomes = harness.target.post(batch, ctx)
         assert [o.source_id for o in outcomes] == [r.source_id for r in batch]
+        for (code, record), outcome in zip(cases.items(), outcomes, strict=False):
+            assert outcome.status is Status.FAILED, (code, outcome)
+            assert code in {m.code for m in outcome.messages}, (code, outcome.messages)
+            assert harness.documents_for(record) == 0
+        _assert_posted(outcomes[-1], good[0])
+
+    def test_post_error_cases_fail_with_their_code(self, harness: TargetHarness) -> None:
+        """What only the ledger can refuse fails at ``post`` with its code; the rest of
+        the batch posts."""
+        cases = harness.post_error_cases()
+        good = harness.valid_records(1)
+        batch = [*cases.values(), *good]
+        outcomes = harness.target.post(batch, harness.context())
         for (code, record), outcome in zip(cases.items(), outcomes, strict=False):
             assert outcome.status is Status.FAILED, (code, outcome)
             assert code in {m.code for m in outcome.messages}, (code, outcome.messages)

@@ -29,6 +29,7 @@ from wisesync.events.models import (
     Address,
     Contact,
     Line,
+    Payment,
     Person,
     PostingResult,
     PostOutcome,
@@ -56,14 +57,18 @@ class Vocabulary:
         unknown_location: a tracking option the ledger lacks.
         description_limit: the longest line description the ledger keeps.
         adjustment_cap: the company's adjustment cap the scenarios are sized against.
+        source: the plugin the records come from (a ledger, for payments).
+
+    A payments target (payments flow from a ledger back to the source) needs only
+    ``target`` and ``source``.
     """
 
     target: str
-    account: str
-    missing_account: str
-    tax_code: str
-    exempt_tax_code: str
-    missing_tax_code: str
+    account: str = ""
+    missing_account: str = ""
+    tax_code: str = ""
+    exempt_tax_code: str = ""
+    missing_tax_code: str = ""
     tax_rates: dict[str, D] = field(default_factory=dict)
     item_code: str | None = None
     unknown_location: str = "Atlantis"
@@ -80,6 +85,8 @@ ERROR_SCENARIOS = (
     "ADJUSTMENT_OVER_CAP",
     "RECORD_INVALID",
 )
+#: Codes a payments target fails a payment with when posting (it must ask the API).
+PAYMENT_POST_ERRORS = ("INVOICE_NOT_FOUND", "PAYMENT_EXCEEDS_BALANCE")
 #: Warnings a record posts with.
 WARNING_SCENARIOS = (
     "ROUNDING_APPLIED",
@@ -199,6 +206,37 @@ class RecordBuilder:
     def valid(self, count: int) -> list[RecordEvent]:
         """``count`` invoices that post cleanly."""
         return [self.record(self.line("120", "1.5")) for _ in range(count)]
+
+    def payment(
+        self, invoice_number: str, amount: str = "1.00", *, reversed: bool = False
+    ) -> RecordEvent:
+        """A sealed ledger payment of ``amount`` on invoice ``invoice_number``."""
+        pid = f"P-{self.prefix}{next(self._ids)}"
+        return RecordEvent(
+            company=self.company,
+            source=self.vocabulary.source,
+            target=self.vocabulary.target,
+            record_type=RecordType.PAYMENT,
+            source_id=pid + (":reversed" if reversed else ""),
+            payment=Payment(
+                ledger_payment_id=pid,
+                invoice_number=invoice_number,
+                amount=D(amount),
+                date=date(2026, 1, 5),
+                reversed=reversed,
+            ),
+        ).seal()
+
+    def payment_cases(
+        self, invoice_number: str
+    ) -> tuple[dict[str, RecordEvent], dict[str, RecordEvent]]:
+        """(validate errors, post errors) for a payments target, around an open invoice."""
+        invalid = {"RECORD_INVALID": self.payment(invoice_number, "0.00")}
+        post = {
+            "INVOICE_NOT_FOUND": self.payment(f"NO-SUCH-{self.prefix}{next(self._ids)}"),
+            "PAYMENT_EXCEEDS_BALANCE": self.payment(invoice_number, "99999999.00"),
+        }
+        return invalid, post
 
     # --- one scenario per message code ------------------------------------------------
 

@@ -4,15 +4,13 @@ and the target of ledger payments."""
 from __future__ import annotations
 
 import itertools
-import uuid
 from dataclasses import replace
-from datetime import date
-from decimal import Decimal
 
-from wisesync.events.models import Payment, RecordEvent, RecordType
+from wisesync.events.models import RecordEvent, RecordType
 from wisesync.protocols import Target, TargetContext
 from wisesync.ratelimit import CallLimiter
 from wisesync.testing.conformance import TargetHarness, get_target_test_class
+from wisesync.testing.records import RecordBuilder, Vocabulary
 from wisesync.testing.sandbox import Fault
 from wisesync.testing.source_conformance import SourceHarness, get_source_test_class
 from wisesync_connectwise.client import LIMITS
@@ -45,41 +43,29 @@ class ConnectWisePaymentsHarness(TargetHarness):
         ]
         assert open_numbers, "the demo seed has no open invoices"
         self._invoices = itertools.cycle(sorted(open_numbers))
-        self._run = uuid.uuid4().hex[:6]
-        self._n = itertools.count(1)
-
-    def payment(self, amount: str = "1.00", number: str | None = None) -> RecordEvent:
-        """A ledger payment of ``amount`` on the next open invoice."""
-        pid = f"XP-{self._run}-{next(self._n)}"
-        return RecordEvent(
-            company=self.company.key,
-            source="ledger",
-            target="connectwise",
-            record_type=RecordType.PAYMENT,
-            source_id=pid,
-            payment=Payment(
-                ledger_payment_id=pid,
-                invoice_number=number or next(self._invoices),
-                amount=Decimal(amount),
-                date=date(2026, 1, 5),
-            ),
-        ).seal()
+        self.records = RecordBuilder(Vocabulary(target="connectwise", source="ledger"))
+        self._errors, self._post_errors = self.records.payment_cases(open_numbers[0])
 
     def context(self, target: Target | None = None) -> TargetContext:
         # the sandbox is not rate limited: the declared 10 calls/second would only slow the suite
         return (target or self.target).prepare(self.company, CallLimiter(UNPACED))
 
     def valid_records(self, count: int) -> list[RecordEvent]:
-        return [self.payment() for _ in range(count)]
+        return [self.records.payment(next(self._invoices)) for _ in range(count)]
 
     def error_cases(self) -> dict[str, RecordEvent]:
-        return {"RECORD_INVALID": self.payment("0.00")}
+        return self._errors
+
+    def post_error_cases(self) -> dict[str, RecordEvent]:
+        return self._post_errors
 
     def warning_cases(self) -> dict[str, RecordEvent]:
         return {}
 
     def documents_for(self, record: RecordEvent) -> int:
         assert record.payment is not None
+        if self.app.invoice_by_number(record.payment.invoice_number) is None:
+            return 0
         payments = self.app.payments(record.payment.invoice_number)
         return sum(
             1 for p in payments if p.get("transactionId") == record.payment.ledger_payment_id
