@@ -208,10 +208,16 @@ class RecordBuilder:
         return [self.record(self.line("120", "1.5")) for _ in range(count)]
 
     def payment(
-        self, invoice_number: str, amount: str = "1.00", *, reversed: bool = False
+        self,
+        invoice_number: str,
+        amount: str = "1.00",
+        *,
+        pid: str | None = None,
+        reversed: bool = False,
     ) -> RecordEvent:
-        """A sealed ledger payment of ``amount`` on invoice ``invoice_number``."""
-        pid = f"P-{self.prefix}{next(self._ids)}"
+        """A sealed ledger payment of ``amount`` on invoice ``invoice_number``; ``pid`` is
+        the ledger payment id (default: a new one)."""
+        pid = pid or f"P-{self.prefix}{next(self._ids)}"
         return RecordEvent(
             company=self.company,
             source=self.vocabulary.source,
