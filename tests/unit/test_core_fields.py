@@ -67,3 +67,12 @@ def test_the_runtime_never_echoes_a_secret_used_as_a_variable_name() -> None:
     with pytest.raises(ConfigError) as info:
         runtime.secret(PASTED, key="ledger.client_secret_env")
     assert PASTED not in str(info.value) and "ledger.client_secret_env" in str(info.value)
+
+
+def test_a_dsn_pasted_into_store_dsn_env_is_refused_without_echo() -> None:
+    from wisesync.config import ConfigInvalid, parse_config
+
+    pasted = "postgresql://app:Pa55word@db.internal/wisesync"
+    with pytest.raises(ConfigInvalid) as info:
+        parse_config({"store": {"dsn_env": pasted}}, environ={})
+    assert "store.dsn_env" in str(info.value) and "Pa55word" not in str(info.value)
