@@ -54,9 +54,9 @@ def start_sandbox(port: int = 0, seed: int | None = 0, **options: Any) -> Sandbo
 
     ``options`` go to :class:`ConnectWiseSandbox` (``records``, ``invoices``, ``expenses``,
     ``procurement``, ``customers``, ``cases``, ``max_page_size``, ``rate_limit``,
-    ``credentials``, ``latency``, ``single_payment_per_invoice``, ``validate_schema``)
-    except ``warm`` (default True: encode every record's JSON before serving) and ``tls``
-    (an ``ssl.SSLContext``: serve HTTPS, see :mod:`wisesync.testing.tls`). The server gets
+    ``credentials``, ``latency``, ``single_payment_per_invoice``, ``validate_schema``,
+    ``clock``) except ``warm`` (default True: encode every record's JSON before serving) and
+    ``tls`` (an ``ssl.SSLContext``: serve HTTPS, see :mod:`wisesync.testing.tls`). The server gets
     two extra attributes: ``api_url`` (``url`` + :data:`API_BASE`) and
     ``credentials``.
     """

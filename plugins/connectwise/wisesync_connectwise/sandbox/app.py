@@ -35,15 +35,14 @@ import binascii
 import gc
 import json
 import math
-import threading
-import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from wisesync.ratelimit import Clock
+from wisesync.testing.ratelimit import WindowLimiter
 from wisesync.testing.sandbox import Request, Response, SandboxApp
 
 from . import listing, schema
@@ -81,26 +80,6 @@ class Credentials:
         }
 
 
-class _RateLimiter:
-    """At most ``per_second`` calls in any sliding second."""
-
-    def __init__(self, per_second: float) -> None:
-        self.per_second = per_second
-        self._calls: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def check(self) -> float | None:
-        """None when allowed (and counted), else the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            while self._calls and now - self._calls[0] >= 1.0:
-                self._calls.popleft()
-            if len(self._calls) >= self.per_second:
-                return 1.0 - (now - self._calls[0])
-            self._calls.append(now)
-            return None
-
-
 def _ids(value: Any) -> list[int]:
     """An ``id = value`` condition's id, or none when the value is not an integer."""
     try:
@@ -133,7 +112,7 @@ class ConnectWiseSandbox(SandboxApp):
     what breaks them in :attr:`schema_violations`. ``max_page_size`` lowers the 1,000 cap to force
     many pages; ``rate_limit`` (calls/second) turns on 429s;
     ``single_payment_per_invoice`` emulates the one-payment-per-invoice rule
-    some integrators report.
+    some integrators report; ``clock`` (default: real time) drives the rate-limit window.
     """
 
     system = "connectwise"
@@ -160,8 +139,10 @@ class ConnectWiseSandbox(SandboxApp):
         single_payment_per_invoice: bool = False,
         latency: float = 0.0,
         validate_schema: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__()
+        self.clock = clock or Clock()
         #: check every body against the published schema (see :mod:`.schema`)
         self.validate_schema = validate_schema
         self.scheme = "http"  # "https" when served over TLS (start_sandbox sets it)
@@ -171,7 +152,7 @@ class ConnectWiseSandbox(SandboxApp):
         self.max_page_size = max(1, int(max_page_size))
         self.rate_limit = rate_limit
         self.single_payment_per_invoice = single_payment_per_invoice
-        self._limiter = _RateLimiter(rate_limit) if rate_limit else None
+        self._limiter = WindowLimiter(rate_limit, clock=self.clock) if rate_limit else None
         self._counts: dict[str, int | None] = {
             **(seed_module.split_records(records) if records is not None else {}),
         }
@@ -950,7 +931,7 @@ class ConnectWiseSandbox(SandboxApp):
         self.schema_violations.clear()
         self.faults.latency = self.latency
         if self.rate_limit:
-            self._limiter = _RateLimiter(self.rate_limit)
+            self._limiter = WindowLimiter(self.rate_limit, clock=self.clock)
         with self.lock:
             self.state = self._build()
             self.views = Views(self.state)
