@@ -52,6 +52,7 @@ from typing import Any
 
 from wisesync.errors import ConfigError
 from wisesync.events.models import RecordType
+from wisesync.requestlog.settings import RequestLogSettings, parse_request_log
 from wisesync.transport.topics import Topics
 
 ENV_PREFIX = "WISESYNC_"
@@ -174,6 +175,8 @@ class AppConfig:
     poster_in_flight_s: float | None = None
     companies: tuple[CompanyConfig, ...] = ()
     source_file: str = ""
+    #: ``[requests]``: the request log's retention and debug bodies (wisesync.requestlog)
+    requests: RequestLogSettings = field(default_factory=RequestLogSettings)
 
     @property
     def topics(self) -> Topics:
@@ -407,7 +410,16 @@ def _env_overrides(data: dict, environ: dict[str, str], chk: _Checker) -> dict:
     return data
 
 
-_TOP_KEYS = {"data_dir", "store", "transport", "group", "metrics_port", "poster", "companies"}
+_TOP_KEYS = {
+    "data_dir",
+    "store",
+    "transport",
+    "group",
+    "metrics_port",
+    "poster",
+    "companies",
+    "requests",
+}
 
 
 def _poster_in_flight(data: dict, chk: _Checker) -> float | None:
@@ -501,6 +513,7 @@ def parse_config(
         poster_in_flight_s=_poster_in_flight(data, chk),
         companies=tuple(companies),
         source_file=file,
+        requests=parse_request_log(data.get("requests"), chk),
     )
     if plugin_check and not chk.problems:
         chk.problems.extend(_plugin_problems(config, file))

@@ -92,6 +92,8 @@ class Service:
     errors: list[BaseException] = field(default_factory=list)
     retention_interval_s: float = 600.0
     _retention: Any = None
+    #: the request log (wisesync.requestlog), recording every API call while the service runs
+    request_log: Any = None
 
     def open(self) -> Service:
         """Connect to the store (migrating it) and the transport; create the topics."""
@@ -109,6 +111,10 @@ class Service:
             self.db = Database(resolve_dsn(self.config), max_size=16)
         with self.db.connection() as conn:
             migrate.migrate(conn)
+        if self.request_log is None:
+            from wisesync.requestlog.recorder import install
+
+            self.request_log = install(self.config, self.db.dsn)
         if self.transport is None:
             self.transport = connect_transport(self.config, self.db.dsn)
         self.transport.admin().create_topics(
@@ -250,6 +256,9 @@ class Service:
         if self.registry is not None and self._threads:
             self.registry.manager.hook.on_shutdown()
         self._threads.clear()
+        if self.request_log is not None:
+            self.request_log.close()
+            self.request_log = None
 
     def close(self) -> None:
         """Stop roles and close transport and store."""

@@ -83,6 +83,7 @@ def _add_core_commands() -> None:
         "wisesync.cli.run",
         "wisesync.cli.replay",
         "wisesync.cli.demo",
+        "wisesync.cli.requests",
     ):
         try:
             mod = __import__(module, fromlist=["COMMANDS"])

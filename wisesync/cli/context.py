@@ -42,7 +42,16 @@ class AppContext:
             if migrate:
                 with self._db.connection() as conn:
                     migrations.migrate(conn)
+                self._record_requests(self._db.dsn)
         return self._db
+
+    def _record_requests(self, dsn: str) -> None:
+        """Log the API calls this command makes (wisesync.requestlog), written at exit."""
+        import atexit
+
+        from wisesync.requestlog.recorder import install
+
+        atexit.register(install(self.config, dsn).close)
 
 
 pass_app = click.make_pass_decorator(AppContext)
