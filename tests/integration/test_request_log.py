@@ -112,3 +112,31 @@ def test_requests_cli_filters_and_exit_codes(ran, tmp_path: Path) -> None:
     assert cli("requests", "--record", "invoice").returncode == 2
     text = cli("requests", "--run", run.run_id, "--limit", "3")
     assert text.returncode == 0 and len(text.stdout.splitlines()) == 3
+
+
+def test_entries_older_than_keep_are_pruned(pg_database: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from wisesync.requestlog.store import RequestEntry, RequestLogWriter
+    from wisesync.store import migrate
+
+    with psycopg.connect(pg_database) as conn:
+        migrate.migrate(conn)
+
+    def entry(age: timedelta) -> RequestEntry:
+        return RequestEntry(
+            datetime.now(UTC) - age, "acme", "xero", "Xero", "GET", "h", "/p", 200, None, 5, 0,
+            None, None, [], [],
+        )  # fmt: skip
+
+    writer = RequestLogWriter(pg_database, keep_seconds=86400, prune_every_s=0)
+    try:
+        writer.put(entry(timedelta(days=3)))
+        writer.put(entry(timedelta(hours=1)))
+        assert writer.flush()
+        assert writer.flush()  # the pass after the write prunes
+    finally:
+        writer.close()
+    with psycopg.connect(pg_database) as conn:
+        ages = conn.execute("SELECT now() - at FROM api_requests").fetchall()
+    assert len(ages) == 1 and ages[0][0] < timedelta(days=1)
