@@ -52,6 +52,7 @@ from typing import Any
 
 from wisesync.errors import ConfigError
 from wisesync.events.models import RecordType
+from wisesync.notify.settings import NotifyConfig, parse_notify
 from wisesync.requestlog.settings import RequestLogSettings, parse_request_log
 from wisesync.transport.topics import Topics
 
@@ -177,6 +178,8 @@ class AppConfig:
     source_file: str = ""
     #: ``[requests]``: the request log's retention and debug bodies (wisesync.requestlog)
     requests: RequestLogSettings = field(default_factory=RequestLogSettings)
+    #: ``[notify]`` and each ``[companies.notify]`` (wisesync.notify)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     @property
     def topics(self) -> Topics:
@@ -419,6 +422,7 @@ _TOP_KEYS = {
     "poster",
     "companies",
     "requests",
+    "notify",
 }
 
 
@@ -514,6 +518,7 @@ def parse_config(
         companies=tuple(companies),
         source_file=file,
         requests=parse_request_log(data.get("requests"), chk),
+        notify=parse_notify(data.get("notify"), companies, chk),
     )
     if plugin_check and not chk.problems:
         chk.problems.extend(_plugin_problems(config, file))

@@ -1,7 +1,7 @@
 """``wisesync run``: the roles of the service, in one process or one per process.
 
-Roles: ``extractor`` (the per-company schedule), ``poster``, ``reporter`` and
-``acknowledger``. Each runs in its own thread with its own consumer group
+Roles: ``extractor`` (the per-company schedule), ``poster``, ``reporter``,
+``acknowledger`` and ``notifier`` (failure notifications, :mod:`wisesync.notify`). Each runs in its own thread with its own consumer group
 member; SIGTERM sets one stop event, every role finishes the batch in hand,
 commits, and leaves its group. Scale-out is across companies: more partitions
 and more poster processes (``--role poster``) in the same consumer group.
@@ -29,7 +29,7 @@ from wisesync.transport.base import Transport
 
 log = logging.getLogger(__name__)
 
-ROLES = ("extractor", "poster", "reporter", "acknowledger")
+ROLES = ("extractor", "poster", "reporter", "acknowledger", "notifier")
 
 #: Longest wait before a role that lost Postgres or the transport is started again.
 MAX_RESTART_DELAY_S = 30.0
@@ -162,6 +162,16 @@ class Service:
                 metrics=self.metrics,
                 **opts,
             )
+        if role == "notifier":
+            from wisesync.notify.notifier import Notifier
+            from wisesync.observability import service_checks
+
+            found = service_checks(self)
+            checks = {
+                "Postgres": found["store"],
+                f"the {self.config.transport} transport": found["transport"],
+            }
+            return Notifier(self.db, self.config, checks=checks, **opts)
         if role == "extractor":
             from wisesync.pipeline.extractor import Extractor, Scheduler
 
