@@ -31,7 +31,7 @@ def test_email_goes_through_starttls_and_auth(smtp: SmtpServer) -> None:
     (message,) = smtp.messages
     assert message["Subject"] == "wisesync: acme: run r1 ended with failures"
     assert message["To"] == "finance@example.com"
-    assert "acme: run r1 ended with failures" in message.get_payload()
+    assert "acme: run r1 ended with failures" in message.get_content()
     assert PASSWORD not in message.as_string()
 
 

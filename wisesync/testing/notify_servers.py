@@ -15,8 +15,8 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,7 @@ class SmtpServer:
     def __init__(self, directory: Path, users: dict[str, str]):
         self.cert_file, key_file = self_signed_cert(directory)
         self.users = users
-        self.messages: list[Message] = []
+        self.messages: list[EmailMessage] = []
         self.logins: list[tuple[str, bool]] = []
         self.port = _free_port()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -109,7 +109,7 @@ class SmtpServer:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """aiosmtpd handler hook: keep the message."""
-        self.messages.append(message_from_bytes(envelope.content))
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
     def channel(self, **kw: Any) -> EmailChannel:
