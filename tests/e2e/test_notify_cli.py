@@ -28,15 +28,7 @@ def _run(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProc
 def test_notify_test_sends_on_every_channel_and_says_how_each_went(tmp_path: Path) -> None:
     with SmtpServer(tmp_path, users={"bot": PASSWORD}) as smtp, WebhookReceiver(SECRET) as hook:
         notify = {
-            "email": {
-                "host": "localhost",
-                "port": smtp.port,
-                "username": "bot",
-                "password_env": "SMTP_PW",
-                "from": "wisesync@example.com",
-                "to": ["finance@example.com"],
-                "ca_file": str(smtp.cert_file),
-            },
+            "email": smtp.table("SMTP_PW"),
             "webhook": {"url_env": "HOOK_URL", "secret_env": "HOOK_SECRET"},
         }
         (tmp_path / "wisesync.toml").write_bytes(tomli_w.dumps({"notify": notify}).encode())

@@ -34,15 +34,7 @@ def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple]:
 def _notify_config(smtp: SmtpServer) -> dict:
     return {
         "unreachable_after": "10m",
-        "email": {
-            "host": "localhost",
-            "port": smtp.port,
-            "username": "bot",
-            "password_env": "SMTP_PW",
-            "from": "wisesync@example.com",
-            "to": ["finance@example.com"],
-            "ca_file": str(smtp.cert_file),
-        },
+        "email": smtp.table("SMTP_PW"),
         "webhook": {"url_env": "HOOK_URL", "secret_env": "HOOK_SECRET"},
     }
 

@@ -178,23 +178,26 @@ def test_an_unknown_services_mode_names_the_choices():
     assert "WISESYNC_TEST_SERVICES='docker' is not one of auto, local, containers" in str(bad.value)
 
 
+def _provide_by_mode(environ, local, container):
+    starters, required = services.starters_for(local, container, environ)
+    return provide(
+        "postgres",
+        env_var="WS_TEST_DSN",
+        check_env=_env_ok,
+        starters=starters,
+        fix_hint="Fix: start Docker",
+        environ=environ,
+        required=required,
+    )
+
+
 @pytest.mark.parametrize("ci", ["true", ""])
 def test_containers_without_docker_fail_clearly_instead_of_skipping(monkeypatch, ci):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     environ = {services.SERVICES_ENV: "containers", "CI": ci}
-    starters, required = services.starters_for(
-        ("local", _working), ("testcontainers", services._start_postgres_container), environ
-    )
+    local, container = ("local", _working), ("testcontainers", services._start_postgres_container)
     with pytest.raises(pytest.fail.Exception) as failed:
-        provide(
-            "postgres",
-            env_var="WS_TEST_DSN",
-            check_env=_env_ok,
-            starters=starters,
-            fix_hint="Fix: start Docker",
-            environ=environ,
-            required=required,
-        )
+        _provide_by_mode(environ, local, container)
     text = str(failed.value)
     assert "no Docker engine answers at unix:///nonexistent/docker.sock" in text
     assert "unset WISESYNC_TEST_SERVICES" in text
@@ -202,14 +205,5 @@ def test_containers_without_docker_fail_clearly_instead_of_skipping(monkeypatch,
 
 def test_a_variable_naming_a_running_service_wins_over_containers():
     environ = {services.SERVICES_ENV: "containers", "WS_TEST_DSN": "postgresql://h/db"}
-    starters, required = services.starters_for(_LOCAL, _CONTAINER, environ)
-    got = provide(
-        "postgres",
-        env_var="WS_TEST_DSN",
-        check_env=_env_ok,
-        starters=starters,
-        fix_hint="",
-        environ=environ,
-        required=required,
-    )
+    got = _provide_by_mode(environ, _LOCAL, _CONTAINER)
     assert got.how == "$WS_TEST_DSN"

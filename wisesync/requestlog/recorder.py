@@ -59,23 +59,11 @@ class RequestLog:
         self.debug_bodies = debug_bodies
         self._previous: Any = None
 
-    def record(
-        self,
-        client: Any,
-        method: str,
-        url: str,
-        params: Any,
-        body: Any,
-        response: Any,
-        error: BaseException | None,
-        seconds: float,
-        attempt: int,
-    ) -> None:
-        """The :data:`wisesync.http.recorder` callback (never raises)."""
+    def record(self, *exchange: Any) -> None:
+        """The :data:`wisesync.http.recorder` callback (never raises); ``exchange`` is
+        what :meth:`entry` takes."""
         try:
-            self.writer.put(
-                self.entry(client, method, url, params, body, response, error, seconds, attempt)
-            )
+            self.writer.put(self.entry(*exchange))
         except Exception:  # the log must never break a call
             log.debug("request log: entry dropped", exc_info=True)
 

@@ -124,6 +124,18 @@ class SmtpServer:
         )
         return EmailChannel(**{**base, **kw})
 
+    def table(self, password_env: str) -> dict[str, Any]:
+        """The ``[notify.email]`` table of a config that sends here as user ``bot``."""
+        return {
+            "host": "localhost",
+            "port": self.port,
+            "username": "bot",
+            "password_env": password_env,
+            "from": "wisesync@example.com",
+            "to": ["finance@example.com"],
+            "ca_file": str(self.cert_file),
+        }
+
     def __enter__(self) -> SmtpServer:
         self._controller.start()
         return self
