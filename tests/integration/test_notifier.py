@@ -4,6 +4,7 @@ again (real Postgres, both sandboxes)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from wisesync.config import parse_config
 from wisesync.notify.notifier import Notifier
 from wisesync.testing.notify_servers import SmtpServer, WebhookReceiver
 from wisesync.testing.stack import CompanySpec, Stack
@@ -131,3 +133,47 @@ def test_a_failing_channel_is_tried_again_and_the_other_is_not_repeated(
         monkeypatch.setenv("SMTP_PW", PASSWORD)
         assert notifier.run_once() == 1  # now the e-mail, and the webhook not again
         assert len(smtp.messages) == 1 and len(hook.received) == 1
+
+
+def test_the_notifier_role_of_the_service_sends(pg_database, servers) -> None:
+    smtp, hook = servers
+    spec = CompanySpec("acme", seed=3, sandbox_options={"connectwise": BOOKS})
+    with Stack([spec], dsn=pg_database, extra_config={"notify": _notify_config(smtp)}) as stack:
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            _dead_letter(conn, 11)
+        options = {"interval_s": 0.2, "webhook_backoff_s": 0.01}
+        with stack.service(roles=("notifier",), notifier=options) as service:
+            deadline = time.monotonic() + 60
+            while not hook.received and time.monotonic() < deadline and service.alive():
+                time.sleep(0.1)
+        assert [e["key"] for e in hook.received[0]["events"]] == [
+            "dead_letters:wisesync.dlq.v1:0:11"
+        ]
+
+
+def test_an_outage_of_postgres_is_announced_once_after_the_threshold(servers) -> None:
+    smtp, hook = servers
+
+    class Unreachable:  # what the pool does while Postgres is down
+        def connection(self):
+            raise psycopg.OperationalError("connection refused")
+
+    now = [datetime(2026, 1, 1, 9, 0, tzinfo=UTC)]
+    config = parse_config({"notify": _notify_config(smtp)}, environ={})
+    notifier = Notifier(
+        Unreachable(),
+        config,
+        checks={"Postgres": lambda: "connection refused"},
+        webhook_backoff_s=0.01,
+        clock=lambda: now[0],
+    )
+    assert notifier.run_once() == 0  # down since 09:00
+    now[0] += timedelta(minutes=9)
+    assert notifier.run_once() == 0  # not yet ten minutes
+    now[0] += timedelta(minutes=2)
+    assert notifier.run_once() == 2  # e-mail and webhook
+    assert notifier.run_once() == 0
+    assert hook.received[0]["events"][0]["title"] == (
+        "wisesync cannot reach Postgres since 2026-01-01 09:00 UTC"
+    )
+    assert "connection refused" in smtp.messages[0].get_content()

@@ -13,7 +13,12 @@ EXIT_NOT_DELIVERED = 1
 
 @click.group("notify")
 def notify_group() -> None:
-    """Failure notifications (e-mail, webhook) sent by the notifier role of `wisesync run`."""
+    """Failure notifications (e-mail, webhook) sent by the notifier role of `wisesync run`.
+
+    \b
+    Example:
+      wisesync notify test          # send a test message on every configured channel
+    """
 
 
 @notify_group.command("test")
