@@ -24,7 +24,7 @@ from typing import Any
 from wisesync.notify import events as found
 from wisesync.notify.channels import DeliveryFailed, post_webhook, send_email
 from wisesync.notify.events import Notice
-from wisesync.notify.settings import EmailChannel, NotifyConfig, WebhookChannel
+from wisesync.notify.settings import EmailChannel, NotifyConfig, NotifySettings, WebhookChannel
 
 log = logging.getLogger(__name__)
 
@@ -152,18 +152,32 @@ class Notifier:
         kinds = set(self.notify.default.events).union(
             *(s.events for s in self.notify.companies.values())
         )
-        settings = self.notify.default
         notices: list[Notice] = []
         if "run_failed" in kinds:
             notices += found.run_failures(conn, since)
         if "dead_letters" in kinds:
             notices += found.dead_letters(conn, since)
         if "connection" in kinds:
-            notices += found.connections(conn, now, timedelta(seconds=settings.connection_warn_s))
+            notices += self._by_own_threshold(
+                lambda s: found.connections(conn, now, timedelta(seconds=s.connection_warn_s))
+            )
         if "unreachable" in kinds:
-            after = timedelta(seconds=settings.unreachable_after_s)
-            notices += found.unreachable_apis(conn, now, after)
+            notices += self._by_own_threshold(
+                lambda s: found.unreachable_apis(
+                    conn, now, timedelta(seconds=s.unreachable_after_s)
+                )
+            )
         return notices
+
+    def _by_own_threshold(self, find: Callable[[NotifySettings], list[Notice]]) -> list[Notice]:
+        """The notices ``find`` gives with each company's own settings (a company may set its
+        own ``unreachable_after`` or ``connection_warn``), each company's once."""
+        out: dict[str, Notice] = {}
+        for settings in [self.notify.default, *self.notify.companies.values()]:
+            for notice in find(settings):
+                if self.notify.for_company(notice.company) == settings:
+                    out.setdefault(notice.key, notice)
+        return list(out.values())
 
     def _send_new(
         self,
