@@ -57,9 +57,14 @@ def run_failures(conn: Any, since: datetime) -> list[Notice]:
     from wisesync.pipeline.review import run_progress
 
     notices = []
-    runs = conn.execute(
-        "SELECT run_id, company, trigger FROM sync_runs WHERE finished_at >= %s ORDER BY "
-        "finished_at",
+    runs = conn.execute(  # only runs with something wrong: most runs are clean
+        """SELECT r.run_id, r.company, r.trigger FROM sync_runs r
+            WHERE r.finished_at >= %s
+              AND (r.error IS NOT NULL
+                   OR EXISTS (SELECT 1 FROM attempts a
+                               WHERE a.run_id = r.run_id AND a.status = 'failed')
+                   OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.run_id = r.run_id))
+            ORDER BY r.finished_at""",
         (since,),
     ).fetchall()
     for run_id, company, trigger in runs:

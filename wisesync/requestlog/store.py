@@ -4,7 +4,8 @@ API calls happen on the poster's and extractor's threads, some inside a transact
 holds a pool connection; the log must neither slow them nor take their connections. A
 :class:`RequestLogWriter` queues entries and one thread of its own writes them in batches
 on its own connection. A full queue or a lost database drops entries (counted in
-``dropped`` and logged), never the call.
+``dropped`` and logged), never the call; a process killed outright loses what it had not
+written yet (at most ``interval_s`` worth).
 """
 
 from __future__ import annotations
