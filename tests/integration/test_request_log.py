@@ -72,6 +72,8 @@ def test_a_results_record_links_to_the_calls_that_posted_it(ran) -> None:
     assert any(r["plugin"] == "xero" and r["method"] in ("POST", "PUT") for r in calls)
     assert all(record in r["records"] for r in calls)
     assert any(posted[0].record_event_id in r["event_ids"] for r in calls)
+    by_event = _rows(stack, event_id=posted[0].record_event_id)
+    assert by_event and {r["id"] for r in by_event} <= {r["id"] for r in calls}
 
 
 def test_nothing_secret_is_stored_even_with_debug_bodies(pg_database: str) -> None:

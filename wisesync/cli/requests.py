@@ -78,6 +78,12 @@ def _check_names(app: AppContext, company: str | None, plugin: str | None) -> No
     metavar="TYPE:ID",
     help="Only calls made for this record, as the review names it (invoice:1042).",
 )
+@click.option(
+    "--event",
+    "event_id",
+    metavar="ID",
+    help="Only calls made for this record event (record_event_id in `results --json`).",
+)
 @click.option("--run", "run_id", metavar="ID", help="Only calls made by this extraction run.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -89,6 +95,7 @@ def requests_cmd(
     status: str | None,
     since: Any,
     record: str | None,
+    event_id: str | None,
     run_id: str | None,
     limit: int,
     as_json: bool,
@@ -110,7 +117,7 @@ def requests_cmd(
     from wisesync.requestlog.store import RequestFilter, find
 
     _check_names(app, company, plugin)
-    flt = RequestFilter(company, plugin, status, since, record, run_id, limit)
+    flt = RequestFilter(company, plugin, status, since, record, event_id, run_id, limit)
     with app.database().connection() as conn:
         rows = find(conn, flt)
     if as_json:

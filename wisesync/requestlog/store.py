@@ -183,6 +183,7 @@ class RequestFilter:
     status: str | None = None  # "200", "4xx", "5xx", "error" (no response), "failed" (>=400|error)
     since: datetime | None = None
     record: str | None = None  # "invoice:1042"
+    event_id: str | None = None  # a result's record_event_id (the review's JSON has it)
     run_id: str | None = None
     limit: int = 100
 
@@ -212,9 +213,10 @@ def find(conn: Any, flt: RequestFilter) -> list[dict[str, Any]]:
     if flt.since is not None:
         where.append("at >= %s")
         args.append(flt.since)
-    if flt.record is not None:
-        where.append("records @> ARRAY[%s]::text[]")
-        args.append(flt.record)
+    for column, value in (("records", flt.record), ("event_ids", flt.event_id)):
+        if value is not None:
+            where.append(f"{column} @> ARRAY[%s]::text[]")
+            args.append(value)
     sql = f"SELECT id, {_COLUMNS} FROM api_requests"
     if where:
         sql += " WHERE " + " AND ".join(where)
