@@ -105,3 +105,26 @@ def test_requests_settings_are_checked() -> None:
         parse_config({"requests": {"keep": "forever", "debug": True}}, environ={})
     keys = [p.key for p in bad.value.problems]
     assert keys == ["requests.debug", "requests.keep"]
+
+
+def test_recorders_closed_out_of_order_never_leave_a_closed_one_installed(monkeypatch) -> None:
+    from wisesync import http
+    from wisesync.requestlog import recorder
+
+    class Writer:
+        def __init__(self) -> None:
+            self.closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setattr(http, "recorder", None)
+    monkeypatch.setattr(recorder, "RequestLogWriter", lambda dsn, keep: Writer())
+    config = parse_config({}, environ={})
+    outer = recorder.install(config, "dsn")
+    inner = recorder.install(config, "dsn")
+    assert http.recorder == inner.record
+    outer.close()  # the command's log closes before the service's
+    assert http.recorder == inner.record
+    inner.close()
+    assert http.recorder is None

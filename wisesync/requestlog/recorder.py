@@ -57,7 +57,8 @@ class RequestLog:
         self.writer = writer
         self.secrets = secrets
         self.debug_bodies = debug_bodies
-        self._previous: Any = None
+        self._previous: RequestLog | None = None
+        self.closed = False
 
     def record(self, *exchange: Any) -> None:
         """The :data:`wisesync.http.recorder` callback (never raises); ``exchange`` is
@@ -114,8 +115,12 @@ class RequestLog:
     def close(self) -> None:
         """Stop recording (restoring any earlier recorder) and write what is queued."""
         with _lock:
+            self.closed = True
             if http.recorder == self.record:
-                http.recorder = self._previous
+                previous = self._previous
+                while previous is not None and previous.closed:  # closed out of order
+                    previous = previous._previous
+                http.recorder = previous.record if previous is not None else None
         self.writer.close()
 
 
@@ -129,6 +134,7 @@ def install(config: AppConfig, dsn: str) -> RequestLog:
     writer = RequestLogWriter(dsn, settings.keep_seconds)
     request_log = RequestLog(writer, configured_secrets(config), settings.debug_bodies)
     with _lock:
-        request_log._previous = http.recorder
+        current = http.recorder
+        request_log._previous = getattr(current, "__self__", None)
         http.recorder = request_log.record
     return request_log
