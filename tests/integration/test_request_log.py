@@ -115,6 +115,14 @@ def test_requests_cli_filters_and_exit_codes(ran, tmp_path: Path) -> None:
     text = cli("requests", "--run", run.run_id, "--limit", "3")
     assert text.returncode == 0 and len(text.stdout.splitlines()) == 3
 
+    before = {r["id"] for r in _rows(stack)}
+    synced = cli("sync-all", "--company", "acme", "--json")
+    assert synced.returncode == 0, synced.stderr
+    new = [r for r in _rows(stack) if r["id"] not in before]
+    assert new, "a command's own calls are recorded too"
+    assert {r["company"] for r in new} == {"acme"}
+    assert any(r["plugin"] == "connectwise" and r["run_id"] for r in new)
+
 
 def test_entries_older_than_keep_are_pruned(pg_database: str) -> None:
     from datetime import UTC, datetime, timedelta
