@@ -177,3 +177,47 @@ def test_an_outage_of_postgres_is_announced_once_after_the_threshold(servers) ->
         "wisesync cannot reach Postgres since 2026-01-01 09:00 UTC"
     )
     assert "connection refused" in smtp.messages[0].get_content()
+
+
+def test_expiring_connections_and_each_companys_own_outage_threshold(pg_database, servers) -> None:
+    from wisesync.store import migrate
+    from wisesync.store.db import Database
+
+    smtp, hook = servers
+    config = parse_config(
+        {
+            "notify": _notify_config(smtp),
+            "companies": [
+                {"key": "acme", "ledger": "xero"},
+                {"key": "globex", "ledger": "xero", "notify": {"unreachable_after": "1h"}},
+            ],
+        },
+        environ={},
+        plugin_check=False,
+    )
+    now = datetime.now(UTC)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        migrate.migrate(conn)
+        for company, idle_days in (("acme", 55), ("globex", 40)):  # Xero: 60 days unused
+            conn.execute(
+                "INSERT INTO oauth_tokens (company, provider, token, updated_at) "
+                "VALUES (%s, 'xero', '\\x00', %s)",
+                (company, now - timedelta(days=idle_days)),
+            )
+        for company in ("acme", "globex"):  # both down for 20 minutes
+            conn.execute(
+                """INSERT INTO api_requests (at, company, plugin, system, method, host, path,
+                       status, duration_ms, retry)
+                   VALUES (%s, %s, 'xero', 'Xero', 'GET', 'h', '/x', 503, 5, 0)""",
+                (now - timedelta(minutes=20), company),
+            )
+    with Database(pg_database) as db:
+        Notifier(db, config, webhook_backoff_s=0.01).run_once()
+    events = [e for payload in hook.received for e in payload["events"]]
+    assert sorted((e["company"], e["kind"]) for e in events) == [
+        ("acme", "connection"),
+        ("acme", "unreachable"),
+    ]
+    expiring = next(e for e in events if e["kind"] == "connection")
+    assert expiring["title"].startswith("acme: the xero connection expires ")
+    assert expiring["hint"] == "wisesync xero connect --company acme"
