@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 _LOCK_ID = 0x6E6F7469  # "noti"
 #: events older than this are never announced (a first start, a long outage of the notifier)
 LOOKBACK = timedelta(days=1)
+#: how long a sent event is remembered; a state lasting longer (a connection still revoked
+#: after 90 days) is announced again, as a reminder
+SENT_KEEP = timedelta(days=90)
 
 
 def channel_name(channel: EmailChannel | WebhookChannel) -> str:
@@ -136,6 +139,8 @@ class Notifier:
     # -- one pass -----------------------------------------------------------------------------
     def _pass(self, conn: Any) -> int:
         now = self.now()
+        conn.execute("DELETE FROM notifications_sent WHERE sent_at < %s", (now - SENT_KEEP,))
+        conn.commit()
         by_company: dict[str | None, list[Notice]] = defaultdict(list)
         for notice in self._find(conn, now):
             by_company[notice.company].append(notice)
