@@ -1,8 +1,9 @@
 """``wisesync run``: the roles of the service, in one process or one per process.
 
 Roles: ``extractor`` (the per-company schedule), ``poster``, ``reporter``,
-``acknowledger`` and ``notifier`` (failure notifications, :mod:`wisesync.notify`). Each runs in its own thread with its own consumer group
-member; SIGTERM sets one stop event, every role finishes the batch in hand,
+``acknowledger`` and ``notifier`` (failure notifications, :mod:`wisesync.notify`). Each
+runs in its own thread with its own consumer group member (the notifier reads Postgres
+only); SIGTERM sets one stop event, every role finishes the batch in hand,
 commits, and leaves its group. Scale-out is across companies: more partitions
 and more poster processes (``--role poster``) in the same consumer group.
 """
