@@ -56,6 +56,8 @@ from typing import Any
 from wisesync.company import CompanyConfig, CompanyOptions, ConfigInvalid, ConfigProblem
 from wisesync.errors import ConfigError
 from wisesync.events.models import RecordType
+from wisesync.notify.settings import NotifyConfig, parse_notify
+from wisesync.requestlog.settings import RequestLogSettings, parse_request_log
 from wisesync.transport.topics import Topics
 
 __all__ = [
@@ -102,6 +104,10 @@ class AppConfig:
     poster_in_flight_s: float | None = None
     companies: tuple[CompanyConfig, ...] = ()
     source_file: str = ""
+    #: ``[requests]``: the request log's retention and debug bodies (wisesync.requestlog)
+    requests: RequestLogSettings = field(default_factory=RequestLogSettings)
+    #: ``[notify]`` and each ``[companies.notify]`` (wisesync.notify)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     @property
     def topics(self) -> Topics:
@@ -368,7 +374,17 @@ def _env_overrides(data: dict, environ: dict[str, str], chk: _Checker) -> dict:
     return data
 
 
-_TOP_KEYS = {"data_dir", "store", "transport", "group", "metrics_port", "poster", "companies"}
+_TOP_KEYS = {
+    "data_dir",
+    "store",
+    "transport",
+    "group",
+    "metrics_port",
+    "poster",
+    "companies",
+    "requests",
+    "notify",
+}
 
 
 def _poster_in_flight(data: dict, chk: _Checker) -> float | None:
@@ -474,6 +490,8 @@ def parse_config(data: dict, *, file: str = "", environ: dict[str, str] | None =
         poster_in_flight_s=_poster_in_flight(data, chk),
         companies=tuple(companies),
         source_file=file,
+        requests=parse_request_log(data.get("requests"), chk),
+        notify=parse_notify(data.get("notify"), companies, chk),
     )
     if chk.problems:
         raise ConfigInvalid(chk.problems)

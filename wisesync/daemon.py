@@ -1,8 +1,9 @@
 """``wisesync run``: the roles of the service, in one process or one per process.
 
-Roles: ``extractor`` (the per-company schedule), ``poster``, ``reporter`` and
-``acknowledger``. Each runs in its own thread with its own consumer group
-member; SIGTERM sets one stop event, every role finishes the batch in hand,
+Roles: ``extractor`` (the per-company schedule), ``poster``, ``reporter``,
+``acknowledger`` and ``notifier`` (failure notifications, :mod:`wisesync.notify`). Each
+runs in its own thread with its own consumer group member (the notifier reads Postgres
+only); SIGTERM sets one stop event, every role finishes the batch in hand,
 commits, and leaves its group. Scale-out is across companies: more partitions
 and more poster processes (``--role poster``) in the same consumer group.
 """
@@ -29,7 +30,7 @@ from wisesync.transport.base import Transport
 
 log = logging.getLogger(__name__)
 
-ROLES = ("extractor", "poster", "reporter", "acknowledger")
+ROLES = ("extractor", "poster", "reporter", "acknowledger", "notifier")
 
 #: Longest wait before a role that lost Postgres or the transport is started again.
 MAX_RESTART_DELAY_S = 30.0
@@ -92,6 +93,8 @@ class Service:
     errors: list[BaseException] = field(default_factory=list)
     retention_interval_s: float = 600.0
     _retention: Any = None
+    #: the request log (wisesync.requestlog), recording every API call while the service runs
+    request_log: Any = None
 
     def open(self) -> Service:
         """Connect to the store (migrating it) and the transport; create the topics."""
@@ -109,6 +112,10 @@ class Service:
             self.db = Database(resolve_dsn(self.config), max_size=16)
         with self.db.connection() as conn:
             migrate.migrate(conn)
+        if self.request_log is None:
+            from wisesync.requestlog.recorder import install
+
+            self.request_log = install(self.config, self.db.dsn)
         if self.transport is None:
             self.transport = connect_transport(self.config, self.db.dsn)
         self.transport.admin().create_topics(
@@ -156,6 +163,16 @@ class Service:
                 metrics=self.metrics,
                 **opts,
             )
+        if role == "notifier":
+            from wisesync.notify.notifier import Notifier
+            from wisesync.observability import service_checks
+
+            found = service_checks(self)
+            checks = {
+                "Postgres": found["store"],
+                f"the {self.config.transport} transport": found["transport"],
+            }
+            return Notifier(self.db, self.config, checks=checks, **opts)
         if role == "extractor":
             from wisesync.pipeline.extractor import Extractor, Scheduler
 
@@ -250,6 +267,9 @@ class Service:
         if self.registry is not None and self._threads:
             notify(self.registry.manager.hook.on_shutdown)
         self._threads.clear()
+        if self.request_log is not None:
+            self.request_log.close()
+            self.request_log = None
 
     def close(self) -> None:
         """Stop roles and close transport and store."""

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -31,6 +33,11 @@ from wisesync.ratelimit import CallLimiter, Clock
 log = logging.getLogger(__name__)
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+#: Called after every HTTP exchange of every client as ``recorder(client, method, url,
+#: params, body, response, error, seconds, attempt)`` (``response`` None when ``error``);
+#: the request log (:mod:`wisesync.requestlog`) installs one. Must not raise.
+recorder: Callable[..., None] | None = None
 
 
 class ResponseLost(RemoteUnavailable):
@@ -180,7 +187,7 @@ class ApiClient:
             if json is not None:
                 send_headers["Content-Type"] = "application/json"
             try:
-                response = self._send(method, url, params, body, send_headers)
+                response = self._send(method, url, params, body, send_headers, attempt)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last_problem = f"{type(exc).__name__} on {method} {path}"
                 if not safe_to_retry:
@@ -229,17 +236,30 @@ class ApiClient:
         raise RemoteUnavailable(self.system, f"{last_problem} after {self.retry.attempts} attempts")
 
     def _send(
-        self, method: str, url: str, params: Any, body: Any, headers: dict[str, str]
+        self,
+        method: str,
+        url: str,
+        params: Any,
+        body: Any,
+        headers: dict[str, str],
+        attempt: int = 1,
     ) -> requests.Response:
         self.calls += 1
-        if self.limiter is None:
-            return self.session.request(
-                method, url, params=params, data=body, headers=headers, timeout=self.timeout
-            )
-        with self.limiter.call():
-            return self.session.request(
-                method, url, params=params, data=body, headers=headers, timeout=self.timeout
-            )
+        started, response, error = time.monotonic(), None, None
+        try:
+            with self.limiter.call() if self.limiter is not None else nullcontext():
+                started = time.monotonic()  # the exchange, not the wait for the limiter
+                response = self.session.request(
+                    method, url, params=params, data=body, headers=headers, timeout=self.timeout
+                )
+            return response
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            if recorder is not None:
+                seconds = time.monotonic() - started
+                recorder(self, method, url, params, body, response, error, seconds, attempt)
 
     def _wait(self, seconds: float, attempt: int) -> None:
         if attempt < self.retry.attempts:

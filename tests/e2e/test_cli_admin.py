@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from wisesync.store.embedded import EmbeddedPostgres
+
 WISESYNC = Path(sys.executable).with_name("wisesync")
 SCHEMAS_V2 = Path(__file__).resolve().parents[1] / "fixtures" / "schemas_v2"
 SECRET = "e2e-s3cret-never-printed"
@@ -139,3 +141,34 @@ def test_plugins_lists_installed_distributions(work: Path) -> None:
     plugins = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}
     assert plugins["hello"]["distribution"] == "wisesync-hello"
     assert all(p["distribution"] for p in plugins.values()), plugins
+
+
+def test_db_stop_stops_the_server_a_command_started_and_is_idempotent(tmp_path: Path) -> None:
+    (tmp_path / "wisesync.toml").write_text('data_dir = "data"\n')
+    server = EmbeddedPostgres(tmp_path / "data" / "postgres")
+    try:
+        started = wisesync("db", "migrate", cwd=tmp_path)
+        assert started.returncode == 0, started.stderr
+        assert server.is_running()
+
+        stopped = wisesync("db", "stop", cwd=tmp_path)
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.startswith("stopped the embedded Postgres in ")
+        assert not server.is_running()
+
+        again = wisesync("db", "stop", "--json", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        doc = json.loads(again.stdout)
+        assert (doc["was_running"], doc["stopped"], doc["error"]) == (False, False, None)
+        assert doc["path"] == str((tmp_path / "data" / "postgres").resolve())
+    finally:
+        server.stop()
+
+
+def test_db_stop_refuses_a_configured_server_and_starts_nothing(tmp_path: Path) -> None:
+    (tmp_path / "wisesync.toml").write_text('data_dir = "data"\n[store]\ndsn_env = "MY_DSN"\n')
+    result = wisesync("db", "stop", cwd=tmp_path, env={"MY_DSN": "postgresql://u:pw@127.0.0.1:1/x"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("a Postgres DSN is configured")
+    assert "pw@" not in result.stderr + result.stdout
+    assert not (tmp_path / "data" / "postgres").exists()

@@ -318,3 +318,23 @@ def test_the_retry_after_a_refresh_is_not_an_attempt(server, app, clock, attempt
     api = client(server, clock, token="expired-token", new_token=TOKEN, retry=RetryPolicy(attempts))
     assert api.get("/secure").body == {"ok": True}
     assert api.refreshes == 1
+
+
+def test_the_recorder_sees_every_try_with_its_retry_number(server, app, clock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from wisesync import http
+
+    seen: list[tuple] = []
+    monkeypatch.setattr(
+        http,
+        "recorder",
+        lambda c, method, url, params, body, response, error, seconds, attempt: seen.append(
+            (method, url.rsplit("/", 1)[1], params, response.status_code, error, attempt)
+        ),
+    )
+    app.faults.arm(Fault("status", count=2, path="^/items$", status=503))
+    client(server, clock).get("/items", params={"page": 2})
+    assert seen == [
+        ("GET", "items", {"page": 2}, 503, None, 1),
+        ("GET", "items", {"page": 2}, 503, None, 2),
+        ("GET", "items", {"page": 2}, 200, None, 3),
+    ]

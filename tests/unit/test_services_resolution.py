@@ -149,3 +149,61 @@ def test_scratch_dirs_of_dead_sessions_are_cleaned_and_live_ones_kept(monkeypatc
     assert live.exists()
     assert new.parent == tmp_path
     assert (new / "owner.pid").read_text() == str(os.getpid())
+
+
+# -- WISESYNC_TEST_SERVICES: which starters are tried -------------------------------------------
+_LOCAL = ("local", _working)
+_CONTAINER = ("testcontainers", _broken)
+
+
+@pytest.mark.parametrize(
+    ("mode", "names", "required"),
+    [
+        ("", ["local", "testcontainers"], False),
+        ("auto", ["local", "testcontainers"], False),
+        ("local", ["local"], False),
+        ("LOCAL", ["local"], False),
+        ("containers", ["testcontainers"], True),
+    ],
+)
+def test_services_mode_selects_the_starters(mode, names, required):
+    starters, must = services.starters_for(_LOCAL, _CONTAINER, {services.SERVICES_ENV: mode})
+    assert [name for name, _ in starters] == names
+    assert must is required
+
+
+def test_an_unknown_services_mode_names_the_choices():
+    with pytest.raises(ServiceUnavailable) as bad:
+        services.starters_for(_LOCAL, _CONTAINER, {services.SERVICES_ENV: "docker"})
+    assert "WISESYNC_TEST_SERVICES='docker' is not one of auto, local, containers" in str(bad.value)
+
+
+def _provide_by_mode(environ, local, container):
+    starters, required = services.starters_for(local, container, environ)
+    return provide(
+        "postgres",
+        env_var="WS_TEST_DSN",
+        check_env=_env_ok,
+        starters=starters,
+        fix_hint="Fix: start Docker",
+        environ=environ,
+        required=required,
+    )
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_containers_without_docker_fail_clearly_instead_of_skipping(monkeypatch, ci):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    environ = {services.SERVICES_ENV: "containers", "CI": ci}
+    local, container = ("local", _working), ("testcontainers", services._start_postgres_container)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        _provide_by_mode(environ, local, container)
+    text = str(failed.value)
+    assert "no Docker engine answers at unix:///nonexistent/docker.sock" in text
+    assert "unset WISESYNC_TEST_SERVICES" in text
+
+
+def test_a_variable_naming_a_running_service_wins_over_containers():
+    environ = {services.SERVICES_ENV: "containers", "WS_TEST_DSN": "postgresql://h/db"}
+    got = _provide_by_mode(environ, _LOCAL, _CONTAINER)
+    assert got.how == "$WS_TEST_DSN"

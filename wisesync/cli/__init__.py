@@ -84,6 +84,8 @@ def _add_core_commands() -> None:
         "wisesync.cli.run",
         "wisesync.cli.replay",
         "wisesync.cli.demo",
+        "wisesync.cli.requests",
+        "wisesync.cli.notify",
     ):
         try:
             mod = __import__(module, fromlist=["COMMANDS"])

@@ -138,6 +138,35 @@ def db_status(app: AppContext, as_json: bool) -> None:
         sys.exit(1)
 
 
+@db_group.command("stop")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def db_stop(app: AppContext, as_json: bool) -> None:
+    """Stop the embedded Postgres a command started in the data directory.
+
+    \b
+    Commands start it when no DSN is configured and leave it running for the next one;
+    this stops it (fast shutdown: open transactions roll back). Exit 0 when it is not
+    running afterwards (stopped now, or was not running), 1 when it would not stop,
+    2 when a DSN is configured (wisesync did not start that server).
+
+    \b
+    Example:
+      wisesync db stop            # -> stopped the embedded Postgres in .wisesync/postgres
+      wisesync db stop --json     # {"stopped": true, "was_running": true, "path": ...}
+    """
+    from wisesync.store.lifecycle import stop_embedded
+
+    outcome = stop_embedded(app.config)
+    if as_json:
+        print_json(outcome.as_dict())
+    elif outcome.error:
+        click.secho(outcome.error, fg="red", err=True)
+    else:
+        click.echo(outcome.summary())
+    sys.exit(outcome.exit_code)
+
+
 @click.group("config")
 def config_group() -> None:
     """Check the configuration."""

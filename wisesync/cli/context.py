@@ -43,7 +43,22 @@ class AppContext:
             if migrate:
                 with self._db.connection() as conn:
                     migrations.migrate(conn)
+                self._record_requests(self._db.dsn)
         return self._db
+
+    def _record_requests(self, dsn: str) -> None:
+        """Log the API calls this command makes (wisesync.requestlog); the log is written
+        and the recorder removed when the command ends (at exit outside a click command)."""
+        from wisesync.requestlog.recorder import install
+
+        request_log = install(self.config, dsn)
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.find_root().call_on_close(request_log.close)
+        else:
+            import atexit
+
+            atexit.register(request_log.close)
 
 
 pass_app = click.make_pass_decorator(AppContext)

@@ -17,7 +17,7 @@ from wisesync.cli.context import AppContext, pass_app
     multiple=True,
     metavar="ROLE",
     help="Run only these roles (repeatable or comma list): extractor, poster, "
-    "reporter, acknowledger. Default: all in one process.",
+    "reporter, acknowledger, notifier. Default: all in one process.",
 )
 @click.option(
     "--metrics-port",

@@ -35,6 +35,7 @@ from wisesync.errors import ConfigError
 from wisesync.events.codec import Codec
 from wisesync.events.models import PostingResult
 from wisesync.protocols import AckOutcome, PluginRuntime, Source
+from wisesync.requestlog.context import request_context
 from wisesync.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,9 @@ class Acknowledger:
         """Outcomes by result id, or the error text when the call raised."""
         stats.calls += 1
         try:
-            outcomes = source.acknowledge(company, [r.result for r in chunk])
+            results = [r.result for r in chunk]
+            with request_context(company.key, source.name, events=results):
+                outcomes = source.acknowledge(company, results)
         except Exception as exc:  # a plugin failure must not stop the queue
             log.warning(
                 "%s acknowledge for %s failed (%d records): %s: %s",

@@ -33,6 +33,7 @@ from wisesync.events.models import (
 from wisesync.messages import message
 from wisesync.plugins import Registry
 from wisesync.protocols import Held, PluginRuntime, Source
+from wisesync.requestlog.context import request_context
 from wisesync.store.db import Database
 from wisesync.transport.base import Producer, Transport
 
@@ -114,10 +115,11 @@ class Extractor:
                         ids = [i for t in wanted for i in source_ids.get(t, ())]
                         if not ids:
                             continue
-                    for item in source.extract(company, wanted, since, ids):
-                        self._publish(run, item, attempts or {})
-                        if on_record is not None:
-                            on_record(item)
+                    with request_context(company.key, source_name, run_id=run.run_id):
+                        for item in source.extract(company, wanted, since, ids):
+                            self._publish(run, item, attempts or {})
+                            if on_record is not None:
+                                on_record(item)
             except WisesyncError as exc:
                 run.error = str(exc)
                 raise

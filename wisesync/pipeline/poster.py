@@ -46,6 +46,7 @@ from wisesync.pipeline.outcomes import failed, merge_messages, result_for
 from wisesync.pipeline.targets import TargetPool
 from wisesync.plugins import Registry
 from wisesync.protocols import PluginRuntime, Target, TargetContext
+from wisesync.requestlog.context import request_context
 from wisesync.store.db import Database
 from wisesync.transport.base import Message as BusMessage
 from wisesync.transport.base import Transport
@@ -321,7 +322,8 @@ class Poster:
     ) -> None:
         """Post a chunk; bisect it when a plugin raises, to dead-letter only the poison."""
         try:
-            self._post_chunk_with_retries(company, target, chunk)
+            with request_context(company.key, target.name, events=chunk):
+                self._post_chunk_with_retries(company, target, chunk)
         except _Poison as poison:
             cause = poison.__cause__ or poison
             if len(chunk) == 1:

