@@ -172,7 +172,12 @@ class Service:
                 "Postgres": found["store"],
                 f"the {self.config.transport} transport": found["transport"],
             }
-            return Notifier(self.db, self.config, checks=checks, **opts)
+            lifetimes = {
+                name: target.refresh_token_lifetime
+                for name, target in self.registry.targets.items()
+                if target.refresh_token_lifetime is not None
+            }
+            return Notifier(self.db, self.config, checks=checks, lifetimes=lifetimes, **opts)
         if role == "extractor":
             from wisesync.pipeline.extractor import Extractor, Scheduler
 

@@ -99,6 +99,9 @@ class ApiClient:
     idempotency_header: str | None = None
     #: The query parameter the API deduplicates writes by (e.g. a ``requestid`` query parameter).
     idempotency_param: str | None = None
+    #: The response header carrying the API's own id of a request (support asks for it);
+    #: the request log also tries the generic ``X-Request-Id`` names.
+    correlation_header: str | None = None
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from wisesync.events.models import PostingResult, PostOutcome, RecordEvent, RecordType
@@ -176,11 +176,14 @@ class Target(ABC, Generic[C]):
         name: the plugin name records carry in ``target`` (``"xero"``).
         record_types: the record types it accepts.
         limits: its API limits, enforced by the poster through the context's limiter.
+        refresh_token_lifetime: how long the ledger keeps an unused OAuth refresh token
+            (None: no such expiry); the notifier warns before a connection lapses.
     """
 
     name: ClassVar[str]
     record_types: ClassVar[frozenset[RecordType]]
     limits: ClassVar[TargetLimits] = TargetLimits()
+    refresh_token_lifetime: ClassVar[timedelta | None] = None
 
     def __init__(self, runtime: PluginRuntime):
         self.runtime = runtime

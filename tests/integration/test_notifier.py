@@ -16,6 +16,7 @@ from wisesync.config import parse_config
 from wisesync.notify.notifier import Notifier
 from wisesync.testing.notify_servers import SmtpServer, WebhookReceiver
 from wisesync.testing.stack import CompanySpec, Stack
+from wisesync_xero.target import XeroTarget
 
 PASSWORD = "smtp-canary-pw-4410"
 SECRET = "hook-canary-secret-9023"
@@ -39,6 +40,10 @@ def _notify_config(smtp: SmtpServer) -> dict:
         "email": smtp.table("SMTP_PW"),
         "webhook": {"url_env": "HOOK_URL", "secret_env": "HOOK_SECRET"},
     }
+
+
+#: what the daemon reads from the installed targets
+LIFETIMES = {"xero": XeroTarget.refresh_token_lifetime}
 
 
 def _later() -> datetime:
@@ -88,7 +93,9 @@ def test_each_event_is_sent_once_per_channel_even_after_a_restart(pg_database, s
         with psycopg.connect(pg_database, autocommit=True) as conn:
             _plant_events(conn)
 
-        notifier = Notifier(stack.db, stack.config, webhook_backoff_s=0.01, clock=_later)
+        notifier = Notifier(
+            stack.db, stack.config, lifetimes=LIFETIMES, webhook_backoff_s=0.01, clock=_later
+        )
         sends = notifier.run_once()
 
         (mail,) = smtp.messages
@@ -105,7 +112,9 @@ def test_each_event_is_sent_once_per_channel_even_after_a_restart(pg_database, s
         assert PASSWORD not in body and SECRET not in str(payload)
 
         assert notifier.run_once() == 0
-        restarted = Notifier(stack.db, stack.config, webhook_backoff_s=0.01, clock=_later)
+        restarted = Notifier(
+            stack.db, stack.config, lifetimes=LIFETIMES, webhook_backoff_s=0.01, clock=_later
+        )
         assert restarted.run_once() == 0
         assert (len(smtp.messages), len(hook.received)) == (1, 1)
 
@@ -127,7 +136,7 @@ def test_a_failing_channel_is_tried_again_and_the_other_is_not_repeated(
         with psycopg.connect(pg_database, autocommit=True) as conn:
             _dead_letter(conn, 7)
         monkeypatch.setenv("SMTP_PW", "wrong")
-        notifier = Notifier(stack.db, stack.config, webhook_backoff_s=0.01)
+        notifier = Notifier(stack.db, stack.config, lifetimes=LIFETIMES, webhook_backoff_s=0.01)
         assert notifier.run_once() == 1  # the webhook only
         assert smtp.messages == [] and len(hook.received) == 1
         monkeypatch.setenv("SMTP_PW", PASSWORD)
@@ -193,7 +202,6 @@ def test_expiring_connections_and_each_companys_own_outage_threshold(pg_database
             ],
         },
         environ={},
-        plugin_check=False,
     )
     now = datetime.now(UTC)
     with psycopg.connect(pg_database, autocommit=True) as conn:
@@ -212,7 +220,7 @@ def test_expiring_connections_and_each_companys_own_outage_threshold(pg_database
                 (now - timedelta(minutes=20), company),
             )
     with Database(pg_database) as db:
-        Notifier(db, config, webhook_backoff_s=0.01).run_once()
+        Notifier(db, config, lifetimes=LIFETIMES, webhook_backoff_s=0.01).run_once()
     events = [e for payload in hook.received for e in payload["events"]]
     assert sorted((e["company"], e["kind"]) for e in events) == [
         ("acme", "connection"),

@@ -13,7 +13,7 @@ HOOK = {"url_env": "HOOK_URL", "secret_env": "HOOK_SECRET"}
 
 
 def _config(data: dict):
-    return parse_config(data, environ={}, plugin_check=False)
+    return parse_config(data, environ={})
 
 
 def test_no_notify_table_means_no_channels() -> None:

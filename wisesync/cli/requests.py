@@ -64,7 +64,9 @@ def _check_names(app: AppContext, company: str | None, plugin: str | None) -> No
 
 @click.command("requests")
 @click.option("--company", metavar="KEY", help="Only calls made for this company.")
-@click.option("--plugin", metavar="NAME", help="Only calls of this plugin (connectwise, xero).")
+@click.option(
+    "--plugin", metavar="NAME", help="Only calls of this plugin (as `wisesync plugins` names it)."
+)
 @click.option(
     "--status",
     callback=_status,

@@ -8,15 +8,10 @@ first start does not announce last month's failures.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-#: How long a ledger keeps an unused refresh token, by OAuth provider (plugin name). Xero:
-#: 60 days; Intuit (QuickBooks Online): 100 days. Used for "expiring" warnings. Unconfirmed
-#: that a refresh resets Intuit's clock the same way: set notify.connection_warn = "0s" to
-#: turn the warning off.
-REFRESH_TOKEN_LIFETIME = {"xero": timedelta(days=60), "qbo": timedelta(days=100)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +122,9 @@ def dead_letters(conn: Any, since: datetime) -> list[Notice]:
     return notices
 
 
-def connections(conn: Any, now: datetime, warn: timedelta) -> list[Notice]:
+def connections(
+    conn: Any, now: datetime, warn: timedelta, lifetimes: Mapping[str, timedelta]
+) -> list[Notice]:
     """Ledger connections marked invalid (revoked, refused), or unused for so long that
     their refresh token expires within ``warn``."""
     notices = []
@@ -148,7 +145,7 @@ def connections(conn: Any, now: datetime, warn: timedelta) -> list[Notice]:
                 )
             )
             continue
-        lifetime = REFRESH_TOKEN_LIFETIME.get(provider)
+        lifetime = lifetimes.get(provider)
         if lifetime is None or warn <= timedelta(0):
             continue
         expires = updated_at + lifetime

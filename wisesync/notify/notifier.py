@@ -92,11 +92,14 @@ class Notifier:
         interval_s: float | None = None,
         webhook_backoff_s: float = 1.0,
         clock: Callable[[], datetime] | None = None,
+        lifetimes: Mapping[str, timedelta] | None = None,
     ):
         self.db = db
         self.config = config
         self.notify: NotifyConfig = config.notify
         self.checks = dict(checks or {})
+        #: refresh-token lifetime per ledger (its Target's ``refresh_token_lifetime``)
+        self.lifetimes = dict(lifetimes or {})
         self.interval_s = interval_s if interval_s is not None else self.notify.default.interval_s
         self.webhook_backoff_s = webhook_backoff_s
         self.now = clock or (lambda: datetime.now(UTC))
@@ -164,7 +167,9 @@ class Notifier:
             notices += found.dead_letters(conn, since)
         if "connection" in kinds:
             notices += self._by_own_threshold(
-                lambda s: found.connections(conn, now, timedelta(seconds=s.connection_warn_s))
+                lambda s: found.connections(
+                    conn, now, timedelta(seconds=s.connection_warn_s), self.lifetimes
+                )
             )
         if "unreachable" in kinds:
             notices += self._by_own_threshold(

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Response headers that carry the remote's id of the request, first found wins: Xero's
-#: ``Xero-Correlation-Id``, Intuit's ``intuit_tid``, then the common generic names.
-CORRELATION_HEADERS = ("Xero-Correlation-Id", "intuit_tid", "X-Request-Id", "Request-Id")
+#: Generic response headers that carry the remote's id of a request, tried after the one
+#: the client declares (:attr:`wisesync.http.ApiClient.correlation_header`).
+CORRELATION_HEADERS = ("X-Request-Id", "Request-Id", "X-Correlation-Id")
 
 
 def client_identity(client: Any) -> tuple[str | None, str]:
@@ -39,11 +39,12 @@ def client_identity(client: Any) -> tuple[str | None, str]:
     return (company if isinstance(company, str) else None), plugin or str(client.system).lower()
 
 
-def correlation_id(response: Any) -> str | None:
-    """The remote's request id from the response headers, if it sent one."""
+def correlation_id(response: Any, declared: str | None = None) -> str | None:
+    """The remote's request id from the response headers, if it sent one: the client's
+    ``declared`` header first, then the generic names."""
     if response is None:
         return None
-    for name in CORRELATION_HEADERS:
+    for name in (declared, *CORRELATION_HEADERS) if declared else CORRELATION_HEADERS:
         value = response.headers.get(name)
         if value:
             return str(value)[:200]
@@ -96,7 +97,7 @@ class RequestLog:
             error=scrub(type(error).__name__, self.secrets) if error is not None else None,
             duration_ms=round(seconds * 1000),
             retry=max(0, attempt - 1),
-            correlation_id=correlation_id(response),
+            correlation_id=correlation_id(response, getattr(client, "correlation_header", None)),
             run_id=ctx.run_id,
             records=list(ctx.records),
             event_ids=list(ctx.event_ids),

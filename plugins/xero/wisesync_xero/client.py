@@ -59,6 +59,7 @@ class XeroClient(ApiClient):
 
     system = "Xero"
     idempotency_header = "Idempotency-Key"
+    correlation_header = "Xero-Correlation-Id"
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from wisesync.company import CompanyConfig, ConfigProblem
@@ -52,6 +52,8 @@ class XeroTarget(Target[XeroContext]):
         {RecordType.INVOICE, RecordType.CREDIT_MEMO, RecordType.EXPENSE, RecordType.PROCUREMENT}
     )
     limits = LIMITS
+    #: Xero drops a refresh token unused for 60 days (developer docs, "Refresh tokens")
+    refresh_token_lifetime = timedelta(days=60)
 
     def __init__(self, runtime: PluginRuntime):
         super().__init__(runtime)
