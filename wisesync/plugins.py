@@ -17,6 +17,7 @@ from typing import Any
 import pluggy
 
 from wisesync import hookspecs
+from wisesync.console import hookspecs as console_hookspecs
 from wisesync.errors import ConfigError
 from wisesync.protocols import Source, Target
 
@@ -101,6 +102,7 @@ def build_manager(extra_plugins: tuple[object, ...] = ()) -> pluggy.PluginManage
     """A plugin manager with the hookspecs, every entry-point plugin and ``extra_plugins``."""
     pm = pluggy.PluginManager("wisesync")
     pm.add_hookspecs(hookspecs)
+    pm.add_hookspecs(console_hookspecs)
     allow = os.environ.get("WISESYNC_LOAD_PLUGINS")
     if allow is None:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)

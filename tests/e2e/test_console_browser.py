@@ -245,6 +245,26 @@ def test_replay_from_the_review_posts_what_the_ledger_fix_allows(page: Page, sta
     assert "replay by console:bob" in page.find("#run-line").text
 
 
+def test_an_option_saved_on_the_options_page_takes_effect_when_posting(page: Page) -> None:
+    page.sign_in("ann")
+    page.open(f"/options?company={FIRST}")
+    cap = page.find("#opt-options\\.adjustment_cap")
+    assert cap.get_attribute("value") == "10.00"
+    assert page.find("#opt-options\\.invoice_status")  # declared by the Xero plugin
+    cap.clear()
+    cap.send_keys("100.00")
+    page.find("#save").click()
+    page.wait(lambda d: "saved=1" in d.current_url)
+    page.open(f"/runs?company={FIRST}")
+    page.all("#runs a[href^='/runs/']")[-1].click()  # the first run: the Sync All
+    page.find(".code-ADJUSTMENT_OVER_CAP a.button").click()
+    page.find("#confirm-replay").click()
+    page.wait(lambda d: "/runs/" in d.current_url and "replay" not in d.current_url)
+    (row,) = page.all("#records tr.row")
+    assert "posted" in row.text and "ADJUSTMENT_APPLIED" in row.text, row.text
+    assert row.find_elements("css selector", "a[href^='https://go.xero.com/']")
+
+
 def test_a_user_is_refused_on_the_options_page(page: Page) -> None:
     page.sign_in("bob")
     page.open(f"/options?company={FIRST}")

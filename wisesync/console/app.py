@@ -229,9 +229,7 @@ def signout(console: Console, request: Request, user: User) -> Response:
 @view()
 def sync_page(console: Console, request: Request, user: User) -> Response:
     """The Sync page: company selector (first preselected), record types, Sync All button."""
-    from wisesync.console.settings import effective
-
-    company = effective(console.company(user, request.query_params.get("company")), console.options)
+    company = console.options.effective(console.company(user, request.query_params.get("company")))
     return console.page(
         request,
         user,
@@ -248,10 +246,8 @@ def sync_page(console: Console, request: Request, user: User) -> Response:
 @view(post=True)
 def sync_start(console: Console, request: Request, user: User) -> Response:
     """Press Sync All: start the job, go to its progress page."""
-    from wisesync.console.settings import effective
-
     form = request.state.form
-    company = effective(console.company(user, str(form.get("company", ""))), console.options)
+    company = console.options.effective(console.company(user, str(form.get("company", ""))))
     if not console.options.sync_all(company):
         raise Forbidden(f"Sync All is switched off for {company.key}", company.key)
     types = [RecordType(t) for t in form.getlist("types") if t in RecordType._value2member_map_]
@@ -334,10 +330,7 @@ def review_page(console: Console, request: Request, user: User) -> Response:
 
 
 def _document_link(console: Console, company: Any) -> Callable:
-    from wisesync.console import hookspecs
-
     manager = console.backend.registry.manager
-    hookspecs.add_to(manager)
 
     def link(row: Any) -> str | None:
         for url in manager.hook.console_document_url(
@@ -483,6 +476,8 @@ def options_save(console: Console, request: Request, user: User) -> Response:
     current = settings.values(console.options, company, fields)
     errors, changes = [], {}
     for f in fields:
+        if f.kind not in ("bool", "multi") and f.name not in form:
+            continue  # not on the form that was sent: unchanged (checkboxes send nothing = off)
         if f.kind == "bool":
             raw = "on" if form.get(f.name) else "off"
         elif f.kind == "multi":

@@ -1,4 +1,4 @@
-"""Hooks the console calls on ledger plugins (added to the plugin manager by the console).
+"""Hooks the console calls on ledger plugins (declared by :func:`wisesync.plugins.build_manager`).
 
 A plugin implements them with ``@wisesync.hookspecs.hookimpl`` like any other hook; a plugin
 that does not is simply not asked.
@@ -33,13 +33,3 @@ def console_document_url(
 
     The review shows it beside the ledger number of each posted record. First answer wins.
     """
-
-
-def add_to(manager: Any) -> None:
-    """Declare these hooks on ``manager`` (once; implementations registered earlier stay)."""
-    import sys
-
-    module = sys.modules[__name__]
-    caller = getattr(manager.hook, "console_company_options", None)
-    if caller is None or not caller.has_spec():
-        manager.add_hookspecs(module)

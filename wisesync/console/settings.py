@@ -1,17 +1,17 @@
 """The Options page's fields: the core ones and those each ledger plugin declares.
 
 Values are stored in the audited :class:`~wisesync.store.options.OptionsStore` (what
-``wisesync options`` uses), with the signed-in user as ``changed_by``. :func:`effective`
-applies the stored values over a company's configuration.
+``wisesync options`` uses), with the signed-in user as ``changed_by``;
+:meth:`~wisesync.store.options.OptionsStore.effective` applies them wherever a company's
+configuration is used (extraction, posting, the console).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from wisesync.events.models import RecordType
 from wisesync.store.options import KNOWN_OPTIONS, OptionsStore
@@ -115,9 +115,6 @@ def company_fields(company: CompanyConfig, registry: Registry | None) -> list[Op
     """The core fields, then those the company's plugins declare (no duplicates)."""
     fields = core_fields()
     if registry is not None:
-        from wisesync.console import hookspecs
-
-        hookspecs.add_to(registry.manager)
         for answer in registry.manager.hook.console_company_options(company=company):
             fields.extend(answer or ())
     seen: set[str] = set()
@@ -131,40 +128,3 @@ def values(store: OptionsStore, company: CompanyConfig, fields: list[OptionField
 
 def _stored(store: OptionsStore, company: str, name: str) -> str | None:
     return store.get(company, name)
-
-
-def effective(company: CompanyConfig, store: OptionsStore) -> CompanyConfig:
-    """``company`` with the stored options applied (record types, holds, Sync All, and
-    ``options.<field>`` over :class:`~wisesync.config.CompanyOptions`)."""
-    changes: dict[str, Any] = {}
-    stored = _all_stored(store, company.key)
-    if "sync_all" in stored:
-        changes["sync_all"] = stored["sync_all"] == "on"
-    if stored.get("record_types"):
-        changes["record_types"] = tuple(RecordType(t) for t in stored["record_types"].split(","))
-    if "hold_billing_statuses" in stored:
-        raw = stored["hold_billing_statuses"]
-        changes["hold_billing_statuses"] = tuple(s for s in raw.split(",") if s)
-    option_changes: dict[str, Any] = {}
-    for f in dataclasses.fields(company.options):
-        value = stored.get(f"options.{f.name}")
-        if value is None:
-            continue
-        current = getattr(company.options, f.name)
-        if isinstance(current, bool):
-            option_changes[f.name] = value == "on"
-        elif isinstance(current, Decimal):
-            option_changes[f.name] = Decimal(value)
-        else:
-            option_changes[f.name] = value
-    if option_changes:
-        changes["options"] = dataclasses.replace(company.options, **option_changes)
-    return dataclasses.replace(company, **changes) if changes else company
-
-
-def _all_stored(store: OptionsStore, company: str) -> dict[str, str]:
-    with store.db.connection() as conn:
-        rows = conn.execute(
-            "SELECT name, value FROM company_options WHERE company=%s", (company,)
-        ).fetchall()
-    return dict(rows)

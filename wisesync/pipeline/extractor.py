@@ -34,6 +34,7 @@ from wisesync.messages import message
 from wisesync.plugins import Registry
 from wisesync.protocols import Held, PluginRuntime, Source
 from wisesync.store.db import Database
+from wisesync.store.options import OptionsStore
 from wisesync.transport.base import Producer, Transport
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ class Extractor:
         ``attempts`` gives their attempt numbers by (record type, source id).
         Raises SyncInProgress when a sync of the company is already running.
         """
+        if self.db is not None:  # options set on the console's Options page
+            company = OptionsStore(self.db).effective(company)
         types = list(record_types or company.record_types)
         run = SyncRun(
             run_id=run_id or new_id(),
