@@ -256,3 +256,21 @@ def test_console_refuses_to_start_without_users(pg_database: str) -> None:
     finally:
         b.transport.close()
         b.db.close()
+
+
+@pytest.mark.postgres
+def test_the_review_pages_through_a_run_and_shows_new_results_at_once(
+    client: TestClient, backend: Any
+) -> None:
+    items = seeded_run("acme", 250, run_id="run-paged")
+    feed(backend.db, [items[-1], *items[:200]])  # the manifest, then 200 of 250 results
+    _as(client, "bob")
+    first = client.get("/runs/run-paged")
+    assert "200 record(s) match · page 1 of 2" in first.text
+    assert "INV-1000" in first.text and "INV-1100" not in first.text
+    second = client.get("/runs/run-paged?page=2")
+    assert "INV-1100" in second.text and "INV-1000<" not in second.text
+    failed = client.get("/runs/run-paged?status=failed")
+    assert "60 record(s) match" in failed.text  # 3 failing cases in every 10
+    feed(backend.db, items[200:-1])  # more results arrive: the cached review is stale
+    assert "250 record(s) match · page 1 of 3" in client.get("/runs/run-paged").text

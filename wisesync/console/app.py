@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from wisesync.console import security
 from wisesync.console.audit import ConsoleAudit, session_secret
 from wisesync.console.jobs import Backend, Jobs
+from wisesync.console.reviewpage import ReviewCache
 from wisesync.console.users import Role, SignInThrottled, User, UserStore
 from wisesync.events.models import RecordType
 from wisesync.store.options import OptionsStore
@@ -49,6 +50,7 @@ class Console:
     options: OptionsStore
     jobs: Jobs
     templates: Jinja2Templates
+    reviews: ReviewCache = field(default_factory=ReviewCache)
 
     # --- people ------------------------------------------------------------------------
 
@@ -323,9 +325,9 @@ def review_page(console: Console, request: Request, user: User) -> Response:
 
     run = _run(console, user, request.path_params["run_id"])
     company = console.company(user, run.company)
-    review = load_run_review(console, run.run_id)
-    link = _document_link(console, company)
-    page = reviewpage.build(review, reviewpage.PageFilter.from_query(request.query_params), link)
+    review, summary = console.reviews.get(console.backend.db, run.run_id, run.company)
+    flt = reviewpage.PageFilter.from_query(request.query_params)
+    page = reviewpage.build(review, flt, _document_link(console, company), summary)
     return console.page(request, user, "review.html", {"run": run, "company": company, "pg": page})
 
 

@@ -76,7 +76,8 @@ def session_user_id(session: dict[str, Any], now: float | None = None) -> int | 
 
 
 class SecurityHeaders:
-    """ASGI middleware adding :data:`HEADERS` (and no-store on pages) to every response."""
+    """ASGI middleware adding :data:`HEADERS` (and no-store on pages) to every response, and
+    a ``Server-Timing: app;dur=<ms>`` header with the time the server spent on it."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -86,10 +87,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = scope.get("path", "").startswith("/static/")
+        began = time.perf_counter()
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                # the server's own time for the request (bench/console.py reads it)
+                spent_ms = (time.perf_counter() - began) * 1000
+                headers.append((b"server-timing", f"app;dur={spent_ms:.1f}".encode()))
                 names = {k.lower() for k, _ in headers}
                 for name, value in HEADERS.items():
                     if name.encode() not in names:
