@@ -45,46 +45,26 @@ def test_users_commands_and_the_console_refusing_to_start_without_users(
             assert "wisesync users add NAME --role super_admin" in refused.stderr
 
         password = "a long enough password"
-        added = wisesync(
-            "users",
-            "add",
-            "root",
-            "--role",
-            "super_admin",
-            "--password-stdin",
-            stdin=password + "\n",
-        )
-        assert added.returncode == 0, added.stderr
-        no_company = wisesync(
-            "users", "add", "bob", "--role", "user", "--password-stdin", stdin=password + "\n"
-        )
-        assert no_company.returncode == 2 and "--company" in no_company.stderr
-        short = wisesync(
-            "users",
-            "add",
-            "bob",
-            "--role",
-            "user",
-            "--company",
-            "acme",
-            "--password-stdin",
-            stdin="short\n",
-        )
-        assert short.returncode == 2 and "at least 10 characters" in short.stderr
-        assert (
-            wisesync(
+
+        def add(name: str, role: str, *companies: str, secret: str = password):
+            flags = [arg for key in companies for arg in ("--company", key)]
+            return wisesync(
                 "users",
                 "add",
-                "bob",
+                name,
                 "--role",
-                "user",
-                "--company",
-                "acme",
+                role,
+                *flags,
                 "--password-stdin",
-                stdin=password + "\n",
-            ).returncode
-            == 0
-        )
+                stdin=secret + "\n",
+            )
+
+        assert add("root", "super_admin").returncode == 0
+        no_company = add("bob", "user")
+        assert no_company.returncode == 2 and "--company" in no_company.stderr
+        short = add("bob", "user", "acme", secret="short")
+        assert short.returncode == 2 and "at least 10 characters" in short.stderr
+        assert add("bob", "user", "acme").returncode == 0
         assert wisesync("users", "set-role", "bob", "account_admin").returncode == 0
         assert wisesync("users", "disable", "bob").returncode == 0
         listed = json.loads(wisesync("users", "list", "--json").stdout)

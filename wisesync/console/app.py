@@ -113,7 +113,7 @@ def _console(request: Request) -> Console:
     return request.app.state.console
 
 
-def view(min_role: Role = Role.USER, *, post: bool = False) -> Callable:
+def view(min_role: Role = Role.USER) -> Callable:
     """Decorate a handler ``(console, request, user)``: sign-in required (GET redirects to the
     sign-in page), role at least ``min_role``, CSRF token checked on every POST."""
     order = [Role.USER, Role.ACCOUNT_ADMIN, Role.SUPER_ADMIN]
@@ -217,7 +217,7 @@ async def signin(request: Request) -> Response:
     return RedirectResponse(_safe_next(str(form.get("next", ""))), 303)
 
 
-@view(post=True)
+@view()
 def signout(console: Console, request: Request, user: User) -> Response:
     """Sign out (POST with CSRF token)."""
     request.session.clear()
@@ -245,7 +245,7 @@ def sync_page(console: Console, request: Request, user: User) -> Response:
     )
 
 
-@view(post=True)
+@view()
 def sync_start(console: Console, request: Request, user: User) -> Response:
     """Press Sync All: start the job, go to its progress page."""
     form = request.state.form
@@ -258,14 +258,8 @@ def sync_start(console: Console, request: Request, user: User) -> Response:
             request, user, "error.html", {"message": "tick at least one record type"}, status=400
         )
     job = console.jobs.sync_all(company, types, user.username)
-    console.audit.record(
-        "sync_all",
-        username=user.username,
-        company=company.key,
-        detail=f"types {', '.join(map(str, types))}; run {job.run_ids[0]}",
-        client=console.client(request),
-    )
-    return RedirectResponse(f"/jobs/{job.id}", 303)
+    detail = f"types {', '.join(map(str, types))}; run {job.run_ids[0]}"
+    return _started(console, request, user, job, detail)
 
 
 def _job(console: Console, request: Request, user: User) -> Any:
@@ -401,7 +395,7 @@ def replay_confirm(console: Console, request: Request, user: User) -> Response:
     )
 
 
-@view(post=True)
+@view()
 def replay_start(console: Console, request: Request, user: User) -> Response:
     """Start the confirmed replay; go to its progress page."""
     run = _run(console, user, request.path_params["run_id"])
@@ -411,11 +405,17 @@ def replay_start(console: Console, request: Request, user: User) -> Response:
             request, user, "error.html", {"message": "nothing to replay: " + what}, status=400
         )
     job = console.jobs.replay(selection, run.company, user.username)
+    detail = f"{len(selection.records)} record(s) of run {run.run_id}: {what}"
+    return _started(console, request, user, job, detail)
+
+
+def _started(console: Console, request: Request, user: User, job: Any, detail: str) -> Response:
+    """Audit a started Sync All or replay and go to its progress page."""
     console.audit.record(
-        "replay",
+        job.kind,
         username=user.username,
-        company=run.company,
-        detail=f"{len(selection.records)} record(s) of run {run.run_id}: {what}",
+        company=job.company,
+        detail=detail,
         client=console.client(request),
     )
     return RedirectResponse(f"/jobs/{job.id}", 303)
@@ -467,7 +467,7 @@ def options_page(console: Console, request: Request, user: User) -> Response:
     )
 
 
-@view(Role.ACCOUNT_ADMIN, post=True)
+@view(Role.ACCOUNT_ADMIN)
 def options_save(console: Console, request: Request, user: User) -> Response:
     """Save the options that changed, each audited with the signed-in user."""
     from wisesync.console import settings
