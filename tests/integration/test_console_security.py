@@ -130,6 +130,18 @@ def test_an_account_admin_manages_only_the_companies_of_the_account(
     assert forged.status_code == 403
     assert store.get("globex", "sync_all") is None
     assert ("ann", "globex") in [(r[0], r[1]) for r in _audited(backend, "forbidden")]
+    bad = client.post(
+        "/options",
+        data={
+            "csrf_token": token,
+            "company": "acme",
+            "sync_all": "on",
+            "record_types": "invoice",
+            "options.adjustment_cap": "ten",
+        },
+    )
+    assert bad.status_code == 400 and "is not an amount like 10.00" in bad.text
+    assert store.get("acme", "record_types") == "invoice,expense"  # nothing saved
     audit = client.get("/audit").text
     assert "option sync_all" in audit and "console:ann" in audit
 

@@ -453,17 +453,25 @@ def options_page(console: Console, request: Request, user: User) -> Response:
 
     company = console.company(user, request.query_params.get("company"))
     fields = settings.company_fields(company, console.backend.registry)
+    values = settings.values(console.options, company, fields)
+    saved = request.query_params.get("saved") == "1"
+    return _options_form(console, request, user, company, fields, values, saved=saved)
+
+
+def _options_form(
+    console: Console,
+    request: Request,
+    user: User,
+    company: Any,
+    fields: list,
+    values: dict,
+    *,
+    errors: list[str] = (),
+    saved: bool = False,
+) -> Response:
+    ctx = {"company": company, "fields": fields, "values": values, "errors": list(errors)}
     return console.page(
-        request,
-        user,
-        "options.html",
-        {
-            "company": company,
-            "fields": fields,
-            "values": settings.values(console.options, company, fields),
-            "errors": [],
-            "saved": request.query_params.get("saved") == "1",
-        },
+        request, user, "options.html", {**ctx, "saved": saved}, status=400 if errors else 200
     )
 
 
@@ -494,19 +502,7 @@ def options_save(console: Console, request: Request, user: User) -> Response:
         if value != current[f.name]:
             changes[f.name] = value
     if errors:
-        return console.page(
-            request,
-            user,
-            "options.html",
-            {
-                "company": company,
-                "fields": fields,
-                "values": current,
-                "errors": errors,
-                "saved": False,
-            },
-            status=400,
-        )
+        return _options_form(console, request, user, company, fields, current, errors=errors)
     for name, value in changes.items():
         console.options.set(company.key, name, value, changed_by=f"console:{user.username}")
     return RedirectResponse(f"/options?company={company.key}&saved=1", 303)
