@@ -74,29 +74,24 @@ def test_users_commands_and_the_console_refusing_to_start_without_users(
         ]
         assert password not in json.dumps(listed)
 
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                str(WISESYNC),
-                "run",
-                "--role",
-                "console",
-                "--console-port",
-                str(port),
-                "--metrics-port",
-                "0",
-            ],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            page = wait_for(f"http://127.0.0.1:{port}/signin", 200, proc)
-            assert 'name="csrf_token"' in page
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            _out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        assert f"console on http://127.0.0.1:{port}" in err
+        for command in (
+            ["run", "--role", "console", "--metrics-port", "0", "--console-port"],
+            ["console", "--port"],
+        ):
+            port = free_port()
+            proc = subprocess.Popen(
+                [str(WISESYNC), *command, str(port)],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                page = wait_for(f"http://127.0.0.1:{port}/signin", 200, proc)
+                assert 'name="csrf_token"' in page
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                _out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            assert f"console on http://127.0.0.1:{port}" in err

@@ -286,3 +286,41 @@ def test_the_review_pages_through_a_run_and_shows_new_results_at_once(
     assert "60 record(s) match" in failed.text  # 3 failing cases in every 10
     feed(backend.db, items[200:-1])  # more results arrive: the cached review is stale
     assert "250 record(s) match · page 1 of 3" in client.get("/runs/run-paged").text
+
+
+@pytest.mark.postgres
+def test_a_sync_all_refused_because_one_is_running_ends_with_the_reason(
+    client: TestClient, backend: Any
+) -> None:
+    import time
+
+    from wisesync.pipeline.extractor import Extractor
+
+    OptionsStore(backend.db).set("acme", "sync_all", "on", changed_by="test")
+    _as(client, "bob")
+    other = Extractor(
+        config=backend.config,
+        registry=backend.registry,
+        db=backend.db,
+        transport=backend.transport,
+    )
+    try:
+        with other._overlap_lock("acme"):  # a scheduled sync of acme is running
+            token = csrf_of(client.get("/sync").text)
+            started = client.post(
+                "/sync",
+                data={"csrf_token": token, "company": "acme", "types": "invoice"},
+                follow_redirects=False,
+            )
+            job_url = started.headers["location"]
+            deadline = time.monotonic() + 30
+            while not (progress := client.get(job_url + "/progress.json").json())["finished"]:
+                assert time.monotonic() < deadline, progress
+                time.sleep(0.1)
+    finally:
+        other.close()
+    assert "already running" in progress["error"]
+    assert progress["run_ids"] == [] and "review_url" not in progress
+    page = client.get(job_url)
+    assert "already running" in page.text and 'http-equiv="refresh"' not in page.text
+    assert [r[1] for r in _audited(backend, "sync_all")] == ["acme"]

@@ -41,11 +41,12 @@ def console_cmd(app: AppContext, host: str, port: int, secure_cookies: bool, pip
     Needs at least one user:
       wisesync users add NAME --role super_admin
     """
-    import uvicorn
+    import signal
+    import threading
 
     from wisesync.cli.sync import _group_has_live_members
     from wisesync.console.app import create_app
-    from wisesync.console.server import NoUsers, require_users
+    from wisesync.console.server import ConsoleServer, NoUsers, require_users
     from wisesync.daemon import Service, connect_transport
 
     db = app.database()
@@ -64,10 +65,16 @@ def console_cmd(app: AppContext, host: str, port: int, secure_cookies: bool, pip
         service.open().start()
         click.echo("no wisesync service is consuming: posting in this process", err=True)
     web = create_app(console_backend(app, db, transport), secure_cookies=secure_cookies)
-    click.echo(f"wisesync console on http://{host}:{port}", err=True)
+    server = ConsoleServer(web, host=host, port=port).start()
+    click.echo(f"wisesync console on {server.url}", err=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     try:
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        while not stop.wait(0.5):
+            pass
     finally:
+        server.stop()
         if service is not None:
             service.stop()
         transport.close()

@@ -115,10 +115,14 @@ class Jobs:
         return job
 
     def _run(self, job: Job, work: Any) -> None:
+        from wisesync.pipeline.extractor import SyncInProgress
         from wisesync.pipeline.review import wait_for_run
 
         try:
             work(job)
+        except SyncInProgress as exc:  # nothing was extracted: no run to wait for
+            job.error = str(exc)
+            job.run_ids.clear()
         except Exception as exc:  # shown on the progress page; what was published still posts
             log.warning("console %s for %s stopped: %s", job.kind, job.company, exc)
             job.error = str(exc)

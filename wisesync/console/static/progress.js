@@ -21,6 +21,7 @@
         set("state", p.extracting ? "extracting" : "posting");
         set("error", p.error || "");
         if (p.review_url) { window.location.assign(p.review_url); return; }
+        if (p.finished) { set("state", "stopped"); return; }
         window.setTimeout(tick, 400);
       })
       .catch(function () { window.setTimeout(tick, 2000); });
