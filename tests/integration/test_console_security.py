@@ -197,10 +197,13 @@ def test_disabled_users_and_expired_sessions_are_signed_out(
 
 
 @pytest.mark.postgres
-def test_session_cookie_flags_and_security_headers(backend: Any) -> None:
-    for secure in (False, True):
+def test_session_cookie_flags_and_security_headers(
+    backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WISESYNC_CONSOLE_SECURE_COOKIES", "1")
+    for secure, given in ((False, False), (True, True), (True, None)):
         with TestClient(
-            create_app(backend, secure_cookies=secure), base_url="https://testserver"
+            create_app(backend, secure_cookies=given), base_url="https://testserver"
         ) as c:
             response = sign_in(c, "bob", PASSWORD)
             cookie = response.headers["set-cookie"].lower()

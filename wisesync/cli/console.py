@@ -22,9 +22,9 @@ def console_backend(app: AppContext, db, transport):
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option(
     "--secure-cookies/--no-secure-cookies",
-    default=False,
-    show_default=True,
-    help="Mark the session cookie Secure (use behind TLS).",
+    default=None,
+    help="Mark the session cookie Secure (use behind TLS; default: "
+    "$WISESYNC_CONSOLE_SECURE_COOKIES, which `run --role console` reads too).",
 )
 @click.option(
     "--pipeline/--no-pipeline",

@@ -529,8 +529,14 @@ async def not_found(request: Request, exc: HTTPException) -> Response:
     )
 
 
-def create_app(backend: Backend, *, secure_cookies: bool = False) -> Starlette:
-    """The console application on ``backend``."""
+def create_app(backend: Backend, *, secure_cookies: bool | None = None) -> Starlette:
+    """The console application on ``backend``. ``secure_cookies`` (default:
+    ``WISESYNC_CONSOLE_SECURE_COOKIES=1``) marks the session cookie Secure: behind TLS."""
+    import os
+
+    if secure_cookies is None:
+        flag = os.environ.get("WISESYNC_CONSOLE_SECURE_COOKIES", "").strip().lower()
+        secure_cookies = flag in ("1", "true", "yes", "on")
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(
