@@ -224,8 +224,10 @@ def test_sync_all_shows_progress_then_the_review_with_the_seeds_errors_and_warni
         assert code in warnings
     counts = page.find("#counts").text
     assert "posted" in counts and "failed" in counts and "held" in counts
-    assert "BILLING_STATUS_HOLD" in page.find("#records").text or page.all(".s-held")
     page.shot("review")
+    page.find("#show-held").click()  # held records, with the reason
+    (held,) = page.all("#records tr.row")
+    assert "held" in held.text and "BILLING_STATUS_HOLD" in held.text, held.text
 
 
 def test_replay_from_the_review_posts_what_the_ledger_fix_allows(page: Page, stack: Any) -> None:
