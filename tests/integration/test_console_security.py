@@ -49,6 +49,17 @@ def _as(client: TestClient, who: str) -> TestClient:
     return client
 
 
+def _options_form(token: str, cap: str) -> dict[str, str]:
+    """The Options form of acme switching Sync All on, with adjustment cap ``cap``."""
+    return {
+        "csrf_token": token,
+        "company": "acme",
+        "sync_all": "on",
+        "record_types": "invoice",
+        "options.adjustment_cap": cap,
+    }
+
+
 def _audited(backend: Any, action: str) -> list[tuple]:
     with backend.db.connection() as conn:
         return conn.execute(
@@ -79,16 +90,7 @@ def test_a_user_is_refused_on_options_and_the_attempt_is_audited(
     assert 'id="nav-options"' not in page.text
     assert client.get("/options").status_code == 403
     token = csrf_of(page.text)
-    forged = client.post(
-        "/options",
-        data={
-            "csrf_token": token,
-            "company": "acme",
-            "sync_all": "on",
-            "record_types": "invoice",
-            "options.adjustment_cap": "10.00",
-        },
-    )
+    forged = client.post("/options", data=_options_form(token, "10.00"))
     assert forged.status_code == 403
     assert OptionsStore(backend.db).get("acme", "sync_all") is None
     refused = _audited(backend, "forbidden")
@@ -130,16 +132,7 @@ def test_an_account_admin_manages_only_the_companies_of_the_account(
     assert forged.status_code == 403
     assert store.get("globex", "sync_all") is None
     assert ("ann", "globex") in [(r[0], r[1]) for r in _audited(backend, "forbidden")]
-    bad = client.post(
-        "/options",
-        data={
-            "csrf_token": token,
-            "company": "acme",
-            "sync_all": "on",
-            "record_types": "invoice",
-            "options.adjustment_cap": "ten",
-        },
-    )
+    bad = client.post("/options", data=_options_form(token, "ten"))
     assert bad.status_code == 400 and "is not an amount like 10.00" in bad.text
     assert store.get("acme", "record_types") == "invoice,expense"  # nothing saved
     audit = client.get("/audit").text
