@@ -20,6 +20,7 @@ import pluggy
 
 from wisesync import hookspecs, messages
 from wisesync.company import ConfigInvalid, ConfigProblem
+from wisesync.console import hookspecs as console_hookspecs
 from wisesync.errors import ConfigError
 from wisesync.protocols import Source, Target
 
@@ -150,6 +151,7 @@ def build_manager(extra_plugins: tuple[object, ...] = ()) -> pluggy.PluginManage
     """A plugin manager with the hookspecs, every entry-point plugin and ``extra_plugins``."""
     pm = pluggy.PluginManager("wisesync")
     pm.add_hookspecs(hookspecs)
+    pm.add_hookspecs(console_hookspecs)
     allow = os.environ.get("WISESYNC_LOAD_PLUGINS")
     if allow is None:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)

@@ -26,6 +26,7 @@ Start here:
   wisesync results --run ID     review what posted, and why the rest did not
   wisesync replay --failed      reprocess what failed, fresh from ConnectWise
   wisesync run                  the long-running service (all roles, or --role)
+  wisesync console              the web console (add people with `wisesync users add`)
 
 Configuration is read from --config, $WISESYNC_CONFIG or ./wisesync.toml.
 """
@@ -86,6 +87,7 @@ def _add_core_commands() -> None:
         "wisesync.cli.demo",
         "wisesync.cli.requests",
         "wisesync.cli.notify",
+        "wisesync.cli.console",
     ):
         try:
             mod = __import__(module, fromlist=["COMMANDS"])

@@ -38,7 +38,13 @@ REVOKED_BOOKS = {"invoices": 3, "expenses": 0, "procurement": 0, "customers": 2,
 @click.option(
     "--ledger", default=None, help="Ledger plugin to post into (default: the one installed)."
 )
-def demo_cmd(keep: bool, ledger: str | None) -> None:
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Afterwards keep the stack running with the web console, until Ctrl-C.",
+)
+@click.option("--port", default=8080, show_default=True, type=int, help="With --serve.")
+def demo_cmd(keep: bool, ledger: str | None, serve: bool, port: int) -> None:
     """Run Sync All, fix an error, replay: all local, nothing to configure.
 
     \b
@@ -49,6 +55,8 @@ def demo_cmd(keep: bool, ledger: str | None) -> None:
     4. replays the records that failed on it and shows them posted
     5. Sync All for a second company whose ledger connection was revoked:
        AUTH_TOKEN_INVALID; reconnects it, replays, shows its records posted
+    6. with --serve: the web console on the same stack, one sign-in per
+       role printed, until Ctrl-C
     """
     from wisesync.plugins import registry
     from wisesync.store.embedded import EmbeddedPostgres
@@ -98,6 +106,8 @@ def demo_cmd(keep: bool, ledger: str | None) -> None:
             with stack.service():
                 code = _run(console, stack, ledger)
                 code = _token_issue(console, stack, ledger) or code
+                if serve:
+                    _serve(console, stack, port)
         console.print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
     finally:
         pg.stop()
@@ -195,6 +205,42 @@ def _token_issue(console: Console, stack, ledger: str) -> int:
             f"{row.ledger_number or row.ledger_id}"
         )
     return 0 if failing and len(posted) == len(failing) else 1
+
+
+def _serve(console: Console, stack, port: int) -> None:
+    """The console on the demo's stack with one user per role, until Ctrl-C."""
+    import secrets
+    import threading
+
+    from wisesync.console.app import create_app
+    from wisesync.console.jobs import Backend
+    from wisesync.console.server import ConsoleServer
+    from wisesync.console.users import UserStore
+
+    users = UserStore(stack.db)
+    companies = (DEMO_COMPANY, REVOKED_COMPANY)
+    logins = []
+    for name, role in (
+        ("admin", "super_admin"),
+        ("finance-lead", "account_admin"),
+        ("finance", "user"),
+    ):
+        password = secrets.token_urlsafe(12)
+        users.add(name, password, role, () if role == "super_admin" else companies)
+        logins.append((name, role, password))
+    backend = Backend(
+        config=stack.config, db=stack.db, registry=stack.registry, transport=stack.transport
+    )
+    server = ConsoleServer(create_app(backend), port=port).start()
+    console.print(Panel(f"Console: {server.url}  (Ctrl-C stops the demo)", expand=False))
+    for name, role, password in logins:
+        console.print(f"  {role.replace('_', ' '):14} {name:13} password {password}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        server.stop()
 
 
 def _replay(stack, **select):

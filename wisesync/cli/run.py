@@ -17,7 +17,12 @@ from wisesync.cli.context import AppContext, pass_app
     multiple=True,
     metavar="ROLE",
     help="Run only these roles (repeatable or comma list): extractor, poster, "
-    "reporter, acknowledger, notifier. Default: all in one process.",
+    "reporter, acknowledger, notifier, console (the web console). Default: all but the "
+    "console, in one process.",
+)
+@click.option("--console-host", default="127.0.0.1", show_default=True, help="With --role console.")
+@click.option(
+    "--console-port", default=8080, show_default=True, type=int, help="With --role console."
 )
 @click.option(
     "--metrics-port",
@@ -27,7 +32,13 @@ from wisesync.cli.context import AppContext, pass_app
     "config; 0 disables).",
 )
 @pass_app
-def run_cmd(app: AppContext, roles: tuple[str, ...], metrics_port: int | None) -> None:
+def run_cmd(
+    app: AppContext,
+    roles: tuple[str, ...],
+    console_host: str,
+    console_port: int,
+    metrics_port: int | None,
+) -> None:
     """Run the service until SIGTERM or Ctrl-C.
 
     \b
@@ -39,7 +50,9 @@ def run_cmd(app: AppContext, roles: tuple[str, ...], metrics_port: int | None) -
     from wisesync.daemon import Service, parse_roles
 
     config = app.config
-    service = Service(config, roles=parse_roles(roles))
+    wanted = parse_roles(roles)
+    with_console = "console" in wanted
+    service = Service(config, roles=tuple(r for r in wanted if r != "console"))
     port = config.metrics_port if metrics_port is None else metrics_port
     server = None
     if port:
@@ -56,21 +69,46 @@ def run_cmd(app: AppContext, roles: tuple[str, ...], metrics_port: int | None) -
             service.transport.admin, config.group_for("poster"), [config.topics.records]
         )
     service.start()
+    web = _start_console(service, console_host, console_port) if with_console else None
     click.echo(
         f"wisesync running: roles {', '.join(service.roles)}; transport "
         f"{config.transport}; {len(config.companies)} company(ies)"
-        + (f"; metrics on :{port}" if port else ""),
+        + (f"; metrics on :{port}" if port else "")
+        + (f"; console on {web.url}" if web else ""),
         err=True,
     )
     while not stop.wait(0.5):
         pass
     click.echo("stopping: finishing the batch in hand", err=True)
+    if web is not None:
+        web.stop()
     service.close()
     if server is not None:
         server.shutdown()
     if service.errors:
         click.secho(f"a role failed: {service.errors[0]}", fg="red", err=True)
         sys.exit(1)
+
+
+def _start_console(service, host: str, port: int):
+    """The web console on the service's store and transport; exit 2 when nobody can sign in."""
+    from wisesync.console.app import create_app
+    from wisesync.console.jobs import Backend
+    from wisesync.console.server import ConsoleServer, NoUsers, require_users
+
+    try:
+        require_users(service.db)
+    except NoUsers as exc:
+        service.close()
+        click.secho(str(exc), fg="red", err=True)
+        sys.exit(2)
+    backend = Backend(
+        config=service.config,
+        db=service.db,
+        registry=service.registry,
+        transport=service.transport,
+    )
+    return ConsoleServer(create_app(backend), host=host, port=port).start()
 
 
 COMMANDS = [run_cmd]

@@ -35,6 +35,7 @@ from wisesync.plugins import Registry
 from wisesync.protocols import Held, PluginRuntime, Source
 from wisesync.requestlog.context import request_context
 from wisesync.store.db import Database
+from wisesync.store.options import OptionsStore
 from wisesync.transport.base import Producer, Transport
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ class Extractor:
         ``attempts`` gives their attempt numbers by (record type, source id).
         Raises SyncInProgress when a sync of the company is already running.
         """
+        if self.db is not None:  # options set on the console's Options page
+            company = OptionsStore(self.db).effective(company)
         types = list(record_types or company.record_types)
         run = SyncRun(
             run_id=run_id or new_id(),

@@ -48,6 +48,7 @@ from wisesync.plugins import Registry
 from wisesync.protocols import PluginRuntime, Target, TargetContext
 from wisesync.requestlog.context import request_context
 from wisesync.store.db import Database
+from wisesync.store.options import OptionsStore
 from wisesync.transport.base import Message as BusMessage
 from wisesync.transport.base import Transport
 from wisesync.transport.errors import CommitFailedError
@@ -268,6 +269,8 @@ class Poster:
                     hint="add it, then `wisesync replay --dlq`",
                 )
             target = self.pool.target(target_name)
+            if self.db is not None:  # options set on the console's Options page
+                company = OptionsStore(self.db).effective(company)
         except ConfigError as exc:
             for msg, event in items:
                 self.dead_letter(msg, exc, event)

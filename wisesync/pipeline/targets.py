@@ -70,7 +70,9 @@ class TargetPool:
         with preparing:
             prepared = self._contexts.get(key)
             now = time.monotonic()
-            if prepared is None or now - prepared.at > self.ttl_s:
+            stale = prepared is None or now - prepared.at > self.ttl_s
+            # an option changed since (the console's Options page): prepare with the new ones
+            if stale or prepared.context.company != company:
                 context = target.prepare(company, self.limiter(company.key, target))
                 prepared = _Prepared(context, now)
                 self._contexts[key] = prepared

@@ -63,8 +63,50 @@ class OptionsStore:
         stored = self.get(company.key, "sync_all")
         return company.sync_all if stored is None else stored == "on"
 
+    def effective(self, company: CompanyConfig) -> CompanyConfig:
+        """``company`` with its stored options applied (see :func:`apply_stored`)."""
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT name, value FROM company_options WHERE company=%s", (company.key,)
+            ).fetchall()
+        return apply_stored(company, dict(rows))
+
     def audit(self, company: str) -> list[dict[str, Any]]:
         """The company's option changes, oldest first."""
         with self.db.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute("SELECT * FROM options_audit WHERE company=%s ORDER BY id", (company,))
             return cur.fetchall()
+
+
+def apply_stored(company: CompanyConfig, stored: dict[str, str]) -> CompanyConfig:
+    """``company`` with stored option values over its configuration: ``sync_all``,
+    ``record_types`` and ``hold_billing_statuses`` (comma lists), and ``options.<field>`` over
+    :class:`~wisesync.config.CompanyOptions` (set from the web console's Options page)."""
+    import dataclasses
+    from decimal import Decimal
+
+    from wisesync.events.models import RecordType
+
+    changes: dict[str, Any] = {}
+    if "sync_all" in stored:
+        changes["sync_all"] = stored["sync_all"] == "on"
+    if stored.get("record_types"):
+        changes["record_types"] = tuple(RecordType(t) for t in stored["record_types"].split(","))
+    if "hold_billing_statuses" in stored:
+        raw = stored["hold_billing_statuses"]
+        changes["hold_billing_statuses"] = tuple(s for s in raw.split(",") if s)
+    option_changes: dict[str, Any] = {}
+    for f in dataclasses.fields(company.options):
+        value = stored.get(f"options.{f.name}")
+        if value is None:
+            continue
+        current = getattr(company.options, f.name)
+        if isinstance(current, bool):
+            option_changes[f.name] = value == "on"
+        elif isinstance(current, Decimal):
+            option_changes[f.name] = Decimal(value)
+        else:
+            option_changes[f.name] = value
+    if option_changes:
+        changes["options"] = dataclasses.replace(company.options, **option_changes)
+    return dataclasses.replace(company, **changes) if changes else company

@@ -14,6 +14,9 @@ import click
 
 from wisesync import hookimpl
 from wisesync.protocols import Source, Target
+from wisesync_xero.console import console_company_options, console_document_url
+
+__all__ = ["console_company_options", "console_document_url"]  # the console's hooks
 
 
 @hookimpl
