@@ -43,17 +43,19 @@ def test_stored_values_override_the_configuration() -> None:
             "record_types": "invoice,expense",
             "hold_billing_statuses": "Finance Hold",
             "options.adjustment_cap": "25.00",
-            "options.invoice_status": "DRAFT",
-            "options.mark_sent": "on",
+            "xero.invoice_status": "DRAFT",
+            "xero.mark_sent": "on",
             "options.unknown_field": "ignored",
+            "someplugin.key": "ignored: not this company's source or ledger",
         },
     )
     assert changed.sync_all is True
     assert changed.record_types == (RecordType.INVOICE, RecordType.EXPENSE)
     assert changed.hold_billing_statuses == ("Finance Hold",)
     assert changed.options.adjustment_cap == Decimal("25.00")
-    assert changed.options.invoice_status == "DRAFT"
-    assert changed.options.mark_sent is True
+    assert changed.settings["xero"] == {"invoice_status": "DRAFT", "mark_sent": True}
+    assert "someplugin" not in changed.settings
+    assert company.settings == {}  # the configured company is not changed
     assert apply_stored(company, {"hold_billing_statuses": ""}).hold_billing_statuses == ()
 
 

@@ -109,4 +109,21 @@ def apply_stored(company: CompanyConfig, stored: dict[str, str]) -> CompanyConfi
             option_changes[f.name] = value
     if option_changes:
         changes["options"] = dataclasses.replace(company.options, **option_changes)
+    sections = _section_changes(company, stored)
+    if sections:
+        changes["settings"] = sections
     return dataclasses.replace(company, **changes) if changes else company
+
+
+def _section_changes(company: CompanyConfig, stored: dict[str, str]) -> dict[str, Any]:
+    """``company.settings`` with stored ``<plugin>.<key>`` values over each plugin's own
+    section (``"on"``/``"off"`` become booleans); empty when nothing stored applies."""
+    settings = {name: dict(section) for name, section in company.settings.items()}
+    changed = False
+    for name, value in stored.items():
+        plugin, _, key = name.partition(".")
+        if not key or plugin == "options" or plugin not in (company.ledger, company.source):
+            continue
+        settings.setdefault(plugin, {})[key] = {"on": True, "off": False}.get(value, value)
+        changed = True
+    return settings if changed else {}

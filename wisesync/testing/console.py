@@ -45,20 +45,22 @@ CASES: tuple[tuple[Status, tuple[str, ...]], ...] = (
 
 def offline_backend(dsn: str, companies: Iterable[str], **company_options: Any) -> Any:
     """A console :class:`~wisesync.console.jobs.Backend` on ``dsn`` (migrated) with the
-    embedded transport and ``companies`` (Xero ledger; no sandbox, plugin checks off)."""
+    embedded transport and ``companies`` (the installed ledger; no sandbox, no plugin
+    checks)."""
     from wisesync.console.jobs import Backend
     from wisesync.daemon import connect_transport
     from wisesync.plugins import registry
+    from wisesync.testing.ledger import default_ledger
 
+    ledger = default_ledger(registry())
     config = parse_config(
         {
             "companies": [
-                {"key": k, "name": k.title(), "ledger": "xero", **company_options}
+                {"key": k, "name": k.title(), "ledger": ledger, **company_options}
                 for k in companies
             ]
         },
         environ={"WISESYNC_DSN": dsn},
-        plugin_check=False,
     )
     db = Database(dsn, max_size=8)
     with db.connection() as conn:
@@ -69,10 +71,19 @@ def offline_backend(dsn: str, companies: Iterable[str], **company_options: Any) 
 
 
 def seeded_run(
-    company: str, records: int, *, run_id: str | None = None, description: str | None = None
+    company: str,
+    records: int,
+    *,
+    run_id: str | None = None,
+    description: str | None = None,
+    target: str | None = None,
 ) -> list[Any]:
     """A finished Sync All of ``records`` invoices cycling through :data:`CASES` (its
     manifest last). ``description`` replaces the first failed record's message text."""
+    from wisesync.plugins import registry
+    from wisesync.testing.ledger import default_ledger
+
+    ledger = default_ledger(registry())
     run_id = run_id or new_id()
     items: list[Any] = []
     counts = {"invoice": 0}
@@ -91,7 +102,7 @@ def seeded_run(
                 record_type=RecordType.INVOICE,
                 source="connectwise",
                 source_id=sid,
-                target="xero",
+                target=target or ledger,
                 status=status,
                 trigger=Trigger.SYNC_ALL,
                 document_number=f"INV-{sid}",

@@ -34,27 +34,27 @@ def console_company_options(company: CompanyConfig) -> list[Any] | None:
 
     return [
         OptionField(
-            "options.invoice_status",
+            "xero.invoice_status",
             "Approval status of invoices",
             "choice",
-            lambda c: c.options.invoice_status,
+            lambda c: _approval(c).invoice_status,
             "AUTHORISED posts approved invoices (Wise-Sync: records created in Xero are "
             "automatically approved); DRAFT leaves them for review in Xero.",
             STATUSES,
         ),
         OptionField(
-            "options.bill_status",
+            "xero.bill_status",
             "Approval status of bills and credit notes",
             "choice",
-            lambda c: c.options.bill_status,
+            lambda c: _approval(c).bill_status,
             "",
             STATUSES,
         ),
         OptionField(
-            "options.mark_sent",
+            "xero.mark_sent",
             "Mark approved invoices as sent",
             "bool",
-            lambda c: "on" if c.options.mark_sent else "off",
+            lambda c: "on" if _approval(c).mark_sent else "off",
             'Sets Xero\'s "Sent to contact" flag.',
         ),
         OptionField(
@@ -66,6 +66,13 @@ def console_company_options(company: CompanyConfig) -> list[Any] | None:
             ("warn", "halt"),
         ),
     ]
+
+
+def _approval(company: CompanyConfig) -> Any:
+    """The company's ``[companies.xero]`` approval settings (defaults when unset)."""
+    from wisesync_xero.settings import approval_of
+
+    return approval_of(company)
 
 
 @hookimpl

@@ -179,9 +179,18 @@ def load(company: CompanyConfig) -> XeroSettings:
         reference_ttl=parse_duration(raw.get("reference_ttl", 900)),
         contacts_ttl=parse_duration(raw.get("contacts_ttl", 900)),
         tracking=dict(raw.get("tracking") or DEFAULT_TRACKING),
-        approval=Approval(
-            invoice_status=str(raw.get("invoice_status", "AUTHORISED")).upper(),
-            bill_status=str(raw.get("bill_status", "AUTHORISED")).upper(),
-            mark_sent=bool(raw.get("mark_sent", False)),
-        ),
+        approval=_approval(raw),
     )
+
+
+def _approval(raw: dict) -> Approval:
+    return Approval(
+        invoice_status=str(raw.get("invoice_status", "AUTHORISED")).upper(),
+        bill_status=str(raw.get("bill_status", "AUTHORISED")).upper(),
+        mark_sent=raw.get("mark_sent", False) is True,
+    )
+
+
+def approval_of(company: CompanyConfig) -> Approval:
+    """How ``company``'s documents are created (its ``[companies.xero]`` approval keys)."""
+    return _approval(company.section(SECTION))
