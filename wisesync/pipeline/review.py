@@ -31,11 +31,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from wisesync.events.models import RecordType, Status
 from wisesync.messages import CATALOG, Severity
 from wisesync.store.db import Database
+
+_T = TypeVar("_T")
 
 #: Statuses in the order the review shows them.
 STATUSES: tuple[str, ...] = (
@@ -715,18 +717,37 @@ def wait_for_run(
     ACKNOWLEDGE_PENDING only for real failures). ``progress_cb`` gets the progress whenever
     it changes. Returns the last progress: check ``.complete`` (False on timeout).
     """
+    return _poll(
+        db,
+        lambda conn: run_progress(conn, run_id),
+        lambda p: p.complete and (not acknowledged or p.acks_untried == 0),
+        timeout,
+        progress_cb,
+        poll_s,
+    )
+
+
+def _poll(
+    db: Database,
+    read: Callable[[Any], _T],
+    done: Callable[[_T], bool],
+    timeout: float,
+    progress_cb: Callable[[_T], None] | None,
+    poll_s: float,
+) -> _T:
+    """Read ``read(conn)`` every ``poll_s`` until ``done`` says so or ``timeout`` passes;
+    ``progress_cb`` gets each new value. Returns the last value read."""
     deadline = time.monotonic() + timeout
-    last: RunProgress | None = None
+    last: _T | None = None
     while True:
         with db.connection() as conn:
-            progress = run_progress(conn, run_id)
+            value = read(conn)
             conn.rollback()
-        if progress_cb is not None and progress != last:
-            progress_cb(progress)
-        last = progress
-        done = progress.complete and (not acknowledged or progress.acks_untried == 0)
-        if done or time.monotonic() >= deadline:
-            return progress
+        if progress_cb is not None and value != last:
+            progress_cb(value)
+        last = value
+        if done(value) or time.monotonic() >= deadline:
+            return value
         time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
 
 
@@ -754,18 +775,14 @@ def wait_for_acknowledgements(
     """Wait until every acknowledgement ``run_id`` owes its source is done (``sync-all
     --wait-ack``). ``progress_cb`` gets :func:`acknowledgements_to_go` whenever it changes.
     Returns what is still to go (empty when done; not empty on timeout)."""
-    deadline = time.monotonic() + timeout
-    last: dict[str, int] | None = None
-    while True:
-        with db.connection() as conn:
-            to_go = acknowledgements_to_go(conn, run_id)
-            conn.rollback()
-        if progress_cb is not None and to_go != last:
-            progress_cb(to_go)
-        last = to_go
-        if not to_go or time.monotonic() >= deadline:
-            return to_go
-        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+    return _poll(
+        db,
+        lambda conn: acknowledgements_to_go(conn, run_id),
+        lambda to_go: not to_go,
+        timeout,
+        progress_cb,
+        poll_s,
+    )
 
 
 # --- --since ------------------------------------------------------------------------------
