@@ -148,7 +148,7 @@ class Extractor:
         self, items: Iterable[RecordEvent | Held], run: SyncRun
     ) -> Iterator[RecordEvent | Held]:
         """``items`` without the records the acknowledger owns: posted with the same content
-        and waiting to be marked posted at the source (they are unposted there until then, so
+        and not yet marked posted at the source (they are unposted there until then, so
         every sync would publish them again; under a crash loop that cost one result, one
         acknowledgement row and one source look-up per record per restart). Checked in
         batches of :data:`CHECK_BATCH`; held items pass straight through."""

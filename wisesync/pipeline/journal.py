@@ -275,9 +275,12 @@ class Journal:
 
     def awaiting_acknowledgement(self, records: Iterable[RecordEvent]) -> set[Identity]:
         """The identities of ``records`` posted with this very content (``content_hash``)
-        whose acknowledgement at the source is still pending: the acknowledger owns them, and
-        publishing them again would only cost a journal read, a result and another
-        acknowledgement row each (see :class:`wisesync.pipeline.extractor.Extractor`)."""
+        that their source has not acknowledged yet: the acknowledgement is pending, or not
+        queued yet (the posted result is on its way to the reporter, which queues it). The
+        acknowledger owns them, and publishing them again would only cost a journal read, a
+        result and another acknowledgement row each (see
+        :class:`wisesync.pipeline.extractor.Extractor`). A record acknowledged before and
+        listed as unposted again (its batch was deleted at the source) is not among them."""
         records = [r for r in records if r.content_hash]
         if not records:
             return set()
@@ -288,9 +291,9 @@ class Journal:
                    JOIN unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
                         AS k(company, target, record_type, source_id, content_hash)
                      USING (company, target, record_type, source_id, content_hash)
-                   WHERE j.state = 'posted' AND EXISTS (
+                   WHERE j.state = 'posted' AND NOT EXISTS (
                          SELECT 1 FROM acknowledgements a
-                          WHERE a.state = 'pending' AND a.company = j.company
+                          WHERE a.state = 'done' AND a.company = j.company
                             AND a.record_type = j.record_type AND a.source_id = j.source_id)""",
                 [
                     [r.company for r in records],
