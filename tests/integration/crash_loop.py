@@ -298,6 +298,25 @@ def _count(stack: Stack, figures: LoopFigures, cw_before: int) -> None:
     figures.faults_injected = dict(getattr(faults, "injected", {}))
 
 
+def _unlinked(stack: Stack, docs: list[dict[str, Any]], linked: list[tuple]) -> list[tuple]:
+    """(number, status, codes) of the records whose documents no record links (at most 5)."""
+    ids = {r[4] for r in linked}
+    numbers = [
+        d.get("InvoiceNumber") or d.get("CreditNoteNumber")
+        for d in docs
+        if (d.get("InvoiceID") or d.get("CreditNoteID")) not in ids
+    ]
+    with stack.db.connection() as conn:
+        rows = conn.execute(
+            """SELECT r.document_number, r.status, r.source_id,
+                      (SELECT array_agg(m.code) FROM result_messages m
+                        WHERE m.result_id = r.last_result_id)
+                 FROM records r WHERE r.document_number = ANY(%s) LIMIT 5""",
+            (numbers,),
+        ).fetchall()
+    return [*rows, ("unlinked", len(numbers), numbers[:5])]
+
+
 def assert_loop_outcome(stack: Stack) -> None:
     """Exactly one Xero document per posted record (and none for a failed one); exactly one
     ConnectWise batch per posted record, each created once; every posted record batched."""
@@ -318,7 +337,8 @@ def assert_loop_outcome(stack: Stack) -> None:
         posted = [r for r in mine if r[3] in ("posted", "skipped_already_posted")]
         assert Counter(r[4] for r in posted) == ids, (
             f"{spec.key}: {len(docs)} documents in Xero for {len(posted)} records in it "
-            "(each posted record links exactly one document, and every document is linked)"
+            "(each posted record links exactly one document, and every document is linked); "
+            f"the records of unlinked documents: {_unlinked(stack, docs, posted)}"
         )
         failed = [r for r in mine if r[3] == "failed" and r[4]]
         assert not failed, f"{spec.key}: failed records that link a document: {failed[:3]}"
