@@ -172,6 +172,9 @@ class Poster:
         )
         self._stats_lock = threading.Lock()
         self._paused: dict[tuple[str, str], datetime] = {}
+        #: records this poster claimed and has not recorded an outcome for yet: a claim of
+        #: its own is waited out here, another poster's set aside (_set_aside_in_flight)
+        self._claimed_here: set[tuple] = set()
         self._consumer_options = consumer_options or {}
         self._consumer = None
         self._producer = transport.producer()
@@ -459,6 +462,8 @@ class Poster:
                     warnings[event.event_id] = msgs
             claimed = self.journal.claim(to_post)
             if claimed:
+                with self._stats_lock:
+                    self._claimed_here.update(claimed)
                 self._crash_point("after_claim")
             lost = [e for e in to_post if e.identity not in claimed]
             if lost:  # another poster posted them meanwhile
@@ -508,17 +513,38 @@ class Poster:
     ) -> list[RecordEvent]:
         """Of the ``claimed`` ``events``, those a write made under their claim can no longer
         reach the ledger after (:meth:`_reconcile` then sees everything a dead or fenced poster
-        sent). The others are set aside in ``parked_records`` until their claim is
-        ``in_flight_s`` old and published again then (:meth:`release_parked`): they do not
-        hold up the company's other records, and their offsets are committed meanwhile."""
+        sent). Claims of another poster (a dead predecessor) younger than ``in_flight_s`` are
+        set aside in ``parked_records`` until then and published again (:meth:`release_parked`):
+        they do not hold up the company's other records, and their offsets are committed
+        meanwhile. This poster's own young claims (a retried or bisected chunk) are waited out
+        here, so the chunk is answered in this very handling."""
         in_flight_s = (
             self.in_flight_s if self.in_flight_s is not None else target.limits.in_flight_s
         )
         young = self.journal.in_flight(events, in_flight_s)
         if not young:
             return events
-        later = [e for e in events if e.identity in young]
-        until = max(young.values())
+        with self._stats_lock:
+            ours = [e for e in events if e.identity in young and e.identity in self._claimed_here]
+        if ours:
+            # claimed by this poster moments ago (a retry, a bisected chunk): its own write
+            # may still land; waiting here keeps the chunk's answer in this handling
+            wait = self.journal.in_flight_wait(ours, in_flight_s)
+            log.warning(
+                "%s: a write of %d record(s) of %s may still be on its way to %s; looking "
+                "them up in %.1f s",
+                target.name,
+                len(ours),
+                company.key,
+                target.name,
+                wait,
+            )
+            time.sleep(wait)
+        own = {e.event_id for e in ours}
+        later = [e for e in events if e.identity in young and e.event_id not in own]
+        if not later:
+            return events
+        until = max(young[e.identity] for e in later)
         log.warning(
             "%s: %d record(s) of %s were claimed less than %.0f s ago and a write may still be "
             "on its way to %s; looking them up after %s UTC, posting the others now",
@@ -530,7 +556,8 @@ class Poster:
             f"{until:%H:%M:%S}",
         )
         self._set_aside(later, young)
-        return [e for e in events if e.identity not in young]
+        aside = {e.event_id for e in later}
+        return [e for e in events if e.event_id not in aside]
 
     def _set_aside(self, events: list[RecordEvent], until: dict[tuple, datetime]) -> None:
         """Store ``events`` in ``parked_records`` until their time (no result: they are
@@ -647,6 +674,8 @@ class Poster:
         """Record outcomes in the journal, then emit the results."""
         encoded = [(event, result, self.codec.encode(result)) for event, result in done]
         self.journal.record(encoded)
+        with self._stats_lock:
+            self._claimed_here.difference_update(event.identity for event, _ in done)
         if encoded:
             self._crash_point("after_record")
         for _, result, data in encoded:
