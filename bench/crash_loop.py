@@ -144,11 +144,17 @@ def main(argv: list[str] | None = None) -> None:
             ratio = loop["seconds_to_finish_after_last_kill"] / max(
                 0.1, calm["seconds_to_finish_after_last_kill"]
             )
+            whole = loop["seconds_to_finish_from_start"] / max(
+                0.1, calm["seconds_to_finish_after_last_kill"]
+            )
             out[transport] = {
                 "undisturbed": calm,
                 "crash_loop": loop,
                 "finish_after_last_kill_over_undisturbed": round(ratio, 2),
                 "within_3x": ratio <= 3.0,
+                # the work may be done before the kills stop: then this says how much the
+                # kills slowed it (each life also spends ~2 s starting)
+                "finish_from_start_over_undisturbed": round(whole, 2),
             }
     out["bench_seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(out, indent=2))

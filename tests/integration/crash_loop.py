@@ -98,6 +98,9 @@ class LoopFigures:
     needed_batches: int = 0
     connectwise_calls: int = 0
     seconds_to_finish_after_last_kill: float = 0.0
+    #: from the first start to the work done (seen at the start of a life, or in the last
+    #: one): compare with an undisturbed run's seconds_to_finish_after_last_kill
+    seconds_to_finish_from_start: float = 0.0
     seconds_total: float = 0.0
     faults_injected: dict[str, int] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
@@ -139,7 +142,11 @@ class LoopFigures:
             "share_of_lives_that_progressed",
         ):
             out[name] = round(getattr(self, name), 3)
-        for name in ("seconds_to_finish_after_last_kill", "seconds_total"):
+        for name in (
+            "seconds_to_finish_after_last_kill",
+            "seconds_to_finish_from_start",
+            "seconds_total",
+        ):
             out[name] = round(out[name], 1)
         return out
 
@@ -247,6 +254,8 @@ def crash_loop(
     try:
         for life in range(kills):
             work = not finished(stack, records)
+            if not work and not figures.seconds_to_finish_from_start:
+                figures.seconds_to_finish_from_start = time.monotonic() - started
             posted_before, acked_before = journal_outcomes(stack), acknowledged(stack)
             daemon.launch()
             time.sleep(rng.uniform(*life_s))
@@ -264,6 +273,8 @@ def crash_loop(
         daemon.launch()
         wait_until(lambda: finished(stack, records), finish_timeout_s, "the last life finishes")
         figures.seconds_to_finish_after_last_kill = time.monotonic() - last_kill
+        if not figures.seconds_to_finish_from_start:
+            figures.seconds_to_finish_from_start = time.monotonic() - started
     finally:
         if daemon.alive():
             code = daemon.stop()
