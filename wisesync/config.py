@@ -76,6 +76,14 @@ ENV_PREFIX = "WISESYNC_"
 DEFAULT_CONFIG_FILE = "wisesync.toml"
 
 
+_INSTANCE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def valid_instance_id(value: str) -> bool:
+    """True when ``value`` can name a process in Kafka's static membership."""
+    return bool(re.fullmatch(r"[A-Za-z0-9._-]{1,200}", value or ""))
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaSettings:
     """``[transport.kafka]``."""
@@ -83,6 +91,24 @@ class KafkaSettings:
     bootstrap_servers: str = "127.0.0.1:9092"
     partitions: int = 6
     client_id: str = "wisesync"
+    #: ``transport.kafka.instance_id``: the stable name of this process in its consumer
+    #: groups (Kafka static membership, ``group.instance.id`` = ``<instance_id>-<role>``), so a
+    #: restarted daemon takes its partitions back without a rebalance. ``"host"`` (default):
+    #: the host name; ``"off"``: dynamic membership. Two processes running the same role on
+    #: one host need different ids (``wisesync run --instance-id``).
+    instance_id: str = "host"
+
+    def group_instance_id(self, role: str, instance_id: str | None = None) -> str | None:
+        """The ``group.instance.id`` of ``role`` in this process (None: static membership
+        off). ``instance_id`` overrides the configured one (``wisesync run --instance-id``)."""
+        name = instance_id or self.instance_id
+        if name == "off":
+            return None
+        if name == "host":
+            import socket
+
+            name = _INSTANCE_UNSAFE.sub("-", socket.gethostname()).strip("-") or "wisesync"
+        return f"{name}-{role}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,7 +493,14 @@ def parse_config(data: dict, *, file: str = "", environ: dict[str, str] | None =
         ),
         partitions=chk.typed(kraw, "partitions", "transport.kafka.", int, 6),
         client_id=chk.typed(kraw, "client_id", "transport.kafka.", str, "wisesync"),
+        instance_id=chk.typed(kraw, "instance_id", "transport.kafka.", str, "host"),
     )
+    if not valid_instance_id(kafka.instance_id):
+        chk.problem(
+            "transport.kafka.instance_id",
+            f"{kafka.instance_id!r} is not usable as a Kafka group.instance.id",
+            'use 1-200 letters, digits, ".", "_" or "-"; "host" (the host name) or "off"',
+        )
     if kafka.partitions < 1:
         chk.problem("transport.kafka.partitions", "must be at least 1")
     seen: set[str] = set()

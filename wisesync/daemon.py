@@ -95,6 +95,12 @@ class Service:
     _retention: Any = None
     #: the request log (wisesync.requestlog), recording every API call while the service runs
     request_log: Any = None
+    #: Kafka static membership for the consumer roles (``wisesync run`` turns it on): each
+    #: joins as ``transport.kafka.instance_id``-``role`` (or ``instance_id``-``role`` when
+    #: given), so the same daemon started again after a crash gets its partitions back at once
+    #: instead of after a rebalance (see :meth:`consumer_options`).
+    static_membership: bool = False
+    instance_id: str | None = None
 
     def open(self) -> Service:
         """Connect to the store (migrating it) and the transport; create the topics."""
@@ -132,6 +138,8 @@ class Service:
         """Construct one role object (not started)."""
         common = dict(config=self.config, db=self.db, transport=self.transport, codec=self.codec)
         opts = self.role_options.get(role, {})
+        if role in ("poster", "reporter"):
+            opts = {**opts, "consumer_options": self.consumer_options(role)}
         if role == "poster":
             from wisesync.pipeline.poster import Poster
 
@@ -184,6 +192,24 @@ class Service:
             extractor = Extractor(registry=self.registry, runtime=self.runtime, **common)
             return Scheduler(extractor, self.config)
         raise ValueError(role)
+
+    def consumer_options(self, role: str) -> dict[str, Any]:
+        """The consumer options of ``role``: its ``role_options``, plus with
+        :attr:`static_membership` its instance id (unless the options name one): Kafka's
+        ``group_instance_id``, the embedded transport's ``instance_id`` (the same idea: a
+        member joining under a dead one's id takes its place at once)."""
+        options = dict(self.role_options.get(role, {}).get("consumer_options") or {})
+        instance = self.config.kafka.group_instance_id(role, self.instance_id)
+        if not self.static_membership or instance is None:
+            return options
+        if self.config.transport != "kafka":
+            options.setdefault("instance_id", instance)
+            return options
+        extra = dict(options.get("config") or {})
+        if "group_instance_id" not in extra:
+            extra["group_instance_id"] = instance
+            options["config"] = extra
+        return options
 
     def start(self) -> Service:
         """Start every role in its own thread."""

@@ -130,6 +130,32 @@ def test_sync_all_exits_0_when_everything_posted(stack: Stack, cli: Cli) -> None
     assert not review["errors"]
 
 
+def test_sync_all_wait_ack_waits_until_connectwise_has_every_posted_record(
+    stack: Stack, cli: Cli
+) -> None:
+    """ConnectWise refuses the first two batch creates: without ``--wait-ack`` the review
+    would end while those acknowledgements wait for their retry ("acknowledging in
+    ConnectWise: 2 to go"); with it, sync-all waits for the retry and ends with every posted
+    record batched."""
+    from wisesync.testing.sandbox import Fault
+
+    cw = stack.sandbox("connectwise", CLEAN).app
+    waiting = unposted_total(stack, CLEAN)
+    cw.faults.arm(Fault("status", count=2, method="POST", path=r"/accounting/batches$", status=400))
+    result = cli("sync-all", "--company", CLEAN, "--wait-ack", "--json")
+    assert result.returncode == 0, result.stderr
+    review = json.loads(result.stdout)
+    assert review["summary"]["by_status"] == {"posted": waiting}
+    assert review["summary"]["unacknowledged"] == 0
+    assert review["summary"]["acknowledging"] == {}
+    assert unposted_total(stack, CLEAN) == 0 and len(cw.batches()) == waiting
+    with stack.db.connection() as conn:
+        (retried,) = conn.execute(
+            "SELECT count(*) FROM acknowledgements WHERE company = %s AND tries > 1", (CLEAN,)
+        ).fetchone()
+    assert retried >= 1, "an acknowledgement needed its retry, and sync-all waited for it"
+
+
 def test_sync_all_needs_a_company_when_several_are_configured(stack: Stack, cli: Cli) -> None:
     result = cli("sync-all", "--json")
     assert result.returncode == 2

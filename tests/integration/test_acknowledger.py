@@ -270,3 +270,38 @@ def test_two_acknowledgers_never_acknowledge_the_same_row_twice(db: Database, re
     assert sorted(sent, key=int) == [str(i) for i in range(40)]
     assert all(w.totals.claimed for w in workers)  # both took a share
     assert {v[0] for v in acks(db).values()} == {"done"}
+
+
+@pytest.mark.postgres
+def test_a_pass_leases_a_chunk_for_seconds_sized_to_it_and_a_stop_hands_back_the_rest(
+    db: Database, registry
+) -> None:
+    """A pass leases at most ``claim_limit`` rows, for twice the time they take at the last
+    measured time per record (not 300 s), so a kill -9 hides few rows for seconds; a clean
+    stop ends the pass after the chunk in hand and makes the rest due at once."""
+    report(db, registry, [posted(str(i)) for i in range(12)])
+    FakeSource.delay_s = 0.05
+    ack = acknowledger(db, registry, chunk_size=3, claim_limit=6, min_lease_s=1.0)
+    assert ack.lease_for(6) == pytest.approx(2 * 6 * 0.2)  # before any call: the estimate
+    assert ack.run_once().done == 6
+    assert ack.lease_for(6) < 2 * 6 * 0.2  # measured: ~0.05 s a record
+    assert ack.lease_for(10_000) == ack.lease_s  # capped
+
+    stop = threading.Event()
+    FakeSource.calls = []
+    real = FakeSource.acknowledge
+
+    def stop_after_first(self, company, results):  # type: ignore[no-untyped-def]
+        stop.set()  # SIGTERM arrives while the first chunk is being acknowledged
+        return real(self, company, results)
+
+    FakeSource.acknowledge = stop_after_first  # type: ignore[method-assign]
+    try:
+        stats = ack.run_once(stop)
+    finally:
+        FakeSource.acknowledge = real  # type: ignore[method-assign]
+    assert stats.claimed == 6 and stats.done == 3 and len(FakeSource.calls) == 1
+    left = {sid: v for sid, v in acks(db).items() if v[0] == "pending"}
+    assert len(left) == 3
+    assert all(tries == 0 and wait <= 0.5 for _, _, tries, _, wait in left.values()), left
+    assert acknowledger(db, registry).run_once().done == 3  # the next one takes them at once

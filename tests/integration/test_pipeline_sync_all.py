@@ -201,9 +201,12 @@ def test_second_sync_all_posts_nothing_new(stack: Stack) -> None:
     )
 
 
-def test_sync_all_before_acknowledgement_skips_what_is_already_in_xero(stack: Stack) -> None:
-    """A record posted but not yet batched in ConnectWise is extracted again: the posting
-    journal answers it as ``skipped_already_posted`` without a Xero call, and the
+def test_sync_all_before_acknowledgement_leaves_what_is_in_xero_to_the_acknowledger(
+    stack: Stack,
+) -> None:
+    """A record posted but not yet batched in ConnectWise is still listed as unposted there,
+    but a second sync does not publish it again (the acknowledger owns it): no result, no Xero
+    call, no second acknowledgement row; the review says it is being acknowledged, and the
     acknowledger then batches it once."""
     cw = stack.sandbox("connectwise", COMPANY).app
     xero = stack.sandbox("xero", COMPANY).app
@@ -212,19 +215,23 @@ def test_sync_all_before_acknowledgement_skips_what_is_already_in_xero(stack: St
         posted = {cw_key(r): r.ledger_id for r in first.rows if r.status == "posted"}
         assert posted and not cw.batches()
         documents = xero.documents_count()
+        calls = len(xero.log)
         second = stack.wait(stack.sync(COMPANY), acknowledged=False)
 
-    again = {cw_key(r): r for r in second.rows if r.status == "skipped_already_posted"}
-    assert set(again) == set(posted)
-    assert {k: r.ledger_id for k, r in again.items()} == posted
-    assert all(r.current_status == "skipped_already_posted" for r in again.values())
+    assert second.run is not None and first.run is not None
+    assert sum(second.run.extracted.values()) == sum(first.run.extracted.values()) - len(posted)
+    assert not {cw_key(r) for r in second.rows} & set(posted)
     assert xero.documents_count() == documents == len(posted)
-    assert all(r.api_calls == 0 for r in again.values())  # the journal answered them
+    assert not [m for m, *_ in xero.log[calls:] if m in ("PUT", "POST")]
+    assert "acknowledging in ConnectWise" in first.acknowledging_text()
+    with stack.db.connection() as conn:
+        (acks,) = conn.execute("SELECT count(*) FROM acknowledgements").fetchone()
+    assert acks == len(posted)
 
     with stack.service(roles=("acknowledger",)):
-        from wisesync.pipeline.review import ReviewFilter, load_review, wait_for_run
+        from wisesync.pipeline.review import ReviewFilter, load_review, wait_for_acknowledgements
 
-        assert wait_for_run(stack.db, second.run.run_id, 30, acknowledged=True).complete
+        assert wait_for_acknowledgements(stack.db, first.run.run_id, 30) == {}
         now = load_review(stack.db, ReviewFilter(company=COMPANY))
     assert not now.unacknowledged()
     batched = [rec for b in cw.batches() for rec in b["records"]]

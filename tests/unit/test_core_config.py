@@ -198,6 +198,27 @@ def test_poster_in_flight_is_a_duration_and_optional() -> None:
     assert problems["poster.linger"].message == "unknown setting"
 
 
+def test_kafka_instance_id_names_static_members_per_role_and_is_validated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "web 01.example")
+    default = parse_config({}, environ={}, plugin_check=False).kafka
+    assert default.instance_id == "host"
+    assert default.group_instance_id("poster") == "web-01.example-poster"
+    assert default.group_instance_id("poster", "poster-2") == "poster-2-poster"
+    named = {"transport": {"kafka": {"instance_id": "node-a"}}}
+    assert parse_config(named, environ={}, plugin_check=False).kafka.group_instance_id(
+        "reporter"
+    ) == ("node-a-reporter")
+    off = {"transport": {"kafka": {"instance_id": "off"}}}
+    assert parse_config(off, environ={}, plugin_check=False).kafka.group_instance_id("x") is None
+    problems = by_key(problems_of({"transport": {"kafka": {"instance_id": "a b/c"}}}))
+    assert "group.instance.id" in problems["transport.kafka.instance_id"].message
+    assert '"host"' in problems["transport.kafka.instance_id"].hint
+
+
 def test_env_override_of_a_wrong_type_is_a_problem() -> None:
     problems = by_key(problems_of({}, {"WISESYNC_TRANSPORT__KAFKA__PARTITIONS": '"many"'}))
     assert "expected a whole number" in problems["transport.kafka.partitions"].message

@@ -249,3 +249,18 @@ def test_filter_describes_itself() -> None:
     flt = ReviewFilter(company="acme", statuses=("failed",), codes=("GL_MAPPING_MISSING",))
     assert flt.describe() == "company acme · status failed · code GL_MAPPING_MISSING"
     assert ReviewFilter().describe() == "all records"
+
+
+def test_the_review_says_how_many_acknowledgements_are_still_to_go(review: Review) -> None:
+    """Posted records still waiting to be marked posted at the source are counted per source,
+    in the summary (the console's read model) and in the people output."""
+    untried = AckState(1, 0, 0, None, T0, None)
+    rows = [*review.rows, row("8", ack=untried), row("9", ack=AckState(0, 1, 1, None, T0, "b1"))]
+    busy = Review(review.filter, rows, run=review.run)
+    assert busy.acknowledging() == {"connectwise": 2}
+    assert busy.summary()["acknowledging"] == {"connectwise": 2}
+    assert busy.acknowledging_text() == "acknowledging in ConnectWise: 2 to go"
+    assert "acknowledging in ConnectWise: 2 to go" in _render(busy)
+    done = Review(review.filter, [row("10", ack=AckState(0, 1, 1, None, T0, "b2"))])
+    assert done.acknowledging() == {} and done.acknowledging_text() == ""
+    assert "acknowledging" not in _render(done)

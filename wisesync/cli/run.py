@@ -31,6 +31,14 @@ from wisesync.cli.context import AppContext, pass_app
     help="Port for /metrics, /healthz and /readyz (default: metrics_port from the "
     "config; 0 disables).",
 )
+@click.option(
+    "--instance-id",
+    default=None,
+    metavar="ID",
+    help="This process's name in its Kafka consumer groups (static membership; default: "
+    "transport.kafka.instance_id, i.e. the host name). Give each process that runs the same "
+    "role on one host its own, e.g. --instance-id poster-2.",
+)
 @pass_app
 def run_cmd(
     app: AppContext,
@@ -38,6 +46,7 @@ def run_cmd(
     console_host: str,
     console_port: int,
     metrics_port: int | None,
+    instance_id: str | None,
 ) -> None:
     """Run the service until SIGTERM or Ctrl-C.
 
@@ -46,13 +55,30 @@ def run_cmd(
     more poster processes with `--role poster`: they share the consumer group,
     and each partition (a set of companies) is posted by one process at a time.
     On SIGTERM every role finishes the batch in hand, commits and exits 0.
+
+    \b
+    On Kafka each process joins its groups as a static member named after the
+    host (transport.kafka.instance_id): started again after a crash, it takes
+    its partitions back at once. A second poster on the same host:
+      wisesync run --role poster --instance-id poster-2
     """
+    from wisesync.config import valid_instance_id
     from wisesync.daemon import Service, parse_roles
 
+    if instance_id is not None and not valid_instance_id(instance_id):
+        raise click.BadParameter(
+            f"{instance_id!r}: use 1-200 letters, digits, '.', '_' or '-'",
+            param_hint="--instance-id",
+        )
     config = app.config
     wanted = parse_roles(roles)
     with_console = "console" in wanted
-    service = Service(config, roles=tuple(r for r in wanted if r != "console"))
+    service = Service(
+        config,
+        roles=tuple(r for r in wanted if r != "console"),
+        static_membership=True,
+        instance_id=instance_id,
+    )
     port = config.metrics_port if metrics_port is None else metrics_port
     server = None
     if port:

@@ -115,6 +115,12 @@ def progress_bar(console: Console) -> Progress:
     show_default=True,
     help="Seconds to wait for the results.",
 )
+@click.option(
+    "--wait-ack",
+    is_flag=True,
+    help="After the results, also wait (within --timeout) until every posted record is "
+    "marked posted in the source (e.g. batched in ConnectWise), then print the review.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
 @pass_app
 def sync_all(
@@ -123,6 +129,7 @@ def sync_all(
     types: tuple[str, ...],
     wait: bool,
     timeout: float,
+    wait_ack: bool,
     as_json: bool,
 ) -> None:
     """Post every unposted record of one company, then review the results.
@@ -138,7 +145,13 @@ def sync_all(
       wisesync options set --company acme sync_all=on
 
     \b
-    Exit codes: 0 every record posted, 1 some did not, 2 usage or configuration error.
+    The review says "acknowledging in ConnectWise: N to go" while posted records
+    are still being marked posted in the source; to wait for that too:
+      wisesync sync-all --company acme --wait-ack
+
+    \b
+    Exit codes: 0 every record posted (and with --wait-ack acknowledged),
+    1 some did not, 2 usage or configuration error.
     """
     from wisesync.cli.admin import _who
     from wisesync.errors import WisesyncError
@@ -162,6 +175,7 @@ def sync_all(
     record_types = [RecordType(t) for t in types] if types else list(target.record_types)
     trigger = Trigger.SYNC_TYPE if types else Trigger.SYNC_ALL
     run_id, published, failure = new_id(), [0], None
+    started = time.monotonic()
     with pipeline_running(app, db) as transport:
         extractor = Extractor(config=app.config, registry=registry(), db=db, transport=transport)
         with progress_bar(console) as progress:
@@ -215,6 +229,10 @@ def sync_all(
                 lambda p: progress.update(task, completed=p.done),
                 acknowledged=True,
             )
+        to_go: dict[str, int] = {}
+        if wait_ack and result.complete:
+            left = timeout - (time.monotonic() - started)
+            to_go = _wait_ack(db, run_id, max(0.0, left), console)
     review = load_review(db, ReviewFilter(run_id=run_id))
     if as_json:
         print_json(review.to_json())
@@ -228,7 +246,42 @@ def sync_all(
             err=True,
         )
         sys.exit(1)
+    if to_go:
+        click.secho(
+            f"timed out after {timeout:g}s with "
+            + "; ".join(f"{n} acknowledgement(s) in {s} to go" for s, n in to_go.items())
+            + f"; `wisesync results --run {run_id}` shows them later",
+            fg="yellow",
+            err=True,
+        )
+        sys.exit(1)
     sys.exit(1 if failure is not None else review.exit_code())
+
+
+def _wait_ack(db: Database, run_id: str, timeout: float, console: Console) -> dict[str, int]:
+    """``--wait-ack``: wait for the run's acknowledgements at the source, with a progress bar
+    ("acknowledging in ConnectWise"). Returns what is still to go after ``timeout``."""
+    from wisesync.pipeline.review import (
+        acknowledgements_to_go,
+        source_label,
+        wait_for_acknowledgements,
+    )
+
+    with db.connection() as conn:
+        first = acknowledgements_to_go(conn, run_id)
+        conn.rollback()
+    if not first:
+        return {}
+    total = sum(first.values())
+    names = ", ".join(source_label(s) for s in sorted(first))
+    with progress_bar(console) as progress:
+        task = progress.add_task(f"acknowledging in {names}", total=total)
+        return wait_for_acknowledgements(
+            db,
+            run_id,
+            timeout,
+            lambda to_go: progress.update(task, completed=total - sum(to_go.values())),
+        )
 
 
 COMMANDS = [sync_all]

@@ -6,8 +6,10 @@ The reporter queues one ``pending`` row in ``acknowledgements`` for every new ``
 The acknowledger works the rows that are due:
 
 1. it leases up to ``claim_limit`` due rows (``FOR UPDATE SKIP LOCKED``, then pushes their
-   ``next_attempt_at`` ``lease_s`` ahead and commits), so several processes can share the
-   queue and a crash mid-call only delays a retry;
+   ``next_attempt_at`` ahead by a lease sized to the work: twice their records at the
+   observed time per record, at most ``lease_s``; and commits), so several processes can share the
+   queue and a crash mid-call delays a retry by seconds, not minutes; a clean stop (SIGTERM)
+   ends the pass after the chunk in hand and hands the rest back at once;
 2. groups them by (company, source) and, per record, keeps the newest result (older pending
    rows of the same record are settled with it);
 3. calls ``source.acknowledge(company, results)`` in chunks of ``chunk_size``, sorted by
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +42,9 @@ from wisesync.requestlog.context import request_context
 from wisesync.store.db import Database
 
 log = logging.getLogger(__name__)
+
+#: Recent per-record ``acknowledge`` times kept for sizing leases (:meth:`Acknowledger.lease_for`).
+CALL_SAMPLES = 20
 
 
 @dataclass(slots=True)
@@ -88,7 +94,11 @@ class Acknowledger:
         chunk_size: most results per ``acknowledge`` call.
         claim_limit: most rows leased per :meth:`run_once`.
         base_delay_s / max_delay_s: exponential backoff after a failure (cap 1 hour).
-        lease_s: how long leased rows stay invisible to other acknowledgers.
+        lease_s: the longest leased rows stay invisible to other acknowledgers; the lease
+            is sized to the rows leased (:meth:`lease_for`), at least ``min_lease_s``.
+        min_lease_s: the shortest lease (capped by ``lease_s``).
+        record_estimate_s: the time ``acknowledge`` is assumed to take per record until a
+            call was timed (then: the slowest per-record time of the recent calls).
         idle_s: how long :meth:`run` sleeps when nothing was due.
         metrics: a :class:`wisesync.observability.Metrics` (optional).
     """
@@ -101,11 +111,13 @@ class Acknowledger:
         codec: Codec | None = None,
         runtime: PluginRuntime | None = None,
         *,
-        chunk_size: int = 100,
-        claim_limit: int = 1000,
+        chunk_size: int = 50,
+        claim_limit: int = 50,
         base_delay_s: float = 10.0,
         max_delay_s: float = 3600.0,
         lease_s: float = 300.0,
+        min_lease_s: float = 5.0,
+        record_estimate_s: float = 0.2,
         idle_s: float = 2.0,
         metrics: Any = None,
     ):
@@ -119,6 +131,9 @@ class Acknowledger:
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.lease_s = lease_s
+        self.min_lease_s = min_lease_s
+        self.record_estimate_s = record_estimate_s
+        self._call_times: list[float] = []
         self.idle_s = idle_s
         self.metrics = metrics
         self.totals = AckStats()
@@ -130,25 +145,55 @@ class Acknowledger:
         """Work the queue until ``stop`` is set; sleeps ``idle_s`` when nothing was due."""
         while not stop.is_set():
             try:
-                stats = self.run_once()
+                stats = self.run_once(stop)
             except Exception:
                 log.exception("acknowledger pass failed; retrying in %ss", self.idle_s)
                 stats = AckStats()
             if not stats.claimed:
                 stop.wait(self.idle_s)
 
-    def run_once(self) -> AckStats:
-        """Lease the due rows, acknowledge them, record the outcomes. Returns what it did."""
+    def run_once(self, stop: threading.Event | None = None) -> AckStats:
+        """Lease the due rows, acknowledge them, record the outcomes. Returns what it did.
+
+        When ``stop`` is set meanwhile, the pass ends after the chunk in hand and the rows
+        not yet worked are due again at once (:meth:`release`), for whoever runs next."""
         stats = AckStats()
         rows = self._claim()
         stats.claimed = len(rows)
         groups: dict[tuple[str, str], list[_Row]] = defaultdict(list)
         for row in rows:
             groups[(row.company, row.source)].append(row)
-        for (company_key, source_name), group in groups.items():
-            self._work_group(company_key, source_name, group, stats)
+        worked: set[str] = set()
+        try:
+            for (company_key, source_name), group in groups.items():
+                self._work_group(company_key, source_name, group, stats, stop, worked)
+                if stop is not None and stop.is_set():
+                    break
+        finally:
+            left = [r.result_id for r in rows if r.result_id not in worked]
+            if left and stop is not None and stop.is_set():
+                self.release(left)
         self.totals.add(stats)
         return stats
+
+    def lease_for(self, rows: int) -> float:
+        """Seconds to lease ``rows`` rows for: twice the time acknowledging them takes (at the
+        slowest recent per-record time), between ``min_lease_s`` and ``lease_s``. A pass
+        leases at most ``claim_limit`` rows, so a process killed mid-pass hides few rows,
+        for seconds."""
+        wanted = 2.0 * max(1, rows) * max(self._call_times or [self.record_estimate_s])
+        return min(self.lease_s, max(self.min_lease_s, wanted))
+
+    def release(self, result_ids: list[str]) -> None:
+        """Make the leased rows ``result_ids`` (still pending) due now: a clean stop hands
+        them to the next acknowledger without making it wait out the lease."""
+        with self.db.connection() as conn:
+            conn.execute(
+                "UPDATE acknowledgements SET next_attempt_at = now() "
+                "WHERE result_id = ANY(%s) AND state = 'pending'",
+                (result_ids,),
+            )
+        log.info("acknowledger stopping: %d leased acknowledgement(s) released", len(result_ids))
 
     def close(self) -> None:
         """Nothing to release (connections are pooled); present for symmetry with the roles."""
@@ -156,8 +201,15 @@ class Acknowledger:
     # --- one (company, source) -------------------------------------------------------
 
     def _work_group(
-        self, company_key: str, source_name: str, rows: list[_Row], stats: AckStats
+        self,
+        company_key: str,
+        source_name: str,
+        rows: list[_Row],
+        stats: AckStats,
+        stop: threading.Event | None = None,
+        worked: set[str] | None = None,
     ) -> None:
+        worked = set() if worked is None else worked
         by_record: dict[tuple[str, str], list[_Row]] = defaultdict(list)
         for row in rows:
             by_record[(row.record_type, row.source_id)].append(row)
@@ -171,12 +223,16 @@ class Acknowledger:
             source = self.source(source_name)
         except ConfigError as exc:
             self._fail(rows, f"cannot acknowledge: {exc}", stats)
+            worked.update(r.result_id for r in rows)
             return
         for i in range(0, len(leaders), self.chunk_size):
+            if stop is not None and stop.is_set():
+                return
             chunk = leaders[i : i + self.chunk_size]
             members = [
                 r for leader in chunk for r in by_record[(leader.record_type, leader.source_id)]
             ]
+            worked.update(r.result_id for r in members)
             outcomes = self._call(source, company, chunk, stats)
             if isinstance(outcomes, str):
                 self._fail(members, outcomes, stats)
@@ -207,10 +263,13 @@ class Acknowledger:
     ) -> dict[str, AckOutcome] | str:
         """Outcomes by result id, or the error text when the call raised."""
         stats.calls += 1
+        started = time.monotonic()
         try:
             results = [r.result for r in chunk]
             with request_context(company.key, source.name, events=results):
                 outcomes = source.acknowledge(company, results)
+            per_record = (time.monotonic() - started) / max(1, len(chunk))
+            self._call_times = [*self._call_times, per_record][-CALL_SAMPLES:]
         except Exception as exc:  # a plugin failure must not stop the queue
             log.warning(
                 "%s acknowledge for %s failed (%d records): %s: %s",
@@ -233,6 +292,13 @@ class Acknowledger:
 
     def _claim(self) -> list[_Row]:
         with self.db.connection() as conn:
+            (due,) = conn.execute(
+                """SELECT count(*) FROM (SELECT 1 FROM acknowledgements
+                    WHERE state = 'pending' AND next_attempt_at <= now() LIMIT %s) d""",
+                (self.claim_limit,),
+            ).fetchone()
+            if not due:
+                return []
             rows = conn.execute(
                 """UPDATE acknowledgements a
                       SET next_attempt_at = now() + make_interval(secs => %s)
@@ -244,7 +310,7 @@ class Acknowledger:
                              FOR UPDATE SKIP LOCKED)
                 RETURNING a.result_id, a.company, a.source, a.record_type, a.source_id,
                           a.result, a.tries""",
-                (self.lease_s, self.claim_limit),
+                (self.lease_for(int(due)), self.claim_limit),
             ).fetchall()
         out = []
         for rid, company, source, rtype, sid, data, tries in rows:

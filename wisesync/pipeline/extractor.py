@@ -14,7 +14,7 @@ import threading
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 
 from wisesync.config import AppConfig, CompanyConfig
@@ -31,14 +31,20 @@ from wisesync.events.models import (
     utcnow,
 )
 from wisesync.messages import message
+from wisesync.pipeline.journal import Journal
 from wisesync.plugins import Registry
 from wisesync.protocols import Held, PluginRuntime, Source
 from wisesync.requestlog.context import request_context
 from wisesync.store.db import Database
 from wisesync.store.options import OptionsStore
+from wisesync.store.state import plugin_state
 from wisesync.transport.base import Producer, Transport
 
 log = logging.getLogger(__name__)
+
+
+#: Records checked against the posting journal at a time (see :meth:`Extractor._unowned`).
+CHECK_BATCH = 200
 
 
 class SyncInProgress(WisesyncError):
@@ -67,6 +73,9 @@ class Extractor:
         self._producer = producer or transport.producer()
         self.topics = config.topics
         self._sources: dict[str, Source] = {}
+        self._journal = Journal(db)
+        #: records left to the acknowledger (:meth:`_unowned`), by run id
+        self.skipped_awaiting_ack: dict[str, int] = {}
 
     def source(self, name: str) -> Source:
         """The instance of source ``name``."""
@@ -119,7 +128,10 @@ class Extractor:
                         if not ids:
                             continue
                     with request_context(company.key, source_name, run_id=run.run_id):
-                        for item in source.extract(company, wanted, since, ids):
+                        items = source.extract(company, wanted, since, ids)
+                        if trigger is not Trigger.REPLAY:
+                            items = self._unowned(items, run)
+                        for item in items:
                             self._publish(run, item, attempts or {})
                             if on_record is not None:
                                 on_record(item)
@@ -136,6 +148,41 @@ class Extractor:
                 )
                 self._producer.flush()
         return run
+
+    def _unowned(
+        self, items: Iterable[RecordEvent | Held], run: SyncRun
+    ) -> Iterator[RecordEvent | Held]:
+        """``items`` without the records the acknowledger owns: posted with the same content
+        and not yet marked posted at the source (they are unposted there until then, so
+        every sync would publish them again; under a crash loop that cost one result, one
+        acknowledgement row and one source look-up per record per restart). Checked in
+        batches of :data:`CHECK_BATCH`; held items pass straight through."""
+        batch: list[RecordEvent] = []
+
+        def drain() -> Iterator[RecordEvent]:
+            owned = self._journal.awaiting_acknowledgement(batch)
+            if owned:
+                self.skipped_awaiting_ack[run.run_id] = self.skipped_awaiting_ack.get(
+                    run.run_id, 0
+                ) + len(owned)
+                log.info(
+                    "%s: %d record(s) already posted and awaiting acknowledgement at the "
+                    "source are left to the acknowledger, not published again",
+                    run.company,
+                    len(owned),
+                )
+            yield from (e for e in batch if e.identity not in owned)
+            batch.clear()
+
+        for item in items:
+            if isinstance(item, Held):
+                yield item
+                continue
+            batch.append(item)
+            if len(batch) >= CHECK_BATCH:
+                yield from drain()
+        if batch:
+            yield from drain()
 
     def _publish(
         self, run: SyncRun, item: RecordEvent | Held, attempts: dict[tuple[str, str], int]
@@ -211,29 +258,62 @@ class _AdvisoryTryLock:
 
 
 class Scheduler:
-    """Runs each enabled company's sync every ``interval_seconds`` (the daemon's extractor)."""
+    """Runs each enabled company's sync every ``interval_seconds`` (the daemon's extractor).
+
+    When a company was last synced is kept in Postgres (``plugin_state``, plugin
+    ``wisesync.schedule``, key ``last_sync_at``, stored when a sync has published its
+    manifest), so the schedule survives restarts: a daemon started again does not sync a
+    company whose interval has not run out since. A sync a crash cut short stores nothing,
+    so the next start syncs the company again.
+    """
+
+    #: The ``plugin_state`` name the schedule keeps its last-run times under.
+    STATE = "wisesync.schedule"
+    KEY = "last_sync_at"
 
     def __init__(self, extractor: Extractor, config: AppConfig):
         self.extractor = extractor
         self.config = config
         self._next: dict[str, float] = {}
+        self._state = plugin_state(extractor.db, self.STATE)
+
+    def due_in(self, company: CompanyConfig) -> float:
+        """Seconds until ``company`` is due by its stored last sync (0: due now)."""
+        stored = self._state.get(company.key, self.KEY)
+        if not stored:
+            return 0.0
+        try:
+            last = datetime.fromisoformat(stored)
+        except ValueError:
+            log.warning("ignoring an unreadable last sync time of %s: %r", company.key, stored)
+            return 0.0
+        elapsed = (utcnow() - last).total_seconds()
+        return max(0.0, company.interval_seconds - max(0.0, elapsed))
 
     def tick(self, now: float | None = None) -> list[SyncRun]:
         """Run every company whose time has come; returns the runs started."""
         now = time.monotonic() if now is None else now
         runs = []
         for company in self.config.companies:
-            if not company.enabled or now < self._next.get(company.key, 0.0):
+            if not company.enabled:
+                continue
+            if company.key not in self._next:  # first look: the stored schedule decides
+                self._next[company.key] = now + self.due_in(company)
+            if now < self._next[company.key]:
                 continue
             self._next[company.key] = now + company.interval_seconds
             try:
-                runs.append(
-                    self.extractor.sync(company, trigger=Trigger.SCHEDULE, requested_by="schedule")
+                run = self.extractor.sync(
+                    company, trigger=Trigger.SCHEDULE, requested_by="schedule"
                 )
             except SyncInProgress as exc:
                 log.info("%s", exc)
+                continue
             except WisesyncError as exc:
                 log.error("scheduled sync of %s failed: %s", company.key, exc)
+                continue
+            self._state.set(company.key, self.KEY, run.started_at.isoformat())
+            runs.append(run)
         return runs
 
     def run(self, stop: threading.Event) -> None:

@@ -25,8 +25,9 @@ close that window:
   chunk's claims with the send time, and raises :class:`PostingLockLost` when
   that session is gone, so a poster that lost its lock sends nothing more;
 * the next poster asks the ledger about a ``claimed`` record only once the claim
-  is older than the target's ``in_flight_s`` (:meth:`Journal.in_flight_wait`),
-  by which time any write sent under it has landed or never will.
+  is older than the target's ``in_flight_s`` (:meth:`Journal.in_flight`), by which
+  time any write sent under it has landed or never will. Meanwhile only those records
+  wait (the poster sets them aside until then); the company's other records are posted.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import psycopg
@@ -146,6 +148,21 @@ class Journal:
             ).fetchone()
         return max(0.0, float(wait))
 
+    def in_flight(self, records: list[RecordEvent], in_flight_s: float) -> dict[Identity, datetime]:
+        """The ``claimed`` rows of ``records`` younger than ``in_flight_s`` (a write sent under
+        them may still land), each with the time it stops being in flight (database clock)."""
+        if not records:
+            return {}
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT company, target, record_type, source_id,"
+                " claimed_at + make_interval(secs => %s) FROM posting_journal "
+                + _CLAIMED_ROWS
+                + " AND claimed_at + make_interval(secs => %s) > now()",
+                (float(in_flight_s), *_chunk_keys(records), float(in_flight_s)),
+            ).fetchall()
+        return {tuple(r[:4]): r[4] for r in rows}
+
     def read(self, records: Iterable[RecordEvent]) -> dict[Identity, JournalEntry]:
         """The journal rows of ``records``, by identity (absent = never claimed)."""
         ids = [r.identity for r in records]
@@ -255,6 +272,38 @@ class Journal:
                    WHERE j.state <> 'posted' OR EXCLUDED.state = 'posted'""",
                 params,
             )
+
+    def awaiting_acknowledgement(self, records: Iterable[RecordEvent]) -> set[Identity]:
+        """The identities of ``records`` posted with this very content (``content_hash``)
+        that their source has not acknowledged yet: the acknowledgement is pending, or not
+        queued yet (the posted result is on its way to the reporter, which queues it). The
+        acknowledger owns them, and publishing them again would only cost a journal read, a
+        result and another acknowledgement row each (see
+        :class:`wisesync.pipeline.extractor.Extractor`). A record acknowledged before and
+        listed as unposted again (its batch was deleted at the source) is not among them."""
+        records = [r for r in records if r.content_hash]
+        if not records:
+            return set()
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                """SELECT j.company, j.target, j.record_type, j.source_id
+                   FROM posting_journal j
+                   JOIN unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+                        AS k(company, target, record_type, source_id, content_hash)
+                     USING (company, target, record_type, source_id, content_hash)
+                   WHERE j.state = 'posted' AND NOT EXISTS (
+                         SELECT 1 FROM acknowledgements a
+                          WHERE a.state = 'done' AND a.company = j.company
+                            AND a.record_type = j.record_type AND a.source_id = j.source_id)""",
+                [
+                    [r.company for r in records],
+                    [r.target for r in records],
+                    [str(r.record_type) for r in records],
+                    [r.source_id for r in records],
+                    [r.content_hash for r in records],
+                ],
+            ).fetchall()
+        return {tuple(r) for r in rows}
 
     def state_counts(self, company: str | None = None) -> dict[str, int]:
         """How many rows are in each state (for metrics and tests)."""

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,15 @@ from wisesync.errors import (
 )
 from wisesync.events.codec import Codec
 from wisesync.events.errors import EventDecodeError
-from wisesync.events.models import DeadLetter, PostingResult, RecordEvent, Status, Trigger
+from wisesync.events.models import (
+    DeadLetter,
+    PostingResult,
+    RecordEvent,
+    Status,
+    Trigger,
+    new_id,
+    utcnow,
+)
 from wisesync.messages import Message, Severity, has_errors, message
 from wisesync.pipeline.journal import FAILED, POSTED, Journal, PostingLockLost
 from wisesync.pipeline.outcomes import failed, merge_messages, result_for
@@ -77,6 +85,10 @@ def _crash_spec(value: str | None) -> tuple[str, int] | None:
     return point, int(nth or 1)
 
 
+#: The ``parked_records.reason`` of records set aside while a write may be in flight.
+IN_FLIGHT = "in flight"
+
+
 @dataclass
 class PosterStats:
     """Counters a poster keeps (exported as metrics, read by tests and benchmarks)."""
@@ -86,6 +98,7 @@ class PosterStats:
     reemitted: int = 0
     reconciled: int = 0
     parked: int = 0
+    set_aside: int = 0
     batches: int = 0
 
     def count(self, result: PostingResult) -> None:
@@ -161,6 +174,9 @@ class Poster:
         )
         self._stats_lock = threading.Lock()
         self._paused: dict[tuple[str, str], datetime] = {}
+        #: records this poster claimed and has not recorded an outcome for yet: a claim of
+        #: its own is waited out here, another poster's set aside (_set_aside_in_flight)
+        self._claimed_here: set[tuple] = set()
         self._consumer_options = consumer_options or {}
         self._consumer = None
         self._producer = transport.producer()
@@ -413,7 +429,12 @@ class Poster:
         candidates: list[RecordEvent] = []
         for event in chunk:
             entry = entries.get(event.identity)
-            if entry is None or (entry.state == FAILED and entry.record_event_id != event.event_id):
+            repeat = self._repeated_failure(event, entry)
+            if repeat is not None:
+                done.append((event, repeat))
+            elif entry is None or (
+                entry.state == FAILED and entry.record_event_id != event.event_id
+            ):
                 candidates.append(event)
             elif (
                 entry.record_event_id == event.event_id
@@ -429,7 +450,7 @@ class Poster:
             ctx = self.pool.context(company, target)
             calls_before = ctx.limiter.thread_calls()
             if reconcile:
-                self._await_in_flight(company, target, reconcile)
+                reconcile = self._set_aside_in_flight(company, target, reconcile)
             found = self._reconcile(target, ctx, reconcile) if reconcile else {}
             for event in reconcile:
                 if event.source_id in found:
@@ -446,6 +467,8 @@ class Poster:
                     warnings[event.event_id] = msgs
             claimed = self.journal.claim(to_post)
             if claimed:
+                with self._stats_lock:
+                    self._claimed_here.update(claimed)
                 self._crash_point("after_claim")
             lost = [e for e in to_post if e.identity not in claimed]
             if lost:  # another poster posted them meanwhile
@@ -464,27 +487,97 @@ class Poster:
             self.stats.batches += 1
         self._finish(company, done)
 
-    def _await_in_flight(
+    def _repeated_failure(self, event: RecordEvent, entry: Any) -> PostingResult | None:
+        """The stored failure of ``event``'s record when another copy of it, with the same
+        content and of the same run, already failed (a redelivery): answered again, no
+        ledger call. None when the record must go through the journal as usual."""
+        if (
+            entry is None
+            or entry.state != FAILED
+            or entry.record_event_id == event.event_id
+            or entry.content_hash != event.content_hash
+            or not entry.last_result
+        ):
+            return None
+        stored = self.codec.decode(entry.last_result)
+        if not isinstance(stored, PostingResult) or stored.run_id != event.run_id:
+            return None
+        with self._stats_lock:
+            self.stats.reemitted += 1
+        return replace(
+            stored,
+            record_event_id=event.event_id,
+            result_id=new_id(),
+            attempt=event.attempt,
+            api_calls=0,
+            finished_at=utcnow(),
+        )
+
+    def _set_aside_in_flight(
         self, company: CompanyConfig, target: Target, events: list[RecordEvent]
-    ) -> None:
-        """Wait until no write made under the claims of ``events`` can still land at the
-        ledger, so :meth:`_reconcile` sees everything a dead or fenced poster sent."""
+    ) -> list[RecordEvent]:
+        """Of the ``claimed`` ``events``, those a write made under their claim can no longer
+        reach the ledger after (:meth:`_reconcile` then sees everything a dead or fenced poster
+        sent). Claims of another poster (a dead predecessor) younger than ``in_flight_s`` are
+        set aside in ``parked_records`` until then and published again (:meth:`release_parked`):
+        they do not hold up the company's other records, and their offsets are committed
+        meanwhile. This poster's own young claims (a retried or bisected chunk) are waited out
+        here, so the chunk is answered in this very handling."""
         in_flight_s = (
             self.in_flight_s if self.in_flight_s is not None else target.limits.in_flight_s
         )
-        wait = self.journal.in_flight_wait(events, in_flight_s)
-        if wait > 0:
+        young = self.journal.in_flight(events, in_flight_s)
+        if not young:
+            return events
+        with self._stats_lock:
+            ours = [e for e in events if e.identity in young and e.identity in self._claimed_here]
+        if ours:
+            # claimed by this poster moments ago (a retry, a bisected chunk): its own write
+            # may still land; waiting here keeps the chunk's answer in this handling
+            wait = self.journal.in_flight_wait(ours, in_flight_s)
             log.warning(
-                "%s: %d record(s) of %s were claimed %.0f s ago and a write may still be on its "
-                "way to %s; looking them up in %.1f s",
+                "%s: a write of %d record(s) of %s may still be on its way to %s; looking "
+                "them up in %.1f s",
                 target.name,
-                len(events),
+                len(ours),
                 company.key,
-                in_flight_s - wait,
                 target.name,
                 wait,
             )
             time.sleep(wait)
+        own = {e.event_id for e in ours}
+        later = [e for e in events if e.identity in young and e.event_id not in own]
+        if not later:
+            return events
+        until = max(young[e.identity] for e in later)
+        log.warning(
+            "%s: %d record(s) of %s were claimed less than %.0f s ago and a write may still be "
+            "on its way to %s; looking them up after %s UTC, posting the others now",
+            target.name,
+            len(later),
+            company.key,
+            in_flight_s,
+            target.name,
+            f"{until:%H:%M:%S}",
+        )
+        self._set_aside(later, young)
+        aside = {e.event_id for e in later}
+        return [e for e in events if e.event_id not in aside]
+
+    def _set_aside(self, events: list[RecordEvent], until: dict[tuple, datetime]) -> None:
+        """Store ``events`` in ``parked_records`` until their time (no result: they are
+        answered when posted)."""
+        with self.db.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO parked_records (company, target, not_before, reason, event) "
+                "VALUES (%s,%s,%s,%s,%s)",
+                [
+                    (e.company, e.target, until[e.identity], IN_FLIGHT, self.codec.encode(e))
+                    for e in events
+                ],
+            )
+        with self._stats_lock:
+            self.stats.set_aside += len(events)
 
     def _reconcile(
         self, target: Target, ctx: TargetContext, events: list[RecordEvent]
@@ -586,6 +679,8 @@ class Poster:
         """Record outcomes in the journal, then emit the results."""
         encoded = [(event, result, self.codec.encode(result)) for event, result in done]
         self.journal.record(encoded)
+        with self._stats_lock:
+            self._claimed_here.difference_update(event.identity for event, _ in done)
         if encoded:
             self._crash_point("after_record")
         for _, result, data in encoded:
@@ -661,10 +756,11 @@ class Poster:
                 """DELETE FROM parked_records WHERE id IN (
                        SELECT id FROM parked_records WHERE not_before <= now()
                        ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
-                   RETURNING company, target, event"""
+                   RETURNING company, target, event, reason"""
             ).fetchall()
-            for company, target, event in rows:
-                self._paused.pop((company, target), None)
+            for company, target, event, reason in rows:
+                if reason != IN_FLIGHT:  # a daily limit's parking ended
+                    self._paused.pop((company, target), None)
                 self._producer.send(self.topics.records, company.encode(), bytes(event))
             self._producer.flush()
         return len(rows)

@@ -12,7 +12,7 @@ One review row is one record:
 * without: the record's latest state (``records``), optionally since a time.
 
 Posted records whose acknowledgement at the source is still pending are counted as "not
-yet acknowledged"; once the source has failed or refused at least once they also carry a
+yet acknowledged" and summed up as "acknowledging in ConnectWise: N to go"; once the source has failed or refused at least once they also carry a
 synthetic ``ACKNOWLEDGE_PENDING`` warning with the last error (``codes=("ACKNOWLEDGE_PENDING",)``
 selects every record still pending, tried or not). Dead letters in scope (messages that
 never got a result) are listed after the warnings and count as not posted.
@@ -31,11 +31,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from wisesync.events.models import RecordType, Status
 from wisesync.messages import CATALOG, Severity
 from wisesync.store.db import Database
+
+_T = TypeVar("_T")
 
 #: Statuses in the order the review shows them.
 STATUSES: tuple[str, ...] = (
@@ -363,6 +365,21 @@ class Review:
         """Records in the ledger whose acknowledgement at the source is still pending."""
         return [r for r in self.rows if r.ack is not None and r.ack.pending]
 
+    def acknowledging(self) -> dict[str, int]:
+        """``{source: n}``: records shown whose acknowledgement at their source is still to
+        come (the acknowledger works them; tried and refused ones included)."""
+        out: dict[str, int] = {}
+        for row in self.unacknowledged():
+            out[row.source] = out.get(row.source, 0) + 1
+        return out
+
+    def acknowledging_text(self) -> str:
+        """``acknowledging in ConnectWise: N to go`` per source ("" when nothing is owed)."""
+        return "; ".join(
+            f"acknowledging in {source_label(source)}: {n} to go"
+            for source, n in sorted(self.acknowledging().items())
+        )
+
     def unanswered_dead_letters(self) -> list[DeadLetterRow]:
         """Dead letters no result accounts for (the record has no row in the review)."""
         return [d for d in self.dead_letters if not d.answered]
@@ -390,6 +407,7 @@ class Review:
             "errors": len(self.errors()),
             "warnings": len(self.warnings()),
             "unacknowledged": len(self.unacknowledged()),
+            "acknowledging": self.acknowledging(),
             "dead_letters": len(self.dead_letters),
             "missing_results": self.missing,
             "all_posted": self.all_posted,
@@ -608,6 +626,15 @@ def status_counts(db: Database, flt: ReviewFilter) -> dict[str, dict[str, int]]:
     return load_review(db, flt).counts()
 
 
+#: How the review names a source plugin (others: the plugin name).
+SOURCE_LABELS = {"connectwise": "ConnectWise", "xero": "Xero", "qbo": "QuickBooks Online"}
+
+
+def source_label(source: str) -> str:
+    """The display name of source plugin ``source``."""
+    return SOURCE_LABELS.get(source, source)
+
+
 # --- waiting for a run --------------------------------------------------------------------
 
 
@@ -690,19 +717,72 @@ def wait_for_run(
     ACKNOWLEDGE_PENDING only for real failures). ``progress_cb`` gets the progress whenever
     it changes. Returns the last progress: check ``.complete`` (False on timeout).
     """
+    return _poll(
+        db,
+        lambda conn: run_progress(conn, run_id),
+        lambda p: p.complete and (not acknowledged or p.acks_untried == 0),
+        timeout,
+        progress_cb,
+        poll_s,
+    )
+
+
+def _poll(
+    db: Database,
+    read: Callable[[Any], _T],
+    done: Callable[[_T], bool],
+    timeout: float,
+    progress_cb: Callable[[_T], None] | None,
+    poll_s: float,
+) -> _T:
+    """Read ``read(conn)`` every ``poll_s`` until ``done`` says so or ``timeout`` passes;
+    ``progress_cb`` gets each new value. Returns the last value read."""
     deadline = time.monotonic() + timeout
-    last: RunProgress | None = None
+    last: _T | None = None
     while True:
         with db.connection() as conn:
-            progress = run_progress(conn, run_id)
+            value = read(conn)
             conn.rollback()
-        if progress_cb is not None and progress != last:
-            progress_cb(progress)
-        last = progress
-        done = progress.complete and (not acknowledged or progress.acks_untried == 0)
-        if done or time.monotonic() >= deadline:
-            return progress
+        if progress_cb is not None and value != last:
+            progress_cb(value)
+        last = value
+        if done(value) or time.monotonic() >= deadline:
+            return value
         time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+
+
+def acknowledgements_to_go(conn: Any, run_id: str) -> dict[str, int]:
+    """``{source: n}``: the records of ``run_id`` whose acknowledgement at the source is still
+    pending (the same count as :meth:`Review.acknowledging` for the run's review)."""
+    rows = conn.execute(
+        """SELECT k.source, count(DISTINCT (k.record_type, k.source_id))
+             FROM acknowledgements k JOIN attempts a USING (result_id)
+            WHERE a.run_id = %s AND k.state = 'pending'
+            GROUP BY k.source""",
+        (run_id,),
+    ).fetchall()
+    return {source: int(n) for source, n in rows}
+
+
+def wait_for_acknowledgements(
+    db: Database,
+    run_id: str,
+    timeout: float,
+    progress_cb: Callable[[dict[str, int]], None] | None = None,
+    *,
+    poll_s: float = 0.5,
+) -> dict[str, int]:
+    """Wait until every acknowledgement ``run_id`` owes its source is done (``sync-all
+    --wait-ack``). ``progress_cb`` gets :func:`acknowledgements_to_go` whenever it changes.
+    Returns what is still to go (empty when done; not empty on timeout)."""
+    return _poll(
+        db,
+        lambda conn: acknowledgements_to_go(conn, run_id),
+        lambda to_go: not to_go,
+        timeout,
+        progress_cb,
+        poll_s,
+    )
 
 
 # --- --since ------------------------------------------------------------------------------
@@ -878,7 +958,7 @@ def _summary_line(review: Review) -> str:
     line = f"{len(review.rows)} record(s): " + (", ".join(parts) or "none")
     line += f" · {len(review.errors())} error(s), {len(review.warnings())} warning(s)"
     if review.unacknowledged():
-        line += f" · {len(review.unacknowledged())} not yet acknowledged at the source"
+        line += f" · {review.acknowledging_text()}"
     if review.dead_letters:
         line += f" · {len(review.dead_letters)} dead letter(s)"
     if review.missing:

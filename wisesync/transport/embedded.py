@@ -58,6 +58,7 @@ from wisesync.transport.errors import (
     CommitFailedError,
     DatabaseUnavailable,
     DeliveryError,
+    FencedInstanceError,
     GroupActiveError,
     NotAssignedError,
     SchemaMissing,
@@ -92,6 +93,8 @@ CROSS JOIN LATERAL (
 """
 
 _LIVE = "m.lease_until > clock_timestamp()"
+#: Between a static member's instance id and the part that changes at each join.
+_INSTANCE_SEP = "~"
 
 
 def describe_dsn(dsn: str) -> str:
@@ -167,11 +170,20 @@ class EmbeddedTransport(Transport):
         return EmbeddedProducer(self, **opts)
 
     def consumer(self, group: str, topics: Sequence[str], **opts: Any) -> EmbeddedConsumer:
-        """A group member; options are :class:`ConsumerOptions` plus ``fetch_max_records``."""
+        """A group member; options are :class:`ConsumerOptions` plus ``fetch_max_records``
+        and ``instance_id`` (static membership, see :class:`EmbeddedConsumer`)."""
         self._check_open()
         fetch_max = int(opts.pop("fetch_max_records", 500))
+        instance_id = opts.pop("instance_id", None)
         options = ConsumerOptions.from_opts(opts)
-        return EmbeddedConsumer(self, group, tuple(topics), options, fetch_max_records=fetch_max)
+        return EmbeddedConsumer(
+            self,
+            group,
+            tuple(topics),
+            options,
+            fetch_max_records=fetch_max,
+            instance_id=instance_id,
+        )
 
     def admin(self) -> EmbeddedAdmin:
         """The shared admin."""
@@ -490,10 +502,12 @@ class EmbeddedConsumer(Consumer):
         options: ConsumerOptions,
         *,
         fetch_max_records: int = 500,
+        instance_id: str | None = None,
     ) -> None:
         if not topics:
             raise ValueError("subscribe to at least one topic")
         self._t = transport
+        self._instance = instance_id
         self.group = group
         self.topics = topics
         self._opt = options
@@ -664,10 +678,20 @@ class EmbeddedConsumer(Consumer):
 
     def _join(self) -> None:
         member = f"{self._client_id}-{uuid.uuid4().hex[:16]}"
+        if self._instance:
+            member = f"{self._instance}{_INSTANCE_SEP}{uuid.uuid4().hex[:16]}"
         with self._t.connection() as conn:
             conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext(%s))", ("transport_group:" + self.group,)
             )
+            if self._instance:
+                # static membership: this instance's earlier member (killed, its lease still
+                # running) is replaced at once, and its partitions are free to claim
+                for table in ("transport_owners", "transport_members"):
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE group_id = %s AND starts_with(member_id, %s)",
+                        (self.group, self._instance + _INSTANCE_SEP),
+                    )
             conn.execute(
                 "INSERT INTO transport_members (group_id, member_id, client_id, topics, lease_until) "
                 f"VALUES (%s, %s, %s, %s, {self._lease_sql()})",
@@ -680,6 +704,24 @@ class EmbeddedConsumer(Consumer):
                 target=self._heartbeat_loop, name=f"wisesync-heartbeat-{self.group}", daemon=True
             )
             self._hb_thread.start()
+
+    def _check_not_replaced(self) -> None:
+        """With an instance id: raise :class:`FencedInstanceError` when another process
+        joined under it (rejoining would fence that one in turn, and so on)."""
+        if not self._instance:
+            return
+        with self._t.connection() as conn:
+            other = conn.execute(
+                "SELECT member_id FROM transport_members WHERE group_id = %s "
+                "AND starts_with(member_id, %s) AND member_id <> %s LIMIT 1",
+                (self.group, self._instance + _INSTANCE_SEP, self._member_id),
+            ).fetchone()
+        if other is not None:
+            raise FencedInstanceError(
+                f"another process joined consumer group {self.group!r} as instance "
+                f"{self._instance!r} and took this one's partitions; give each process that "
+                "runs the same role on one host its own id (wisesync run --instance-id)"
+            )
 
     def _session_ms(self) -> int:
         return int(self._opt.session_timeout_s * 1000)
@@ -756,6 +798,7 @@ class EmbeddedConsumer(Consumer):
                     ).fetchall()
                 )
         if not alive:
+            self._check_not_replaced()
             lost = set(self._owned)
             log.warning("consumer of group %s lost its session; rejoining", self.group)
             self._forget(lost)

@@ -135,3 +135,9 @@ class TransportClosedError(TransportError):
 
     def __init__(self, what: str):
         super().__init__(f"{what} is closed; open a new one from the transport")
+
+
+class FencedInstanceError(TransportError):
+    """Another process joined the consumer group under this process's static instance id
+    (``transport.kafka.instance_id`` / ``wisesync run --instance-id``), taking its partitions:
+    two processes running the same role on one host need different ids."""
