@@ -204,16 +204,16 @@ def test_kafka_instance_id_names_static_members_per_role_and_is_validated(
     import socket
 
     monkeypatch.setattr(socket, "gethostname", lambda: "web 01.example")
-    default = parse_config({}, environ={}, plugin_check=False).kafka
+    default = parse_config({}, environ={}).kafka
     assert default.instance_id == "host"
     assert default.group_instance_id("poster") == "web-01.example-poster"
     assert default.group_instance_id("poster", "poster-2") == "poster-2-poster"
     named = {"transport": {"kafka": {"instance_id": "node-a"}}}
-    assert parse_config(named, environ={}, plugin_check=False).kafka.group_instance_id(
+    assert parse_config(named, environ={}).kafka.group_instance_id(
         "reporter"
     ) == ("node-a-reporter")
     off = {"transport": {"kafka": {"instance_id": "off"}}}
-    assert parse_config(off, environ={}, plugin_check=False).kafka.group_instance_id("x") is None
+    assert parse_config(off, environ={}).kafka.group_instance_id("x") is None
     problems = by_key(problems_of({"transport": {"kafka": {"instance_id": "a b/c"}}}))
     assert "group.instance.id" in problems["transport.kafka.instance_id"].message
     assert '"host"' in problems["transport.kafka.instance_id"].hint

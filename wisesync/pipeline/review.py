@@ -626,13 +626,13 @@ def status_counts(db: Database, flt: ReviewFilter) -> dict[str, dict[str, int]]:
     return load_review(db, flt).counts()
 
 
-#: How the review names a source plugin (others: the plugin name).
-SOURCE_LABELS = {"connectwise": "ConnectWise", "xero": "Xero", "qbo": "QuickBooks Online"}
+#: How the review names a source plugin (others: the plugin name, capitalised).
+SOURCE_LABELS = {"connectwise": "ConnectWise"}
 
 
 def source_label(source: str) -> str:
     """The display name of source plugin ``source``."""
-    return SOURCE_LABELS.get(source, source)
+    return SOURCE_LABELS.get(source, source.title())
 
 
 # --- waiting for a run --------------------------------------------------------------------
