@@ -20,6 +20,7 @@ def big():
     server = start_sandbox(seed=11, invoices=1400, expenses=400, procurement=200, customers=150)
     yield server
     server.stop()
+    server.app.assert_published_shapes()
 
 
 def test_two_thousand_records_extract_acknowledge_and_disappear(big):
