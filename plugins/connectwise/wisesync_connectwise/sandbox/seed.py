@@ -615,11 +615,7 @@ class _Builder:
             tax_account_id=s.purchase_tax_account_id if purchase else None,
             vendor_invoice_number=f"INV-{rng.randint(100000, 999999)}" if purchase else None,
             vendor_invoice_date=when if purchase else None,
-            # An adjustment balances on its adjustment account (the IA mapping: the value
-            # written off or found); a transfer's offset gives up the value from inventory.
-            adjustment_account_id=(
-                None if purchase else s.mapping_ids["inventory" if transfer else "inv_adjust"]
-            ),
+            adjustment_account_id=s.mapping_ids["inventory"] if not purchase else None,
             offset_gl_id=s.gl_id() if transfer else None,
             transfer_from="SYDNEY" if transfer else None,
             transfer_to="MELBOURNE" if transfer else None,
