@@ -96,6 +96,7 @@ def scenario():
             for event, outcome in zip(valid, target.post(valid, ctx), strict=True):
                 results[event.source_id] = (outcome.status, outcome.messages, event)
         yield cw.app, xero.app, results, held
+        cw.app.assert_published_shapes()
     finally:
         cw.stop()
         xero.stop()
