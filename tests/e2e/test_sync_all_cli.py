@@ -96,16 +96,28 @@ def test_sync_all_is_refused_until_an_admin_enables_it_then_reviews_the_run(
     by_status = summary["by_status"]
     assert summary["records"] == len(review["records"]) == waiting + 1 == run["expected_results"]
     assert by_status["posted"] == xero.documents_count() > 0
-    assert by_status["held"] == 1 and by_status["failed"] > 0
+    records = review["records"]
+    by_status_hold = [
+        r
+        for r in records
+        if r["status"] == "held"
+        and r["document_number"] == (stack.sandbox("connectwise", DEMO).app.case("finance_hold"))
+    ]
+    assert len(by_status_hold) == 1 and by_status["failed"] > 0
+    # the other held records: ConnectWise exported them inconsistent (held with an error,
+    # they make the exit 1) or as part of an expense bill (combined, not an error)
+    source_held = by_status["held"] - 1
+    assert source_held >= 3
     assert summary["all_posted"] is False and summary["missing_results"] == 0
     assert summary["unacknowledged"] == 0
-    assert summary["by_type"]["invoice"]["held"] == 1
     assert sum(n for per in summary["by_type"].values() for n in per.values()) == waiting + 1
     assert run["trigger"] == "sync_all" and run["company"] == DEMO
     assert Counter(r["status"] for r in review["records"]) == by_status
-    assert unposted_total(stack, DEMO) == by_status["failed"]
+    held_errors = [e for e in review["errors"] if e["code"].startswith("SOURCE_")]
+    assert unposted_total(stack, DEMO) == by_status["failed"] + len(held_errors)
     codes = {e["code"] for e in review["errors"]}
     assert {"GL_MAPPING_MISSING", "LEDGER_ACCOUNT_MISSING", "TAX_CODE_INVALID"} <= codes
+    assert {"SOURCE_TOTALS_MISMATCH", "SOURCE_FIELD_INVALID"} <= codes
     assert all(e["hint"] for e in review["errors"] + review["warnings"])
     assert len(review["errors"]) == summary["errors"]
 

@@ -25,17 +25,18 @@ from wisesync.testing.stack import CompanySpec, Stack
 sys.path.insert(0, str(Path(__file__).parent))
 from crash_harness import (
     assert_exactly_once,
-    documents,
     fast_role_options,
     kafka_stack,
+    ledger_documents,
     linked,
     wait_runs,
     workload,
 )
 
 WRITES = r"/(Invoices|CreditNotes)$"
-#: One company's records: what they earn (its seeded error cases fail).
-EXPECTED = {"posted": 237, "failed": 20}
+#: One company's records: what they earn (its seeded error cases fail; the source holds
+#: its unbalanced and zero-line invoices and an expense a bill combined).
+EXPECTED = {"posted": 249, "held": 4, "failed": 6}
 
 
 @pytest.fixture
@@ -150,13 +151,15 @@ def test_ledger_unavailable_to_the_end_then_replay_links_what_xero_took(
             (before,) = wait_runs(stack, [first], 120)
             assert {r.status for r in before.rows} == {"failed"}, before.rows[:3]
             assert all(any(m.code == "LEDGER_UNAVAILABLE" for m in r.messages) for r in before.rows)
-            taken = len(documents(app))
-            assert taken == len(before.rows), "Xero took every write; the poster never heard"
+            taken = len(ledger_documents(app))
+            # Xero took every write it got; a batch holding an inventory journal is looked
+            # up before it is written, so it failed (honestly) without a write
+            assert 0 < taken <= len(before.rows), "Xero took the writes; the poster never heard"
             app.faults.clear()
             selection = replay.select(stack.db, run_id=first.run_id)
             (outcome,) = stack.replay(selection)
             (after,) = wait_runs(stack, [outcome.run], 60)
     assert {r.status for r in after.rows} == {"posted"}, after.rows[:3]
-    assert linked([after]) == len(after.rows), "each was found in Xero, none posted again"
-    assert len(documents(app)) == taken
+    assert linked([after]) == taken, "each taken was found in Xero, none posted again"
+    assert len(ledger_documents(app)) == len(after.rows) == len(before.rows)
     assert not outcome.gone

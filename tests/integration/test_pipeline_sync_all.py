@@ -9,6 +9,7 @@ its code, and a second Sync All posts nothing new.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -29,12 +30,19 @@ ERRORS = {
     "account_4999": "LEDGER_ACCOUNT_MISSING",
     "account_477": "LEDGER_ACCOUNT_MISSING",
     "gst99": "TAX_CODE_INVALID",
-    "adjustment_large": "ADJUSTMENT_OVER_CAP",
 }
+#: case -> the error code the extractor holds it with (ConnectWise exported it inconsistent
+#: or unreadable: never published, a failure the user fixes in ConnectWise)
+HELD_ERRORS = {
+    "adjustment_small": "SOURCE_TOTALS_MISMATCH",
+    "adjustment_large": "SOURCE_TOTALS_MISMATCH",
+    "zero_line": "SOURCE_FIELD_INVALID",
+}
+#: cases Xero cannot reproduce: they fail alone (tax on no base, see the report of #9)
+FAIL_IN_XERO = ("tax_only",)
 #: case -> the warning code its record posts with
 WARNINGS = {
-    "rounding": "ROUNDING_APPLIED",
-    "adjustment_small": "ADJUSTMENT_APPLIED",
+    "rounding": "SOURCE_AMOUNT_ROUNDED",
     "terms_eom": "TERMS_XREF",
     "no_billing_contact": "NO_BILLING_CONTACT",
     "no_contacts": "NO_BILLING_CONTACT",
@@ -58,6 +66,12 @@ CLEAN = (
     "non_reimbursable",
     "receipt_freight",
     "receipt_multi",
+    "down_payment",
+    "progress",
+    "foreign_currency",
+    "expense_bill",
+    "inventory_adjustment",
+    "inventory_transfer",
 )
 #: ConnectWise Accounting Interface kind of each wisesync record type
 CW_KIND = {
@@ -102,11 +116,24 @@ def cw_key(row: RecordRow) -> tuple[str, str]:
     return CW_KIND[row.record_type], row.source_id
 
 
+JOURNAL_NUMBER = re.compile(r"^ConnectWise inventory \w+ ([^:\s]+)")
+
+
 def xero_numbers(stack: Stack) -> list[str]:
-    """The document number of every invoice, bill and credit note in the Xero sandbox."""
+    """The ConnectWise document number of every invoice, bill, credit note and manual
+    journal (its narration names it) in the Xero sandbox."""
     app = stack.sandbox("xero", COMPANY).app
     docs = [*app.invoices(), *app.credit_notes()]
-    return [d.get("InvoiceNumber") or d.get("CreditNoteNumber") for d in docs]
+    journals = [JOURNAL_NUMBER.match(j["Narration"]) for j in app.manual_journals()]
+    assert all(journals), "a journal whose narration names no ConnectWise record"
+    return [d.get("InvoiceNumber") or d.get("CreditNoteNumber") for d in docs] + [
+        m.group(1) for m in journals
+    ]
+
+
+def held_by_source(review: Review) -> list[RecordRow]:
+    """Held rows other than the billing-status hold: errors and combined records."""
+    return [r for r in review.rows if r.status == "held" and "BILLING_STATUS_HOLD" not in codes(r)]
 
 
 def row_for(stack: Stack, review: Review, case: str) -> RecordRow:
@@ -133,12 +160,18 @@ def test_sync_all_posts_every_postable_record_once_and_acknowledges_it(stack: St
         run = stack.sync(COMPANY)
         review = stack.wait(run)
 
-    # Every record the sync saw has exactly one answer, and nothing is left over.
-    assert sum(run.extracted.values()) == len(before)
-    assert run.held == {"invoice": 1}
+    # Every record the sync saw has exactly one answer, and nothing is left over: the
+    # source holds the unreadable ones (with their error) and the expense a bill combined.
+    source_held = held_by_source(review)
+    unreadable = [r for r in source_held if r.errors()]
+    combined = [r for r in source_held if not r.errors()]
+    assert sorted(r.document_number for r in unreadable) == sorted(cw.case(c) for c in HELD_ERRORS)
+    assert [codes(r) for r in combined] == [{"SOURCE_RECORD_COMBINED"}]
+    assert sum(run.extracted.values()) + len(source_held) == len(before)
+    assert run.held == {"invoice": 1 + len(unreadable), "expense": len(combined)}
     assert review.missing == 0 and not review.dead_letters
     assert len(review.rows) == len(before) + 1
-    assert {cw_key(r) for r in review.rows if r.status != "held"} == before
+    assert {cw_key(r) for r in review.rows if r.document_number != held_number} == before
     by_status = Counter(r.status for r in review.rows)
     assert set(by_status) == {"posted", "failed", "held"}, by_status
     posted = [r for r in review.rows if r.status == "posted"]
@@ -146,30 +179,40 @@ def test_sync_all_posts_every_postable_record_once_and_acknowledges_it(stack: St
     # Every failed record says why; the seed's error cases are among them.
     assert all(r.errors() for r in failed)
     refs = {r.document_number for r in failed} | {r.source_id for r in failed}
-    assert {cw.case(c) for c in ERRORS} <= refs
+    assert {cw.case(c) for c in [*ERRORS, *FAIL_IN_XERO]} <= refs
+    assert review.exit_code() == 1  # records held with an error need the user
 
     # Exactly once in Xero: one document per posted record, each number once, no others.
     numbers = xero_numbers(stack)
     assert len(numbers) == len(set(numbers)) == len(posted) == xero.documents_count()
     assert sorted(numbers) == sorted(r.document_number for r in posted)
-    assert all(r.ledger_number == r.document_number and r.ledger_id for r in posted)
+    assert all(r.ledger_id for r in posted)
+    # a manual journal has no number in Xero (its narration names the record)
+    journals = {cw.case("inventory_adjustment"), cw.case("inventory_transfer")}
+    assert all(r.ledger_number == r.document_number for r in posted if r.source_id not in journals)
     assert xero.spec_violations == []
 
     # Acknowledged: ConnectWise lost exactly the posted records from its unposted lists,
     # each in its own accounting batch (the default 1:1 audit trail), the one the review names.
+    # (an expense bill's batch carries every expense it covers)
     after = unposted(stack)
-    assert after == before - {cw_key(r) for r in posted}
-    assert after == {cw_key(r) for r in failed}
+    assert after == before - {cw_key(r) for r in [*posted, *combined]}
+    assert after == {cw_key(r) for r in [*failed, *unreadable]}
     batches = {str(b["id"]): b for b in cw.batches()}
     assert len(batches) == len(posted)
+    bill = row_for(stack, review, "expense_bill")
     for row in posted:
         assert row.acknowledged is True, row.label
         batch = batches[row.ack.batch_id]
-        assert batch["records"] == [{"kind": cw_key(row)[0], "id": int(row.source_id)}]
+        own = {"kind": cw_key(row)[0], "id": int(row.source_id)}
+        if row is bill:
+            assert own in batch["records"] and len(batch["records"]) == 2
+        else:
+            assert batch["records"] == [own]
     assert not review.unacknowledged()
 
     # Held: the Finance Hold invoice has an answer, but is neither in Xero nor batched.
-    (held,) = [r for r in review.rows if r.status == "held"]
+    (held,) = [r for r in review.rows if r.status == "held" and r.document_number == held_number]
     assert held.document_number == held_number
     assert codes(held) == {"BILLING_STATUS_HOLD"}
     assert held_number not in numbers
@@ -189,13 +232,18 @@ def test_second_sync_all_posts_nothing_new(stack: Stack) -> None:
         second = stack.wait(second_run)
 
     failed_first = {cw_key(r): codes(r) for r in first.rows if r.status == "failed"}
+    unreadable = {cw_key(r): codes(r) for r in held_by_source(first) if r.errors()}
     assert sum(second_run.extracted.values()) == len(failed_first)
-    assert second_run.held == {"invoice": 1}
-    assert Counter(r.status for r in second.rows) == {"failed": len(failed_first), "held": 1}
+    assert second_run.held == {"invoice": 1 + len(unreadable)}
+    assert Counter(r.status for r in second.rows) == {
+        "failed": len(failed_first),
+        "held": 1 + len(unreadable),
+    }
     assert {cw_key(r): codes(r) for r in second.rows if r.status == "failed"} == failed_first
+    assert {cw_key(r): codes(r) for r in held_by_source(second)} == unreadable
     assert xero.documents_count() == documents
     assert len(cw.batches()) == batches
-    assert unposted(stack) == set(failed_first)
+    assert unposted(stack) == set(failed_first) | set(unreadable)
     assert sorted(xero_numbers(stack)) == sorted(
         r.document_number for r in first.rows if r.status == "posted"
     )
@@ -235,8 +283,10 @@ def test_sync_all_before_acknowledgement_leaves_what_is_in_xero_to_the_acknowled
         now = load_review(stack.db, ReviewFilter(company=COMPANY))
     assert not now.unacknowledged()
     batched = [rec for b in cw.batches() for rec in b["records"]]
-    assert len(batched) == len(posted)  # one batch per record, not one per result
-    assert {(b["kind"], str(b["id"])) for b in batched} == set(posted)
+    # one batch per record, not one per result (an expense bill's covers its expenses)
+    combined = {cw_key(r) for r in held_by_source(first) if not r.errors()}
+    assert len(batched) == len(posted) + len(combined)
+    assert {(b["kind"], str(b["id"])) for b in batched} == set(posted) | combined
 
 
 def test_every_seed_error_and_warning_reaches_the_review_with_its_code(stack: Stack) -> None:
@@ -256,6 +306,9 @@ def test_every_seed_error_and_warning_reaches_the_review_with_its_code(stack: St
         row = row_for(stack, review, case)
         assert row.status == "posted", (case, codes(row))
         assert not row.errors(), (case, codes(row))
+    for case, code in HELD_ERRORS.items():
+        row = row_for(stack, review, case)
+        assert row.status == "held" and codes(row, "error") == {code}, (case, codes(row))
     held = row_for(stack, review, "finance_hold")
     assert held.status == "held" and codes(held) == {"BILLING_STATUS_HOLD"}
 
@@ -269,10 +322,11 @@ def test_every_seed_error_and_warning_reaches_the_review_with_its_code(stack: St
     # CLI prints has each one with the record it belongs to.
     doc = review.to_json()
     shown = {(e["document_number"], e["code"]) for e in doc["errors"] + doc["warnings"]}
-    for case, code in {**ERRORS, **WARNINGS}.items():
+    for case, code in {**ERRORS, **HELD_ERRORS, **WARNINGS}.items():
         row = row_for(stack, review, case)
         assert (row.document_number, code) in shown, case
     for item in doc["errors"] + doc["warnings"]:
         assert item["code"] in CATALOG and item["hint"], item
     every = {m.code for r in review.rows for m in r.messages}
-    assert set(ERRORS.values()) | set(WARNINGS.values()) | {"BILLING_STATUS_HOLD"} <= every
+    expected = {*ERRORS.values(), *HELD_ERRORS.values(), *WARNINGS.values()}
+    assert expected | {"BILLING_STATUS_HOLD"} <= every

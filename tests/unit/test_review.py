@@ -128,6 +128,16 @@ def test_exit_code_is_one_when_anything_failed_and_zero_for_posted_and_held() ->
     ok = Review(ReviewFilter(), [row("1"), row("2", "held"), row("3", "skipped_already_posted")])
     assert (ok.all_posted, ok.exit_code()) == (True, 0)
     assert Review(ReviewFilter(), [row("1"), row("2", "failed")]).exit_code() == 1
+    # held by billing status: fine; held because the source record is unreadable or
+    # inconsistent: a failure the user must fix, shown as an error with its fix
+    status_hold = ReviewMessage("info", "BILLING_STATUS_HOLD", "Finance Hold")
+    assert Review(ReviewFilter(), [row("2", "held", messages=[status_hold])]).exit_code() == 0
+    mismatch = ReviewMessage("error", "SOURCE_TOTALS_MISMATCH", "lines 1.00 + tax 0.10 = 1.10")
+    bad = Review(ReviewFilter(), [row("1"), row("2", "held", messages=[mismatch])])
+    assert (bad.all_posted, bad.exit_code()) == (False, 1)
+    ((_, shown),) = bad.errors()
+    assert shown.code == "SOURCE_TOTALS_MISMATCH"
+    assert shown.hint == CATALOG["SOURCE_TOTALS_MISMATCH"].hint
     assert Review(ReviewFilter(run_id="r"), [row("1")], missing=1).exit_code() == 1
     letter = DeadLetterRow(
         "wisesync.dlq.v1", 0, 3, "wisesync.records.v1", 1, 9, "acme", "r", None, None, None,

@@ -124,6 +124,7 @@ def _run(console: Console, stack, ledger: str) -> int:
     console.print(Panel("Step 1: Sync All", expand=False))
     review, failure = _sync_all(stack, DEMO_COMPANY)
     render_review(review, console, title="Sync All: Northwind IT (demo)")
+    _highlights(console, stack, review, ledger)
 
     failing = [
         r
@@ -161,6 +162,36 @@ def _run(console: Console, stack, ledger: str) -> int:
     final = load_review(stack.db, ReviewFilter(company=DEMO_COMPANY))
     console.print(f"\nNow: {final.by_status()}")
     return 0 if failure is None and failing and len(posted) == len(failing) else 1
+
+
+#: seeded ConnectWise cases the demo points out in the ledger: (case, what it shows)
+HIGHLIGHTS = (
+    ("foreign_currency", "a customer billed in a foreign currency"),
+    ("inventory_adjustment", "an inventory adjustment, as a journal"),
+    ("inventory_transfer", "an inventory transfer, as a journal"),
+)
+
+
+def _highlights(console: Console, stack, review, ledger: str) -> None:
+    """Where a few seeded records landed in the ledger: the foreign-currency customer's
+    invoice (in its own currency) and the inventory journals."""
+    cw = stack.sandbox("connectwise", DEMO_COMPANY).app
+    docs = {d.ledger_id: d for d in stack.ledger(DEMO_COMPANY).posted_documents()}
+    for case, what in HIGHLIGHTS:
+        ref = cw.case(case)
+        row = next((r for r in review.rows if ref in (r.source_id, r.document_number)), None)
+        doc = docs.get(row.ledger_id or "") if row is not None else None
+        if row is None or doc is None:
+            console.print(f"  [red]not in {ledger.title()}[/]: {what} ({case} {ref})")
+            continue
+        invoice = cw.invoice_by_number(row.document_number) if row.document_number else None
+        currency = ((invoice or {}).get("currency") or {}).get("currencyCode")
+        amount = f"{currency} {doc.total}" if currency else str(doc.total)
+        console.print(
+            f"  [green]posted[/] {what}: {row.label} -> {ledger.title()} {doc.kind} "
+            f"{doc.number or doc.ledger_id} ({amount})",
+            soft_wrap=True,
+        )
 
 
 def _token_issue(console: Console, stack, ledger: str) -> int:

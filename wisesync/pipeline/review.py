@@ -50,6 +50,8 @@ STATUSES: tuple[str, ...] = (
 IN_LEDGER = frozenset({Status.POSTED.value, Status.SKIPPED_ALREADY_POSTED.value})
 #: Statuses that do not make a review fail: in the ledger, or deliberately held back
 #: (billing-status hold, a ledger's daily limit: the record waits, nothing is wrong with it).
+#: A record held *with an error* (the source exported it unreadable or inconsistent, e.g.
+#: SOURCE_TOTALS_MISMATCH) is a failure the user must fix: see :attr:`RecordRow.failed`.
 NOT_A_FAILURE = IN_LEDGER | {Status.HELD.value}
 STATUS_LABELS = {
     Status.POSTED.value: "posted",
@@ -194,6 +196,14 @@ class RecordRow:
     def acknowledged(self) -> bool | None:
         """None when no acknowledgement is owed (or the source cannot take one)."""
         return None if self.ack is None else self.ack.acknowledged
+
+    @property
+    def failed(self) -> bool:
+        """True when the record needs the user: not in the ledger and not deliberately held,
+        or held because of an error (an unreadable or inconsistent source record)."""
+        if self.status == Status.HELD.value:
+            return bool(self.errors())
+        return self.status not in NOT_A_FAILURE
 
     def errors(self) -> list[ReviewMessage]:
         """Error messages."""
@@ -386,10 +396,11 @@ class Review:
 
     @property
     def all_posted(self) -> bool:
-        """True when every record shown is in the ledger or deliberately held, nothing was
-        dead-lettered without a result, and (for a run) no result is missing."""
+        """True when every record shown is in the ledger or deliberately held without an
+        error, nothing was dead-lettered without a result, and (for a run) no result is
+        missing."""
         return (
-            all(r.status in NOT_A_FAILURE for r in self.rows)
+            not any(r.failed for r in self.rows)
             and not self.unanswered_dead_letters()
             and self.missing == 0
         )

@@ -206,6 +206,15 @@ class Stack:
             else:
                 os.environ[name] = value
 
+    def assert_published_shapes(self) -> None:
+        """Raise AssertionError when a sandbox that checks bodies against its vendor's
+        published schema (``app.assert_published_shapes``, e.g. ConnectWise's) saw one
+        that breaks it: every request a plugin sent and every response a sandbox served."""
+        for server in self.sandboxes.values():
+            check = getattr(getattr(server, "app", None), "assert_published_shapes", None)
+            if check is not None:
+                check()
+
     def __enter__(self) -> Stack:
         try:
             return self.start()
@@ -215,6 +224,8 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+        if exc[0] is None:  # a failing test keeps its own error
+            self.assert_published_shapes()
 
     # --- running -------------------------------------------------------------------------
 

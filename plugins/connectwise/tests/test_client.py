@@ -79,6 +79,7 @@ def test_paging_follows_the_link_header_across_many_pages(cw_server):
         assert len(some) == sum(1 for r in rows if r["invoiceType"] == "Agreement")
     finally:
         server.stop()
+    server.app.assert_published_shapes()
 
 
 def test_next_link_is_pinned_to_the_configured_host(server):

@@ -84,6 +84,7 @@ class ConnectWisePaymentsHarness(TargetHarness):
 
     def close(self) -> None:
         self.server.stop()
+        self.server.app.assert_published_shapes()
 
 
 class ConnectWiseHarness(SourceHarness):
@@ -104,6 +105,7 @@ class ConnectWiseHarness(SourceHarness):
 
     def close(self) -> None:
         self.server.stop()
+        self.server.app.assert_published_shapes()
 
 
 TestConnectWisePaymentsTarget = get_target_test_class(ConnectWisePaymentsHarness)

@@ -26,14 +26,36 @@ def by_number(evs) -> dict[str, RecordEvent]:
     return {e.document_number: e for e in evs}
 
 
+#: seeded cases ConnectWise exports inconsistently or unreadably: held with an error code
+UNREADABLE = {
+    "adjustment_small": "SOURCE_TOTALS_MISMATCH",
+    "adjustment_large": "SOURCE_TOTALS_MISMATCH",
+    "zero_line": "SOURCE_FIELD_INVALID",
+}
+
+
+def outcomes_per_type(extracted) -> dict[str, int]:
+    """One outcome per unposted row: its event, or its Held (a billing-status hold is not
+    an unposted row: the status keeps it out of the Accounting Interface)."""
+    return dict(
+        Counter(
+            str(e.record_type)
+            for e in extracted
+            if not (isinstance(e, Held) and e.code == "BILLING_STATUS_HOLD")
+        )
+    )
+
+
 @pytest.fixture
 def extracted(source, company):
     return list(source.extract(company, ALL))
 
 
 def test_counts_per_type_match_the_unposted_lists(server, extracted):
-    got = Counter(str(e.record_type) for e in extracted if isinstance(e, RecordEvent))
-    assert dict(got) == server.app.unposted_counts()
+    assert outcomes_per_type(extracted) == server.app.unposted_counts()
+    # the two expenses of the seeded expense bill are one document: one event, one Held
+    combined = [e for e in extracted if isinstance(e, Held) and e.code == "SOURCE_RECORD_COMBINED"]
+    assert [str(h.record_type) for h in combined] == ["expense"]
     for e in extracted:
         if isinstance(e, RecordEvent):
             assert e.source == "connectwise" and e.company == "demo" and e.target == "xero"
@@ -86,11 +108,18 @@ def test_agreement_and_credit_memo(server, extracted):
 
 def test_rounding_case_keeps_seven_decimals(server, extracted):
     e = by_number(x for x in extracted if isinstance(x, RecordEvent))[server.app.case("rounding")]
+    # ConnectWise keeps 7 decimals; its documents show quantities and unit amounts at 4
+    # and amounts at 2, so the extractor rounds there and says so for every figure.
     assert len(e.lines) == 4
-    for line in e.lines:
-        assert -line.quantity.as_tuple().exponent == 7 or -line.unit_amount.as_tuple().exponent == 7
+    rounded = [m for m in e.source_messages if m.code == "SOURCE_AMOUNT_ROUNDED"]
+    for n, line in enumerate(e.lines):
+        assert (
+            -line.quantity.as_tuple().exponent <= 4 and -line.unit_amount.as_tuple().exponent <= 4
+        )
         assert line.line_amount == line.line_amount.quantize(D("0.01"))
+        assert any(m.text.startswith(f"detail[{n}].") for m in rounded)
     assert sum(x.line_amount for x in e.lines) == e.totals.subtotal
+    assert e.totals.subtotal + e.totals.tax == e.totals.total
 
 
 def test_many_lines_long_description_zero_and_large(server, extracted):
@@ -107,12 +136,17 @@ def test_many_lines_long_description_zero_and_large(server, extracted):
     assert large.totals.subtotal == D(250) * D(1899) + D("312.75") * D(185)
 
 
-def test_adjustment_cases_keep_the_connectwise_header_total(server, extracted):
-    evs = by_number(x for x in extracted if isinstance(x, RecordEvent))
-    small = evs[server.app.case("adjustment_small")]
-    assert small.totals.total - (small.totals.subtotal + small.totals.tax) == D("3.50")
-    large = evs[server.app.case("adjustment_large")]
-    assert large.totals.total - (large.totals.subtotal + large.totals.tax) == D("25.00")
+def test_unreadable_cases_are_held_with_their_error_not_published(server, extracted):
+    # A header total its details do not add up to is never published (issue #9): the
+    # held record names both figures.
+    published = {e.document_number for e in extracted if isinstance(e, RecordEvent)}
+    held = {h.document_number: h for h in extracted if isinstance(h, Held)}
+    for case, code in UNREADABLE.items():
+        number = server.app.case(case)
+        assert number not in published and held[number].code == code, case
+    small = held[server.app.case("adjustment_small")].text
+    assert "544.50" in small and "548.00" in small and "difference 3.50" in small
+    assert "difference 25.00" in held[server.app.case("adjustment_large")].text
 
 
 def test_gl_mapping_cases(server, extracted):
@@ -204,8 +238,18 @@ def test_procurement(server, extracted):
     assert len(proc[server.app.case("receipt_multi")].lines) == 6
     adj = proc[server.app.case("inventory_adjustment")]
     assert adj.subtype == "adjustment" and adj.contact is None
-    assert adj.lines[0].quantity == -2 and adj.totals.total == D("-483")
-    assert adj.attributes["offset_account"] == "630"
+    # a journal (contract C1): stock written off credits inventory, debits the adjustment
+    # account; signed lines sum to zero, the totals are the debits
+    stock, offset = adj.lines
+    assert (stock.quantity, stock.gl_account, stock.line_amount) == (-2, "630", D(-483))
+    assert (offset.gl_account, offset.line_amount) == ("310", D(483))
+    assert adj.totals == type(adj.totals)(D(483), D(0), D(483))
+    assert adj.attributes["offset_account"] == "310"
+    transfer = proc[server.app.case("inventory_transfer")]
+    assert transfer.subtype == "transfer"
+    moved, given = transfer.lines
+    assert (moved.gl_account, moved.line_amount) == ("631", D(5680))
+    assert (given.gl_account, given.line_amount) == ("630", D(-5680))
 
 
 def test_content_hash_is_stable_across_two_extractions(server, company):
@@ -229,14 +273,12 @@ def test_content_hash_changes_when_the_record_changes(server, company, source):
 def test_hold_statuses_are_not_published(server, company, source):
     number = server.app.case("finance_hold")
     out = list(source.extract(company, ALL))
-    held = [e for e in out if isinstance(e, Held)]
-    assert [(h.document_number, h.code, str(h.record_type)) for h in held] == [
-        (number, "BILLING_STATUS_HOLD", "invoice")
-    ]
+    held = [e for e in out if isinstance(e, Held) and e.code == "BILLING_STATUS_HOLD"]
+    assert [(h.document_number, str(h.record_type)) for h in held] == [(number, "invoice")]
     assert number not in {e.document_number for e in out if isinstance(e, RecordEvent)}
-    # Without a hold list nothing is reported as held (the status keeps it out anyway).
+    # Without a hold list nothing is held by status (the status keeps it out anyway).
     plain = list(ConnectWiseSource(runtime_for(server)).extract(company_for(server, holds=()), ALL))
-    assert not any(isinstance(e, Held) for e in plain)
+    assert not any(isinstance(e, Held) and e.code == "BILLING_STATUS_HOLD" for e in plain)
     # Released to a closed status, it is extracted.
     server.app.set_invoice_status(number, "Closed")
     assert number in {e.document_number for e in events(source, company, ["invoice"])}
@@ -278,9 +320,8 @@ def test_source_ids_extract_only_those(server, company, source):
 
 def test_since_filters_on_last_updated(server, company, source):
     assert events(source, company, since=datetime(2099, 1, 1, tzinfo=UTC)) == []
-    assert len(events(source, company, since=datetime(2000, 1, 1, tzinfo=UTC))) == sum(
-        server.app.unposted_counts().values()
-    )
+    every = list(source.extract(company, ALL, since=datetime(2000, 1, 1, tzinfo=UTC)))
+    assert outcomes_per_type(every) == server.app.unposted_counts()
 
 
 def test_calls_are_batched(server, company, source):

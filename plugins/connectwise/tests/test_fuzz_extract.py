@@ -14,7 +14,6 @@ import json
 import os
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -26,12 +25,12 @@ from wisesync.messages import CATALOG
 from wisesync.money import round_money
 from wisesync.protocols import Held
 from wisesync_connectwise import holds, samples
+from wisesync_connectwise.sandbox.schema import document as schema_document
 
 D = Decimal
 ALL = ["invoice", "credit_memo", "expense", "procurement"]
-SCHEMA = json.loads(
-    (Path(__file__).parent / "data" / "connectwise_accounting.schema.json").read_text()
-)
+#: the one copy of the published schema: the sandbox's (its hash is checked there)
+SCHEMA = schema_document()
 HOLD_CODES = {
     "SOURCE_FIELD_INVALID",
     "SOURCE_TOTALS_MISMATCH",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -14,12 +13,12 @@ from wisesync.events.models import RecordEvent, RecordType
 from wisesync.protocols import Held
 from wisesync_connectwise import samples
 from wisesync_connectwise.layout import GLLayout
+from wisesync_connectwise.sandbox.schema import document as schema_document
 
 D = Decimal
 ALL = ["invoice", "credit_memo", "expense", "procurement"]
-SCHEMA = json.loads(
-    (Path(__file__).parent / "data" / "connectwise_accounting.schema.json").read_text()
-)
+#: the one copy of the published schema: the sandbox's (its hash is checked there)
+SCHEMA = schema_document()
 
 
 def check(payload, definition: str) -> None:

@@ -154,14 +154,37 @@ def bill_expense_ids(bill: dict[str, Any]) -> list[int]:
     return list(seen)
 
 
+def _covered_tax(
+    d: dict[str, Any], unposted: dict[int, dict[str, Any]], r: Rounder, where: str
+) -> tuple[Decimal, str | None]:
+    """The tax inside a bill detail's total and its xref: the published bill detail has no
+    tax fields, so they are read from the UnpostedExpense rows the detail covers (each
+    row's six tax levels, as for an expense). Nothing known: no tax, no xref."""
+    tax, xref = ZERO, None
+    for ident in d.get("id") or []:
+        row = unposted.get(ident) if isinstance(ident, int) else None
+        if row is not None:
+            level, code = _level_tax(row)
+            tax += abs(level)
+            xref = xref or code
+    return r.money(tax, f"{where} tax"), xref
+
+
 def expense_bill_event(
-    company: CompanyConfig, source_id: str, bill: dict[str, Any], lookups: Lookups
+    company: CompanyConfig,
+    source_id: str,
+    bill: dict[str, Any],
+    lookups: Lookups,
+    unposted: dict[int, dict[str, Any]] | None = None,
 ) -> RecordEvent:
     """One expense bill (GLExportExpenseBill) as one EXPENSE document owed to its member.
 
     The detail rows are the other side of the bill's AP header. Which sign they carry
     against the header is not published for bills (unconfirmed), so the orientation whose
     lines add up to the header total is taken; when neither does, SOURCE_TOTALS_MISMATCH.
+    A detail's total is what the member paid, tax included: the tax of the expenses it
+    covers (``unposted``, by expense id) is split out of it, so the ledger neither loses
+    the tax nor adds it a second time.
     """
     currency = obj(bill.get("currency"), "currency")
     r = Rounder(places_of(currency))
@@ -186,17 +209,22 @@ def expense_bill_event(
     for d, value, where in raw:
         klass = ref_name(d.get("expenseClass"))
         memo = string(d.get("memo"), f"{where}.memo")
+        tax, xref = _covered_tax(d, unposted or {}, r, where)
+        net = value * flip - tax
         line = Line(
             description=" - ".join(x for x in (klass, memo) if x) or "Expense",
             quantity=Decimal(1),
-            unit_amount=value * flip,
-            line_amount=value * flip,
+            unit_amount=net,
+            line_amount=net,
             gl_account=layout.account_of(d, "accountNumber", where),
             item_code=cls["item"],
+            tax_code=xref,
+            tax_amount=tax,
             tracking=tracking(cls),
             source_line_id=",".join(str(i) for i in d.get("id") or []) or None,
         )
         drafts.append(Draft(line, ZERO, str(d.get("glTypeId") or ""), klass or "expense"))
+    taxes = [d.line.tax_amount for d in drafts]
     member = bill.get("member")
     number = string(bill.get("documentNumber"), "documentNumber")
     return event(
@@ -210,7 +238,7 @@ def expense_bill_event(
         currency=currency_code(currency),
         contact=member_contact(member, bill.get("vendorNumber"), lookups),
         lines=[d.line for d in drafts],
-        totals=Totals(subtotal=total, tax=ZERO, total=total),
+        totals=Totals(subtotal=total - sum(taxes), tax=sum(taxes), total=total),
         subtype="reimbursable",
         attributes=attrs(
             ap_account=layout.account_of(bill, "apAccountNumber"),

@@ -319,7 +319,7 @@ class ConnectWiseSource(Source):
             kind,
             str(ident),
             number,
-            lambda: expenses_.expense_bill_event(run.company, str(ident), bill, run.lookups),
+            lambda: expenses_.expense_bill_event(run.company, str(ident), bill, run.lookups, page),
         )
 
     # --- procurement ------------------------------------------------------------------

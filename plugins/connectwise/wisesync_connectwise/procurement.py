@@ -263,7 +263,13 @@ def adjustment_event(
     company: CompanyConfig, unposted: dict[str, Any], adj: dict[str, Any], lookups: Lookups
 ) -> RecordEvent:
     """An inventory adjustment: each detail's value on its inventory account, balanced on
-    the adjustment's own account (the header ``accountNumber``)."""
+    the detail's ``accountNumber`` (the Inventory Adjustment GL mapping of the detail)
+    when it names another account, else on the header ``accountNumber``.
+
+    Unconfirmed: ConnectWise does not document which account the header names; the
+    sandbox's export (and a GL mapping per adjustment line) put the inventory account
+    there, so balancing on it alone would move value from an account to itself.
+    """
     currency = obj(unposted.get("currency"), "currency")
     r = Rounder(places_of(currency))
     layout = lookups.classes
@@ -271,32 +277,38 @@ def adjustment_event(
     details = rows(adj.get("adjustmentDetail"), "adjustmentDetail")
     if not details:
         raise FieldInvalid("adjustmentDetail", adj.get("adjustmentDetail"), "no lines")
+    header = layout.account_of(adj, "accountNumber")
+    balances: dict[str | None, Decimal] = {}
     for n, d in enumerate(details):
         where = f"adjustmentDetail[{n}]"
         value, account, item = _stock(d, where, r)
+        stock = layout.account_number(account)
         drafts.append(
             _journal_line(
                 string(d.get("description"), f"{where}.description") or item or "Adjustment",
                 amount(d.get("quantity"), f"{where}.quantity"),
                 value,
-                layout.account_number(account),
+                stock,
                 layout.split_class(string(d.get("glClass"), f"{where}.glClass")),
                 r,
                 where,
                 opt_amount(d.get("cost"), f"{where}.cost"),
             )
         )
+        own = layout.account_of(d, "accountNumber", where)
+        other = own if own and own != stock else header
+        balances[other] = balances.get(other, ZERO) - drafts[-1].line.line_amount
     reason = string(adj.get("adjustmentDescription"), "adjustmentDescription") or string(
         adj.get("memo"), "memo"
     )
-    offset = layout.account_of(adj, "accountNumber")
-    balance = -sum((d.line.line_amount for d in drafts), ZERO)
     cls = layout.split_class(string(adj.get("glClass"), "glClass"))
-    drafts.append(
-        _journal_line(
-            reason or "Inventory adjustment", Decimal(1), balance, offset, cls, r, "header"
+    for offset, balance in balances.items():
+        drafts.append(
+            _journal_line(
+                reason or "Inventory adjustment", Decimal(1), balance, offset, cls, r, "header"
+            )
         )
-    )
+    offset = next(iter(balances), header)
     number = ref_name(unposted.get("purchaseOrder")) or string(adj.get("id"), "id")
     return _journal_event(
         company,

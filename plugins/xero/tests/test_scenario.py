@@ -24,16 +24,13 @@ cw_extract = pytest.importorskip("wisesync_connectwise.extract")
 ERRORS = {
     "account_477": "LEDGER_ACCOUNT_MISSING",
     "account_4999": "LEDGER_ACCOUNT_MISSING",
-    "adjustment_large": "ADJUSTMENT_OVER_CAP",
     "mapping_empty": "GL_MAPPING_MISSING",
     "no_npid": "GL_MAPPING_MISSING",
     "expense_mapping_empty": "GL_MAPPING_MISSING",
     "gst99": "TAX_CODE_INVALID",
-    "inventory_adjustment": "RECORD_INVALID",
 }
 WARNINGS = {
-    "adjustment_small": "ADJUSTMENT_APPLIED",
-    "rounding": "ROUNDING_APPLIED",
+    "rounding": "SOURCE_AMOUNT_ROUNDED",  # 7-decimal figures rounded at extraction
     "long_description": "DESCRIPTION_TRUNCATED",
     "no_billing_contact": "NO_BILLING_CONTACT",
     "no_contacts": "NO_BILLING_CONTACT",
@@ -44,7 +41,17 @@ CLEAN = {
     "standard", "agreement", "credit_memo", "exempt", "zero_total", "unicode_name",
     "apostrophe_name", "quote_name", "large_amounts", "mixed_tax", "receipt_freight",
     "receipt_multi", "reimbursable", "non_reimbursable", "no_primary_contact",
+    "down_payment", "progress", "foreign_currency", "expense_bill",
+    "inventory_adjustment", "inventory_transfer",
 }  # fmt: skip
+#: records the extractor holds: ConnectWise's export of them is inconsistent (header total
+#: not what the details add up to), unreadable (no lines at all) or held by billing status
+HELD = {
+    "adjustment_small": "SOURCE_TOTALS_MISMATCH",
+    "adjustment_large": "SOURCE_TOTALS_MISMATCH",
+    "zero_line": "SOURCE_FIELD_INVALID",
+    "finance_hold": "BILLING_STATUS_HOLD",
+}
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +96,7 @@ def scenario():
             for event, outcome in zip(valid, target.post(valid, ctx), strict=True):
                 results[event.source_id] = (outcome.status, outcome.messages, event)
         yield cw.app, xero.app, results, held
+        cw.app.assert_published_shapes()
     finally:
         cw.stop()
         xero.stop()
@@ -98,7 +106,8 @@ def _result(cw_app, results, case):
     ref = str(cw_app.cases[case])
     for status, messages, event in results.values():
         if ref in (event.source_id, event.document_number):
-            return status, {m.code for m in messages}, event
+            # the poster reports the source's messages with the target's
+            return status, {m.code for m in [*messages, *event.source_messages]}, event
     raise AssertionError(f"case {case} ({ref}) was not extracted")
 
 
@@ -137,18 +146,34 @@ def test_personal_expense_is_a_credit_bill_unless_its_account_is_a_bank_account(
         assert doc["Type"] == "ACCPAYCREDIT"
 
 
-def test_finance_hold_is_not_extracted(scenario):
+def test_tax_only_invoice_fails_rather_than_posting_a_wrong_total(scenario):
+    # Xero computes a line's tax from its amount and rate, and this target never sends a
+    # TaxAmount, so tax on no base (ConnectWise's tax-only invoice) cannot be reproduced:
+    # the record fails alone and nothing reaches Xero.
+    cw_app, xero_app, results, _ = scenario
+    status, codes, event = _result(cw_app, results, "tax_only")
+    assert status is Status.FAILED and codes
+    assert xero_app.invoice_by_number(event.document_number) is None
+
+
+@pytest.mark.parametrize("case", sorted(HELD))
+def test_held_cases_are_not_extracted(scenario, case):
     cw_app, _, results, held = scenario
-    ref = str(cw_app.cases["finance_hold"])
+    ref = str(cw_app.cases[case])
     assert all(ref not in (e.source_id, e.document_number) for _, _, e in results.values())
-    assert held
+    assert [h.code for h in held if ref in (h.source_id, h.document_number)] == [HELD[case]]
 
 
 def test_nothing_failed_the_spec_and_each_posted_record_is_in_xero_once(scenario):
     _, xero_app, results, _ = scenario
     assert xero_app.spec_violations == []
     posted = [e for status, _, e in results.values() if status is Status.POSTED]
+    journals = [e for e in posted if e.subtype in ("adjustment", "transfer")]
     docs = [*xero_app.invoices(), *xero_app.credit_notes()]
-    assert len(docs) == len(posted)
+    assert len(docs) + len(journals) == len(posted)
     numbers = [d.get("InvoiceNumber") or d.get("CreditNoteNumber") for d in docs]
-    assert sorted(numbers) == sorted(e.document_number for e in posted)
+    assert sorted(numbers) == sorted(e.document_number for e in posted if e not in journals)
+    narrations = [j["Narration"] for j in xero_app.manual_journals()]
+    assert len(narrations) == len(journals)
+    for e in journals:  # the ConnectWise reference is in the narration
+        assert [n for n in narrations if e.document_number in n], e.document_number

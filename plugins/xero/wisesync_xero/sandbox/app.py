@@ -1504,10 +1504,11 @@ class XeroSandbox(LedgerRoutes, SandboxApp):
             return self._render(org, doc, CREDIT_NOTE, unitdp4=True) if doc else None
 
     def documents_count(self, *, tenant: str | None = None) -> int:
-        """Invoices plus credit notes stored (any status): the double-posting detector."""
+        """Invoices, credit notes and manual journals stored (any status): the
+        double-posting detector."""
         with self.lock:
             org = self.org(tenant)
-            return len(org.invoices) + len(org.credit_notes)
+            return len(org.invoices) + len(org.credit_notes) + len(org.manual_journals)
 
     def payments(self, *, tenant: str | None = None) -> list[dict[str, Any]]:
         """Every payment (including DELETED ones), oldest first."""

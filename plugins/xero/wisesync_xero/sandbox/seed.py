@@ -31,6 +31,8 @@ ACCOUNTS: tuple[tuple[str, str, str, str, str, str | None], ...] = (
     ("449", "Motor Vehicle Expenses", "EXPENSE", "INPUT", "ACTIVE", None),
     ("493", "Travel - National", "EXPENSE", "INPUT", "ACTIVE", None),
     ("630", "Inventory", "INVENTORY", "NONE", "ACTIVE", None),
+    # the ConnectWise seed's second warehouse: inventory transfers move value 630 -> 631
+    ("631", "Inventory (Melbourne)", "INVENTORY", "NONE", "ACTIVE", None),
     ("610", "Accounts Receivable", "CURRENT", "BASEXCLUDED", "ACTIVE", "DEBTORS"),
     ("800", "Accounts Payable", "CURRLIAB", "BASEXCLUDED", "ACTIVE", "CREDITORS"),
     ("820", "GST", "CURRLIAB", "BASEXCLUDED", "ACTIVE", "GST"),
