@@ -209,9 +209,9 @@ def test_kafka_instance_id_names_static_members_per_role_and_is_validated(
     assert default.group_instance_id("poster") == "web-01.example-poster"
     assert default.group_instance_id("poster", "poster-2") == "poster-2-poster"
     named = {"transport": {"kafka": {"instance_id": "node-a"}}}
-    assert parse_config(named, environ={}).kafka.group_instance_id(
-        "reporter"
-    ) == ("node-a-reporter")
+    assert parse_config(named, environ={}).kafka.group_instance_id("reporter") == (
+        "node-a-reporter"
+    )
     off = {"transport": {"kafka": {"instance_id": "off"}}}
     assert parse_config(off, environ={}).kafka.group_instance_id("x") is None
     problems = by_key(problems_of({"transport": {"kafka": {"instance_id": "a b/c"}}}))
