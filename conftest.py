@@ -1,7 +1,8 @@
 """Root pytest configuration for wisesync and its plugins.
 
 Loads the real-service fixtures (``kafka_bootstrap``, ``postgres_dsn``, ``pg_database``; see
-``wisesync.testing.services``) and prints how many tests ran in each tier at the end.
+``wisesync.testing.services``), the shared test fixtures (``manual_clock``, ``migrated_db``,
+``migrated_dsn``, ``sandbox_factory``; see ``wisesync.testing.fixtures``) and prints how many tests ran in each tier at the end.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-pytest_plugins = ["wisesync.testing.services"]
+pytest_plugins = ["wisesync.testing.services", "wisesync.testing.fixtures"]
 
 TIERS = ("unit", "contract", "integration", "e2e", "plugins")
 _OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")

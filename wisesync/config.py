@@ -376,7 +376,17 @@ def parse_config(data: dict, *, file: str = "", environ: dict[str, str] | None =
     chk.unknown(store, {"dsn_env", "dsn"}, "store.")
     dsn = None
     if "dsn_env" in store:
-        dsn = env.get(store["dsn_env"]) or None
+        from wisesync.fields import is_env_name
+
+        if is_env_name(store["dsn_env"]):
+            dsn = env.get(store["dsn_env"]) or None
+        else:  # most likely the DSN itself, password included: never echo it
+            chk.problem(
+                "store.dsn_env",
+                "expected the NAME of an environment variable ([A-Z_][A-Z0-9_]*), not the DSN "
+                "itself (the value is not shown)",
+                'store.dsn_env = "WISESYNC_DSN" and export WISESYNC_DSN=postgresql://...',
+            )
     elif "dsn" in store:
         chk.problem(
             "store.dsn",

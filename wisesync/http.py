@@ -2,7 +2,9 @@
 
 Plugins subclass :class:`ApiClient` and override :meth:`ApiClient.parse_error`
 (turn the API's error body into a :class:`RemoteError`), :meth:`auth_headers`
-and, for OAuth, :meth:`refresh_auth`. Connections are reused (one
+and, for OAuth, :meth:`refresh_auth`. A client whose API deduplicates writes declares
+how (:attr:`ApiClient.idempotency_header`, :attr:`ApiClient.idempotency_param`), so a
+write carrying that key is retried after a lost response. Connections are reused (one
 ``requests.Session`` per client). Every call goes through the
 :class:`~wisesync.ratelimit.CallLimiter` when one is given, so the poster's
 limits hold for every request, retries included.
@@ -85,6 +87,11 @@ class ApiClient:
     """Base client. ``system`` names the remote in errors ("ConnectWise", "Xero")."""
 
     system = "remote"
+    #: The request header the API deduplicates writes by (e.g. ``Idempotency-Key``): a
+    #: write carrying it may be sent again after its response was lost. None: no such header.
+    idempotency_header: str | None = None
+    #: The query parameter the API deduplicates writes by (e.g. a ``requestid`` query parameter).
+    idempotency_param: str | None = None
 
     def __init__(
         self,
@@ -124,6 +131,21 @@ class ApiClient:
     def on_response(self, response: requests.Response) -> None:
         """Inspect every response (rate-limit headers). Default: nothing."""
 
+    def retry_safe(
+        self,
+        method: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+    ) -> bool:
+        """Whether a request may be sent again after its response was lost: a read or a
+        DELETE, or a write carrying the idempotency key this client declares."""
+        if method.upper() in _SAFE_METHODS:
+            return True
+        header, param = self.idempotency_header, self.idempotency_param
+        if header and any(k.lower() == header.lower() and v for k, v in (headers or {}).items()):
+            return True
+        return bool(param and (params or {}).get(param))
+
     # --- the call -----------------------------------------------------------------
 
     def request(
@@ -140,12 +162,13 @@ class ApiClient:
         """Send a request with retries; return the decoded response or raise a typed error.
 
         A request whose response is lost (connection dropped, timeout) is only
-        sent again when that is safe: GET/HEAD/DELETE, a request carrying an
-        ``Idempotency-Key`` header, or ``safe_to_retry=True``. Otherwise
-        :class:`ResponseLost` is raised so the caller can look before retrying.
+        sent again when that is safe (:meth:`retry_safe`: GET/HEAD/DELETE, or a write
+        carrying the client's declared idempotency header or parameter), or when the
+        caller says so with ``safe_to_retry=True``. Otherwise :class:`ResponseLost` is
+        raised so the caller can look before retrying.
         """
         if safe_to_retry is None:
-            safe_to_retry = method.upper() in _SAFE_METHODS or "Idempotency-Key" in (headers or {})
+            safe_to_retry = self.retry_safe(method, headers, params)
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         body = money.dumps(json) if json is not None else data
         refreshed = False

@@ -70,7 +70,14 @@ class PluginRuntime:
         import os
 
         from wisesync.errors import ConfigError
+        from wisesync.fields import is_env_name
 
+        if not is_env_name(env_name):  # most likely the secret itself: never echo it
+            raise ConfigError(
+                "expected the NAME of an environment variable, not the secret itself",
+                key=key,
+                hint="name a variable such as ACME_SECRET and export it",
+            )
         env = self.environ if self.environ is not None else os.environ
         value = env.get(env_name)
         if not value:

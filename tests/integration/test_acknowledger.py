@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
@@ -21,7 +20,6 @@ from wisesync.pipeline.review import ReviewFilter, load_review, unacknowledged
 from wisesync.plugins import build_registry
 from wisesync.protocols import AckOutcome, Source
 from wisesync.store.db import Database
-from wisesync.store.migrate import migrate
 from wisesync.transport.base import Message as BusMessage
 
 CODEC = Codec()
@@ -82,12 +80,8 @@ def registry(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def db(pg_database: str) -> Iterator[Database]:
-    database = Database(pg_database, max_size=6)
-    with database.connection() as conn:
-        migrate(conn)
-    yield database
-    database.close()
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 def posted(source_id: str, *, company: str = "acme", status: Status = Status.POSTED, **kw: Any):

@@ -16,7 +16,6 @@ Real Postgres (and the embedded transport for the in-process case).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -27,7 +26,6 @@ from wisesync.pipeline.journal import Journal, PostingLockLost
 from wisesync.pipeline.poster import Poster
 from wisesync.ratelimit import CallLimiter, TargetLimits
 from wisesync.store.db import Database
-from wisesync.store.migrate import migrate
 from wisesync.testing.stack import CompanySpec, Stack
 from wisesync.transport.base import Message
 
@@ -54,14 +52,8 @@ def _terminate_lock_sessions(db: Database) -> None:
 
 
 @pytest.fixture
-def db(pg_database: str) -> Iterator[Database]:
-    database = Database(pg_database, max_size=4)
-    with database.connection() as conn:
-        migrate(conn)
-    try:
-        yield database
-    finally:
-        database.close()
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 def test_a_poster_whose_lock_session_died_cannot_claim(db: Database, pg_database: str) -> None:

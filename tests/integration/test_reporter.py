@@ -27,7 +27,6 @@ from wisesync.events.models import (
 from wisesync.messages import message
 from wisesync.pipeline.reporter import Reporter
 from wisesync.store.db import Database
-from wisesync.store.migrate import migrate
 from wisesync.transport import open_transport
 from wisesync.transport.base import Message as BusMessage
 from wisesync.transport.topics import Topics
@@ -56,12 +55,8 @@ class _NoHooks:
 
 
 @pytest.fixture
-def db(pg_database: str) -> Iterator[Database]:
-    database = Database(pg_database, max_size=4)
-    with database.connection() as conn:
-        migrate(conn)
-    yield database
-    database.close()
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 def result(

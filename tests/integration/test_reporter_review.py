@@ -9,7 +9,6 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +37,6 @@ from wisesync.pipeline.review import (
     wait_for_run,
 )
 from wisesync.store.db import Database
-from wisesync.store.migrate import migrate
 from wisesync.transport.base import Message as BusMessage
 
 CODEC = Codec()
@@ -51,12 +49,8 @@ class _Registry:
 
 
 @pytest.fixture
-def db(pg_database: str) -> Iterator[Database]:
-    database = Database(pg_database, max_size=4)
-    with database.connection() as conn:
-        migrate(conn)
-    yield database
-    database.close()
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 class Feed:

@@ -4,7 +4,6 @@ malformed JSON, 401 refresh, and no credentials in errors."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -12,29 +11,11 @@ import pytest
 
 from wisesync.errors import AuthError, RateLimited, RemoteError, RemoteUnavailable
 from wisesync.http import ApiClient, ResponseLost, RetryPolicy, retry_after_seconds
-from wisesync.ratelimit import CallLimiter, Clock, TargetLimits
+from wisesync.ratelimit import CallLimiter, TargetLimits
+from wisesync.testing.clock import ManualClock
 from wisesync.testing.sandbox import Fault, Request, Response, SandboxApp, SandboxServer
 
 TOKEN = "eyJ-super-secret-bearer-token"
-
-
-class FakeClock(Clock):
-    """Manual time; ``sleep`` advances it and records each sleep."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        with self._lock:
-            return self.t
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            with self._lock:
-                self.t += seconds
-                self.sleeps.append(seconds)
 
 
 class TinyApp(SandboxApp):
@@ -68,6 +49,7 @@ class TinyApp(SandboxApp):
 
 class Client(ApiClient):
     system = "Tiny"
+    idempotency_header = "Idempotency-Key"
 
     def __init__(self, *args, token: str = TOKEN, new_token: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
@@ -100,11 +82,11 @@ def app(server: SandboxServer) -> TinyApp:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
-def client(server: SandboxServer, clock: FakeClock, **kwargs) -> Client:  # type: ignore[no-untyped-def]
+def client(server: SandboxServer, clock: ManualClock, **kwargs) -> Client:  # type: ignore[no-untyped-def]
     kwargs.setdefault("retry", RetryPolicy(attempts=4, base_delay=0.5, max_delay=2.0))
     return Client(server.url, clock=clock, **kwargs)
 
@@ -195,6 +177,24 @@ def test_lost_response_to_a_put_with_idempotency_key_is_retried(server, app, clo
     )
     assert response.status == 201
     assert app.calls("PUT", "^/items$") == 2
+
+
+def test_retry_safety_is_what_the_client_declares(server, app, clock) -> None:  # type: ignore[no-untyped-def]
+    """An undeclared header proves nothing; a declared query parameter does."""
+
+    class ByParam(ApiClient):
+        system = "Tiny"
+        idempotency_param = "requestid"
+
+    api = ByParam(server.url, clock=clock)
+    app.faults.arm(Fault("lose_response", count=1, method="POST", path="^/items$"))
+    with pytest.raises(ResponseLost):
+        api.post("/items", json={"amount": Decimal("1")}, headers={"Idempotency-Key": "k-1"})
+    app.faults.arm(Fault("lose_response", count=1, method="POST", path="^/items$"))
+    api.post("/items", json={"amount": Decimal("2")}, params={"requestid": "r-1"})
+    assert app.calls("POST", "^/items$") == 3  # the one with requestid was sent twice
+    assert api.retry_safe("POST", {"idempotency-key": "k"}, None) is False
+    assert Client(server.url).retry_safe("POST", {"idempotency-key": "k"}, None) is True
 
 
 def test_lost_response_to_a_post_marked_safe_is_retried(server, app, clock) -> None:  # type: ignore[no-untyped-def]

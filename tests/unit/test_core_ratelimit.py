@@ -8,33 +8,11 @@ import time
 import pytest
 
 from wisesync.errors import DailyLimitReached
-from wisesync.ratelimit import CallLimiter, Clock, ScaledClock, TargetLimits, unlimited
+from wisesync.ratelimit import CallLimiter, ScaledClock, TargetLimits, unlimited
+from wisesync.testing.clock import ManualClock
 
 
-class FakeClock(Clock):
-    """Manual time; ``sleep`` advances it instantly and records how long was asked."""
-
-    def __init__(self, start: float = 1000.0):
-        self.t = start
-        self.slept = 0.0
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        with self._lock:
-            return self.t
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            with self._lock:
-                self.t += seconds
-                self.slept += seconds
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.t += seconds
-
-
-def calls(limiter: CallLimiter, n: int, clock: FakeClock) -> list[float]:
+def calls(limiter: CallLimiter, n: int, clock: ManualClock) -> list[float]:
     """Make ``n`` calls; return the clock time at which each one started."""
     started = []
     for _ in range(n):
@@ -44,7 +22,7 @@ def calls(limiter: CallLimiter, n: int, clock: FakeClock) -> list[float]:
 
 
 def test_calls_per_minute() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     limiter = CallLimiter(TargetLimits(calls_per_minute=60), clock)
     started = calls(limiter, 60, clock)
     assert clock.slept == 0 and set(started) == {1000.0}  # the first 60 go at once
@@ -58,7 +36,7 @@ def test_calls_per_minute() -> None:
 
 
 def test_sliding_window_frees_slots_as_they_age() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     limiter = CallLimiter(TargetLimits(calls_per_minute=3), clock)
     calls(limiter, 1, clock)  # t=1000
     clock.advance(30)
@@ -69,7 +47,7 @@ def test_sliding_window_frees_slots_as_they_age() -> None:
 
 
 def test_calls_per_second() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     limiter = CallLimiter(TargetLimits(calls_per_second=10, calls_per_minute=500), clock)
     started = calls(limiter, 25, clock)
     assert started[:10] == [1000.0] * 10
@@ -81,7 +59,7 @@ def test_calls_per_second() -> None:
 
 
 def test_both_windows_apply_together() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     limiter = CallLimiter(TargetLimits(calls_per_second=10, calls_per_minute=15), clock)
     started = calls(limiter, 16, clock)
     assert started[10] == pytest.approx(1001.0)  # per-second limit
@@ -89,7 +67,7 @@ def test_both_windows_apply_together() -> None:
 
 
 def test_concurrency_is_enforced_across_threads() -> None:
-    limiter = CallLimiter(TargetLimits(concurrency=2), FakeClock())
+    limiter = CallLimiter(TargetLimits(concurrency=2), ManualClock(1000.0))
     release = threading.Event()
     lock = threading.Lock()
     in_flight = 0
@@ -122,7 +100,7 @@ def test_concurrency_is_enforced_across_threads() -> None:
 
 
 def test_concurrency_slot_is_released_when_the_call_fails() -> None:
-    limiter = CallLimiter(TargetLimits(concurrency=1), FakeClock())
+    limiter = CallLimiter(TargetLimits(concurrency=1), ManualClock(1000.0))
     with pytest.raises(RuntimeError), limiter.call():
         raise RuntimeError("request failed")
     done = threading.Event()
@@ -136,7 +114,7 @@ def test_concurrency_slot_is_released_when_the_call_fails() -> None:
 
 
 def test_pause_for_holds_every_caller() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     limiter = CallLimiter(TargetLimits(), clock)
     calls(limiter, 1, clock)
     limiter.pause_for(30)
@@ -149,7 +127,7 @@ def test_pause_for_holds_every_caller() -> None:
 
 
 def test_daily_cap_raises_daily_limit_reached() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     limiter = CallLimiter(TargetLimits(daily_cap=3), clock, system="Xero")
     calls(limiter, 3, clock)
     with pytest.raises(DailyLimitReached) as info, limiter.call():

@@ -1,21 +1,21 @@
 """The target conformance suite: what every target plugin must do, run against its sandbox.
 
 A target plugin (a ledger, or ConnectWise as the target of payments) proves the
-contract of :class:`wisesync.protocols.Target` by subclassing
-:class:`TargetConformance` in its tests and providing a ``harness`` fixture that
-returns a :class:`TargetHarness` bound to a freshly started sandbox::
+contract of :class:`wisesync.protocols.Target` with a :class:`TargetHarness` bound to a
+freshly started sandbox, and a test class made by :func:`get_target_test_class` (in the
+manner of the Meltano SDK's ``get_target_test_class``)::
 
-    from wisesync.testing.conformance import TargetConformance, TargetHarness
+    from wisesync.testing.conformance import TargetHarness, get_target_test_class
 
-    class XeroHarness(TargetHarness):
+    class LedgerHarness(TargetHarness):
         ...                                   # start the sandbox, build records
 
-    class TestXeroConformance(TargetConformance):
-        @pytest.fixture
-        def harness(self):
-            h = XeroHarness()
-            yield h
-            h.close()
+    TestLedgerTarget = get_target_test_class(LedgerHarness)
+
+A ledger's harness gets its error and warning cases from the shared record builders
+(:class:`wisesync.testing.records.RecordBuilder`, one scenario per message code). Sources
+are checked the same way: :class:`SourceHarness` and :func:`get_source_test_class` (see
+:mod:`wisesync.testing.source_conformance`).
 
 The suite checks, through the plugin's public protocol only:
 
@@ -24,7 +24,8 @@ The suite checks, through the plugin's public protocol only:
   ledger id and existing exactly once in the ledger; a full batch of
   ``limits.batch_size``; a mixed batch keeps order;
 * validation: each error case the harness names fails ``validate`` with exactly
-  that code, without an API call; each warning case posts with its warning;
+  that code, without an API call; each post-time error case fails ``post`` with its
+  code; each warning case posts with its warning;
 * rate limiting: 429s injected by the sandbox are waited out (never a result);
   every call goes through the context's limiter;
 * idempotent retry: a write whose response is lost is retried and the ledger still
@@ -37,13 +38,15 @@ The suite checks, through the plugin's public protocol only:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from wisesync.events.models import PostOutcome, RecordEvent, Status
 from wisesync.messages import Severity
 from wisesync.protocols import Target, TargetContext
+from wisesync.testing.records import WARNING_SCENARIOS
 
 
 class TargetHarness(ABC):
@@ -71,6 +74,11 @@ class TargetHarness(ABC):
     @abstractmethod
     def warning_cases(self) -> dict[str, RecordEvent]:
         """Warning code -> a record that posts and carries that warning."""
+
+    def post_error_cases(self) -> dict[str, RecordEvent]:
+        """Error code -> a record that validates but ``post`` must fail with that code
+        (only the ledger can tell, e.g. an unknown invoice). Default: none."""
+        return {}
 
     @abstractmethod
     def documents_for(self, record: RecordEvent) -> int:
@@ -191,6 +199,19 @@ class TargetConformance:
             assert harness.documents_for(record) == 0
         _assert_posted(outcomes[-1], good[0])
 
+    def test_post_error_cases_fail_with_their_code(self, harness: TargetHarness) -> None:
+        """What only the ledger can refuse fails at ``post`` with its code; the rest of
+        the batch posts."""
+        cases = harness.post_error_cases()
+        good = harness.valid_records(1)
+        batch = [*cases.values(), *good]
+        outcomes = harness.target.post(batch, harness.context())
+        for (code, record), outcome in zip(cases.items(), outcomes, strict=False):
+            assert outcome.status is Status.FAILED, (code, outcome)
+            assert code in {m.code for m in outcome.messages}, (code, outcome.messages)
+            assert harness.documents_for(record) == 0
+        _assert_posted(outcomes[-1], good[0])
+
     def test_warning_cases_post_with_their_warning(self, harness: TargetHarness) -> None:
         """Each warning case posts and its outcome carries the warning."""
         cases = harness.warning_cases()
@@ -249,13 +270,31 @@ class TargetConformance:
 
 #: Warnings a target can know from the record and its reference data alone (the rest,
 #: such as a ledger's own warnings, appear only in the post outcome).
-_KNOWABLE_BEFORE_POSTING = frozenset(
-    {
-        "ROUNDING_APPLIED",
-        "ADJUSTMENT_APPLIED",
-        "TERMS_XREF",
-        "NO_BILLING_CONTACT",
-        "DESCRIPTION_TRUNCATED",
-        "TRACKING_MISSING",
-    }
-)
+_KNOWABLE_BEFORE_POSTING = frozenset(WARNING_SCENARIOS)
+
+
+def harness_test_class(base: type, harness: Callable[[], Any], title: str) -> type:
+    """``base`` with a ``harness`` fixture that builds ``harness()`` per test and closes it."""
+
+    def fixture(self: object) -> Iterator[Any]:
+        built = harness()
+        try:
+            yield built
+        finally:
+            built.close()
+
+    fixture.__doc__ = "A fresh harness per test, closed after it."
+    return type(title, (base,), {"harness": pytest.fixture(fixture), "__doc__": title})
+
+
+def get_target_test_class(
+    harness: Callable[[], TargetHarness], *, name: str | None = None
+) -> type[TargetConformance]:
+    """A ready test class running :class:`TargetConformance` against ``harness()``.
+
+    ``harness`` builds a fresh harness (a started sandbox) for each test; it is closed
+    after the test. Bind the result to a ``Test...`` name in a test module so pytest
+    collects it.
+    """
+    title = name or f"Test{getattr(harness, '__name__', 'Ledger').removesuffix('Harness')}Target"
+    return harness_test_class(TargetConformance, harness, title)

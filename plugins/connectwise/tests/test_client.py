@@ -98,7 +98,7 @@ def test_retry_after_is_honoured(server):
     server.app.faults.arm(Fault("rate_limit", count=2, path="unpostedinvoices", retry_after=3))
     rows = client.get_all(UNPOSTED)
     assert rows
-    assert clock.slept[:2] == [3.0, 3.0]
+    assert clock.sleeps[:2] == [3.0, 3.0]
     assert client.rate_limited == 2
 
 
@@ -117,7 +117,7 @@ def test_5xx_is_retried_then_succeeds(server):
     server.app.faults.arm(Fault("status", count=2, path="unpostedexpenses", status=503))
     assert client.get_all("/finance/accounting/unpostedexpenses")
     assert client.calls == 3
-    assert len(clock.slept) == 2
+    assert len(clock.sleeps) == 2
 
 
 def test_5xx_that_persists_is_a_clear_failure(server):

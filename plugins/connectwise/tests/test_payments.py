@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from wisesync.errors import AuthError
-from wisesync.events.models import Payment, RecordEvent, RecordType, Status
+from wisesync.events.models import RecordEvent, RecordType, Status
 from wisesync.ratelimit import CallLimiter
+from wisesync.testing.records import RecordBuilder, Vocabulary
 from wisesync.testing.sandbox import Fault
 from wisesync_connectwise.client import LIMITS
 from wisesync_connectwise.payments import ConnectWisePayments
 from wisesync_connectwise.testing import company_for, runtime_for
 
+_records = RecordBuilder(Vocabulary(target="connectwise", source="xero"), company="demo")
+
 
 def payment(number: str, amount: str, pid: str = "XP-1", *, reversed: bool = False) -> RecordEvent:
-    return RecordEvent(
-        company="demo",
-        source="xero",
-        target="connectwise",
-        record_type=RecordType.PAYMENT,
-        source_id=pid + (":reversed" if reversed else ""),
-        payment=Payment(
-            ledger_payment_id=pid,
-            invoice_number=number,
-            amount=Decimal(amount),
-            date=date(2025, 5, 2),
-            account="090",
-            reversed=reversed,
-        ),
-    ).seal()
+    return _records.payment(number, amount, pid=pid, reversed=reversed)
 
 
 @pytest.fixture

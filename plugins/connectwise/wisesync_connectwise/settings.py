@@ -22,9 +22,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from wisesync.config import CompanyConfig, ConfigProblem
+from wisesync.fields import Fields
 from wisesync.protocols import PluginRuntime
 
 SECTION = "connectwise"
@@ -43,7 +43,6 @@ _KEYS = {
     "timeout_seconds",
     "calls_per_second",
 }
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VERSION = re.compile(r"^\d{4}\.\d{1,2}$")
 
 
@@ -120,25 +119,6 @@ def check(company: CompanyConfig) -> list[ConfigProblem]:
     for key in raw:
         if key not in _KEYS:
             problem(key, "unknown setting", f"known settings: {', '.join(sorted(_KEYS))}")
-    url = raw.get("base_url")
-    if not isinstance(url, str) or not url:
-        problem(
-            "base_url", "missing", 'e.g. base_url = "https://api-na.myconnectwise.net" (your site)'
-        )
-    else:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            problem(
-                "base_url",
-                f"{url!r} is not an http(s) URL",
-                "e.g. https://api-na.myconnectwise.net",
-            )
-        elif parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
-            problem(
-                "base_url",
-                "ConnectWise needs https",
-                "use https:// (http only for a local sandbox)",
-            )
     company_id = raw.get("company_id")
     if not isinstance(company_id, str) or not company_id.strip():
         problem(
@@ -146,16 +126,16 @@ def check(company: CompanyConfig) -> list[ConfigProblem]:
             "missing",
             "the company id you type at the ConnectWise login (text, not a number)",
         )
+    fields = Fields(SECTION, raw)
+    fields.url(
+        "base_url",
+        https=True,
+        required=True,
+        hint='e.g. base_url = "https://api-na.myconnectwise.net" (your site)',
+    )
     for key in _SECRET_KEYS:
-        value = raw.get(key)
-        if not isinstance(value, str) or not value:
-            problem(key, "missing", f'{key} = "NAME" names the environment variable holding it')
-        elif not _ENV_NAME.match(value):
-            problem(
-                key,
-                "expected the NAME of an environment variable, not the secret itself",
-                f'e.g. {key} = "ACME_CW_{key[:-4].upper()}" and export that variable',
-            )
+        fields.secret_env(key, example=f"ACME_CW_{key.removesuffix('_env').upper()}")
+    problems.extend(fields.problems)
     page_size = raw.get("page_size", MAX_PAGE_SIZE)
     if (
         isinstance(page_size, bool)

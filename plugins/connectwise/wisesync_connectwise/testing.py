@@ -7,27 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from wisesync.config import CompanyConfig, CompanyOptions
-from wisesync.events.models import PostingResult, RecordEvent, Status
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import Clock
+from wisesync.testing.clock import ManualClock
+from wisesync.testing.records import posting_result
 from wisesync.testing.sandbox import SandboxServer
 
 ALL_TYPES = ["invoice", "credit_memo", "expense", "procurement"]
 
 
-class RecordingClock(Clock):
-    """Records every sleep and advances its own time instead of waiting."""
-
-    def __init__(self) -> None:
-        self.slept: list[float] = []
-        self._offset = 0.0
-
-    def now(self) -> float:
-        return super().now() + self._offset
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self._offset += max(0.0, seconds)
+#: records every sleep and advances its own time instead of waiting
+RecordingClock = ManualClock
 
 
 def runtime_for(server: SandboxServer, clock: Clock | None = None, **env: str) -> PluginRuntime:
@@ -70,19 +60,5 @@ def company_for(
     )
 
 
-def posted(event: RecordEvent, status: Status = Status.POSTED) -> PostingResult:
-    """The result the poster would emit for ``event``."""
-    return PostingResult(
-        record_event_id=event.event_id,
-        run_id="run-1",
-        company=event.company,
-        record_type=event.record_type,
-        source=event.source,
-        source_id=event.source_id,
-        target=event.target,
-        status=status,
-        document_number=event.document_number,
-        ledger_id=f"L-{event.source_id}",
-        source_batch_ids=list(event.source_batch_ids),
-        content_hash=event.content_hash,
-    )
+#: the result the poster would emit for an event
+posted = posting_result

@@ -220,3 +220,12 @@ def test_check_company_reports_each_bad_setting():
     missing = company(None)
     missing.settings.pop("xero")
     assert [p.key for p in check(missing)] == ["xero"]
+
+
+def test_a_secret_pasted_into_client_secret_env_is_refused_and_not_echoed():
+    pasted = "Xs3cr3t/Value+pasted=="
+    comp = company(None)
+    comp.settings["xero"]["client_secret_env"] = pasted
+    problems = check(comp)
+    assert [p.key for p in problems] == ["xero.client_secret_env"]
+    assert pasted not in str(problems[0])

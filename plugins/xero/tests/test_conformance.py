@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
 
-import pytest
-from xero_testkit import company, customer, limiter, line, record, runtime
+from xero_testkit import VOCABULARY, company, limiter, runtime
 
-from wisesync.events.models import RecordEvent, Terms
+from wisesync.events.models import RecordEvent
 from wisesync.protocols import Target, TargetContext
-from wisesync.testing.conformance import TargetConformance, TargetHarness
+from wisesync.testing.conformance import TargetHarness, get_target_test_class
+from wisesync.testing.records import RecordBuilder
 from wisesync.testing.sandbox import Fault
 from wisesync_xero.sandbox import start_sandbox
 from wisesync_xero.target import XeroTarget
@@ -24,43 +23,21 @@ class XeroHarness(TargetHarness):
         self.app = self.server.app
         self.company = company(self.server)
         self.target = XeroTarget(runtime(self.server, (self.company,)))
-        self._n = itertools.count(1)
-        self._run = uuid.uuid4().hex[:6]
-
-    def _number(self) -> str:
-        return f"CF{self._run}-{next(self._n):04d}"
-
-    def _record(self, *lines, **kw) -> RecordEvent:
-        kw.setdefault("contact", customer(1 + next(self._n) % 25))
-        return record(*lines, number=self._number(), **kw)
+        self.records = RecordBuilder(
+            VOCABULARY, prefix=f"CF{uuid.uuid4().hex[:6]}-", rotate_contacts=20
+        )
 
     def context(self, target: Target | None = None) -> TargetContext:
         return (target or self.target).prepare(self.company, limiter())
 
     def valid_records(self, count: int) -> list[RecordEvent]:
-        return [self._record(line("120", "1.5")) for _ in range(count)]
+        return self.records.valid(count)
 
     def error_cases(self) -> dict[str, RecordEvent]:
-        return {
-            "GL_MAPPING_MISSING": self._record(line(account=None)),
-            "LEDGER_ACCOUNT_MISSING": self._record(line(account="4999")),
-            "TAX_CODE_INVALID": self._record(line(tax="GST99")),
-            "ADJUSTMENT_OVER_CAP": self._record(line("100"), total="135.00"),
-            "RECORD_INVALID": self._record(line(), contact=None),
-        }
+        return self.records.error_cases()
 
     def warning_cases(self) -> dict[str, RecordEvent]:
-        sevenths = [line("0.3333333", tax="EXEMPTOUTPUT") for _ in range(3)]
-        return {
-            "ROUNDING_APPLIED": self._record(*sevenths, total="1.00"),
-            "ADJUSTMENT_APPLIED": self._record(line("100"), total="113.50"),
-            "TERMS_XREF": self._record(line(), terms=Terms("EOM", None, None)),
-            "NO_BILLING_CONTACT": self._record(
-                line(), contact=customer(40, primary_contact=None, billing_contact=None)
-            ),
-            "DESCRIPTION_TRUNCATED": self._record(line(description="d" * 4100)),
-            "TRACKING_MISSING": self._record(line(location="Perth")),
-        }
+        return self.records.warning_cases()
 
     def documents_for(self, record: RecordEvent) -> int:
         number = record.document_number
@@ -90,11 +67,4 @@ class XeroHarness(TargetHarness):
         self.server.stop()
 
 
-class TestXeroConformance(TargetConformance):
-    """Every conformance test, for the Xero target."""
-
-    @pytest.fixture
-    def harness(self):
-        h = XeroHarness()
-        yield h
-        h.close()
+TestXeroConformance = get_target_test_class(XeroHarness, name="TestXeroConformance")

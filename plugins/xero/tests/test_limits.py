@@ -5,20 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from wisesync.ratelimit import CallLimiter, Clock, TargetLimits
+from wisesync.ratelimit import CallLimiter, TargetLimits
+from wisesync.testing.clock import ManualClock
 from wisesync_xero.limits import LIMITS, LimitState, daily_reset
 from wisesync_xero.target import XeroTarget
-
-
-class FakeClock(Clock):
-    def __init__(self):
-        self.t = 0.0
-
-    def now(self):
-        return self.t
-
-    def sleep(self, seconds):
-        self.t += max(0.0, seconds)
 
 
 def test_declared_limits():
@@ -63,10 +53,10 @@ def test_only_the_day_problem_is_a_daily_reset():
 
 
 def test_a_slot_is_held_until_a_minute_after_the_call_finished():
-    clock = FakeClock()
+    clock = ManualClock()
     limiter = CallLimiter(TargetLimits(calls_per_minute=2), clock)
     with limiter.call():
-        clock.t += 0.5  # the request takes half a second
+        clock.advance(0.5)  # the request takes half a second
     with limiter.call():
         pass
     with limiter.call():  # the third waits for the first to age out: from its end

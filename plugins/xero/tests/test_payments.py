@@ -6,13 +6,10 @@ from decimal import Decimal as D
 
 import psycopg
 import pytest
-from cryptography.fernet import Fernet
 from xero_testkit import company, limiter, line, record, runtime
 
 from wisesync.events.models import PostingResult, RecordType, Status
-from wisesync.store.migrate import migrate
 from wisesync.store.state import MemoryPluginState
-from wisesync.store.tokens import SECRET_KEY_ENV
 from wisesync_xero.payments import WATERMARK_KEY, JournalDocuments, XeroPaymentsSource
 from wisesync_xero.sandbox import start_sandbox
 from wisesync_xero.target import XeroTarget
@@ -141,10 +138,8 @@ def test_other_record_types_yield_nothing(setup):
 
 
 @pytest.mark.postgres
-def test_journal_and_watermark_in_postgres(pg_database, monkeypatch):
-    monkeypatch.setenv(SECRET_KEY_ENV, Fernet.generate_key().decode())
-    with psycopg.connect(pg_database) as conn:
-        migrate(conn)
+def test_journal_and_watermark_in_postgres(migrated_dsn):
+    pg_database = migrated_dsn
     srv = start_sandbox(seed=9, contacts=2)
     try:
         comp = company(srv)

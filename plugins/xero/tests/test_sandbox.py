@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from decimal import Decimal
@@ -51,23 +52,14 @@ def client_credentials(server) -> dict:
 
 
 @pytest.fixture
-def clock():
-    return ManualClock()
+def clock(manual_clock):
+    return manual_clock
 
 
 @pytest.fixture
-def make_server():
-    """Start sandboxes; stop them in the background (shutdown polls every 0.5 s)."""
-    started = []
-
-    def make(**options):
-        srv = start_sandbox(**options)
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        threading.Thread(target=srv.stop, daemon=True).start()
+def make_server(sandbox_factory):
+    """Start Xero sandboxes with options; stopped after the test."""
+    return functools.partial(sandbox_factory, start_sandbox)
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import subprocess
 import sys
-import threading
 from datetime import UTC, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
@@ -22,17 +22,9 @@ D = Decimal
 
 
 @pytest.fixture
-def make_server():
-    started = []
-
-    def make(**options):
-        srv = start_sandbox(**options)
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        threading.Thread(target=srv.stop, daemon=True).start()
+def make_server(sandbox_factory):
+    """Start Xero sandboxes with options; stopped after the test."""
+    return functools.partial(sandbox_factory, start_sandbox)
 
 
 def token_for(server, tenant: str | None = None, scope: str | None = None) -> str:

@@ -12,7 +12,6 @@ from cryptography.fernet import Fernet
 from xero_testkit import company, runtime
 
 from wisesync.errors import AuthError, ConfigError
-from wisesync.store.migrate import migrate
 from wisesync.store.state import PostgresPluginState
 from wisesync.store.tokens import (
     SECRET_KEY_ENV,
@@ -29,11 +28,8 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def dsn(pg_database, monkeypatch):
-    monkeypatch.setenv(SECRET_KEY_ENV, Fernet.generate_key().decode())
-    with psycopg.connect(pg_database) as conn:
-        migrate(conn)
-    return pg_database
+def dsn(migrated_dsn):
+    return migrated_dsn
 
 
 def token(access="at-1", refresh="rt-1", minutes=30, **data):

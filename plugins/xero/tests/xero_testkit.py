@@ -3,26 +3,14 @@ records, companies and a target wired to a running sandbox."""
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import replace
-from datetime import date
 from decimal import Decimal as D
 from typing import Any
 
 from wisesync.config import AppConfig, CompanyConfig, CompanyOptions
-from wisesync.events.models import (
-    Address,
-    Contact,
-    Line,
-    Person,
-    RecordEvent,
-    RecordType,
-    Terms,
-    Totals,
-    Tracking,
-)
+from wisesync.events.models import Line, RecordEvent
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import CallLimiter
+from wisesync.testing.records import RecordBuilder, Vocabulary
 from wisesync_xero.limits import LIMITS
 from wisesync_xero.reference import (
     ReferenceData,
@@ -112,86 +100,26 @@ def reference(*, rounding: bool = True) -> ReferenceData:
     )
 
 
-_ids = itertools.count(1)
-_DEFAULT: Any = object()
+#: The Xero sandbox seed as the shared record builders see it.
+VOCABULARY = Vocabulary(
+    target="xero",
+    account="200",
+    missing_account="4999",
+    tax_code="OUTPUT",
+    exempt_tax_code="EXEMPTOUTPUT",
+    missing_tax_code="GST99",
+    tax_rates={"OUTPUT": D("0.1"), "INPUT": D("0.1")},
+    item_code="LABOR",
+    unknown_location="Perth",
+)
+_records = RecordBuilder(VOCABULARY, prefix="T-")
+customer = _records.customer
+line = _records.line
 
 
-def customer(n: int = 1, **kw: Any) -> Contact:
-    """A ConnectWise customer numbered like the sandbox's seeded contacts (C00001...)."""
-    base = Contact(
-        source_id=str(n),
-        name=f"Customer {n:05d}",
-        account_number=f"C{n:05d}",
-        primary_contact=Person("Pat Primary", "pat@example.com"),
-        billing_contact=Person("Bill Payer", "bill@example.com"),
-        address=Address("1 George St", None, "Sydney", "NSW", "2000", "Australia"),
-        phone="02 9999 0000",
-    )
-    return replace(base, **kw)
-
-
-def line(
-    amount: str = "100",
-    qty: str = "1",
-    *,
-    account: str | None = "200",
-    item: str | None = "LABOR",
-    tax: str | None = "OUTPUT",
-    tax_amount: str | None = None,
-    description: str = "Remote support",
-    location: str | None = None,
-    department: str | None = None,
-) -> Line:
-    """One line; ``amount`` is the unit amount, the line amount is qty x amount."""
-    q, u = D(qty), D(amount)
-    total = q * u
-    rate = D("0.1") if tax in ("OUTPUT", "INPUT") else D(0)
-    return Line(
-        description=description,
-        quantity=q,
-        unit_amount=u,
-        line_amount=total,
-        gl_account=account,
-        item_code=item,
-        tax_code=tax,
-        tax_amount=D(tax_amount) if tax_amount is not None else (total * rate).quantize(D("0.01")),
-        tracking=Tracking(location=location, department=department),
-    )
-
-
-def record(
-    *lines: Line,
-    record_type: RecordType = RecordType.INVOICE,
-    number: str | None = None,
-    contact: Contact | None = _DEFAULT,
-    total: str | None = None,
-    terms: Terms | None = _DEFAULT,
-    subtype: str | None = None,
-    company: str = "acme",
-    source_id: str | None = None,
-    **kw: Any,
-) -> RecordEvent:
+def record(*lines: Line, company: str = "acme", **kw: Any) -> RecordEvent:
     """A sealed record; totals from the lines unless ``total`` overrides the header total."""
-    n = next(_ids)
-    lines = list(lines) or [line()]
-    subtotal = sum((ln.line_amount for ln in lines), D(0))
-    tax = sum((ln.tax_amount for ln in lines), D(0))
-    head = D(total) if total is not None else (subtotal + tax).quantize(D("0.01"))
-    return RecordEvent(
-        company=company,
-        source="connectwise",
-        target="xero",
-        record_type=record_type,
-        source_id=source_id or f"{record_type.value}-{n}",
-        document_number=number or f"T-{n:05d}",
-        date=kw.pop("date", date(2026, 1, 5)),
-        terms=Terms("Net 30", "30", 30) if terms is _DEFAULT else terms,
-        contact=customer(1) if contact is _DEFAULT else contact,
-        lines=lines,
-        totals=Totals(subtotal, tax, head),
-        subtype=subtype,
-        **kw,
-    ).seal()
+    return _records.record(*lines, company=company, **kw)
 
 
 def company(

@@ -9,24 +9,28 @@ Accounting API limits and go straight out.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import requests
 
 from wisesync.errors import AuthError, DailyLimitReached, RemoteError
 from wisesync.http import ApiClient, ApiResponse, RetryPolicy
+from wisesync.oauth import TokenEndpoint
 from wisesync.ratelimit import CallLimiter, Clock
 from wisesync_xero.limits import LimitState, daily_reset
 
 API_PREFIX = "/api.xro/2.0"
 
 
+def reconnect_command(company: str) -> str:
+    """The command that reconnects ``company`` to Xero."""
+    return f"`wisesync xero connect --company {company}`"
+
+
 def reconnect_hint(company: str) -> str:
     """What a person does about an expired or revoked Xero connection."""
-    return f"reconnect it: `wisesync xero connect --company {company}`"
+    return f"reconnect it: {reconnect_command(company)}"
 
 
 def validation_messages(body: Any) -> list[str]:
@@ -54,6 +58,7 @@ class XeroClient(ApiClient):
     """
 
     system = "Xero"
+    idempotency_header = "Idempotency-Key"
 
     def __init__(
         self,
@@ -123,75 +128,15 @@ class XeroClient(ApiClient):
         return self.api("GET", path, params=params, **kw).body
 
 
-class IdentityClient(ApiClient):
-    """``identity.xero.com``: token, revocation; and ``GET /connections`` on the API host."""
+class IdentityClient(TokenEndpoint):
+    """``identity.xero.com``: token, revocation (the core :class:`~wisesync.oauth.TokenEndpoint`);
+    and ``GET /connections`` on the API host."""
 
     system = "Xero identity"
 
-    def __init__(
-        self,
-        settings_token_url: str,
-        *,
-        client_id: str,
-        client_secret: str,
-        revocation_url: str | None = None,
-        connections_url: str | None = None,
-        retry: RetryPolicy | None = None,
-        session: requests.Session | None = None,
-    ):
-        super().__init__(
-            settings_token_url, retry=retry or RetryPolicy(attempts=3), session=session
-        )
-        self.token_url = settings_token_url
-        self.revocation_url = revocation_url
+    def __init__(self, token_url: str, *, connections_url: str | None = None, **kw: Any):
+        super().__init__(token_url, **kw)
         self.connections_url = connections_url
-        self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-
-    def parse_error(self, response: requests.Response, body: Any) -> RemoteError:
-        if isinstance(body, dict) and body.get("error"):
-            error = str(body["error"])
-            text = str(body.get("error_description") or error)
-            if error in ("invalid_grant", "invalid_client", "unauthorized_client"):
-                return AuthError(self.system, response.status_code, text, code=error)
-            return RemoteError(self.system, response.status_code, text, code=error)
-        if response.status_code in (401, 403):
-            detail = body.get("Detail") if isinstance(body, dict) else None
-            return AuthError(self.system, response.status_code, detail or "unauthorised")
-        return RemoteError(self.system, response.status_code, response.reason or "error")
-
-    def token(self, form: dict[str, str], *, retry_safe: bool) -> dict[str, Any]:
-        """POST the token endpoint with client authentication; the decoded response.
-
-        ``retry_safe``: whether a lost response may be retried (a refresh may, within
-        Xero's 30 minute grace period; an authorization code may not).
-        """
-        response = self.request(
-            "POST",
-            self.token_url,
-            data=urlencode(form),
-            headers={
-                "Authorization": f"Basic {self._basic}",
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
-            safe_to_retry=retry_safe,
-        )
-        if not isinstance(response.body, dict):
-            raise RemoteError(self.system, response.status, "the token response is not JSON")
-        return response.body
-
-    def revoke(self, refresh_token: str) -> None:
-        """Revoke a refresh token (and the consent it belongs to)."""
-        if self.revocation_url:
-            self.request(
-                "POST",
-                self.revocation_url,
-                data=urlencode({"token": refresh_token}),
-                headers={
-                    "Authorization": f"Basic {self._basic}",
-                    "Content-Type": "application/x-www-form-urlencoded",
-                },
-                safe_to_retry=True,
-            )
 
     def connections(self, access_token: str) -> list[dict[str, Any]]:
         """``GET /connections``: the tenants an access token may address."""

@@ -14,86 +14,22 @@
 
 from __future__ import annotations
 
-import html
-import threading
 import time
 import webbrowser
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import click
 
 from wisesync.config import CompanyConfig
 from wisesync.errors import AuthError, ConfigError
+from wisesync.oauth import CallbackReceiver, ConsentError, consent_request, exchange_code
 from wisesync.protocols import PluginRuntime
-from wisesync.store.tokens import OAuthToken, TokenStore
+from wisesync.store.tokens import TokenStore
 from wisesync_xero import settings as xero_settings
 from wisesync_xero.client import IdentityClient
 from wisesync_xero.connection import identity_client
-from wisesync_xero.oauth import (
-    PROVIDER,
-    choose_tenant,
-    client_credentials_scopes,
-    consent_request,
-    exchange_code,
-)
-
-
-class _Callback(BaseHTTPRequestHandler):
-    server: _CallbackServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        if parts.path != "/callback":
-            self.send_response(404)
-            self.end_headers()
-            return
-        self.server.params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        ok = "code" in self.server.params
-        text = (
-            "wisesync is connected to Xero. You can close this window."
-            if ok
-            else f"Xero said: {html.escape(self.server.params.get('error', 'no code'))}"
-        )
-        payload = f"<html><body><p>{text}</p></body></html>".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-
-class _CallbackServer(HTTPServer):
-    params: dict[str, str] | None = None
-
-
-def receive_code(
-    consent_url: str,
-    state: str,
-    server: _CallbackServer,
-    open_url: Callable[[str], Any],
-    timeout: float,
-) -> str:
-    """Open the consent URL and wait for the redirect; return the authorization code."""
-    opener = threading.Thread(target=open_url, args=(consent_url,), daemon=True)
-    opener.start()
-    deadline = time.monotonic() + timeout
-    server.timeout = 0.5
-    while server.params is None:
-        if time.monotonic() > deadline:
-            raise click.ClickException(f"no answer from Xero within {timeout:.0f} s; try again")
-        server.handle_request()
-    params = server.params
-    if params.get("state") != state:
-        raise click.ClickException("the callback's state does not match; try again")
-    if "code" not in params:
-        raise click.ClickException(f"Xero refused the consent: {params.get('error', 'unknown')}")
-    return params["code"]
+from wisesync_xero.oauth import PROVIDER, choose_tenant, client_credentials_scopes
 
 
 def connect_company(
@@ -115,28 +51,19 @@ def connect_company(
     settings = xero_settings.load(company)
     identity = identity or identity_client(runtime, settings)
     if settings.grant == "client_credentials":
-        body = identity.token(
-            {
-                "grant_type": "client_credentials",
-                "scope": client_credentials_scopes(settings.scopes),
-            },
-            retry_safe=True,
-        )
-        token = OAuthToken.from_response(body)
+        token = identity.client_credentials(client_credentials_scopes(settings.scopes))
     else:
-        server = _CallbackServer(
-            ("127.0.0.1", settings.redirect_port if port is None else port), _Callback
-        )
-        try:
-            redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/callback"
-            client_id = runtime.secret(settings.client_id_env, key="xero.client_id_env")
-            consent = consent_request(settings, client_id, redirect_uri)
+        with CallbackReceiver(settings.redirect_port if port is None else port, "Xero") as rx:
+            consent = consent_request(
+                settings.authorize_url, identity.client_id, rx.redirect_uri, settings.scopes
+            )
             echo("Open this URL to let wisesync use your Xero organisation:")
             echo(f"  {consent.url}")
-            echo(f"Waiting for Xero to redirect to {redirect_uri} ...")
-            code = receive_code(consent.url, consent.state, server, open_url, timeout)
-        finally:
-            server.server_close()
+            echo(f"Waiting for Xero to redirect to {rx.redirect_uri} ...")
+            try:
+                code = rx.wait(consent, open_url, timeout)
+            except ConsentError as exc:
+                raise click.ClickException(str(exc)) from None
         token = exchange_code(identity, consent, code)
     connections = identity.connections(token.access_token)
     wanted = tenant or settings.tenant_id

@@ -19,10 +19,10 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from wisesync.company import CompanyConfig, ConfigInvalid, ConfigProblem
 from wisesync.config import parse_duration
+from wisesync.fields import Fields
 
 SECTION = "xero"
 GRANTS = ("authorization_code", "client_credentials")
@@ -103,15 +103,9 @@ class XeroSettings:
         return f"{self.base_url}/connections"
 
 
-def _url(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(("http://", "https://"))
-
-
 def check(company: CompanyConfig) -> list[ConfigProblem]:
     """Every problem in ``company``'s ``[companies.xero]`` table (keys relative to the company)."""
     raw = company.section(SECTION)
-    p = f"{SECTION}."
-    problems: list[ConfigProblem] = []
     if company.ledger == SECTION and not raw:
         return [
             ConfigProblem(
@@ -120,70 +114,41 @@ def check(company: CompanyConfig) -> list[ConfigProblem]:
                 'add client_id_env = "..." and client_secret_env = "..."',
             )
         ]
-    for key in raw:
-        if key not in _KEYS:
-            problems.append(
-                ConfigProblem(p + key, "unknown setting", f"known: {', '.join(sorted(_KEYS))}")
-            )
-    for key in ("client_id_env", "client_secret_env"):
-        value = raw.get(key)
-        if not isinstance(value, str) or not value:
-            problems.append(
-                ConfigProblem(
-                    p + key,
-                    "missing: name the environment variable that holds the value",
-                    f'{key} = "ACME_XERO_{key.removesuffix("_env").upper()}"',
-                )
-            )
-    grant = raw.get("grant", "authorization_code")
-    if grant not in GRANTS:
-        problems.append(
-            ConfigProblem(
-                p + "grant",
-                f"expected one of {', '.join(GRANTS)}, got {grant!r}",
-                '"client_credentials" for a Xero custom connection, "authorization_code" '
-                "for a standard app",
-            )
+    f = Fields(SECTION, raw)
+    f.unknown(_KEYS)
+    f.secret_env("client_id_env", example="ACME_XERO_CLIENT_ID")
+    f.secret_env("client_secret_env", example="ACME_XERO_CLIENT_SECRET")
+    if raw.get("grant", "authorization_code") not in GRANTS:
+        f.problem(
+            "grant",
+            f"expected one of {', '.join(GRANTS)}, got {raw['grant']!r}",
+            '"client_credentials" for a Xero custom connection, "authorization_code" '
+            "for a standard app",
         )
     for key in ("base_url", "identity_url", "authorize_url"):
-        if key in raw and not _url(raw[key]):
-            problems.append(ConfigProblem(p + key, f"expected an http(s) URL, got {raw[key]!r}"))
-    tenant = raw.get("tenant_id")
-    if tenant is not None and not isinstance(tenant, str):
-        problems.append(ConfigProblem(p + "tenant_id", "expected a string (the Xero tenant id)"))
-    port = raw.get("redirect_port", 8765)
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        problems.append(ConfigProblem(p + "redirect_port", f"expected a port number, got {port!r}"))
-    for key in ("reference_ttl", "contacts_ttl"):
-        if key in raw:
-            try:
-                parse_duration(raw[key])
-            except ValueError as exc:
-                problems.append(ConfigProblem(p + key, str(exc)))
+        f.url(key)
+    f.string("tenant_id", hint="the Xero tenant id")
+    f.integer("redirect_port", 8765, 0, 65535, "a port number on 127.0.0.1")
+    f.duration("reference_ttl")
+    f.duration("contacts_ttl")
     for key in ("invoice_status", "bill_status"):
         if key in raw and str(raw[key]).upper() not in STATUSES:
-            problems.append(
-                ConfigProblem(p + key, f"expected AUTHORISED or DRAFT, got {raw[key]!r}")
-            )
+            f.problem(key, f"expected AUTHORISED or DRAFT, got {raw[key]!r}")
     if "mark_sent" in raw and not isinstance(raw["mark_sent"], bool):
-        problems.append(
-            ConfigProblem(p + "mark_sent", f"expected true or false, got {raw['mark_sent']!r}")
-        )
+        f.problem("mark_sent", f"expected true or false, got {raw['mark_sent']!r}")
     tracking = raw.get("tracking")
     if tracking is not None and (
         not isinstance(tracking, dict)
         or not all(isinstance(v, str) and v for v in tracking.values())
         or not set(tracking) <= {"location", "department", "business_class"}
     ):
-        problems.append(
-            ConfigProblem(
-                p + "tracking",
-                "expected a table mapping location/department/business_class to Xero "
-                "tracking category names",
-                'tracking = { location = "Location", department = "Department" }',
-            )
+        f.problem(
+            "tracking",
+            "expected a table mapping location/department/business_class to Xero "
+            "tracking category names",
+            'tracking = { location = "Location", department = "Department" }',
         )
-    return problems
+    return f.problems
 
 
 def load(company: CompanyConfig) -> XeroSettings:

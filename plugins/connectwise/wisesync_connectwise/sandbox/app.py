@@ -34,15 +34,13 @@ import base64
 import binascii
 import gc
 import math
-import threading
-import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from wisesync.testing.ratelimit import WindowLimiter
 from wisesync.testing.sandbox import Request, Response, SandboxApp
 
 from . import listing, seed
@@ -77,26 +75,6 @@ class Credentials:
             "clientId": self.client_id,
             "Accept": f"application/vnd.connectwise.com+json; version={API_VERSION}",
         }
-
-
-class _RateLimiter:
-    """At most ``per_second`` calls in any sliding second."""
-
-    def __init__(self, per_second: float) -> None:
-        self.per_second = per_second
-        self._calls: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def check(self) -> float | None:
-        """None when allowed (and counted), else the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            while self._calls and now - self._calls[0] >= 1.0:
-                self._calls.popleft()
-            if len(self._calls) >= self.per_second:
-                return 1.0 - (now - self._calls[0])
-            self._calls.append(now)
-            return None
 
 
 def _ids(value: Any) -> list[int]:
@@ -161,7 +139,7 @@ class ConnectWiseSandbox(SandboxApp):
         self.max_page_size = max(1, int(max_page_size))
         self.rate_limit = rate_limit
         self.single_payment_per_invoice = single_payment_per_invoice
-        self._limiter = _RateLimiter(rate_limit) if rate_limit else None
+        self._limiter = WindowLimiter(rate_limit) if rate_limit else None
         self._counts = {
             "invoices": invoices,
             "expenses": expenses,
@@ -842,7 +820,7 @@ class ConnectWiseSandbox(SandboxApp):
         super().reset()
         self.faults.latency = self.latency
         if self.rate_limit:
-            self._limiter = _RateLimiter(self.rate_limit)
+            self._limiter = WindowLimiter(self.rate_limit)
         with self.lock:
             self.state = self._build()
             self.views = Views(self.state)

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from wisesync.testing.clock import ManualClock
 from wisesync.testing.sandbox import SandboxServer
 
 from .app import API, Credentials, XeroSandbox
 from .limits import Limits
-from .state import ManualClock
 
 
 def start_sandbox(port: int = 0, seed: int = 0, **options: Any) -> SandboxServer:

@@ -1,4 +1,5 @@
-"""Xero's API rate limits, per tenant, on an injectable clock.
+"""Xero's API rate limits, per tenant, on an injectable clock (the windows are
+the shared sandbox kit, :mod:`wisesync.testing.ratelimit`).
 
 Per tenant: 60 calls in a rolling minute, 5,000 in a rolling day, 5 in flight; per app:
 10,000 a minute over all tenants. Every API response carries ``X-MinLimit-Remaining``,
@@ -9,12 +10,11 @@ day limits, ``Retry-After`` in whole seconds. Refused calls are not counted.
 
 from __future__ import annotations
 
-import math
 import threading
-from collections import deque
 from dataclasses import dataclass
 
 from wisesync.ratelimit import Clock
+from wisesync.testing.ratelimit import Window
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +36,6 @@ class Admission:
     headers: dict[str, str]
 
 
-class _Window:
-    def __init__(self, span: float):
-        self.span = span
-        self.hits: deque[float] = deque()
-
-    def trim(self, now: float) -> int:
-        while self.hits and self.hits[0] <= now - self.span:
-            self.hits.popleft()
-        return len(self.hits)
-
-    def retry_after(self, now: float) -> int:
-        return max(1, math.ceil(self.hits[0] + self.span - now)) if self.hits else 1
-
-
 class RateLimiter:
     """Admits or refuses calls; thread-safe."""
 
@@ -57,15 +43,15 @@ class RateLimiter:
         self.clock = clock
         self.limits = limits or Limits()
         self._lock = threading.Lock()
-        self._minute: dict[str, _Window] = {}
-        self._day: dict[str, _Window] = {}
+        self._minute: dict[str, Window] = {}
+        self._day: dict[str, Window] = {}
         self._in_flight: dict[str, int] = {}
-        self._app = _Window(60.0)
+        self._app = Window(60.0)
 
     def _headers(self, tenant: str, now: float) -> dict[str, str]:
         lim = self.limits
-        minute = self._minute.setdefault(tenant, _Window(60.0)).trim(now)
-        day = self._day.setdefault(tenant, _Window(86400.0)).trim(now)
+        minute = self._minute.setdefault(tenant, Window(60.0)).trim(now)
+        day = self._day.setdefault(tenant, Window(86400.0)).trim(now)
         app = self._app.trim(now)
         return {
             "X-MinLimit-Remaining": str(max(0, lim.per_minute - minute)),
@@ -112,4 +98,4 @@ class RateLimiter:
             self._minute.clear()
             self._day.clear()
             self._in_flight.clear()
-            self._app = _Window(60.0)
+            self._app = Window(60.0)

@@ -12,7 +12,6 @@ an injectable clock (``now()`` / ``sleep()``) that the sandbox maps to UTC wall 
 from __future__ import annotations
 
 import random
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,28 +22,6 @@ from typing import Any
 from wisesync.ratelimit import Clock
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
-
-
-class ManualClock(Clock):
-    """A clock tests move by hand: ``advance(1801)`` expires every access token."""
-
-    def __init__(self, start: float = 0.0):
-        self._now = start
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        """Current reading in seconds."""
-        with self._lock:
-            return self._now
-
-    def sleep(self, seconds: float) -> None:
-        """Sleeping advances the clock instead of blocking."""
-        self.advance(seconds)
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds``."""
-        with self._lock:
-            self._now += max(0.0, seconds)
 
 
 class WallClock:

@@ -1,0 +1,78 @@
+"""Settings field helpers: every plugin's ``*_env`` setting is checked the same way."""
+
+from __future__ import annotations
+
+import pytest
+
+from wisesync.errors import ConfigError
+from wisesync.fields import Fields
+from wisesync.protocols import PluginRuntime
+
+PASTED = "sk_live_51H8xyz/Secret+Value"
+
+
+@pytest.mark.parametrize("value", [PASTED, "acme_secret", "1ACME", "ACME SECRET", 42])
+def test_a_value_that_is_not_an_env_name_is_refused_without_echo(value: object) -> None:
+    f = Fields("ledger", {"client_secret_env": value})
+    assert f.secret_env("client_secret_env", example="ACME_SECRET") is None
+    [problem] = f.problems
+    assert problem.key == "ledger.client_secret_env"
+    assert str(value) not in str(problem) and "NAME of an environment variable" in str(problem)
+
+
+def test_env_names_pass_and_a_missing_one_is_named() -> None:
+    f = Fields("ledger", {"client_id_env": "ACME_LEDGER_ID"})
+    assert f.secret_env("client_id_env", example="X") == "ACME_LEDGER_ID"
+    assert f.secret_env("client_secret_env", example="ACME_SECRET") is None
+    assert f.secret_env("optional_env", example="Y", required=False) is None
+    assert [p.key for p in f.problems] == ["ledger.client_secret_env"]
+    assert "ACME_SECRET" in f.problems[0].hint
+
+
+def test_urls_durations_numbers_and_unknown_keys() -> None:
+    f = Fields(
+        "ledger",
+        {
+            "base_url": "ftp://x",
+            "api_url": "http://api.example.com",
+            "local_url": "http://127.0.0.1:8080",
+            "ttl": "15m",
+            "bad_ttl": "soon",
+            "port": True,
+            "rate": -1,
+            "typo": 1,
+        },
+    )
+    assert f.url("base_url") is None
+    assert f.url("api_url", https=True) is None
+    assert f.url("local_url", https=True) == "http://127.0.0.1:8080"
+    assert f.url("absent_url", required=True) is None
+    assert f.duration("ttl") == 900 and f.duration("bad_ttl") is None
+    assert f.integer("port", 8765, 0, 65535) == 8765
+    assert f.number("rate", 10.0) == 10.0
+    f.unknown({"base_url", "api_url", "local_url", "ttl", "bad_ttl", "port", "rate"})
+    assert [p.key.split(".")[1] for p in f.problems] == [
+        "base_url",
+        "api_url",
+        "absent_url",
+        "bad_ttl",
+        "port",
+        "rate",
+        "typo",
+    ]
+
+
+def test_the_runtime_never_echoes_a_secret_used_as_a_variable_name() -> None:
+    runtime = PluginRuntime(config=None, environ={})
+    with pytest.raises(ConfigError) as info:
+        runtime.secret(PASTED, key="ledger.client_secret_env")
+    assert PASTED not in str(info.value) and "ledger.client_secret_env" in str(info.value)
+
+
+def test_a_dsn_pasted_into_store_dsn_env_is_refused_without_echo() -> None:
+    from wisesync.config import ConfigInvalid, parse_config
+
+    pasted = "postgresql://app:Pa55word@db.internal/wisesync"
+    with pytest.raises(ConfigInvalid) as info:
+        parse_config({"store": {"dsn_env": pasted}}, environ={})
+    assert "store.dsn_env" in str(info.value) and "Pa55word" not in str(info.value)

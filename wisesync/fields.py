@@ -1,0 +1,147 @@
+"""Settings field helpers: every plugin checks its ``[companies.<plugin>]`` table the same way.
+
+A plugin's ``check(company)`` builds a :class:`Fields` over its table and asks for each
+setting by kind; each call records a :class:`~wisesync.config.ConfigProblem` (key relative
+to the company, e.g. ``ledger.client_secret_env``) when the value is wrong and returns the
+parsed value (or the default) otherwise::
+
+    f = Fields("mybooks", company.section("mybooks"))
+    f.unknown(KEYS)
+    f.secret_env("client_secret_env", example="ACME_MYBOOKS_SECRET")
+    f.url("base_url")
+    f.duration("reference_ttl")
+    return f.problems
+
+``secret_env`` is the one rule that matters most: a ``*_env`` setting names an
+environment variable (``[A-Z_][A-Z0-9_]*``). Anything else is most likely the secret
+itself pasted into the file, so it is refused and never echoed: not in the problem, not
+in ``config check``, ``sync-all`` or the stored results.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from wisesync.config import ConfigProblem, parse_duration
+
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def is_env_name(value: Any) -> bool:
+    """Whether ``value`` can be the name of an environment variable (``[A-Z_][A-Z0-9_]*``)."""
+    return isinstance(value, str) and bool(ENV_NAME.match(value))
+
+
+class Fields:
+    """Checks one plugin's settings table and collects the problems (see the module doc)."""
+
+    def __init__(self, section: str, raw: dict[str, Any]):
+        self.section = section
+        self.raw = raw
+        self.problems: list[ConfigProblem] = []
+
+    def problem(self, key: str, message: str, hint: str = "") -> None:
+        """Record a problem with ``key`` (relative to the section)."""
+        self.problems.append(ConfigProblem(f"{self.section}.{key}", message, hint))
+
+    def unknown(self, known: Collection[str]) -> None:
+        """A problem for every key of the table not in ``known``."""
+        for key in self.raw:
+            if key not in known:
+                self.problem(key, "unknown setting", f"known: {', '.join(sorted(known))}")
+
+    def secret_env(self, key: str, *, example: str, required: bool = True) -> str | None:
+        """The name of the environment variable holding a secret; the value is never echoed."""
+        value = self.raw.get(key)
+        if value is None or value == "":
+            if required:
+                self.problem(
+                    key,
+                    "missing: name the environment variable that holds the value",
+                    f'{key} = "{example}" and export {example}=...',
+                )
+            return None
+        if not is_env_name(value):
+            self.problem(
+                key,
+                "expected the NAME of an environment variable ([A-Z_][A-Z0-9_]*), not the "
+                "secret itself (the value is not shown)",
+                f'{key} = "{example}" and export {example}=<the secret>; if the secret was '
+                "pasted into this file, rotate it",
+            )
+            return None
+        return value
+
+    def url(
+        self,
+        key: str,
+        *,
+        default: str | None = None,
+        https: bool = False,
+        required: bool = False,
+        hint: str = "",
+    ) -> str | None:
+        """An http(s) URL; with ``https`` plain http only for a local sandbox."""
+        value = self.raw.get(key, default)
+        if value is None or value == "":
+            if required:
+                self.problem(key, "missing", hint)
+            return None
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            self.problem(key, f"expected an http(s) URL, got {value!r}")
+            return None
+        if https and parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+            self.problem(key, "needs https", "use https:// (http only for a local sandbox)")
+            return None
+        return value
+
+    def duration(self, key: str, default: int | str | None = None) -> int | None:
+        """A duration (``"15m"``, ``"30s"``, seconds as an int) in seconds."""
+        value = self.raw.get(key, default)
+        if value is None:
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.problem(key, str(exc), 'e.g. "30s", "15m", "1h"')
+            return None
+
+    def choice(self, key: str, options: Iterable[str], default: str) -> str:
+        """One of ``options``."""
+        allowed = tuple(options)
+        value = self.raw.get(key, default)
+        if value not in allowed:
+            self.problem(key, f"expected one of {', '.join(allowed)}, got {value!r}")
+            return default
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int, hint: str = "") -> int:
+        """A whole number in ``low..high`` (booleans refused)."""
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.problem(key, f"expected a whole number {low}..{high}, got {value!r}", hint)
+            return default
+        return value
+
+    def number(self, key: str, default: float, *, positive: bool = False, hint: str = "") -> float:
+        """A number >= 0 (> 0 with ``positive``; booleans refused)."""
+        value = self.raw.get(key, default)
+        bad = isinstance(value, bool) or not isinstance(value, int | float)
+        if bad or value < 0 or (positive and value == 0):
+            wanted = "a positive number" if positive else "a number >= 0"
+            self.problem(key, f"expected {wanted}, got {value!r}", hint)
+            return default
+        return float(value)
+
+    def string(self, key: str, default: str | None = None, hint: str = "") -> str | None:
+        """A string (``default`` when absent)."""
+        value = self.raw.get(key, default)
+        if value is not None and not isinstance(value, str):
+            self.problem(key, f"expected a string, got {value!r}", hint)
+            return default
+        return value
