@@ -322,6 +322,12 @@ class CallbackReceiver:
         """The URI to register with the app and send in the authorization request."""
         return f"http://127.0.0.1:{self._server.server_address[1]}/callback"
 
+    @property
+    def params(self) -> dict[str, str]:
+        """Every query parameter of the callback, once it came (a ledger's extras beside
+        ``code``, e.g. Intuit's ``realmId``); empty before."""
+        return dict(self._server.params or {})
+
     def wait(self, consent: Consent, open_url: Callable[[str], Any], timeout: float) -> str:
         """Open the consent URL and wait for the redirect; the authorization code."""
         threading.Thread(target=open_url, args=(consent.url,), daemon=True).start()

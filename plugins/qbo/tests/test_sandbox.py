@@ -48,7 +48,9 @@ class Api:
 
 @pytest.fixture()
 def api() -> Any:
-    server = start_sandbox(seed=2, clock=ManualClock(), limits=Limits(10**6, 10**6, 10**6))
+    server = start_sandbox(
+        seed=2, clock=ManualClock(), limits=Limits(10**6, 10**6, 10**6), country="US"
+    )
     yield Api(server)
     server.stop()
 
@@ -235,7 +237,7 @@ def test_requestid_replays_the_first_answer(api: Api) -> None:
 
 def test_auth_throttle_and_fault_injection() -> None:
     clock = ManualClock()
-    server = start_sandbox(clock=clock, limits=Limits(per_minute=500, per_second=10))
+    server = start_sandbox(clock=clock, limits=Limits(per_minute=500, per_second=10), country="US")
     try:
         api = Api(server)
         statuses = [

@@ -1,6 +1,6 @@
 """The wisesync hooks of the QuickBooks Online plugin (entry point ``qbo`` in group ``wisesync``).
 
-Registers the ``qbo`` sandbox (``wisesync sandbox qbo``) with its
+Registers the ``qbo`` target, the SYNC_TOKEN_CONFLICT code, the ``wisesync qbo connect`` command, the ``qbo`` sandbox (``wisesync sandbox qbo``) with its
 :class:`~wisesync.testing.ledger.LedgerSandbox` adapter.
 """
 
@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import click
+
 from wisesync import hookimpl
+from wisesync.messages import Code
+from wisesync.protocols import Target
 
 
 def _start_sandbox(port: int = 0, seed: int | None = None, **options: Any) -> Any:
@@ -29,3 +33,28 @@ def register_sandboxes(register: Callable[..., None]) -> None:
     """``qbo`` -> :func:`wisesync_qbo.sandbox.start_sandbox` (``wisesync sandbox qbo``)."""
     # ledger=_ledger_sandbox joins the ledger-neutral tests and the demo with the target
     register("qbo", _start_sandbox)
+
+
+@hookimpl
+def register_targets(register: Callable[[type[Target]], None]) -> None:
+    """The QuickBooks Online target."""
+    from wisesync_qbo.target import QboTarget
+
+    register(QboTarget)
+
+
+@hookimpl
+def register_message_codes(register: Callable[[Code], None]) -> None:
+    """SYNC_TOKEN_CONFLICT (the Sync Token Issue, QBO's flavour)."""
+    from wisesync_qbo.codes import CODES
+
+    for code in CODES:
+        register(code)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    """``wisesync qbo connect``."""
+    from wisesync_qbo.connect_cli import add_commands
+
+    add_commands(cli)

@@ -91,7 +91,8 @@ class QboSandbox(SandboxApp):
         clock: drives token expiry, throttle windows and timestamps (a ManualClock in tests).
         limits: per-realm throttles (:class:`Limits`).
         customers: pre-existing customers of the first company (count -> ``C00001``... or names).
-        country: the first company's country (``US``: automated sales tax, TAX/NON lines).
+        country: the first company's country (default ``AU``, the scenario's MSP: a tax
+            code per line; ``US``: automated sales tax, line codes TAX/NON).
         multicurrency: the first company's MultiCurrencyEnabled.
         batch_replay: a batch repeated with the same ``requestid`` gets the first answer
             again (single-entity replay is documented; batch replay is unconfirmed, a
@@ -108,7 +109,7 @@ class QboSandbox(SandboxApp):
         clock: Clock | None = None,
         limits: Limits | None = None,
         customers: int | list[str] | None = None,
-        country: str = "US",
+        country: str = "AU",
         multicurrency: bool = False,
         batch_replay: bool = True,
         refresh_grace: float = 0.0,
@@ -143,11 +144,21 @@ class QboSandbox(SandboxApp):
     # -- companies and tokens ------------------------------------------------------------
 
     def add_company(
-        self, name: str, *, customers: int | list[str] | None = None, country: str = "US"
+        self, name: str, *, customers: int | list[str] | None = None, country: str = "AU"
     ) -> str:
         """Add a seeded company; returns its realm id (a numeric string, like QBO's)."""
         realm = str(9130350000000000000 + self._rng.randrange(10**12))
-        company = Company(realm_id=realm, name=name, wall=self.wall, country=country)
+        currency = {"US": "USD", "AU": "AUD", "CA": "CAD", "GB": "GBP", "NZ": "NZD"}.get(
+            country, "USD"
+        )
+        company = Company(
+            realm_id=realm,
+            name=name,
+            wall=self.wall,
+            country=country,
+            home_currency=currency,
+            currencies={currency},
+        )
         seed_default(company, customers)
         with self.lock:
             self.companies[realm] = company

@@ -24,6 +24,13 @@ _TYPES = {
 DOCUMENTS = ("Invoice", "CreditMemo", "Bill", "VendorCredit", "JournalEntry")
 
 
+def _consent(url: str) -> None:
+    """The user's browser: the sandbox consents at once and redirects to the callback."""
+    import requests
+
+    requests.get(url, timeout=30)
+
+
 class QboLedgerSandbox:
     """The controls of one running QBO sandbox (its first company)."""
 
@@ -61,7 +68,14 @@ class QboLedgerSandbox:
         from wisesync.store.tokens import PostgresTokenStore
         from wisesync_qbo.connect_cli import connect_company
 
-        connect_company(runtime, company, PostgresTokenStore(runtime.db), echo=lambda _: None)
+        connect_company(
+            runtime,
+            company,
+            PostgresTokenStore(runtime.db),
+            port=0,
+            open_url=_consent,
+            echo=lambda _: None,
+        )
 
     def enable_currency(self, code: str) -> None:
         """Turn multi-currency on and add ``code``."""

@@ -1,0 +1,130 @@
+"""OAuth2 for QuickBooks Online and the authenticated client of a company, on the core kit
+(:mod:`wisesync.oauth`), shared by the target, the payments source and the CLI.
+
+Intuit issues one-hour access tokens and 100-day refresh tokens that rotate: every
+refresh may return a new refresh token, which the token store saves in the same
+transaction under the company's row lock, so two processes never spend one refresh
+token (qbo.md section 7). The realm id comes from the consent redirect and is kept
+in the stored token's data (``realm_id``) unless the settings name one.
+
+A refused renewal (``invalid_grant``: revoked, expired after 100 days unused, or a
+refresh token already spent) raises :class:`~wisesync.errors.AuthError` naming
+``wisesync qbo connect --company KEY``; the poster fails the company's records with
+AUTH_TOKEN_INVALID.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from wisesync.company import CompanyConfig
+from wisesync.errors import AuthError
+from wisesync.oauth import REFRESH_MARGIN, OAuthSession, TokenEndpoint
+from wisesync.protocols import PluginRuntime
+from wisesync.ratelimit import CallLimiter
+from wisesync.store.tokens import TokenStore, token_store
+from wisesync_qbo import settings as qbo_settings
+from wisesync_qbo.client import QboClient, reconnect_command
+from wisesync_qbo.settings import SCOPES, QboSettings
+
+PROVIDER = "qbo"
+
+
+def token_endpoint(runtime: PluginRuntime, settings: QboSettings) -> TokenEndpoint:
+    """Intuit's token endpoint with the company's app credentials."""
+    return TokenEndpoint(
+        settings.token_url,
+        client_id=runtime.secret(settings.client_id_env, key="qbo.client_id_env"),
+        client_secret=runtime.secret(settings.client_secret_env, key="qbo.client_secret_env"),
+        revocation_url=settings.revocation_url,
+        system="Intuit identity",
+    )
+
+
+class QboAuth(OAuthSession):
+    """Access tokens for one company's QuickBooks connection."""
+
+    def __init__(
+        self,
+        settings: QboSettings,
+        company: str,
+        store: TokenStore,
+        endpoint: TokenEndpoint,
+        *,
+        margin: float = REFRESH_MARGIN,
+    ):
+        super().__init__(
+            endpoint,
+            store,
+            company=company,
+            provider=PROVIDER,
+            grant="authorization_code",
+            scopes=SCOPES,
+            reconnect=reconnect_command(company),
+            system="QuickBooks Online",
+            margin=margin,
+        )
+        self.settings = settings
+
+    @property
+    def realm_id(self) -> str:
+        """The company id: the configured one, else the one the consent redirect gave."""
+        realm = self.settings.realm_id or self.token().data.get("realm_id")
+        if not realm:
+            raise AuthError(
+                self.system,
+                401,
+                f"company {self.company} has no QuickBooks company (realmId); reconnect it: "
+                f"{self.reconnect}",
+            )
+        return str(realm)
+
+
+class Connections:
+    """One :class:`QboAuth` per company (its in-memory token), one token store."""
+
+    def __init__(self, runtime: PluginRuntime, store: TokenStore | None = None):
+        self.runtime = runtime
+        self._store = store
+        self._auth: dict[str, QboAuth] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> TokenStore:
+        """The token store: Postgres when the runtime has a database, else memory."""
+        with self._lock:
+            if self._store is None:
+                self._store = token_store(self.runtime.db)
+            return self._store
+
+    def auth(self, company: CompanyConfig) -> QboAuth:
+        """The company's OAuth state (created on first use)."""
+        settings = qbo_settings.load(company)
+        store = self.store
+        with self._lock:
+            auth = self._auth.get(company.key)
+            if auth is None or auth.settings != settings:
+                auth = QboAuth(settings, company.key, store, token_endpoint(self.runtime, settings))
+                self._auth[company.key] = auth
+            return auth
+
+    def forget(self, company: str) -> None:
+        """Drop the company's in-memory token (after a reconnect, a replay)."""
+        with self._lock:
+            self._auth.pop(company, None)
+
+    def client(self, company: CompanyConfig, *, limiter: CallLimiter | None) -> QboClient:
+        """An Accounting API client for ``company`` whose calls go through ``limiter``.
+
+        Raises AuthError when the company has no usable connection.
+        """
+        auth = self.auth(company)
+        return QboClient(
+            auth.settings.base_url,
+            realm_id=auth.realm_id,
+            token=auth.access_token,
+            renew=auth.renew_after_401,
+            company=company.key,
+            limiter=limiter,
+            clock=limiter.clock if limiter is not None else self.runtime.clock,
+        )
