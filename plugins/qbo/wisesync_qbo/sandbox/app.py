@@ -206,7 +206,8 @@ class QboSandbox(SandboxApp):
 
     def fail_next(self, code: str, entity: str | None = None, count: int = 1) -> None:
         """The next ``count`` writes (of ``entity``, or any) fail with QBO error ``code``
-        (``"5010"``: someone else saved it first; ``"6000"``, ``"6210"``...)."""
+        (``"5010"``: someone else saved the entity first, so its SyncToken moves on;
+        ``"6000"``, ``"6210"``...)."""
         with self.lock:
             self.write_faults.append((code, entity, count))
 
@@ -510,6 +511,9 @@ class QboSandbox(SandboxApp):
         """One write: (200, ``{Entity: row}``) or (400, Errors). Caller holds the lock."""
         injected = self._injected(entity)
         if injected:
+            stale = company.get(entity, body.get("Id")) if injected["code"] == "5010" else None
+            if stale is not None:  # "someone else saved it first": its SyncToken moves on
+                company.replace(entity, stale)
             return 400, [injected]
         existing = None
         if operation in ("update", "delete", "void"):
