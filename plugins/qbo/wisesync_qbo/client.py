@@ -10,8 +10,8 @@ that knows QBO's ways (qbo.md sections 1, 5, 6 and 8):
 * ``Fault.Error[]`` (all of it) becomes a :class:`~wisesync.errors.RemoteError` whose
   ``code`` is the first error's and ``body`` the whole fault; a 401 (lower-case ``fault``,
   code 3200) an :class:`~wisesync.errors.AuthError` naming the reconnect command;
-* a 429 (QBO's body is XML and carries no Retry-After) is waited out for 60 s, as Intuit
-  asks, through the poster's limiter.
+* a 429 (QBO's body is XML and carries no Retry-After) is waited out for
+  ``throttle_wait`` (60 s, as Intuit asks) through the poster's limiter.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ class QboClient(ApiClient):
         token: returns a valid access token (called before every attempt).
         renew: called with the token a 401 came back with; renews it or raises AuthError.
         company: the wisesync company, named in auth errors.
+        batch_limiter: the realm's window of batch requests (QBO: 40 a minute), taken by
+            every ``/batch`` call on top of ``limiter``.
     """
 
     system = "QuickBooks Online"
@@ -98,8 +100,12 @@ class QboClient(ApiClient):
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         session: requests.Session | None = None,
+        throttle_wait: float = THROTTLE_WAIT_S,
+        batch_limiter: CallLimiter | None = None,
     ):
         super().__init__(base_url, limiter=limiter, retry=retry, clock=clock, session=session)
+        self.throttle_wait = throttle_wait
+        self.batch_limiter = batch_limiter
         self.realm_id = realm_id
         self.company = company
         self._token = token
@@ -114,9 +120,9 @@ class QboClient(ApiClient):
         return self._renew(self._sent or "")
 
     def on_response(self, response: requests.Response) -> None:
-        """QBO's 429 has no Retry-After: give it Intuit's 60 s."""
+        """QBO's 429 has no Retry-After: give it ``throttle_wait`` (Intuit's 60 s)."""
         if response.status_code == 429 and "Retry-After" not in response.headers:
-            response.headers["Retry-After"] = f"{THROTTLE_WAIT_S:g}"
+            response.headers["Retry-After"] = f"{self.throttle_wait:g}"
 
     def parse_error(self, response: requests.Response, body: Any) -> RemoteError:
         status = response.status_code
@@ -178,7 +184,15 @@ class QboClient(ApiClient):
         payload = {"BatchItemRequest": items}
         reads = all("Query" in item for item in items)
         params = None if reads else {"requestid": request_id(money.dumps(payload))}
-        body = self.api("POST", "/batch", params, json=payload, safe_to_retry=reads or None).body
+        if self.batch_limiter is None:
+            body = self.api(
+                "POST", "/batch", params, json=payload, safe_to_retry=reads or None
+            ).body
+        else:
+            with self.batch_limiter.call():
+                body = self.api(
+                    "POST", "/batch", params, json=payload, safe_to_retry=reads or None
+                ).body
         answers = {str(a.get("bId")): a for a in (body or {}).get("BatchItemResponse") or []}
         missing = [i["bId"] for i in items if str(i["bId"]) not in answers]
         if missing:

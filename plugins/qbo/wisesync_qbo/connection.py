@@ -16,13 +16,14 @@ AUTH_TOKEN_INVALID.
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 from wisesync.company import CompanyConfig
 from wisesync.errors import AuthError
 from wisesync.oauth import REFRESH_MARGIN, OAuthSession, TokenEndpoint
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import CallLimiter
-from wisesync.store.tokens import TokenStore, token_store
+from wisesync.store.tokens import OAuthToken, TokenStore, token_store
 from wisesync_qbo import settings as qbo_settings
 from wisesync_qbo.client import QboClient, reconnect_command
 from wisesync_qbo.settings import SCOPES, QboSettings
@@ -42,7 +43,12 @@ def token_endpoint(runtime: PluginRuntime, settings: QboSettings) -> TokenEndpoi
 
 
 class QboAuth(OAuthSession):
-    """Access tokens for one company's QuickBooks connection."""
+    """Access tokens for one company's QuickBooks connection.
+
+    ``bootstrap``: a refresh token obtained elsewhere (``refresh_token_env``, e.g. from
+    Intuit's OAuth Playground): when the store has no connection for the company yet, it
+    is spent once to create the stored token set, which rotates from then on.
+    """
 
     def __init__(
         self,
@@ -52,6 +58,7 @@ class QboAuth(OAuthSession):
         endpoint: TokenEndpoint,
         *,
         margin: float = REFRESH_MARGIN,
+        bootstrap: str | None = None,
     ):
         super().__init__(
             endpoint,
@@ -65,6 +72,26 @@ class QboAuth(OAuthSession):
             margin=margin,
         )
         self.settings = settings
+        self._bootstrap = bootstrap
+
+    @property
+    def custom(self) -> bool:
+        """With a bootstrap refresh token the store may create the first token set."""
+        return self._bootstrap is not None
+
+    def _refresher(self, current: OAuthToken | None) -> OAuthToken:
+        self.renewals += 1
+        if current is None and self._bootstrap:
+            seed = OAuthToken("", datetime.now(UTC), refresh_token=self._bootstrap)
+            return self.endpoint.refresh(seed.with_data(realm_id=self.settings.realm_id))
+        if current is None or not current.refresh_token:
+            raise AuthError(
+                self.system,
+                401,
+                f"company {self.company} has no QuickBooks connection; reconnect it: "
+                f"{self.reconnect}",
+            )
+        return self.endpoint.refresh(current)
 
     @property
     def realm_id(self) -> str:
@@ -104,7 +131,18 @@ class Connections:
         with self._lock:
             auth = self._auth.get(company.key)
             if auth is None or auth.settings != settings:
-                auth = QboAuth(settings, company.key, store, token_endpoint(self.runtime, settings))
+                bootstrap = (
+                    self.runtime.secret(settings.refresh_token_env, key="qbo.refresh_token_env")
+                    if settings.refresh_token_env
+                    else None
+                )
+                auth = QboAuth(
+                    settings,
+                    company.key,
+                    store,
+                    token_endpoint(self.runtime, settings),
+                    bootstrap=bootstrap,
+                )
                 self._auth[company.key] = auth
             return auth
 
@@ -113,8 +151,15 @@ class Connections:
         with self._lock:
             self._auth.pop(company, None)
 
-    def client(self, company: CompanyConfig, *, limiter: CallLimiter | None) -> QboClient:
-        """An Accounting API client for ``company`` whose calls go through ``limiter``.
+    def client(
+        self,
+        company: CompanyConfig,
+        *,
+        limiter: CallLimiter | None,
+        batch_limiter: CallLimiter | None = None,
+    ) -> QboClient:
+        """An Accounting API client for ``company`` whose calls go through ``limiter``
+        (and its ``/batch`` calls through ``batch_limiter`` too).
 
         Raises AuthError when the company has no usable connection.
         """
@@ -127,4 +172,6 @@ class Connections:
             company=company.key,
             limiter=limiter,
             clock=limiter.clock if limiter is not None else self.runtime.clock,
+            throttle_wait=auth.settings.throttle_wait,
+            batch_limiter=batch_limiter,
         )

@@ -30,8 +30,17 @@ from wisesync_qbo.reference import Account, ReferenceData
 from wisesync_qbo.validate import ResolvedLine, account_problem, check_header, check_line
 
 #: How QBO rounds (qbo.md "Rounding, Amount = Qty x UnitPrice"): Qty and UnitPrice up to 7
-#: decimals, amounts and per-line tax 2, half up; negative quantities allowed on lines.
-QBO = rounding.RoundingRule(quantity_dp=7, unit_dp=7, amount_dp=2, negative_quantity=True)
+#: decimals, amounts and per-line tax 2, half up; negative quantities allowed on lines. A
+#: ConnectWise line total off Qty x UnitPrice by at most half a cent per unit (ConnectWise
+#: rounded its price to cents) keeps ConnectWise's Qty and UnitPrice: the rounding line
+#: takes the difference rather than a re-derived price nobody entered.
+QBO = rounding.RoundingRule(
+    quantity_dp=7,
+    unit_dp=7,
+    amount_dp=2,
+    negative_quantity=True,
+    source_rounding=Decimal("0.005"),
+)
 DESCRIPTION_MAX = 4000
 ROUNDING_ACCOUNT_NAME = "Rounding"
 

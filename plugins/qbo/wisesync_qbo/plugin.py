@@ -1,6 +1,6 @@
 """The wisesync hooks of the QuickBooks Online plugin (entry point ``qbo`` in group ``wisesync``).
 
-Registers the ``qbo`` target, the SYNC_TOKEN_CONFLICT code, the ``wisesync qbo connect`` command, the ``qbo`` sandbox (``wisesync sandbox qbo``) with its
+Registers the ``qbo`` target, the ``qbo`` payments source, the SYNC_TOKEN_CONFLICT code, the ``wisesync qbo connect`` command, the ``qbo`` sandbox (``wisesync sandbox qbo``) with its
 :class:`~wisesync.testing.ledger.LedgerSandbox` adapter.
 """
 
@@ -13,7 +13,7 @@ import click
 
 from wisesync import hookimpl
 from wisesync.messages import Code
-from wisesync.protocols import Target
+from wisesync.protocols import Source, Target
 
 
 def _start_sandbox(port: int = 0, seed: int | None = None, **options: Any) -> Any:
@@ -31,8 +31,7 @@ def _ledger_sandbox(server: Any) -> Any:
 @hookimpl
 def register_sandboxes(register: Callable[..., None]) -> None:
     """``qbo`` -> :func:`wisesync_qbo.sandbox.start_sandbox` (``wisesync sandbox qbo``)."""
-    # ledger=_ledger_sandbox joins the ledger-neutral tests and the demo with the target
-    register("qbo", _start_sandbox)
+    register("qbo", _start_sandbox, ledger=_ledger_sandbox)
 
 
 @hookimpl
@@ -58,3 +57,11 @@ def register_commands(cli: click.Group) -> None:
     from wisesync_qbo.connect_cli import add_commands
 
     add_commands(cli)
+
+
+@hookimpl
+def register_sources(register: Callable[[type[Source]], None]) -> None:
+    """The QBO payments source."""
+    from wisesync_qbo.payments import QboPaymentsSource
+
+    register(QboPaymentsSource)

@@ -172,8 +172,7 @@ def post_plans(ctx: QboContext, plans: Sequence[Plan], now: float) -> list[PostO
             ready.append((i, plan))
     for start in range(0, len(ready), BATCH_MAX):
         chunk = ready[start : start + BATCH_MAX]
-        with ctx.batch_limiter.call():
-            written = send_batch(ctx.client, ctx, [p for _, p in chunk])
+        written = send_batch(ctx.client, ctx, [p for _, p in chunk])
         for (i, _), outcome in zip(chunk, written, strict=True):
             outcomes[i] = outcome
     _resolve_duplicates(ctx, plans, outcomes)

@@ -32,20 +32,17 @@ from wisesync_qbo.settings import QboSettings
 
 @dataclass(slots=True)
 class QboContext(TargetContext):
-    """The prepared state of one company: client, settings, reference data, parties and
-    the realm's batch-call window."""
+    """The prepared state of one company: client, settings, reference data and parties."""
 
     client: Any = None
     settings: QboSettings | None = None
     parties: PartyBook = field(default_factory=PartyBook)
-    batch_limiter: Any = None
 
 
 @dataclass(slots=True)
 class _RealmCache:
     reference: ReferenceData
     parties: PartyBook
-    batch_limiter: CallLimiter
 
 
 class QboTarget(Target[QboContext]):
@@ -61,6 +58,7 @@ class QboTarget(Target[QboContext]):
         super().__init__(runtime)
         self.connections = Connections(runtime)
         self._cache: dict[tuple[str, str], _RealmCache] = {}
+        self._batch_windows: dict[str, CallLimiter] = {}
         self._lock = threading.Lock()
 
     def check_company(self, company: CompanyConfig) -> list[ConfigProblem]:
@@ -74,18 +72,18 @@ class QboTarget(Target[QboContext]):
         expired or revoked.
         """
         settings = qbo_settings.load(company)
-        client = self.connections.client(company, limiter=limiter)
+        with self._lock:  # one window of batch requests per company, as QBO keeps per realm
+            window = self._batch_windows.setdefault(
+                company.key, CallLimiter(BATCH_LIMITS, limiter.clock, system="qbo batch")
+            )
+        client = self.connections.client(company, limiter=limiter, batch_limiter=window)
         now = limiter.clock.now()
         key = (company.key, client.realm_id)
         with self._lock:
             cached = self._cache.get(key)
         if cached is None or now - cached.reference.loaded_at >= settings.reference_ttl:
             reference = load_reference(client, now)
-            cached = _RealmCache(
-                reference,
-                cached.parties if cached else PartyBook(),
-                cached.batch_limiter if cached else CallLimiter(BATCH_LIMITS, limiter.clock),
-            )
+            cached = _RealmCache(reference, cached.parties if cached else PartyBook())
             with self._lock:
                 self._cache[key] = cached
         return QboContext(
@@ -96,7 +94,6 @@ class QboTarget(Target[QboContext]):
             client=client,
             settings=settings,
             parties=cached.parties,
-            batch_limiter=cached.batch_limiter,
         )
 
     def invalidate(self, company: CompanyConfig) -> None:

@@ -233,6 +233,30 @@ class QboSandbox(SandboxApp):
         with self.lock:
             return self.company(realm).insert(entity, body)
 
+    def receive_payment(
+        self, doc_number: str, amount: Decimal, realm: str | None = None
+    ) -> dict[str, Any]:
+        """A customer pays ``amount`` on invoice ``doc_number`` (a Payment linked to it)."""
+        company = self.company(realm)
+        with self.lock:
+            invoice = company.find("Invoice", DocNumber=doc_number)
+            if invoice is None:
+                raise KeyError(f"no invoice {doc_number}")
+            body = {
+                "CustomerRef": invoice["CustomerRef"],
+                "TotalAmt": amount,
+                "Line": [
+                    {
+                        "Amount": amount,
+                        "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
+                    }
+                ],
+            }
+            status, payload = self.apply(company, "Payment", "create", body)
+        if status != 200:
+            raise ValueError(f"payment refused: {payload}")
+        return payload["Payment"]  # type: ignore[index,call-overload]
+
     def documents(self, entity: str, realm: str | None = None) -> list[dict[str, Any]]:
         """Every stored ``entity`` (Invoice, Bill...), oldest first (copies)."""
         with self.lock:
@@ -251,14 +275,18 @@ class QboSandbox(SandboxApp):
         settings = {
             "client_id_env": f"{prefix}_QBO_CLIENT_ID",
             "client_secret_env": f"{prefix}_QBO_CLIENT_SECRET",
+            "refresh_token_env": f"{prefix}_QBO_REFRESH_TOKEN",
             "realm_id": self.realm_id,
             "base_url": url,
             "oauth_url": url,
             "authorize_url": url + AUTHORIZE_PATH,
+            "throttle_wait": "2s",  # the sandbox's windows free within a second
         }
         env = {
             f"{prefix}_QBO_CLIENT_ID": self.app.client_id,
             f"{prefix}_QBO_CLIENT_SECRET": self.app.client_secret,
+            # as if copied from Intuit's OAuth Playground: the company starts connected
+            f"{prefix}_QBO_REFRESH_TOKEN": self.issue_tokens()["refresh_token"],
         }
         return settings, env
 
