@@ -108,7 +108,7 @@ class QboSandbox(SandboxApp):
         seed: int = 0,
         clock: Clock | None = None,
         limits: Limits | None = None,
-        customers: int | list[str] | None = None,
+        customers: int | list[str | dict[str, Any]] | None = None,
         country: str = "AU",
         multicurrency: bool = False,
         batch_replay: bool = True,
@@ -144,7 +144,11 @@ class QboSandbox(SandboxApp):
     # -- companies and tokens ------------------------------------------------------------
 
     def add_company(
-        self, name: str, *, customers: int | list[str] | None = None, country: str = "AU"
+        self,
+        name: str,
+        *,
+        customers: int | list[str | dict[str, Any]] | None = None,
+        country: str = "AU",
     ) -> str:
         """Add a seeded company; returns its realm id (a numeric string, like QBO's)."""
         realm = str(9130350000000000000 + self._rng.randrange(10**12))

@@ -71,8 +71,11 @@ VENDORS = ("Ingram Micro Australia", "Dicker Data Limited", "Leader Computers Pt
 PAYMENT_METHODS = ("Cash", "Check", "Credit Card")
 
 
-def seed_default(company: Company, customers: int | list[str] | None = None) -> None:
-    """Fill ``company`` with the scenario's reference data (and ``customers``)."""
+def seed_default(
+    company: Company, customers: int | list[str | dict[str, Any]] | None = None
+) -> None:
+    """Fill ``company`` with the scenario's reference data and ``customers`` (a count:
+    ``C00001``...; or DisplayNames; or whole Customer bodies)."""
     accounts: dict[str, dict[str, Any]] = {}
     for number, name, type_, subtype, active in ACCOUNTS:
         accounts[number] = add_account(company, number, name, type_, subtype, active=active)
@@ -106,8 +109,9 @@ def seed_default(company: Company, customers: int | list[str] | None = None) -> 
         if isinstance(customers, int)
         else list(customers or [])
     )
-    for name in names:
-        company.insert("Customer", {"DisplayName": name, "CompanyName": name, "Active": True})
+    for entry in names:
+        body = entry if isinstance(entry, dict) else {"DisplayName": entry, "CompanyName": entry}
+        company.insert("Customer", {"Active": True, **body})
 
 
 def add_account(
