@@ -9,7 +9,9 @@ record per (payment, invoice): source id and ledger payment id
 ``<Payment Id>:<Invoice Id>``, the amount applied to that invoice.
 
 Each record carries its payment's LastUpdatedTime in ``source_batch_ids``
-(``updated:<iso>``). The watermark (``plugin_state``: company, ``qbo``,
+(``updated:<iso>``). QBO's times have whole seconds, so the watermark is inclusive: the
+payments of its own second are read again (the same records, which the posting journal
+already holds), none is missed. The watermark (``plugin_state``: company, ``qbo``,
 ``payments_watermark``) moves only in ``acknowledge``, to the newest update ConnectWise
 accepted, so a crash re-reads rather than skips (the posting journal makes the re-read
 harmless).

@@ -297,6 +297,9 @@ def _balanced(body: dict[str, Any]) -> list[dict[str, str]]:
 
 def compute(company: Company, entity: str, row: dict[str, Any]) -> dict[str, Any]:
     """Fill QBO's computed fields of a transaction (in place); returns ``row``."""
+    if row.get("TxnDate") == "":
+        row.pop("TxnDate")
+    row.setdefault("TxnDate", company.wall.now().date().isoformat())  # QBO: the server date
     if entity == "JournalEntry":
         row["TotalAmt"] = sum(
             (
@@ -340,10 +343,8 @@ def compute(company: Company, entity: str, row: dict[str, Any]) -> dict[str, Any
     row["TotalAmt"] = total
     if entity in ("Invoice", "Bill"):
         row["Balance"] = total - _paid(company, entity, row)
-    for key in ("TxnDate", "DueDate"):
-        if row.get(key) == "":
-            row.pop(key)
-    row.setdefault("TxnDate", company.wall.now().date().isoformat())
+    if row.get("DueDate") == "":
+        row.pop("DueDate")
     if "DueDate" not in row and entity in ("Invoice", "Bill"):
         row["DueDate"] = _due(company, row)
     if company.multicurrency:
