@@ -18,11 +18,9 @@ the matching credit with every amount negated (as the Xero plugin does).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
+from wisesync.documents import source_total
 from wisesync.events.models import RecordEvent, RecordType
-
-ZERO = Decimal("0")
 
 #: procurement subtypes that are bills (anything else is a journal, contract C1)
 BILL_SUBTYPES = frozenset({"receipt", "purchase", "purchase_receipt"})
@@ -57,16 +55,6 @@ def is_journal(record: RecordEvent) -> bool:
     return record.record_type is RecordType.PROCUREMENT and (
         (record.subtype or "receipt") not in BILL_SUBTYPES
     )
-
-
-def source_total(record: RecordEvent) -> Decimal:
-    """The record's total: the header total, else the lines (plus tax when exclusive)."""
-    if record.totals is not None:
-        return record.totals.total
-    lines = sum((ln.line_amount for ln in record.lines), ZERO)
-    if record.line_amounts_include_tax:
-        return lines
-    return lines + sum((ln.tax_amount for ln in record.lines), ZERO)
 
 
 def entity_for(record: RecordEvent) -> tuple[Entity, int]:

@@ -22,10 +22,11 @@ from typing import Any
 
 from wisesync import rounding
 from wisesync.company import CompanyOptions
-from wisesync.events.models import RecordEvent, RecordType
+from wisesync.documents import billing_contact_warning, description, source_total
+from wisesync.events.models import RecordEvent
 from wisesync.messages import Message, has_errors, message
 from wisesync.money import fmt
-from wisesync_qbo.documents import JOURNAL, Entity, entity_for, source_total
+from wisesync_qbo.documents import JOURNAL, Entity, entity_for
 from wisesync_qbo.reference import Account, ReferenceData
 from wisesync_qbo.validate import ResolvedLine, account_problem, check_header, check_line
 
@@ -84,18 +85,7 @@ def _ref(value: str, name: str | None = None) -> dict[str, str]:
 
 
 def _description(text: str, index: int, fallback: str, messages: list[Message]) -> str:
-    text = text.strip() or fallback
-    if len(text) > DESCRIPTION_MAX:
-        messages.append(
-            message(
-                "DESCRIPTION_TRUNCATED",
-                f"Line {index + 1}: description of {len(text)} characters cut to QuickBooks' "
-                f"{DESCRIPTION_MAX}.",
-                line=index,
-            )
-        )
-        text = text[: DESCRIPTION_MAX - 1] + "…"
-    return text
+    return description(text, index, fallback, messages, limit=DESCRIPTION_MAX, ledger="QuickBooks")
 
 
 def _terms(
@@ -120,24 +110,6 @@ def _terms(
         body["SalesTermRef"] = _ref(found.id, found.name)
     if record.date is not None:
         body["DueDate"] = (record.date + timedelta(days=terms.due_days)).isoformat()
-
-
-def _billing_contact(record: RecordEvent, messages: list[Message]) -> None:
-    contact = record.contact
-    if (
-        record.record_type not in (RecordType.INVOICE, RecordType.CREDIT_MEMO)
-        or contact is None
-        or contact.billing_contact is not None
-    ):
-        return
-    if contact.primary_contact is None:
-        text = f"ConnectWise company '{contact.name}' has no primary or billing contact."
-    else:
-        text = (
-            f"ConnectWise company '{contact.name}' has no billing contact; the primary "
-            f"contact {contact.primary_contact.name} was used."
-        )
-    messages.append(message("NO_BILLING_CONTACT", text))
 
 
 def _correction_account(
@@ -289,7 +261,9 @@ def plan(
         return _journal(record, ref, resolved, messages)
     body: dict[str, Any] = {"DocNumber": record.document_number.strip()}
     _terms(record, ref, body, messages)
-    _billing_contact(record, messages)
+    warning = billing_contact_warning(record)
+    if warning is not None:
+        messages.append(warning)
     # --- amounts: QBO's line rule, rounding and adjustment ----------------------------
     sd = Decimal(sign)
     priced = [r for r in resolved if not r.text_only]

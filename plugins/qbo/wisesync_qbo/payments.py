@@ -28,7 +28,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 from wisesync.company import CompanyConfig, ConfigProblem
-from wisesync.events.models import Payment, PostingResult, RecordEvent, RecordType, Status, Trigger
+from wisesync.documents import advance_watermark
+from wisesync.events.models import Payment, PostingResult, RecordEvent, RecordType, Trigger
 from wisesync.money import to_decimal
 from wisesync.protocols import AckOutcome, Held, PluginRuntime, Source
 from wisesync.ratelimit import CallLimiter
@@ -94,13 +95,6 @@ def payment_records(
                 ).seal()
             )
     return out
-
-
-def _updated_of(result: PostingResult) -> datetime | None:
-    for item in result.source_batch_ids:
-        if item.startswith("updated:"):
-            return parse_time(item[len("updated:") :])
-    return None
 
 
 class QboPaymentsSource(Source):
@@ -176,21 +170,4 @@ class QboPaymentsSource(Source):
 
     def acknowledge(self, company: CompanyConfig, results: list[PostingResult]) -> list[AckOutcome]:
         """Advance the watermark to the newest payment ConnectWise accepted (only forward)."""
-        outcomes = []
-        newest = self.watermark(company.key)
-        for result in results:
-            done = result.status in (Status.POSTED, Status.SKIPPED_ALREADY_POSTED)
-            updated = _updated_of(result)
-            if done and updated is not None and (newest is None or updated > newest):
-                newest = updated
-            outcomes.append(
-                AckOutcome(
-                    result_id=result.result_id,
-                    source_id=result.source_id,
-                    acknowledged=done,
-                    error=None if done else f"result is {result.status}, not posted",
-                )
-            )
-        if newest is not None and newest != self.watermark(company.key):
-            self.state.set(company.key, WATERMARK_KEY, newest.isoformat())
-        return outcomes
+        return advance_watermark(self.state, company.key, WATERMARK_KEY, results, parse_time)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from wisesync.company import CompanyOptions
+from wisesync.documents import is_description_only
 from wisesync.events.models import Line, RecordEvent
 from wisesync.messages import Message, Severity, message
 from wisesync_qbo.documents import Entity, is_journal
@@ -27,17 +28,6 @@ from wisesync_qbo.reference import Account, Item, Named, ReferenceData
 
 ZERO = Decimal("0")
 DOC_NUMBER_MAX = 21
-
-
-def is_description_only(line: Line) -> bool:
-    """A text line: no amount, quantity, account or item."""
-    return (
-        not line.gl_account
-        and not line.item_code
-        and line.quantity == 0
-        and line.unit_amount == 0
-        and line.line_amount == 0
-    )
 
 
 @dataclass(slots=True)

@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from wisesync.config import CompanyOptions
-from wisesync.events.models import RecordEvent, RecordType
+from wisesync.documents import billing_contact_warning, description
+from wisesync.events.models import RecordEvent
 from wisesync.messages import Message, has_errors, message
 from wisesync.money import fmt
 from wisesync_xero import rounding
@@ -85,18 +86,7 @@ def due_date(record: RecordEvent) -> tuple[date | None, bool]:
 
 
 def _description(text: str, index: int, fallback: str, messages: list[Message]) -> str:
-    text = text.strip() or fallback
-    if len(text) > DESCRIPTION_MAX:
-        messages.append(
-            message(
-                "DESCRIPTION_TRUNCATED",
-                f"Line {index + 1}: description of {len(text)} characters cut to Xero's "
-                f"{DESCRIPTION_MAX}.",
-                line=index,
-            )
-        )
-        text = text[: DESCRIPTION_MAX - 1] + "…"
-    return text
+    return description(text, index, fallback, messages, limit=DESCRIPTION_MAX, ledger="Xero")
 
 
 def _correction_account(
@@ -188,20 +178,9 @@ def plan(
                 "default payment terms (the contact's, else the organisation's) set the due date.",
             )
         )
-    contact = record.contact
-    if (
-        record.record_type in (RecordType.INVOICE, RecordType.CREDIT_MEMO)
-        and contact is not None
-        and contact.billing_contact is None
-    ):
-        if contact.primary_contact is None:
-            text = f"ConnectWise company '{contact.name}' has no primary or billing contact."
-        else:
-            text = (
-                f"ConnectWise company '{contact.name}' has no billing contact; the primary "
-                f"contact {contact.primary_contact.name} was used."
-            )
-        messages.append(message("NO_BILLING_CONTACT", text))
+    warning = billing_contact_warning(record)
+    if warning is not None:
+        messages.append(warning)
     if has_errors(messages):
         # a line Xero would refuse has no meaningful total: report what to fix first
         return Plan(record, kind, None, messages)

@@ -22,23 +22,13 @@ from decimal import Decimal
 from typing import Any
 
 from wisesync.config import CompanyOptions
+from wisesync.documents import is_description_only
 from wisesync.events.models import Line, RecordEvent, RecordType
 from wisesync.messages import Message, Severity, message
 from wisesync_xero.reference import Account, ReferenceData
 
 ZERO = Decimal("0")
 ITEM_CODE_MAX = 30
-
-
-def is_description_only(line: Line) -> bool:
-    """A text line: no amount, no quantity, no account, no item (Xero allows these)."""
-    return (
-        not line.gl_account
-        and not line.item_code
-        and line.quantity == 0
-        and line.unit_amount == 0
-        and line.line_amount == 0
-    )
 
 
 @dataclass(slots=True)
