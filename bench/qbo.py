@@ -9,6 +9,9 @@ Drives the QBO target the way the poster does (prepare once, then for each chunk
   invoices to ``--customers`` (200) customers, once with the customers already in QBO
   (same DisplayName) and once into a company with none (every customer is created).
   Aim: at most 40.
+* ``mixed``: ``--documents`` (2,000) mixed records (70% invoices, 8% credit memos, 12%
+  expenses, 10% purchase receipts, with warning cases) into a fresh company: every
+  record posted, QBO holding exactly one document each.
 * ``drain_under_qbo_limits``: ``--drain-invoices`` (3,000) invoices into a fresh company
   under QBO's real limits, enforced by the sandbox on a
   :class:`~wisesync.ratelimit.ScaledClock` (``--scale``) that the target's limiters pace
@@ -119,8 +122,10 @@ def run(
             statuses["invalid"] = statuses.get("invalid", 0) + len(chunk) - len(valid)
         elapsed = clock.now() - started
         numbers: dict[str, int] = {}
-        for doc in app.documents("Invoice") + app.documents("CreditMemo"):
-            numbers[doc["DocNumber"]] = numbers.get(doc["DocNumber"], 0) + 1
+        for entity in ("Invoice", "CreditMemo", "Bill", "VendorCredit", "JournalEntry"):
+            for doc in app.documents(entity):
+                key = f"{entity}:{doc['DocNumber']}"
+                numbers[key] = numbers.get(key, 0) + 1
         return {
             "records": len(records),
             "api_calls": app.calls(path=API),
@@ -133,6 +138,7 @@ def run(
             "documents_in_qbo": sum(numbers.values()),
             "documents_not_exactly_once": sum(1 for v in numbers.values() if v != 1),
             "customers_created": len(app.documents("Customer")) - customers,
+            "vendors_created": len(app.documents("Vendor")) - 3,
         }
     finally:
         server.stop()
@@ -177,17 +183,22 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=1000)
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--drain-invoices", type=int, default=3000)
+    parser.add_argument("--documents", type=int, default=2000)
     parser.add_argument("--scale", type=float, default=10.0, help="simulated seconds per real one")
     parser.add_argument("--latency", type=float, default=1.0, help="simulated seconds per call")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="small numbers")
     args = parser.parse_args()
     if args.quick:
-        args.invoices, args.drain_invoices, args.customers = 300, 300, 50
+        args.invoices, args.drain_invoices, args.customers, args.documents = 300, 300, 50, 300
 
     invoices = Workload(seed=args.seed, customers=args.customers).invoices(args.invoices)
     exist = run(invoices, customers=args.customers, seed=args.seed)
     new = run(invoices, customers=0, seed=args.seed)
+    mixed_records = Workload(seed=args.seed + 2, customers=args.customers, prefix="MX").mixed(
+        args.documents
+    )
+    mixed = run(mixed_records, customers=args.customers, seed=args.seed)
     backlog = Workload(seed=args.seed + 1, customers=args.customers, prefix="DR").invoices(
         args.drain_invoices
     )
@@ -201,6 +212,8 @@ def main() -> None:
             "customers_new": round(new["api_calls"] * per, 1),
         },
         "drain_fraction_of_ideal": drained["fraction_of_ideal"],
+        "mixed_posted_exactly_once": mixed["documents_not_exactly_once"] == 0
+        and mixed["statuses"].get("posted") == args.documents,
     }
     print(
         json.dumps(
@@ -215,6 +228,7 @@ def main() -> None:
                 },
                 "invoices_customers_exist": exist,
                 "invoices_customers_new": new,
+                "mixed": mixed,
                 "drain_under_qbo_limits": drained,
             },
             indent=2,
