@@ -48,7 +48,7 @@ def start_sandbox(port: int = 0, seed: int | None = 0, **options: Any) -> Sandbo
 
     ``options`` go to :class:`ConnectWiseSandbox` (``invoices``, ``expenses``,
     ``procurement``, ``customers``, ``cases``, ``max_page_size``, ``rate_limit``,
-    ``credentials``, ``latency``, ``single_payment_per_invoice``) except ``warm``
+    ``credentials``, ``latency``, ``single_payment_per_invoice``, ``clock``) except ``warm``
     (default True: encode every record's JSON before serving). The server gets
     two extra attributes: ``api_url`` (``url`` + :data:`API_BASE`) and
     ``credentials``.

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from wisesync.ratelimit import Clock
 from wisesync.testing.ratelimit import WindowLimiter
 from wisesync.testing.sandbox import Request, Response, SandboxApp
 
@@ -107,7 +108,7 @@ class ConnectWiseSandbox(SandboxApp):
     :func:`~.seed.demo` preset). ``max_page_size`` lowers the 1,000 cap to force
     many pages; ``rate_limit`` (calls/second) turns on 429s;
     ``single_payment_per_invoice`` emulates the one-payment-per-invoice rule
-    some integrators report.
+    some integrators report; ``clock`` (default: real time) drives the rate-limit window.
     """
 
     system = "connectwise"
@@ -132,14 +133,16 @@ class ConnectWiseSandbox(SandboxApp):
         rate_limit: float | None = None,
         single_payment_per_invoice: bool = False,
         latency: float = 0.0,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__()
+        self.clock = clock or Clock()
         self.seed = 0 if seed is None else int(seed)
         self.credentials = credentials or Credentials()
         self.max_page_size = max(1, int(max_page_size))
         self.rate_limit = rate_limit
         self.single_payment_per_invoice = single_payment_per_invoice
-        self._limiter = WindowLimiter(rate_limit) if rate_limit else None
+        self._limiter = WindowLimiter(rate_limit, clock=self.clock) if rate_limit else None
         self._counts = {
             "invoices": invoices,
             "expenses": expenses,
@@ -820,7 +823,7 @@ class ConnectWiseSandbox(SandboxApp):
         super().reset()
         self.faults.latency = self.latency
         if self.rate_limit:
-            self._limiter = WindowLimiter(self.rate_limit)
+            self._limiter = WindowLimiter(self.rate_limit, clock=self.clock)
         with self.lock:
             self.state = self._build()
             self.views = Views(self.state)
