@@ -14,9 +14,10 @@ from wisesync.events.models import Line, RecordEvent, RecordType, Status, Totals
 from wisesync.store.tokens import MemoryTokenStore
 from wisesync.testing.records import RecordBuilder
 from wisesync_qbo.connect_cli import connect_company
-from wisesync_qbo.connection import PROVIDER
+from wisesync_qbo.connection import PROVIDER, Connections
 from wisesync_qbo.sandbox import Limits, start_sandbox
 from wisesync_qbo.sandbox.ledger import _consent
+from wisesync_qbo.target import QboTarget
 
 
 @pytest.fixture()
@@ -180,3 +181,23 @@ def test_long_doc_numbers_are_refused_not_cut(server, records) -> None:
     messages = t.validate(long, t.prepare(acme, limiter()))
     assert [m.code for m in messages] == ["RECORD_INVALID"]
     assert "21" in messages[0].text
+
+
+def test_a_playground_refresh_token_creates_the_stored_connection_once(server) -> None:
+    """refresh_token_env: a company never connected starts from a refresh token copied from
+    Intuit's OAuth Playground; it is spent once, then the stored token set rotates."""
+    section, env = server.connection_settings("acme")
+    acme = company(server, refresh_token_env=section["refresh_token_env"])
+    rt = runtime(server, (acme,))
+    rt.environ.update(env)
+    store = MemoryTokenStore()
+    t = QboTarget(rt)
+    t.connections = Connections(rt, store)
+    t.prepare(acme, limiter())
+    first = store.current("acme", PROVIDER)
+    assert first.data["realm_id"] == server.app.realm_id
+    assert first.refresh_token != env[section["refresh_token_env"]]  # rotated on first use
+    again = QboTarget(rt)  # a restart: the store is used, the spent bootstrap token is not
+    again.connections = Connections(rt, store)
+    again.prepare(acme, limiter())
+    assert store.current("acme", PROVIDER).refresh_token == first.refresh_token
