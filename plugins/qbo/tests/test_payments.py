@@ -58,5 +58,20 @@ def test_payments_on_posted_invoices_become_records_and_the_watermark_survives(
         assert [(r.source_id, r.content_hash, r.trigger) for r in replayed] == [
             (rec.source_id, rec.content_hash, Trigger.REPLAY)
         ]
+        # ConnectWise applied it (the payments target's journal row), then the payment is
+        # deleted in QBO: a reversal naming the ConnectWise invoice and the amount
+        with psycopg.connect(migrated_dsn) as conn:
+            conn.execute(
+                "INSERT INTO posting_journal (company, target, record_type, source_id, state, "
+                "content_hash, record_event_id, ledger_id, ledger_number, ledger_total) VALUES "
+                "('acme','connectwise','payment',%s,'posted','h','e','77',%s,40.00)",
+                (rec.source_id, ours.ledger_number),
+            )
+        srv.app.delete_payment(payment["Id"])
+        reversal = [r for r in restarted.extract(comp, [RecordType.PAYMENT]) if r.payment.reversed]
+        assert [
+            (r.source_id, r.payment.ledger_payment_id, r.payment.invoice_number, r.payment.amount)
+            for r in reversal
+        ] == [(f"{rec.source_id}:reversed", rec.source_id, ours.ledger_number, D("40.00"))]
     finally:
         srv.stop()

@@ -16,8 +16,12 @@ already holds), none is missed. The watermark (``plugin_state``: company, ``qbo`
 accepted, so a crash re-reads rather than skips (the posting journal makes the re-read
 harmless).
 
-Not sent: bill payments (ConnectWise's payments target applies payments to invoices),
-and reversals of payments deleted in QBO.
+A payment deleted in QBO (change data capture reports it ``Deleted``, without its lines)
+becomes a reversal of each of its lines wisesync applied in ConnectWise: source id
+``<Payment Id>:<Invoice Id>:reversed``, found in the posting journal of the payments
+target (its ConnectWise invoice number and amount).
+
+Not sent: bill payments (ConnectWise's payments target applies payments to invoices).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from wisesync.company import CompanyConfig, ConfigProblem
@@ -39,6 +44,7 @@ from wisesync_qbo.connection import Connections
 from wisesync_qbo.limits import LIMITS
 
 WATERMARK_KEY = "payments_watermark"
+REVERSED = ":reversed"
 #: QBO's change data capture looks back at most 30 days
 FIRST_LOOKBACK_DAYS = 30
 
@@ -135,7 +141,7 @@ class QboPaymentsSource(Source):
         rows: list[dict[str, Any]] = []
         for cdc in (body or {}).get("CDCResponse") or []:
             for response in cdc.get("QueryResponse") or []:
-                rows += [r for r in response.get("Payment") or [] if r.get("status") != "Deleted"]
+                rows += response.get("Payment") or []
         return rows
 
     def extract(
@@ -151,7 +157,9 @@ class QboPaymentsSource(Source):
         start = since or self.watermark(company.key)
         if start is None or source_ids:
             start = datetime.now(UTC) - timedelta(days=FIRST_LOOKBACK_DAYS)
-        payments = self._changed(company, start)
+        changed = self._changed(company, start)
+        payments = [p for p in changed if p.get("status") != "Deleted"]
+        deleted = [p for p in changed if p.get("status") == "Deleted"]
         linked = {
             str(link.get("TxnId"))
             for p in payments
@@ -162,11 +170,53 @@ class QboPaymentsSource(Source):
         entries = self.runtime.posted(company.key, "qbo", ledger_ids=linked) if linked else []
         invoices = {e.ledger_id: e.ledger_number or "" for e in entries if e.ledger_id}
         wanted = set(source_ids) if source_ids else None
-        for raw in payments:
-            for record in payment_records(company, raw, invoices):
-                if wanted is None or record.source_id in wanted:
-                    record.trigger = Trigger.REPLAY if wanted is not None else Trigger.SCHEDULE
-                    yield record
+        records = [r for raw in payments for r in payment_records(company, raw, invoices)]
+        records += self._reversals(company, deleted)
+        for record in records:
+            if wanted is None or record.source_id in wanted:
+                record.trigger = Trigger.REPLAY if wanted is not None else Trigger.SCHEDULE
+                yield record
+
+    def _reversals(
+        self, company: CompanyConfig, deleted: list[dict[str, Any]]
+    ) -> list[RecordEvent]:
+        """A payment deleted in QBO: a reversal of each of its lines wisesync applied in
+        ConnectWise (the journal of the payments target names them, with the invoice)."""
+        if not deleted:
+            return []
+        target = company.target_for(RecordType.PAYMENT)
+        applied = [
+            e
+            for e in self.runtime.posted(company.key, target)
+            if e.record_type == RecordType.PAYMENT.value and not e.source_id.endswith(REVERSED)
+        ]
+        out = []
+        for tomb in deleted:
+            updated = parse_time((tomb.get("MetaData") or {}).get("LastUpdatedTime"))
+            for entry in applied:
+                if not entry.source_id.startswith(f"{tomb['Id']}:") or not entry.ledger_number:
+                    continue
+                when = (updated or datetime.now(UTC)).date()
+                out.append(
+                    RecordEvent(
+                        company=company.key,
+                        source="qbo",
+                        target=target,
+                        record_type=RecordType.PAYMENT,
+                        source_id=entry.source_id + REVERSED,
+                        document_number=entry.ledger_number,
+                        date=when,
+                        payment=Payment(
+                            ledger_payment_id=entry.source_id,
+                            invoice_number=entry.ledger_number,
+                            amount=entry.ledger_total or Decimal("0"),
+                            date=when,
+                            reversed=True,
+                        ),
+                        source_batch_ids=[f"updated:{updated.isoformat()}"] if updated else [],
+                    ).seal()
+                )
+        return out
 
     def acknowledge(self, company: CompanyConfig, results: list[PostingResult]) -> list[AckOutcome]:
         """Advance the watermark to the newest payment ConnectWise accepted (only forward)."""

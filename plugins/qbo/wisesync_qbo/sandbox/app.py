@@ -261,6 +261,19 @@ class QboSandbox(SandboxApp):
             raise ValueError(f"payment refused: {payload}")
         return payload["Payment"]  # type: ignore[index,call-overload]
 
+    def delete_payment(self, payment_id: str, realm: str | None = None) -> None:
+        """The QBO user deletes a payment (change data capture reports it deleted)."""
+        company = self.company(realm)
+        with self.lock:
+            row = company.get("Payment", payment_id)
+            if row is None:
+                raise KeyError(f"no payment {payment_id}")
+            status, payload = self.apply(
+                company, "Payment", "delete", {"Id": row["Id"], "SyncToken": row["SyncToken"]}
+            )
+        if status != 200:
+            raise ValueError(f"delete refused: {payload}")
+
     def documents(self, entity: str, realm: str | None = None) -> list[dict[str, Any]]:
         """Every stored ``entity`` (Invoice, Bill...), oldest first (copies)."""
         with self.lock:
@@ -561,8 +574,11 @@ class QboSandbox(SandboxApp):
             if str(body.get("SyncToken")) != str(existing.get("SyncToken")):
                 return 400, [rules.stale(existing)]
         if operation == "delete":
-            del company.table(entity)[existing["Id"]]  # type: ignore[index]
-            return 200, {entity: {"Id": existing["Id"], "status": "Deleted", "domain": "QBO"}}  # type: ignore[index]
+            assert existing is not None
+            company.delete(entity, existing["Id"])
+            if entity in ("Payment", "BillPayment"):
+                self._rebalance(company, existing)
+            return 200, {entity: {"Id": existing["Id"], "status": "Deleted", "domain": "QBO"}}
         if operation == "void":
             return 200, {entity: self._void(company, entity, existing)}  # type: ignore[arg-type]
         if operation not in ("create", "update"):
@@ -682,6 +698,7 @@ class QboSandbox(SandboxApp):
         responses = []
         for entity in filter(None, names):
             cond = q.Condition("MetaData.LastUpdatedTime", ">=", since)
-            rows = [r for r in company.all(entity) if not since or q.matches(r, cond)]
+            changed = company.all(entity) + list(company.deleted.get(entity, {}).values())
+            rows = [r for r in changed if not since or q.matches(r, cond)]
             responses.append({entity: copy.deepcopy(rows)} if rows else {})
         return self._ok({"CDCResponse": [{"QueryResponse": responses}]})

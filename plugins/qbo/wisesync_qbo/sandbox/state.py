@@ -93,6 +93,7 @@ class Company:
     custom_txn_numbers: bool = True
     warn_duplicate_bill_number: bool = True
     entities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    deleted: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def next_id(self) -> str:
@@ -139,6 +140,18 @@ class Company:
         row.setdefault("MetaData", {})["LastUpdatedTime"] = self.wall.stamp()
         self.table(entity)[str(row["Id"])] = row
         return row
+
+    def delete(self, entity: str, entity_id: str) -> dict[str, Any]:
+        """Remove an entity, keeping the tombstone change data capture reports."""
+        self.table(entity).pop(str(entity_id))
+        tomb = {
+            "Id": str(entity_id),
+            "status": "Deleted",
+            "domain": "QBO",
+            "MetaData": {"LastUpdatedTime": self.wall.stamp()},
+        }
+        self.deleted.setdefault(entity, {})[str(entity_id)] = tomb
+        return tomb
 
     def ref(self, entity: str, row: dict[str, Any]) -> dict[str, str]:
         """A reference to ``row`` as QBO writes one (``value`` and ``name``)."""
