@@ -15,15 +15,14 @@ AUTH_TOKEN_INVALID.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 from wisesync.company import CompanyConfig
 from wisesync.errors import AuthError
-from wisesync.oauth import REFRESH_MARGIN, OAuthSession, TokenEndpoint
+from wisesync.oauth import REFRESH_MARGIN, OAuthSession, Sessions, TokenEndpoint
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import CallLimiter
-from wisesync.store.tokens import OAuthToken, TokenStore, token_store
+from wisesync.store.tokens import OAuthToken, TokenStore
 from wisesync_qbo import settings as qbo_settings
 from wisesync_qbo.client import QboClient, reconnect_command
 from wisesync_qbo.settings import SCOPES, QboSettings
@@ -107,49 +106,25 @@ class QboAuth(OAuthSession):
         return str(realm)
 
 
-class Connections:
+class Connections(Sessions[QboAuth, QboSettings]):
     """One :class:`QboAuth` per company (its in-memory token), one token store."""
 
     def __init__(self, runtime: PluginRuntime, store: TokenStore | None = None):
-        self.runtime = runtime
-        self._store = store
-        self._auth: dict[str, QboAuth] = {}
-        self._lock = threading.Lock()
+        super().__init__(runtime, qbo_settings.load, self._session, store)
 
-    @property
-    def store(self) -> TokenStore:
-        """The token store: Postgres when the runtime has a database, else memory."""
-        with self._lock:
-            if self._store is None:
-                self._store = token_store(self.runtime.db)
-            return self._store
-
-    def auth(self, company: CompanyConfig) -> QboAuth:
-        """The company's OAuth state (created on first use)."""
-        settings = qbo_settings.load(company)
-        store = self.store
-        with self._lock:
-            auth = self._auth.get(company.key)
-            if auth is None or auth.settings != settings:
-                bootstrap = (
-                    self.runtime.secret(settings.refresh_token_env, key="qbo.refresh_token_env")
-                    if settings.refresh_token_env
-                    else None
-                )
-                auth = QboAuth(
-                    settings,
-                    company.key,
-                    store,
-                    token_endpoint(self.runtime, settings),
-                    bootstrap=bootstrap,
-                )
-                self._auth[company.key] = auth
-            return auth
-
-    def forget(self, company: str) -> None:
-        """Drop the company's in-memory token (after a reconnect, a replay)."""
-        with self._lock:
-            self._auth.pop(company, None)
+    def _session(self, company: CompanyConfig, settings: QboSettings, store: TokenStore) -> QboAuth:
+        bootstrap = (
+            self.runtime.secret(settings.refresh_token_env, key="qbo.refresh_token_env")
+            if settings.refresh_token_env
+            else None
+        )
+        return QboAuth(
+            settings,
+            company.key,
+            store,
+            token_endpoint(self.runtime, settings),
+            bootstrap=bootstrap,
+        )
 
     def client(
         self,
