@@ -2,6 +2,8 @@
 
 * :func:`source_total`: the total the ledger document must show;
 * :func:`is_description_only`: a text line (no amount, quantity, account or item);
+* :func:`line_label` and :func:`missing_gl_account`: a line as messages name it, and
+  GL_MAPPING_MISSING for a line whose ConnectWise GL mapping is empty;
 * :func:`description`: a line's description within the ledger's limit
   (DESCRIPTION_TRUNCATED when cut);
 * :func:`billing_contact_warning`: NO_BILLING_CONTACT for a sales document whose
@@ -42,6 +44,22 @@ def is_description_only(line: Line) -> bool:
         and line.quantity == 0
         and line.unit_amount == 0
         and line.line_amount == 0
+    )
+
+
+def line_label(index: int, line: Line) -> str:
+    """``Line 3 (Remote support...)``: how messages name a line."""
+    return f"Line {index + 1}" + (f" ({line.description[:60]})" if line.description else "")
+
+
+def missing_gl_account(index: int, line: Line) -> Message | None:
+    """GL_MAPPING_MISSING when the line has no GL account, else None."""
+    if (line.gl_account or "").strip():
+        return None
+    return message(
+        "GL_MAPPING_MISSING",
+        f"{line_label(index, line)} has no GL account: the ConnectWise GL mapping is empty.",
+        line=index,
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from wisesync.company import CompanyOptions
-from wisesync.documents import is_description_only
+from wisesync.documents import is_description_only, line_label, missing_gl_account
 from wisesync.events.models import Line, RecordEvent
 from wisesync.messages import Message, Severity, message
 from wisesync_qbo.documents import Entity, is_journal
@@ -192,16 +192,11 @@ def check_line(
     if is_description_only(line):
         resolved.text_only = True
         return resolved
-    label = f"Line {index + 1}" + (f" ({line.description[:60]})" if line.description else "")
+    label = line_label(index, line)
     code = (line.gl_account or "").strip()
-    if not code:
-        messages.append(
-            message(
-                "GL_MAPPING_MISSING",
-                f"{label} has no GL account: the ConnectWise GL mapping is empty.",
-                line=index,
-            )
-        )
+    missing = missing_gl_account(index, line)
+    if missing is not None:
+        messages.append(missing)
     else:
         problem = account_problem(code, ref, line=index)
         if problem is not None:

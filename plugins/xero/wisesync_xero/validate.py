@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from wisesync.config import CompanyOptions
-from wisesync.documents import is_description_only
+from wisesync.documents import is_description_only, line_label, missing_gl_account
 from wisesync.events.models import Line, RecordEvent, RecordType
 from wisesync.messages import Message, Severity, message
 from wisesync_xero.reference import Account, ReferenceData
@@ -85,16 +85,11 @@ def check_line(
     if is_description_only(line):
         resolved.text_only = True
         return resolved
-    label = f"Line {index + 1}" + (f" ({line.description[:60]})" if line.description else "")
+    label = line_label(index, line)
     code = (line.gl_account or "").strip()
-    if not code:
-        messages.append(
-            message(
-                "GL_MAPPING_MISSING",
-                f"{label} has no GL account: the ConnectWise GL mapping is empty.",
-                line=index,
-            )
-        )
+    missing = missing_gl_account(index, line)
+    if missing is not None:
+        messages.append(missing)
     if sales and options.require_item_code and not (line.item_code or "").strip():
         messages.append(
             message(
