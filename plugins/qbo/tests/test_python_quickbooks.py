@@ -81,6 +81,7 @@ def test_query_filters_and_counts(sandbox):
     assert [c.DisplayName for c in found] == ["O'Brien & Sons"]
     page = Item.filter(max_results=3, start_position=4, order_by="Name", qb=qb)
     assert [i.Name for i in page] == sorted(i.Name for i in Item.all(qb=qb))[3:6]
+    assert sandbox.app.minor_versions == {75}  # the client pins QBO's minimum, 75
 
 
 def test_create_and_update_customer_item_invoice_bill(sandbox):
