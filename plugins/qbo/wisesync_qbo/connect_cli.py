@@ -99,6 +99,21 @@ def connect(
         raise click.ClickException(f"Intuit refused the connection: {exc}") from None
 
 
+@click.command("qbo")
+@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Deterministic seed.")
+@click.option("--customers", type=int, default=0, help="Pre-existing customers C00001...")
+@click.option("--country", default="AU", show_default=True, help="US: automated sales tax.")
+def sandbox_qbo(port: int, seed: int, customers: int, country: str) -> None:
+    """Run the QuickBooks Online API sandbox until Ctrl-C (credentials are printed)."""
+    from wisesync_qbo.sandbox import describe, start_sandbox
+
+    server = start_sandbox(port=port, seed=seed, customers=customers or None, country=country)
+    for line in describe(server):
+        click.echo(line)
+    server.serve_until_stopped()
+
+
 def add_commands(cli: click.Group) -> None:
     """Add ``wisesync qbo ...`` to the root group."""
     if "qbo" not in cli.commands:

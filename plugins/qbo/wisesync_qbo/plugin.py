@@ -31,7 +31,9 @@ def _ledger_sandbox(server: Any) -> Any:
 @hookimpl
 def register_sandboxes(register: Callable[..., None]) -> None:
     """``qbo`` -> :func:`wisesync_qbo.sandbox.start_sandbox` (``wisesync sandbox qbo``)."""
-    register("qbo", _start_sandbox, ledger=_ledger_sandbox)
+    from wisesync_qbo.connect_cli import sandbox_qbo
+
+    register("qbo", _start_sandbox, command=sandbox_qbo, ledger=_ledger_sandbox)
 
 
 @hookimpl

@@ -42,4 +42,16 @@ def start_sandbox(port: int = 0, seed: int = 0, **options: Any) -> SandboxServer
     return SandboxServer(QboSandbox(seed=seed, **options), port=port).start()
 
 
-__all__ = ["API", "Limits", "ManualClock", "QboSandbox", "start_sandbox"]
+def describe(server: SandboxServer) -> list[str]:
+    """How to reach a running sandbox: its URLs, the app's credentials, the realm id."""
+    app = server.app
+    return [
+        f"QBO sandbox at {server.url}",
+        f"  API base        {server.url}{API}/{app.realm_id}",
+        f"  discovery       {server.url}/.well-known/openid_configuration",
+        f"  app             client_id={app.app.client_id} client_secret={app.app.client_secret}",
+        f'  settings        base_url = oauth_url = "{server.url}", realm_id = "{app.realm_id}"',
+    ]
+
+
+__all__ = ["API", "Limits", "ManualClock", "QboSandbox", "describe", "start_sandbox"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import start_sandbox
+from . import describe, start_sandbox
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,11 +18,8 @@ def main(argv: list[str] | None = None) -> None:
     server = start_sandbox(
         port=args.port, seed=args.seed, customers=args.customers or None, country=args.country
     )
-    app = server.app
-    print(f"QBO sandbox at {server.url}")
-    print(f"  API base        {server.url}/v3/company/{app.realm_id}")
-    print(f"  discovery       {server.url}/.well-known/openid_configuration")
-    print(f"  app             client_id={app.app.client_id} client_secret={app.app.client_secret}")
+    for line in describe(server):
+        print(line)
     print("Ctrl-C to stop.", flush=True)
     server.serve_until_stopped()
 
