@@ -233,6 +233,13 @@ def test_requestid_replays_the_first_answer(api: Api) -> None:
     assert [d["DocNumber"] for d in api.app.documents("Invoice")] == ["R1", "R2"]
     too_long = api.create("Invoice", invoice(api, "R3"), requestid="x" * 51)
     assert codes(too_long) == ["2050"]
+    long_bid = {
+        "BatchItemRequest": [
+            {"bId": "b" * 11, "operation": "create", "Invoice": invoice(api, "R4")}
+        ]
+    }
+    assert codes(api.call("POST", "/batch", long_bid, requestid="wisesync-b2")) == ["2050"]
+    assert codes(api.call("POST", "/batch", batch, requestid="y" * 37)) == ["2050"]
 
 
 def test_auth_throttle_and_fault_injection() -> None:
