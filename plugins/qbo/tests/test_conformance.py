@@ -12,6 +12,7 @@ from wisesync.testing.conformance import TargetHarness, get_target_test_class
 from wisesync.testing.records import RecordBuilder
 from wisesync.testing.sandbox import Fault
 from wisesync_qbo.connection import Connections
+from wisesync_qbo.mapping import marker
 from wisesync_qbo.sandbox import Limits, start_sandbox
 from wisesync_qbo.sandbox.ledger import DOCUMENTS
 from wisesync_qbo.target import QboTarget
@@ -47,12 +48,26 @@ class QboHarness(TargetHarness):
     def warning_cases(self) -> dict[str, RecordEvent]:
         return self.records.warning_cases()
 
+    def post_error_cases(self) -> dict[str, RecordEvent]:
+        """What only QBO can refuse: a customer name a vendor holds (6240), a DocNumber
+        another document has (6140, not ours)."""
+        taken = self.records.record(self.records.line())
+        self.app.add("Invoice", {"DocNumber": taken.document_number, "TotalAmt": 1, "Line": []})
+        return {
+            "CONTACT_INVALID": self.records.record(
+                self.records.line(), contact=self.records.customer(31, name="Dicker Data Limited")
+            ),
+            "DUPLICATE_DOCUMENT_NUMBER": taken,
+        }
+
     def documents_for(self, record: RecordEvent) -> int:
+        """Documents QBO holds for ``record``: its DocNumber, written for it (the marker)."""
         return sum(
             1
             for entity in DOCUMENTS
             for doc in self.app.documents(entity)
             if doc.get("DocNumber") == record.document_number
+            and marker(record) in str(doc.get("PrivateNote") or "")
         )
 
     def ledger_calls(self) -> int:

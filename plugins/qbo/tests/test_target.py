@@ -201,3 +201,19 @@ def test_a_playground_refresh_token_creates_the_stored_connection_once(server) -
     again.connections = Connections(rt, store)
     again.prepare(acme, limiter())
     assert store.current("acme", PROVIDER).refresh_token == first.refresh_token
+
+
+def test_a_customer_made_inactive_in_qbo_is_the_contacts_problem(server, records) -> None:
+    acme = company(server)
+    t = target(server, (acme,))
+    ctx = t.prepare(acme, limiter())
+    assert t.post([records.record(records.line(), contact=records.customer(3))], ctx)[0].ledger_id
+    server.app.set_active("Customer", "Customer 00003", False)  # wisesync's list is cached
+    refused = t.post([records.record(records.line(), contact=records.customer(3))], ctx)[0]
+    assert refused.status is Status.FAILED and "CONTACT_INVALID" in codes(refused)
+    assert "610" in refused.messages[0].text
+    t.invalidate(acme)  # a replay re-reads the customers: the reason is said before posting
+    again = t.post(
+        [records.record(records.line(), contact=records.customer(3))], t.prepare(acme, limiter())
+    )[0]
+    assert "inactive" in again.messages[0].text and codes(again) == {"CONTACT_INVALID"}

@@ -42,16 +42,19 @@ CODES = {
 }
 
 
+def _code(error: dict[str, Any]) -> str:
+    """The wisesync code of one QBO error; a refused customer/vendor reference (inactive:
+    610, unknown: 2500) is the contact's problem, not an account's."""
+    code = CODES.get(error_code(error), "LEDGER_VALIDATION")
+    if code == "LEDGER_ACCOUNT_MISSING" and error.get("element") in ("CustomerRef", "VendorRef"):
+        return "CONTACT_INVALID"
+    return code
+
+
 def item_errors(answer: dict[str, Any]) -> list[Message]:
     """The messages of a refused batch item (every Error of its Fault)."""
     errors = fault_errors({"Fault": answer.get("Fault")})
-    out = [
-        message(
-            CODES.get(error_code(e), "LEDGER_VALIDATION"),
-            f"QuickBooks error {error_code(e)}: {error_text(e)}",
-        )
-        for e in errors
-    ]
+    out = [message(_code(e), f"QuickBooks error {error_code(e)}: {error_text(e)}") for e in errors]
     return out or [message("LEDGER_VALIDATION", "QuickBooks refused the document without a reason")]
 
 
