@@ -198,3 +198,21 @@ class QboClient(ApiClient):
         if missing:
             raise RemoteError(self.system, 200, f"the batch answer lacks items {missing}")
         return [answers[str(i["bId"])] for i in items]
+
+
+def read_lists(client: QboClient, entities: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    """Every row of each entity: ONE ``/batch`` of queries (1,000 rows each), then
+    STARTPOSITION paging for the lists that filled their page."""
+    items = [
+        {"bId": str(n), "Query": f"select * from {e} startposition 1 maxresults {PAGE}"}
+        for n, e in enumerate(entities)
+    ]
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for entity, answer in zip(entities, client.batch(items), strict=True):
+        errors = fault_errors({"Fault": answer.get("Fault")}) if answer.get("Fault") else []
+        if errors:
+            raise RemoteError(client.system, 400, f"reading {entity}: {error_text(errors[0])}")
+        rows[entity] = list((answer.get("QueryResponse") or {}).get(entity) or [])
+        if len(rows[entity]) == PAGE:
+            rows[entity] += list(client.query_all(entity, start=PAGE + 1))
+    return rows

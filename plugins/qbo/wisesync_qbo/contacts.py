@@ -21,7 +21,7 @@ from typing import Any
 
 from wisesync.events.models import Contact, RecordEvent
 from wisesync.messages import Message, message
-from wisesync_qbo.client import PAGE, QboClient, error_code, error_text, fault_errors, quote
+from wisesync_qbo.client import QboClient, error_code, error_text, fault_errors, quote, read_lists
 
 BATCH_MAX = 30
 
@@ -103,21 +103,22 @@ class PartyBook:
         return found
 
 
-def load(client: QboClient, book: PartyBook, now: float) -> None:
-    """Read every customer and vendor (one batch call, then paging)."""
-    items = [
-        {"bId": p[0], "Query": f"select * from {p} startposition 1 maxresults {PAGE}"}
-        for p in ("Customer", "Vendor")
-    ]
+PARTIES = ("Customer", "Vendor")
+
+
+def fill(book: PartyBook, rows: dict[str, list[dict[str, Any]]], now: float) -> None:
+    """Replace the book's customers and vendors with ``rows`` (entity -> rows)."""
     fresh = PartyBook()
-    for party, answer in zip(("Customer", "Vendor"), client.batch(items), strict=True):
-        rows = list((answer.get("QueryResponse") or {}).get(party) or [])
-        if len(rows) == PAGE:
-            rows += list(client.query_all(party, start=PAGE + 1))
-        for row in rows:
+    for party in PARTIES:
+        for row in rows.get(party, []):
             fresh.add(party, row)
     book.parties = fresh.parties
     book.loaded_at = now
+
+
+def load(client: QboClient, book: PartyBook, now: float) -> None:
+    """Read every customer and vendor (one batch call, then paging)."""
+    fill(book, read_lists(client, PARTIES), now)
 
 
 @dataclass(slots=True)

@@ -1,9 +1,10 @@
 """A company's reference data, read with QBO's query language and cached per realm.
 
-:func:`load_reference` reads accounts, items, tax codes and rates, classes, departments
-(QBO's locations), terms, preferences and company info in ONE ``/batch`` call holding a
-``Query`` per list (1,000 rows each); a list that fills its page is read on with
-STARTPOSITION paging. The target keeps the result for ``reference_ttl``.
+The target reads :data:`ENTITIES` (accounts, items, tax codes and rates, classes,
+departments (QBO's locations), terms, preferences and company info) in ONE ``/batch`` call
+holding a ``Query`` per list (:func:`wisesync_qbo.client.read_lists`; customers and
+vendors ride along when they are due too), and :func:`parse` makes the
+:class:`ReferenceData` it keeps for ``reference_ttl``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from wisesync.errors import RemoteError
-from wisesync_qbo.client import PAGE, QboClient, error_text, fault_errors
-
 LISTS = ("Account", "Item", "TaxCode", "TaxRate", "Class", "Department", "Term")
 SINGLETONS = ("Preferences", "CompanyInfo")
+ENTITIES = (*LISTS, *SINGLETONS)
 
 
 def _key(text: str) -> str:
@@ -201,21 +200,3 @@ def parse(rows: dict[str, list[dict[str, Any]]], loaded_at: float) -> ReferenceD
     info = (rows.get("CompanyInfo") or [{}])[0]
     ref.country = str(info.get("Country") or (info.get("CompanyAddr") or {}).get("Country") or "US")
     return ref
-
-
-def load_reference(client: QboClient, now: float) -> ReferenceData:
-    """Read every list in one ``/batch`` of queries (then page the lists that filled one)."""
-    entities = (*LISTS, *SINGLETONS)
-    items = [
-        {"bId": str(n), "Query": f"select * from {e} startposition 1 maxresults {PAGE}"}
-        for n, e in enumerate(entities)
-    ]
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for entity, answer in zip(entities, client.batch(items), strict=True):
-        errors = fault_errors({"Fault": answer.get("Fault")}) if answer.get("Fault") else []
-        if errors:
-            raise RemoteError(client.system, 400, f"reading {entity}: {error_text(errors[0])}")
-        rows[entity] = list((answer.get("QueryResponse") or {}).get(entity) or [])
-        if len(rows[entity]) == PAGE:
-            rows[entity] += list(client.query_all(entity, start=PAGE + 1))
-    return parse(rows, now)

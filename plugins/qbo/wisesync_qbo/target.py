@@ -21,12 +21,13 @@ from wisesync.messages import Message
 from wisesync.protocols import PluginRuntime, Target, TargetContext
 from wisesync.ratelimit import CallLimiter
 from wisesync_qbo import settings as qbo_settings
+from wisesync_qbo.client import read_lists
 from wisesync_qbo.connection import Connections
-from wisesync_qbo.contacts import PartyBook
+from wisesync_qbo.contacts import PARTIES, PartyBook, fill
 from wisesync_qbo.limits import BATCH_LIMITS, LIMITS
 from wisesync_qbo.mapping import Plan, plan
 from wisesync_qbo.post import find_plans, post_plans
-from wisesync_qbo.reference import ReferenceData, load_reference
+from wisesync_qbo.reference import ENTITIES, ReferenceData, parse
 from wisesync_qbo.settings import QboSettings
 
 
@@ -82,8 +83,13 @@ class QboTarget(Target[QboContext]):
         with self._lock:
             cached = self._cache.get(key)
         if cached is None or now - cached.reference.loaded_at >= settings.reference_ttl:
-            reference = load_reference(client, now)
-            cached = _RealmCache(reference, cached.parties if cached else PartyBook())
+            parties = cached.parties if cached else PartyBook()
+            # customers and vendors due too: their queries ride in the same batch call
+            with_parties = now - parties.loaded_at >= settings.customers_ttl
+            rows = read_lists(client, ENTITIES + (PARTIES if with_parties else ()))
+            if with_parties:
+                fill(parties, rows, now)
+            cached = _RealmCache(parse(rows, now), parties)
             with self._lock:
                 self._cache[key] = cached
         return QboContext(
