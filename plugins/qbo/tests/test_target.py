@@ -217,3 +217,29 @@ def test_a_customer_made_inactive_in_qbo_is_the_contacts_problem(server, records
         [records.record(records.line(), contact=records.customer(3))], t.prepare(acme, limiter())
     )[0]
     assert "inactive" in again.messages[0].text and codes(again) == {"CONTACT_INVALID"}
+
+
+def test_currency_goes_with_the_document_when_multicurrency_is_on(records) -> None:
+    s = start_sandbox(seed=4, multicurrency=True, limits=Limits(10**6, 10**6, 10**6))
+    try:
+        acme = company(s)
+        t = target(s, (acme,))
+        usd = records.record(records.line(), currency="USD", attributes={"exchange_rate": "1.5123"})
+        outcome = t.post([usd], t.prepare(acme, limiter()))[0]
+        assert outcome.status is Status.POSTED, outcome.messages
+        invoice = s.app.documents("Invoice")[0]
+        assert invoice["CurrencyRef"] == {"value": "USD"}
+        assert invoice["ExchangeRate"] == D("1.5123")
+    finally:
+        s.stop()
+
+
+def test_a_foreign_currency_without_multicurrency_is_refused_before_posting(
+    server, records
+) -> None:
+    acme = company(server)
+    t = target(server, (acme,))
+    usd = records.record(records.line(), currency="USD")
+    messages = t.validate(usd, t.prepare(acme, limiter()))
+    assert [m.code for m in messages] == ["RECORD_INVALID"]
+    assert "multicurrency" in messages[0].text and "AUD" in messages[0].text
