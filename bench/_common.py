@@ -25,11 +25,10 @@ from typing import Any
 from wisesync.events.models import PostOutcome, RecordEvent
 from wisesync.plugins import Registry
 from wisesync.plugins import registry as default_registry
-from wisesync.protocols import TargetContext
 from wisesync.testing.stack import CompanySpec
 from wisesync_xero.contacts import new_contact_body, parse_contacts, where_for
 from wisesync_xero.limits import LIMITS
-from wisesync_xero.target import XeroTarget, _xero
+from wisesync_xero.target import XeroContext, XeroTarget
 
 COMPANY = "acme"
 API = re.compile(r"^/api\.xro/")
@@ -104,9 +103,9 @@ class NaiveXeroTarget(XeroTarget):
         super().__init__(runtime)
         self._customer = threading.Lock()  # one look-up-or-create at a time: no twin customers
 
-    def post(self, records: list[RecordEvent], ctx: TargetContext) -> list[PostOutcome]:
+    def post(self, records: list[RecordEvent], ctx: XeroContext) -> list[PostOutcome]:  # type: ignore[override]
         """Look up (or create) each record's customer, then post it alone."""
-        xctx = _xero(ctx)
+        xctx = ctx
         for record in records:
             if record.contact is None:
                 continue

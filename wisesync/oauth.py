@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
@@ -40,9 +40,11 @@ from oauthlib.oauth2 import BackendApplicationClient, WebApplicationClient
 
 from wisesync.errors import AuthError, RemoteError
 from wisesync.http import ApiClient, RetryPolicy
-from wisesync.store.tokens import OAuthToken, TokenStore
+from wisesync.store.tokens import OAuthToken, TokenStore, token_store
 
 GRANTS = ("authorization_code", "client_credentials")
+S = TypeVar("S")
+T = TypeVar("T")
 REFRESH_MARGIN = 60.0
 _AUTH_ERRORS = ("invalid_grant", "invalid_client", "unauthorized_client")
 
@@ -214,6 +216,56 @@ class OAuthSession:
         return self.endpoint.refresh(current)
 
 
+class Sessions(Generic[S, T]):
+    """One OAuth session per company over one token store, for a ledger plugin's target,
+    payments source and CLI.
+
+    ``load(company)`` gives the company's validated settings ``T``; ``build(company,
+    settings, store)`` makes its session ``S`` (an :class:`OAuthSession`). A session is
+    kept while the company's settings stay the same, so its in-memory token is reused;
+    :meth:`forget` drops it (after a reconnect, a replay). The store is Postgres when the
+    runtime has a database, else memory.
+    """
+
+    def __init__(
+        self,
+        runtime: Any,
+        load: Callable[[Any], T],
+        build: Callable[[Any, T, TokenStore], S],
+        store: TokenStore | None = None,
+    ):
+        self.runtime = runtime
+        self._load = load
+        self._build = build
+        self._store = store
+        self._sessions: dict[str, tuple[T, S]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> TokenStore:
+        """The token store: Postgres when the runtime has a database, else memory."""
+        with self._lock:
+            if self._store is None:
+                self._store = token_store(self.runtime.db)
+            return self._store
+
+    def auth(self, company: Any) -> S:
+        """The company's OAuth session (created on first use, again when its settings change)."""
+        settings = self._load(company)
+        store = self.store
+        with self._lock:
+            kept = self._sessions.get(company.key)
+            if kept is None or kept[0] != settings:
+                kept = (settings, self._build(company, settings, store))
+                self._sessions[company.key] = kept
+            return kept[1]
+
+    def forget(self, company: str) -> None:
+        """Drop the company's session and its in-memory token."""
+        with self._lock:
+            self._sessions.pop(company, None)
+
+
 # --- the authorization-code flow (``wisesync <ledger> connect``) --------------------------
 
 
@@ -321,6 +373,12 @@ class CallbackReceiver:
     def redirect_uri(self) -> str:
         """The URI to register with the app and send in the authorization request."""
         return f"http://127.0.0.1:{self._server.server_address[1]}/callback"
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Every query parameter of the callback, once it came (a ledger's extras beside
+        ``code``, e.g. Intuit's ``realmId``); empty before."""
+        return dict(self._server.params or {})
 
     def wait(self, consent: Consent, open_url: Callable[[str], Any], timeout: float) -> str:
         """Open the consent URL and wait for the redirect; the authorization code."""

@@ -46,12 +46,24 @@ class RoundingRule:
         amount_dp: decimals of line amounts, tax and totals.
         negative_quantity: the ledger accepts a negative quantity; when it does not, a
             negative line is sent as a positive quantity at a negative unit amount.
+        source_rounding: a line whose source total is off quantity x unit amount by at
+            most this much per unit of quantity keeps its quantity and unit amount (the
+            source rounded its price; the rounding line takes the difference) instead of
+            having its unit amount re-derived from the total (0: always re-derive).
     """
 
     quantity_dp: int = 4
     unit_dp: int = 4
     amount_dp: int = 2
     negative_quantity: bool = True
+    source_rounding: Decimal = ZERO
+
+    def within_source_rounding(self, line: SourceLine) -> bool:
+        """Whether ``line``'s total differs from quantity x unit amount by no more than
+        ``source_rounding`` per unit of quantity: the source's own rounding (of its unit
+        price to cents, say), not a discount or a fixed price."""
+        gap = abs(line.line_amount - line.quantity * line.unit_amount)
+        return bool(self.source_rounding) and gap <= abs(line.quantity) * self.source_rounding
 
     def quantity(self, value: Decimal) -> Decimal:
         """``value`` rounded as the ledger keeps a quantity."""
@@ -116,7 +128,9 @@ def ledger_line(line: SourceLine, rule: RoundingRule, *, inclusive: bool) -> Led
         quantity, unit = -quantity, -unit
     if quantity == 0:
         quantity, unit = Decimal("1"), line.line_amount
-    elif rule.amount(line.quantity * line.unit_amount) != rule.amount(line.line_amount):
+    elif rule.amount(line.quantity * line.unit_amount) != rule.amount(
+        line.line_amount
+    ) and not rule.within_source_rounding(line):
         unit = line.line_amount / quantity
     quantity, unit = rule.quantity(quantity), rule.unit(unit)
     amount = rule.line_amount(quantity, unit)

@@ -1,7 +1,8 @@
 """The core installs and runs with any one ledger plugin alone: here with only the
-ConnectWise plugin and the hello test plugin (the Xero distribution hidden from entry
-points and imports by tests/fixtures/without_distributions.py), the CLI, the sandbox
-group, the demo's refusal and the core's plugin suites all work."""
+ConnectWise plugin and the hello test plugin (the ledger distributions, Xero and
+QuickBooks Online, hidden from entry points and imports by
+tests/fixtures/without_distributions.py), the CLI, the sandbox group, the demo's refusal
+and the core's plugin suites all work."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HIDE = str(ROOT / "tests" / "fixtures" / "without_distributions.py")
 CLI = "from wisesync.cli import main; main()"
+#: every ledger distribution of the repository
+LEDGERS = "wisesync-xero,wisesync-qbo"
 #: the core's suites about plugins, hooks, messages and config, and ConnectWise's plugin tests
 SUITES = (
     "tests/unit/test_core_plugins.py",
@@ -27,7 +30,7 @@ SUITES = (
 def alone(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WISESYNC_")}
     return subprocess.run(
-        [sys.executable, HIDE, "wisesync-xero", *args],
+        [sys.executable, HIDE, LEDGERS, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -37,9 +40,10 @@ def alone(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_xero_distribution_is_really_gone() -> None:
-    out = alone("-c", "import wisesync_xero")
-    assert out.returncode != 0 and "wisesync_xero is not installed here" in out.stderr
+def test_the_ledger_distributions_are_really_gone() -> None:
+    for package in ("wisesync_xero", "wisesync_qbo"):
+        out = alone("-c", f"import {package}")
+        assert out.returncode != 0 and f"{package} is not installed here" in out.stderr
 
 
 def test_the_cli_runs_with_connectwise_and_hello_only() -> None:
@@ -49,14 +53,15 @@ def test_the_cli_runs_with_connectwise_and_hello_only() -> None:
     assert names == {"connectwise", "hello"}
     sandbox = alone("-c", CLI, "sandbox", "--help")
     assert sandbox.returncode == 0, sandbox.stderr
-    assert "connectwise" in sandbox.stdout and "xero" not in sandbox.stdout
+    assert "connectwise" in sandbox.stdout
+    assert "xero" not in sandbox.stdout and "qbo" not in sandbox.stdout
     # no ledger sandbox installed: the demo says so before it starts anything
     demo = alone("-c", CLI, "demo")
     assert demo.returncode == 2, demo.stdout + demo.stderr
     assert "no ledger sandbox" in demo.stderr or "which ledger?" in demo.stderr
 
 
-def test_the_core_suites_pass_without_the_xero_plugin() -> None:
+def test_the_core_suites_pass_without_the_ledger_plugins() -> None:
     out = alone("-m", "pytest", *SUITES, "-q", "-p", "no:cacheprovider", timeout=300)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "failed" not in out.stdout

@@ -52,14 +52,15 @@ class Codes:
 
 def test_a_plugin_code_becomes_a_message_with_its_severity_and_hint(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("WISESYNC_LOAD_PLUGINS", "hello")
+    # a name no installed plugin registers (the qbo plugin registers SYNC_TOKEN_CONFLICT)
     code = Code(
-        "SYNC_TOKEN_CONFLICT", E, "Stale sync token", "Replay the record.", "Sync Token issue"
+        "EXAMPLE_STALE_TOKEN", E, "Stale sync token", "Replay the record.", "Sync Token issue"
     )
     with pytest.raises(messages.UnknownCode):
-        message("SYNC_TOKEN_CONFLICT", "x")
+        message("EXAMPLE_STALE_TOKEN", "x")
     reg = build_registry((Codes(code),))
-    assert reg.message_codes == {"SYNC_TOKEN_CONFLICT": code}
-    m = message("SYNC_TOKEN_CONFLICT", "the document changed meanwhile")
+    assert reg.message_codes == {"EXAMPLE_STALE_TOKEN": code}
+    m = message("EXAMPLE_STALE_TOKEN", "the document changed meanwhile")
     assert m.is_error and m.hint == "Replay the record."
     build_registry((Codes(code),))  # a second registry in one process installs it again
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from wisesync.documents import source_total
 from wisesync.events.models import RecordEvent, RecordType
 
 ZERO = Decimal("0")
@@ -64,16 +65,6 @@ BILL_SUBTYPES = frozenset({"receipt", "purchase", "purchase_receipt"})
 PERSONAL_SUBTYPES = frozenset({"personal", "personal_expense", "company_card_personal"})
 
 
-def source_total(record: RecordEvent) -> Decimal:
-    """The record's total: the header total, else the lines (plus tax when exclusive)."""
-    if record.totals is not None:
-        return record.totals.total
-    lines = sum((ln.line_amount for ln in record.lines), ZERO)
-    if record.line_amounts_include_tax:
-        return lines
-    return lines + sum((ln.tax_amount for ln in record.lines), ZERO)
-
-
 def is_personal(record: RecordEvent) -> bool:
     """A personal expense paid with a company card (the employee owes the company)."""
     return (record.subtype or "").strip().lower() in PERSONAL_SUBTYPES
@@ -102,3 +93,6 @@ def document_kind(record: RecordEvent) -> tuple[DocKind, int]:
             return ACCPAYCREDIT, sign
         return (ACCPAYCREDIT if negative else ACCPAY), sign
     raise ValueError(f"Xero does not take {rt.value} records")
+
+
+__all__ = ["KINDS", "DocKind", "document_kind", "is_personal", "source_total"]

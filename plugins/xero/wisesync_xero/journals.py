@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from wisesync.config import CompanyOptions
+from wisesync.documents import missing_gl_account
 from wisesync.events.models import RecordEvent
 from wisesync.messages import Message, has_errors, message
 from wisesync.money import fmt
@@ -30,7 +31,6 @@ from wisesync_xero.settings import DEFAULT_APPROVAL, Approval
 from wisesync_xero.validate import (
     account_problem,
     fit_description,
-    gl_missing,
     line_tracking,
 )
 
@@ -103,8 +103,9 @@ def _line(
 ) -> dict[str, Any] | None:
     src = record.lines[index]
     code = (src.gl_account or "").strip()
-    if not code:
-        messages.append(gl_missing(index))
+    missing = missing_gl_account(index, src)
+    if missing is not None:
+        messages.append(missing)
         return None
     problem = account_problem(code, ref, line=index)
     account = ref.account(code)

@@ -15,7 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from wisesync.config import CompanyOptions
-from wisesync.events.models import RecordEvent, RecordType
+from wisesync.documents import billing_contact_warning
+from wisesync.events.models import RecordEvent
 from wisesync.messages import Message, has_errors, message
 from wisesync.money import fmt
 from wisesync_xero import rounding
@@ -233,20 +234,9 @@ def plan(
                 "default payment terms (the contact's, else the organisation's) set the due date.",
             )
         )
-    contact = record.contact
-    if (
-        record.record_type in (RecordType.INVOICE, RecordType.CREDIT_MEMO)
-        and contact is not None
-        and contact.billing_contact is None
-    ):
-        if contact.primary_contact is None:
-            text = f"ConnectWise company '{contact.name}' has no primary or billing contact."
-        else:
-            text = (
-                f"ConnectWise company '{contact.name}' has no billing contact; the primary "
-                f"contact {contact.primary_contact.name} was used."
-            )
-        messages.append(message("NO_BILLING_CONTACT", text))
+    warning = billing_contact_warning(record)
+    if warning is not None:
+        messages.append(warning)
     if has_errors(messages):
         # a line Xero would refuse has no meaningful total: report what to fix first
         return Plan(record, kind, None, messages)

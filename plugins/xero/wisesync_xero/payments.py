@@ -26,13 +26,13 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Protocol
 
 from wisesync.config import CompanyConfig, ConfigProblem
+from wisesync.documents import advance_watermark
 from wisesync.events.models import (
     Contact,
     Payment,
     PostingResult,
     RecordEvent,
     RecordType,
-    Status,
     Trigger,
 )
 from wisesync.money import to_decimal
@@ -141,13 +141,6 @@ def _newer(raw: dict[str, Any], than: datetime) -> bool:
     return updated is None or updated > than
 
 
-def _updated_of(result: PostingResult) -> datetime | None:
-    for item in result.source_batch_ids:
-        if item.startswith("updated:"):
-            return parse_xero_time(item[len("updated:") :])
-    return None
-
-
 class XeroPaymentsSource(Source):
     """Payments applied in Xero, extracted for ConnectWise."""
 
@@ -248,21 +241,4 @@ class XeroPaymentsSource(Source):
 
         Idempotent: the watermark only moves forward.
         """
-        outcomes = []
-        newest = self.watermark(company.key)
-        for result in results:
-            done = result.status in (Status.POSTED, Status.SKIPPED_ALREADY_POSTED)
-            updated = _updated_of(result)
-            if done and updated is not None and (newest is None or updated > newest):
-                newest = updated
-            outcomes.append(
-                AckOutcome(
-                    result_id=result.result_id,
-                    source_id=result.source_id,
-                    acknowledged=done,
-                    error=None if done else f"result is {result.status}, not posted",
-                )
-            )
-        if newest is not None and newest != self.watermark(company.key):
-            self.state.set(company.key, WATERMARK_KEY, newest.isoformat())
-        return outcomes
+        return advance_watermark(self.state, company.key, WATERMARK_KEY, results, parse_xero_time)

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from wisesync.config import CompanyOptions
+from wisesync.documents import description, is_description_only, line_label, missing_gl_account
 from wisesync.events.models import Line, RecordEvent
 from wisesync.messages import Message, Severity, message
 from wisesync_xero.documents import BILL_SUBTYPES, is_journal
@@ -35,17 +36,6 @@ ITEM_CODE_MAX = 30
 NUMBER_MAX = 255  # InvoiceNumber / CreditNoteNumber (reference/xero.md section 3)
 
 __all__ = ["BILL_SUBTYPES", "is_journal"]  # re-exported: they used to live here
-
-
-def is_description_only(line: Line) -> bool:
-    """A text line: no amount, no quantity, no account, no item (Xero allows these)."""
-    return (
-        not line.gl_account
-        and not line.item_code
-        and line.quantity == 0
-        and line.unit_amount == 0
-        and line.line_amount == 0
-    )
 
 
 @dataclass(slots=True)
@@ -89,30 +79,10 @@ def account_problem(code: str, ref: ReferenceData, *, line: int | None = None) -
 DESCRIPTION_MAX = 4000  # LineItem / JournalLine Description (reference/xero.md section 3)
 
 
-def gl_missing(index: int, label: str | None = None) -> Message:
-    """GL_MAPPING_MISSING for line ``index`` (``label`` names it, default "Line n")."""
-    return message(
-        "GL_MAPPING_MISSING",
-        f"{label or f'Line {index + 1}'} has no GL account: the ConnectWise GL mapping is empty.",
-        line=index,
-    )
-
-
 def fit_description(text: str, index: int, fallback: str, messages: list[Message]) -> str:
     """A line description Xero takes: ``fallback`` when empty, cut to
     :data:`DESCRIPTION_MAX` characters with DESCRIPTION_TRUNCATED when longer."""
-    text = text.strip() or fallback
-    if len(text) > DESCRIPTION_MAX:
-        messages.append(
-            message(
-                "DESCRIPTION_TRUNCATED",
-                f"Line {index + 1}: description of {len(text)} characters cut to Xero's "
-                f"{DESCRIPTION_MAX}.",
-                line=index,
-            )
-        )
-        text = text[: DESCRIPTION_MAX - 1] + "…"
-    return text
+    return description(text, index, fallback, messages, limit=DESCRIPTION_MAX, ledger="Xero")
 
 
 def check_line(
@@ -131,10 +101,11 @@ def check_line(
     if is_description_only(line):
         resolved.text_only = True
         return resolved
-    label = f"Line {index + 1}" + (f" ({line.description[:60]})" if line.description else "")
+    label = line_label(index, line)
     code = (line.gl_account or "").strip()
-    if not code:
-        messages.append(gl_missing(index, label))
+    missing = missing_gl_account(index, line)
+    if missing is not None:
+        messages.append(missing)
     if sales and options.require_item_code and not (line.item_code or "").strip():
         messages.append(
             message(
