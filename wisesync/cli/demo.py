@@ -15,6 +15,7 @@ only one installed); the demo imports no plugin module.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -36,7 +37,10 @@ REVOKED_BOOKS = {"invoices": 3, "expenses": 0, "procurement": 0, "customers": 2,
 @click.command("demo")
 @click.option("--keep", is_flag=True, help="Keep the temporary data directory for a look.")
 @click.option(
-    "--ledger", default=None, help="Ledger plugin to post into (default: the one installed)."
+    "--ledger",
+    default=None,
+    help="Ledger plugin to post into (default: $WISESYNC_LEDGER, else every installed "
+    "ledger, one after the other).",
 )
 @click.option(
     "--serve",
@@ -59,19 +63,31 @@ def demo_cmd(keep: bool, ledger: str | None, serve: bool, port: int) -> None:
        role printed, until Ctrl-C
     """
     from wisesync.plugins import registry
+    from wisesync.testing.ledger import LEDGER_ENV, require_ledger
+
+    installed = sorted(registry().ledgers)
+    chosen = ledger or os.environ.get(LEDGER_ENV) or ""
+    ledgers = [chosen] if chosen else installed
+    for name in ledgers or [""]:
+        require_ledger(registry(), name)  # none such: say so before starting anything
+    codes = [
+        _story(name, keep=keep, serve=serve and name == ledgers[-1], port=port) for name in ledgers
+    ]
+    sys.exit(max(codes))
+
+
+def _story(ledger: str, *, keep: bool, serve: bool, port: int) -> int:
+    """The whole demo for one ledger, on its own embedded Postgres; the exit code."""
     from wisesync.store.embedded import EmbeddedPostgres
-    from wisesync.testing.ledger import default_ledger, require_ledger
     from wisesync.testing.stack import CompanySpec, Stack
 
-    ledger = ledger or default_ledger(registry())
-    require_ledger(registry(), ledger)  # none such: say so before starting anything
     console = Console()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="wisesync-demo-"))
     pg = EmbeddedPostgres(workdir / "postgres")
     try:
         # soft_wrap: a long path stays on one line (copy-pasteable), whatever the width
-        console.print(f"[bold]wisesync demo[/] — working in {workdir}", soft_wrap=True)
+        console.print(f"[bold]wisesync demo[/] ({ledger}) — working in {workdir}", soft_wrap=True)
         dsn = pg.start()
         console.print("  embedded Postgres started; transport: embedded (Postgres)")
         spec = CompanySpec(
@@ -115,7 +131,7 @@ def demo_cmd(keep: bool, ledger: str | None, serve: bool, port: int) -> None:
             console.print(f"data kept in {workdir}", soft_wrap=True)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    sys.exit(code)
+    return code
 
 
 def _run(console: Console, stack, ledger: str) -> int:

@@ -10,6 +10,8 @@ no plugin module and run for every installed ledger that provides it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -89,16 +91,24 @@ def require_ledger(registry: Any, name: str) -> Any:
     return adapter
 
 
-def default_ledger(registry: Any) -> str:
-    """The one installed ledger that provides a ledger sandbox; a ConfigError when there
-    are none or several (then name one)."""
+#: Names the ledger the test stacks and tools use when several are installed.
+LEDGER_ENV = "WISESYNC_LEDGER"
+
+
+def default_ledger(registry: Any, environ: Mapping[str, str] | None = None) -> str:
+    """The ledger sandbox to use when none is named: ``$WISESYNC_LEDGER`` when that ledger
+    is installed, else the one installed ledger that provides a sandbox; a ConfigError when
+    there are none, or several and no choice."""
     from wisesync.errors import ConfigError
 
     ledgers = sorted(registry.ledgers)
+    chosen = (os.environ if environ is None else environ).get(LEDGER_ENV, "")
+    if chosen in ledgers:
+        return chosen
     if len(ledgers) != 1:
         raise ConfigError(
             f"which ledger? installed ledger sandboxes: {', '.join(ledgers) or 'none'}",
-            hint="name one (--ledger NAME, CompanySpec(ledger=NAME))",
+            hint=f"name one (--ledger NAME, CompanySpec(ledger=NAME), or {LEDGER_ENV}=NAME)",
         )
     return ledgers[0]
 
