@@ -29,7 +29,7 @@ from wisesync.events.models import (
 )
 from wisesync.messages import CATALOG, message
 from wisesync.pipeline.reporter import Reporter
-from wisesync.pipeline.review import (
+from wisesync.review import (
     ReviewFilter,
     latest_run_id,
     load_review,
