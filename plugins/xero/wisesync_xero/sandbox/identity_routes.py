@@ -18,11 +18,6 @@ from . import seed
 from .oauth import TokenFailure
 from .state import Org
 
-if TYPE_CHECKING:
-    from .app import XeroSandbox
-
-_Base: Any = object
-
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
@@ -31,6 +26,12 @@ class Credentials:
     client_id: str
     client_secret: str
     tenant_id: str
+
+
+if TYPE_CHECKING:
+    from .app import XeroSandbox
+
+_Base: Any = object
 
 
 class IdentityRoutes(_Base):
