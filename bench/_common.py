@@ -197,7 +197,7 @@ class CallLog:
 
 def wait_results(db: Any, run_id: str, timeout_s: float, poll_s: float = 0.02) -> float:
     """Wait until every record of ``run_id`` has a stored result; the monotonic time then."""
-    from wisesync.pipeline.review import run_progress
+    from wisesync.review import run_progress
 
     deadline = time.monotonic() + timeout_s
     while True:

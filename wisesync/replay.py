@@ -19,15 +19,15 @@ from wisesync.events.codec import Codec
 from wisesync.events.models import PostingResult, RecordEvent, RecordType, Status, SyncRun, Trigger
 from wisesync.messages import message
 from wisesync.pipeline.extractor import Extractor
-from wisesync.pipeline.review import (
+from wisesync.plugins import Registry
+from wisesync.protocols import Held
+from wisesync.review import (
     DeadLetterRow,
     RecordRow,
     ReviewFilter,
     query_dead_letters,
     query_records,
 )
-from wisesync.plugins import Registry
-from wisesync.protocols import Held
 from wisesync.store.db import Database
 from wisesync.transport.base import Transport
 

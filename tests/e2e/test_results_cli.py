@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from wisesync.pipeline.review import CSV_COLUMNS, Review
+from wisesync.review import CSV_COLUMNS, Review
 from wisesync.testing.stack import CompanySpec, Stack
 
 WISESYNC = Path(sys.executable).with_name("wisesync")

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from wisesync.pipeline.review import wait_for_run
+from wisesync.review import wait_for_run
 from wisesync.testing.stack import CompanySpec, Stack
 
 WISESYNC = Path(sys.executable).with_name("wisesync")

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from wisesync.pipeline.review import (
+from wisesync.review import (
     IN_LEDGER,
     Review,
     ReviewFilter,

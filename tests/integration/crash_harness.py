@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from wisesync.events.models import SyncRun
-from wisesync.pipeline.review import Review, ReviewFilter, load_review, wait_for_run
+from wisesync.review import Review, ReviewFilter, load_review, wait_for_run
 from wisesync.testing.stack import CompanySpec, Stack
 
 HERE = Path(__file__).parent

@@ -26,7 +26,7 @@ from typing import Any
 
 from crash_harness import RoleProcess, documents, wait_until
 
-from wisesync.pipeline.review import wait_for_run
+from wisesync.review import wait_for_run
 from wisesync.testing.sandbox import Fault, Faults
 from wisesync.testing.stack import Stack
 

@@ -16,9 +16,9 @@ from wisesync.events.models import PostingResult, RecordType, Status, Trigger, n
 from wisesync.hookspecs import hookimpl
 from wisesync.pipeline.acknowledger import Acknowledger, backoff_delay
 from wisesync.pipeline.reporter import Reporter
-from wisesync.pipeline.review import ReviewFilter, load_review, unacknowledged
 from wisesync.plugins import build_registry
 from wisesync.protocols import AckOutcome, Source
+from wisesync.review import ReviewFilter, load_review, unacknowledged
 from wisesync.store.db import Database
 from wisesync.transport.base import Message as BusMessage
 

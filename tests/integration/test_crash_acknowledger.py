@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from wisesync.events.models import SyncRun
-from wisesync.pipeline.review import RecordRow, Review
+from wisesync.review import RecordRow, Review
 from wisesync.testing.sandbox import Fault
 from wisesync.testing.stack import Stack
 

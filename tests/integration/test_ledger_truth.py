@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from wisesync import replay
-from wisesync.pipeline.review import Review
+from wisesync.review import Review
 from wisesync.testing.sandbox import Fault
 from wisesync.testing.stack import CompanySpec, Stack
 

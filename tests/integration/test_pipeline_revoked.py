@@ -13,8 +13,8 @@ from wisesync import replay
 from wisesync.errors import AuthError, WisesyncError
 from wisesync.events.models import Trigger, new_id
 from wisesync.pipeline.extractor import Extractor
-from wisesync.pipeline.review import Review, ReviewFilter, load_review, wait_for_run
 from wisesync.protocols import PluginRuntime
+from wisesync.review import Review, ReviewFilter, load_review, wait_for_run
 from wisesync.store.tokens import PostgresTokenStore
 from wisesync.testing.stack import CompanySpec, Stack
 

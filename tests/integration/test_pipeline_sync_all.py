@@ -17,7 +17,7 @@ import pytest
 
 from wisesync.events.models import RecordType
 from wisesync.messages import CATALOG
-from wisesync.pipeline.review import RecordRow, Review
+from wisesync.review import RecordRow, Review
 from wisesync.testing.stack import CompanySpec, Stack
 
 COMPANY = "acme"
@@ -277,7 +277,7 @@ def test_sync_all_before_acknowledgement_leaves_what_is_in_xero_to_the_acknowled
     assert acks == len(posted)
 
     with stack.service(roles=("acknowledger",)):
-        from wisesync.pipeline.review import ReviewFilter, load_review, wait_for_acknowledgements
+        from wisesync.review import ReviewFilter, load_review, wait_for_acknowledgements
 
         assert wait_for_acknowledgements(stack.db, first.run.run_id, 30) == {}
         now = load_review(stack.db, ReviewFilter(company=COMPANY))

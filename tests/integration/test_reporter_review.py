@@ -29,7 +29,8 @@ from wisesync.events.models import (
 )
 from wisesync.messages import CATALOG, message
 from wisesync.pipeline.reporter import Reporter
-from wisesync.pipeline.review import (
+from wisesync.plugins import registry
+from wisesync.review import (
     ReviewFilter,
     latest_run_id,
     load_review,
@@ -286,7 +287,10 @@ def cli_env(db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Any:
     def run(*args: str):
         return CliRunner().invoke(cli, ["results", *args], catch_exceptions=False)
 
-    return run
+    registry.cache_clear()
+    yield run
+    # the process-wide registry was built with no plugins: later tests need the real one
+    registry.cache_clear()
 
 
 @pytest.mark.postgres

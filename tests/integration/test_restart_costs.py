@@ -24,7 +24,7 @@ import pytest
 
 from wisesync.events.models import utcnow
 from wisesync.pipeline.extractor import Extractor, Scheduler
-from wisesync.pipeline.review import ReviewFilter, load_review
+from wisesync.review import ReviewFilter, load_review
 from wisesync.store.state import plugin_state
 from wisesync.testing.stack import CompanySpec, Stack
 from wisesync.transport.errors import FencedInstanceError

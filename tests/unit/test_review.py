@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from wisesync.messages import CATALOG
-from wisesync.pipeline.review import (
+from wisesync.review import (
     CSV_COLUMNS,
     AckState,
     DeadLetterRow,

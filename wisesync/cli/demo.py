@@ -135,7 +135,7 @@ def _story(ledger: str, *, keep: bool, serve: bool, port: int) -> int:
 
 
 def _run(console: Console, stack, ledger: str) -> int:
-    from wisesync.pipeline.review import ReviewFilter, load_review, render_review
+    from wisesync.review import ReviewFilter, load_review, render_review
 
     console.print(Panel("Step 1: Sync All", expand=False))
     review, failure = _sync_all(stack, DEMO_COMPANY)
@@ -213,7 +213,7 @@ def _highlights(console: Console, stack, review, ledger: str) -> None:
 def _token_issue(console: Console, stack, ledger: str) -> int:
     """Step 4 and 5: the revoked company's Sync All fails with AUTH_TOKEN_INVALID; doing
     what the message says (reconnect, replay the failed records) posts them. 0 if it did."""
-    from wisesync.pipeline.review import render_review
+    from wisesync.review import render_review
 
     key = REVOKED_COMPANY
     console.print(
@@ -315,7 +315,7 @@ def _sync_all(stack, company: str):
     from wisesync.errors import WisesyncError
     from wisesync.events.models import Trigger, new_id
     from wisesync.pipeline.extractor import Extractor
-    from wisesync.pipeline.review import ReviewFilter, load_review, wait_for_run
+    from wisesync.review import ReviewFilter, load_review, wait_for_run
 
     extractor = Extractor(
         config=stack.config, registry=stack.registry, db=stack.db, transport=stack.transport

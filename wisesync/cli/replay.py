@@ -98,7 +98,8 @@ def replay_cmd(
     from wisesync import replay
     from wisesync.cli.admin import _who
     from wisesync.cli.sync import pipeline_running, progress_bar
-    from wisesync.pipeline.review import (
+    from wisesync.plugins import registry
+    from wisesync.review import (
         ReviewFilter,
         load_review,
         parse_since,
@@ -106,7 +107,6 @@ def replay_cmd(
         render_review,
         wait_for_run,
     )
-    from wisesync.plugins import registry
 
     console = Console(stderr=as_json)
     try:
@@ -206,7 +206,7 @@ def _rewind(app: AppContext, group, topic, to_time, to_offset, as_json) -> None:
 
     from wisesync import replay
     from wisesync.daemon import connect_transport
-    from wisesync.pipeline.review import parse_since
+    from wisesync.review import parse_since
     from wisesync.store.db import resolve_dsn
     from wisesync.transport.errors import TransportError
 

@@ -9,7 +9,7 @@ import click
 from wisesync.cli.context import EXIT_CONFIG, AppContext, pass_app, print_json
 from wisesync.events.models import RecordType
 from wisesync.messages import CATALOG
-from wisesync.pipeline.review import STATUSES
+from wisesync.review import STATUSES
 
 
 def _codes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -29,7 +29,7 @@ def _codes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 def _since(ctx: click.Context, param: click.Parameter, value: str | None):
     if value is None:
         return None
-    from wisesync.pipeline.review import parse_since
+    from wisesync.review import parse_since
 
     try:
         return parse_since(value)
@@ -97,7 +97,7 @@ def results_cmd(
     Exit codes: 0 every record shown is posted (or deliberately held),
     1 some are not, 2 usage or configuration error.
     """
-    from wisesync.pipeline.review import ReviewFilter, latest_run_id, load_review
+    from wisesync.review import ReviewFilter, latest_run_id, load_review
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -125,13 +125,13 @@ def results_cmd(
     if as_json:
         print_json(review.to_json())
     elif as_csv:
-        from wisesync.pipeline.review import write_review_csv
+        from wisesync.review import write_review_csv
 
         write_review_csv(review, sys.stdout)
     else:
         from rich.console import Console
 
-        from wisesync.pipeline.review import render_review
+        from wisesync.review import render_review
 
         render_review(review, Console(), limit=limit)
     sys.exit(review.exit_code())

@@ -157,8 +157,8 @@ def sync_all(
     from wisesync.errors import WisesyncError
     from wisesync.events.models import new_id
     from wisesync.pipeline.extractor import Extractor, SyncInProgress
-    from wisesync.pipeline.review import ReviewFilter, load_review, render_review, wait_for_run
     from wisesync.plugins import registry
+    from wisesync.review import ReviewFilter, load_review, render_review, wait_for_run
     from wisesync.store.options import OptionsStore
 
     console = Console(stderr=as_json)
@@ -261,7 +261,7 @@ def sync_all(
 def _wait_ack(db: Database, run_id: str, timeout: float, console: Console) -> dict[str, int]:
     """``--wait-ack``: wait for the run's acknowledgements at the source, with a progress bar
     ("acknowledging in ConnectWise"). Returns what is still to go after ``timeout``."""
-    from wisesync.pipeline.review import (
+    from wisesync.review import (
         acknowledgements_to_go,
         source_label,
         wait_for_acknowledgements,

@@ -294,7 +294,7 @@ def job_progress(console: Console, request: Request, user: User) -> Response:
 
 
 def _run(console: Console, user: User, run_id: str) -> Any:
-    from wisesync.pipeline.review import get_run
+    from wisesync.review import get_run
 
     with console.backend.db.connection() as conn:
         run = get_run(conn, run_id)
@@ -306,7 +306,7 @@ def _run(console: Console, user: User, run_id: str) -> Any:
 
 def load_run_review(console: Console, run_id: str) -> Any:
     """The shared review read model for one run."""
-    from wisesync.pipeline.review import ReviewFilter, load_review
+    from wisesync.review import ReviewFilter, load_review
 
     return load_review(console.backend.db, ReviewFilter(run_id=run_id))
 
@@ -342,7 +342,7 @@ def _document_link(console: Console, company: Any) -> Callable:
 @view()
 def review_csv(console: Console, request: Request, user: User) -> Response:
     """The run's review as CSV (one row per message), the CLI's format."""
-    from wisesync.pipeline.review import write_review_csv
+    from wisesync.review import write_review_csv
 
     run = _run(console, user, request.path_params["run_id"])
     out = io.StringIO()

@@ -116,7 +116,7 @@ class Jobs:
 
     def _run(self, job: Job, work: Any) -> None:
         from wisesync.pipeline.extractor import SyncInProgress
-        from wisesync.pipeline.review import wait_for_run
+        from wisesync.review import wait_for_run
 
         try:
             work(job)

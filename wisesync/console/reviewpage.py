@@ -1,4 +1,4 @@
-"""The review page's view of :func:`wisesync.pipeline.review.load_review`: filters and paging.
+"""The review page's view of :func:`wisesync.review.load_review`: filters and paging.
 
 The review is loaded through the read model the CLI uses (no copy of its queries), and kept
 while the run's data is unchanged (:class:`ReviewCache`); the page filters it by status, code
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wisesync.messages import CATALOG
-from wisesync.pipeline.review import STATUS_LABELS, STATUSES, RecordRow, Review
+from wisesync.review import STATUS_LABELS, STATUSES, RecordRow, Review
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -152,7 +152,7 @@ class ReviewCache:
 
     def get(self, db: Database, run_id: str, company: str) -> tuple[Review, Summary]:
         """The run's review and summary, loaded again only when something changed."""
-        from wisesync.pipeline.review import ReviewFilter, load_review
+        from wisesync.review import ReviewFilter, load_review
 
         key = fingerprint(db, run_id, company)
         with self._lock:

@@ -49,7 +49,7 @@ class Notice:
 def run_failures(conn: Any, since: datetime) -> list[Notice]:
     """Runs finished after ``since`` whose every record is accounted for, and that failed
     records, dead-lettered records or failed extraction."""
-    from wisesync.pipeline.review import run_progress
+    from wisesync.review import run_progress
 
     notices = []
     runs = conn.execute(  # only runs with something wrong: most runs are clean

@@ -1,2 +1,3 @@
-"""The pipeline roles: extractor, poster (with its posting journal), reporter, acknowledger,
-and the results review they feed (see ARCHITECTURE.md sections 2, 3 and 9)."""
+"""The pipeline roles: extractor, poster (with its posting journal), reporter, acknowledger
+(see ARCHITECTURE.md sections 2, 3 and 9). The results review they feed is
+:mod:`wisesync.review`."""

@@ -296,7 +296,7 @@ class Stack:
 
     def wait(self, run: SyncRun, timeout: float = 120.0, *, acknowledged: bool = True) -> Any:
         """Wait until every record of ``run`` has a result; return the review."""
-        from wisesync.pipeline.review import ReviewFilter, load_review, wait_for_run
+        from wisesync.review import ReviewFilter, load_review, wait_for_run
 
         progress = wait_for_run(self.db, run.run_id, timeout, acknowledged=acknowledged)
         if not progress.complete:
