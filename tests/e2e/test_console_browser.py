@@ -252,7 +252,7 @@ def test_an_option_saved_on_the_options_page_takes_effect_when_posting(page: Pag
     page.open(f"/options?company={FIRST}")
     cap = page.find("#opt-options\\.adjustment_cap")
     assert cap.get_attribute("value") == "10.00"
-    assert page.find("#opt-options\\.invoice_status")  # declared by the Xero plugin
+    assert page.find("#opt-xero\\.invoice_status")  # declared by the Xero plugin
     cap.clear()
     cap.send_keys("100.00")
     page.find("#save").click()
