@@ -315,3 +315,29 @@ def test_ledger_sandbox_adapter(api: Api) -> None:
     assert api.call("GET", "/preferences").status_code == 401
     ledger.restore_connection()
     assert api.call("GET", "/preferences").status_code == 200
+
+
+def test_multicurrency_documents_are_in_their_partys_currency_and_an_added_one() -> None:
+    server = start_sandbox(
+        seed=2,
+        clock=ManualClock(),
+        limits=Limits(10**6, 10**6, 10**6),
+        country="US",
+        multicurrency=True,
+    )
+    try:
+        api = Api(server)
+        home = invoice(api, "M1")  # its customer was created in the home currency (USD)
+        nzd = {**home, "DocNumber": "M2", "CurrencyRef": {"value": "NZD"}}
+        refused = api.create("Invoice", nzd).json()["Fault"]["Error"]
+        assert [e["code"] for e in refused] == ["6000"] and "in USD" in refused[0]["Detail"]
+        kiwi = {"DisplayName": "Kiwi Ltd", "CurrencyRef": {"value": "NZD"}}
+        customer = api.create("Customer", kiwi).json()["Customer"]
+        nzd["CustomerRef"] = {"value": customer["Id"]}
+        assert api.create("Invoice", nzd).status_code == 200
+        eur = {**nzd, "DocNumber": "M3", "CurrencyRef": {"value": "EUR"}}
+        refused = api.create("Invoice", eur).json()["Fault"]["Error"]
+        assert "currency list" in refused[0]["Detail"]
+        assert api.create("Invoice", home).status_code == 200
+    finally:
+        server.stop()

@@ -158,6 +158,8 @@ def test_the_nzd_customer_is_invoiced_in_nzd(scenario):
     entity, doc = _document(qbo_app, event.document_number)
     assert entity == "Invoice" and doc["CurrencyRef"] == {"value": "NZD"}
     assert doc["TotalAmt"] == event.totals.total
+    customer = qbo_app.company().get("Customer", doc["CustomerRef"]["value"])
+    assert customer["CurrencyRef"] == {"value": "NZD"}  # QBO: a customer's own currency
 
 
 @pytest.mark.parametrize("case", ["inventory_adjustment", "inventory_transfer"])
