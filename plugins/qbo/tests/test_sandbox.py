@@ -12,6 +12,7 @@ import requests
 from wisesync_qbo.sandbox import Limits, ManualClock, start_sandbox
 from wisesync_qbo.sandbox.ledger import QboLedgerSandbox
 from wisesync_qbo.sandbox.query import QueryError, parse
+from wisesync_qbo.sandbox.seed import ACCOUNTS
 
 
 class Api:
@@ -105,12 +106,12 @@ def test_query_language() -> None:
 
 def test_query_pages_counts_and_refuses_unknown_entities(api: Api) -> None:
     total = api.query("select count(*) from Account")["totalCount"]
-    assert total == 18
+    assert total == len(ACCOUNTS)  # the seed's chart, inactive 477 included
     first = api.query("select * from Account orderby AcctNum startposition 1 maxresults 10")
     rest = api.query("select * from Account orderby AcctNum startposition 11 maxresults 10")
-    assert (first["startPosition"], first["maxResults"], rest["maxResults"]) == (1, 10, 8)
+    assert (first["startPosition"], first["maxResults"], rest["maxResults"]) == (1, 10, total - 10)
     numbers = [a["AcctNum"] for a in first["Account"] + rest["Account"]]
-    assert numbers == sorted(numbers) and len(set(numbers)) == 18
+    assert numbers == sorted(numbers) and len(set(numbers)) == total
     assert api.query("select * from Account where AcctNum = '4999'") == {}
     inactive = api.query("select * from Item where Active = false")["Item"]
     assert [i["Name"] for i in inactive] == ["OLD-SUPPORT"]
@@ -314,3 +315,29 @@ def test_ledger_sandbox_adapter(api: Api) -> None:
     assert api.call("GET", "/preferences").status_code == 401
     ledger.restore_connection()
     assert api.call("GET", "/preferences").status_code == 200
+
+
+def test_multicurrency_documents_are_in_their_partys_currency_and_an_added_one() -> None:
+    server = start_sandbox(
+        seed=2,
+        clock=ManualClock(),
+        limits=Limits(10**6, 10**6, 10**6),
+        country="US",
+        multicurrency=True,
+    )
+    try:
+        api = Api(server)
+        home = invoice(api, "M1")  # its customer was created in the home currency (USD)
+        nzd = {**home, "DocNumber": "M2", "CurrencyRef": {"value": "NZD"}}
+        refused = api.create("Invoice", nzd).json()["Fault"]["Error"]
+        assert [e["code"] for e in refused] == ["6000"] and "in USD" in refused[0]["Detail"]
+        kiwi = {"DisplayName": "Kiwi Ltd", "CurrencyRef": {"value": "NZD"}}
+        customer = api.create("Customer", kiwi).json()["Customer"]
+        nzd["CustomerRef"] = {"value": customer["Id"]}
+        assert api.create("Invoice", nzd).status_code == 200
+        eur = {**nzd, "DocNumber": "M3", "CurrencyRef": {"value": "EUR"}}
+        refused = api.create("Invoice", eur).json()["Fault"]["Error"]
+        assert "currency list" in refused[0]["Detail"]
+        assert api.create("Invoice", home).status_code == 200
+    finally:
+        server.stop()

@@ -108,7 +108,9 @@ def sandbox_qbo(port: int, seed: int, customers: int, country: str) -> None:
     """Run the QuickBooks Online API sandbox until Ctrl-C (credentials are printed)."""
     from wisesync_qbo.sandbox import describe, start_sandbox
 
-    server = start_sandbox(port=port, seed=seed, customers=customers or None, country=country)
+    server = start_sandbox(
+        port=port, seed=seed, customers=customers or None, country=country, multicurrency=True
+    )
     for line in describe(server):
         click.echo(line)
     server.serve_until_stopped()

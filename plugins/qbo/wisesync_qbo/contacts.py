@@ -61,6 +61,13 @@ def details(contact: Contact) -> dict[str, Any]:
     return out
 
 
+def party_currency(record: RecordEvent) -> str | None:
+    """The currency of the record's customer/vendor: ConnectWise's where known (contract
+    C2 ``customer_currency``), else the record's own (None: the home currency)."""
+    code = record.attributes.get("customer_currency") or record.currency
+    return str(code).upper() if code else None
+
+
 def _differs(stored: dict[str, Any], wanted: dict[str, Any]) -> bool:
     return any(stored.get(k) != v for k, v in wanted.items() if k != "CompanyName")
 
@@ -181,9 +188,17 @@ def _reread(client: QboClient, book: PartyBook, party: str, names: list[str]) ->
 
 
 def ensure_parties(
-    client: QboClient, book: PartyBook, records: Sequence[RecordEvent], party: str
+    client: QboClient,
+    book: PartyBook,
+    records: Sequence[RecordEvent],
+    party: str,
+    *,
+    multicurrency: bool = False,
 ) -> dict[str, Failure]:
-    """Create missing and update changed parties of ``records``; failures by folded name."""
+    """Create missing and update changed parties of ``records``; failures by folded name.
+
+    With ``multicurrency`` a new party is created in its records' currency (QBO fixes a
+    customer's or vendor's currency at creation, and its documents must be in it)."""
     creates: dict[str, tuple[str, str, dict[str, Any]]] = {}
     updates: dict[str, Contact] = {}
     failures: dict[str, Failure] = {}
@@ -200,7 +215,11 @@ def ensure_parties(
                 "then replay.",
             )
         elif known is None:
-            creates.setdefault(key, (name, "create", {"DisplayName": name, **wanted}))
+            body = {"DisplayName": name, **wanted}
+            currency = party_currency(record) if multicurrency else None
+            if currency:
+                body["CurrencyRef"] = {"value": currency}
+            creates.setdefault(key, (name, "create", body))
         elif _differs(known.row, wanted):
             updates.setdefault(key, record.contact)
     for name, error in _write(client, book, party, list(creates.values())).items():

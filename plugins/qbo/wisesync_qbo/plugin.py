@@ -19,6 +19,9 @@ from wisesync.protocols import Source, Target
 def _start_sandbox(port: int = 0, seed: int | None = None, **options: Any) -> Any:
     from wisesync_qbo.sandbox import start_sandbox
 
+    # the scenario's MSP bills a customer in NZD: its QuickBooks company has multi-currency
+    # on (home AUD, USD and NZD added), as the Xero organisation has those currencies
+    options.setdefault("multicurrency", True)
     return start_sandbox(port=port, seed=seed or 0, **options)
 
 

@@ -106,7 +106,10 @@ def _party_failures(
         for party in ("Customer", "Vendor"):
             records = [p.record for p in plans if p.entity.party == party]
             if records:
-                for key, failure in ensure_parties(client, book, records, party).items():
+                made = ensure_parties(
+                    client, book, records, party, multicurrency=ctx.reference.multicurrency
+                )
+                for key, failure in made.items():
                     failures[(party, key)] = failure
     return failures
 

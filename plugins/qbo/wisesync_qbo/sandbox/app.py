@@ -39,7 +39,7 @@ from .identity import (
     IntuitOAuth,
     discovery,
 )
-from .seed import seed_default
+from .seed import SEED_CURRENCIES, seed_default
 from .state import ENTITIES, TRANSACTIONS, Company, WallClock
 
 API = "/v3/company"
@@ -95,7 +95,8 @@ class QboSandbox(SandboxApp):
         customers: pre-existing customers of the first company (count -> ``C00001``... or names).
         country: the first company's country (default ``AU``, the scenario's MSP: a tax
             code per line; ``US``: automated sales tax, line codes TAX/NON).
-        multicurrency: the first company's MultiCurrencyEnabled.
+        multicurrency: the first company's MultiCurrencyEnabled; when on, the company has
+            also added the scenario's currencies (USD and NZD, ``seed.SEED_CURRENCIES``).
         batch_replay: a batch repeated with the same ``requestid`` gets the first answer
             again (single-entity replay is documented; batch replay is unconfirmed, a
             user reported 6000: set False to refuse it that way).
@@ -141,6 +142,8 @@ class QboSandbox(SandboxApp):
         self.app = AppCredentials(client.client_id, client.client_secret)
         self.add_company("Wisesync Demo MSP", customers=customers, country=country)
         self.company().multicurrency = multicurrency
+        if multicurrency:
+            self.company().currencies.update(SEED_CURRENCIES)
         self._routes_setup()
 
     # -- companies and tokens ------------------------------------------------------------

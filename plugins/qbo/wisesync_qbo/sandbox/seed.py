@@ -31,6 +31,8 @@ ACCOUNTS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("449", "Motor Vehicle Expenses", "Expense", "Auto", True),
     ("493", "Travel - National", "Expense", "Travel", True),
     ("630", "Inventory", "Other Current Asset", "Inventory", True),
+    # the ConnectWise seed's second warehouse: inventory transfers move value 630 -> 631
+    ("631", "Inventory (Melbourne)", "Other Current Asset", "Inventory", True),
     ("610", "Accounts Receivable", "Accounts Receivable", "AccountsReceivable", True),
     ("800", "Accounts Payable", "Accounts Payable", "AccountsPayable", True),
     ("820", "Sales Tax Payable", "Other Current Liability", "SalesTaxPayable", True),
@@ -63,6 +65,11 @@ TAX_CODES: tuple[tuple[str, str, bool, bool], ...] = (
     ("NONE", "0", True, True),
     ("BASEXCLUDED", "0", True, True),
 )
+
+#: Currencies the scenario's company has added besides its home currency (AUD) when
+#: multi-currency is on, as the Xero organisation has: the ConnectWise seed's NZD customer
+#: (Aoraki Software Limited) invoices in one of them.
+SEED_CURRENCIES: tuple[str, ...] = ("USD", "NZD")
 
 TERMS: tuple[tuple[str, int], ...] = (("Net 30", 30), ("Net 14", 14), ("Due on receipt", 0))
 CLASSES = ("Managed Services", "Projects", "Hardware")
