@@ -32,6 +32,9 @@ from wisesync.store.db import Database
 from wisesync.transport.base import Transport
 
 REPLAYABLE = ("failed", "held")
+#: a record the source exported inside another's document: replaying it alone finds it
+#: gone once that document posted, so the other record's replay stands for it
+COMBINED = "SOURCE_RECORD_COMBINED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,8 @@ def select(
             for row in rows:
                 if (row.current_status or row.status) not in REPLAYABLE:
                     continue  # posted meanwhile
+                if any(m.code == COMBINED for m in row.messages):
+                    continue  # answered by the document it was combined into (its result)
                 key = (row.company, row.record_type, row.source_id)
                 if key not in seen:
                     seen.add(key)

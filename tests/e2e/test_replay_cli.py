@@ -87,7 +87,14 @@ def synced(pg_database: str, tmp_path: Path) -> Iterator[tuple[Deployment, Any]]
 
 
 def replayable(review: Any) -> list[Any]:
-    return [r for r in review.rows if r.status in ("failed", "held")]
+    """Failed and held records, but not one combined into another's document (an expense
+    bill's expenses): the document's own record stands for it."""
+    return [
+        r
+        for r in review.rows
+        if r.status in ("failed", "held")
+        and "SOURCE_RECORD_COMBINED" not in {m.code for m in r.messages}
+    ]
 
 
 def test_dry_run_lists_and_changes_nothing(synced: tuple[Deployment, Any]) -> None:
