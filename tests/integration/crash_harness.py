@@ -358,11 +358,13 @@ def ledger_documents(app: Any) -> list[dict[str, Any]]:
     return [*documents(app), *journals]
 
 
-def _number(doc: dict[str, Any]) -> str:
+def doc_number(doc: dict[str, Any]) -> str:
+    """A ledger document's number (a manual journal's: its narration)."""
     return doc.get("InvoiceNumber") or doc.get("CreditNoteNumber") or doc.get("Narration") or ""
 
 
-def _doc_id(doc: dict[str, Any]) -> str:
+def doc_id(doc: dict[str, Any]) -> str:
+    """A ledger document's id, whatever its kind."""
     return doc.get("InvoiceID") or doc.get("CreditNoteID") or doc.get("ManualJournalID") or ""
 
 
@@ -390,14 +392,14 @@ def assert_exactly_once(
     for run, review in zip(runs, reviews, strict=True):
         app = stack.sandbox("xero", run.company).app
         docs = ledger_documents(app)
-        numbers = Counter((d["Type"], _number(d)) for d in docs)
+        numbers = Counter((d["Type"], doc_number(d)) for d in docs)
         twice = {k: n for k, n in numbers.items() if n > 1}
         assert not twice, f"{run.company}: documents in Xero more than once: {twice}"
         posted = [r for r in review.rows if r.status == "posted"]
         assert len(docs) == len(posted), (
             f"{run.company}: {len(docs)} documents in Xero for {len(posted)} posted records"
         )
-        assert {r.ledger_id for r in posted} == {_doc_id(d) for d in docs}, run.company
+        assert {r.ledger_id for r in posted} == {doc_id(d) for d in docs}, run.company
         assert review.missing == 0, f"{run.company}: {review.missing} results missing"
         # one row per extracted record and per record the source held
         assert len(review.rows) == sum(run.extracted.values()) + sum(run.held.values())

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crash_harness import RoleProcess, documents, wait_until
+from crash_harness import RoleProcess, doc_id, doc_number, ledger_documents, wait_until
 
 from wisesync.review import wait_for_run
 from wisesync.testing.sandbox import Fault, Faults
@@ -312,11 +312,7 @@ def _count(stack: Stack, figures: LoopFigures, cw_before: int) -> None:
 def _unlinked(stack: Stack, docs: list[dict[str, Any]], linked: list[tuple]) -> list[tuple]:
     """(number, status, codes) of the records whose documents no record links (at most 5)."""
     ids = {r[4] for r in linked}
-    numbers = [
-        d.get("InvoiceNumber") or d.get("CreditNoteNumber")
-        for d in docs
-        if (d.get("InvoiceID") or d.get("CreditNoteID")) not in ids
-    ]
+    numbers = [doc_number(d) for d in docs if doc_id(d) not in ids]
     with stack.db.connection() as conn:
         rows = conn.execute(
             """SELECT r.document_number, r.status, r.source_id,
@@ -326,6 +322,20 @@ def _unlinked(stack: Stack, docs: list[dict[str, Any]], linked: list[tuple]) -> 
             (numbers,),
         ).fetchall()
     return [*rows, ("unlinked", len(numbers), numbers[:5])]
+
+
+def _combined(stack: Stack, company: str) -> set[tuple[str, str]]:
+    """(record type, source id) of the records ConnectWise exported inside another
+    record's document (an expense bill): held with SOURCE_RECORD_COMBINED."""
+    with stack.db.connection() as conn:
+        rows = conn.execute(
+            """SELECT r.record_type, r.source_id FROM records r
+                 JOIN result_messages m ON m.result_id = r.last_result_id
+                WHERE r.company = %s AND r.status = 'held'
+                  AND m.code = 'SOURCE_RECORD_COMBINED'""",
+            (company,),
+        ).fetchall()
+    return {(t, str(i)) for t, i in rows}
 
 
 def assert_loop_outcome(stack: Stack) -> None:
@@ -338,11 +348,9 @@ def assert_loop_outcome(stack: Stack) -> None:
         ).fetchall()
     for spec in stack.specs:
         mine = [r for r in rows if r[0] == spec.key]
-        docs = documents(stack.sandbox("xero", spec.key).app)
-        ids = Counter(d.get("InvoiceID") or d.get("CreditNoteID") for d in docs)
-        numbers = Counter(
-            (d["Type"], d.get("InvoiceNumber") or d.get("CreditNoteNumber")) for d in docs
-        )
+        docs = ledger_documents(stack.sandbox("xero", spec.key).app)
+        ids = Counter(doc_id(d) for d in docs)
+        numbers = Counter((d["Type"], doc_number(d)) for d in docs)
         assert not [k for k, n in numbers.items() if n > 1], f"{spec.key}: a document twice"
         # in the ledger: posted, or answered from the journal by a later copy of its event
         posted = [r for r in mine if r[3] in ("posted", "skipped_already_posted")]
@@ -360,5 +368,7 @@ def assert_loop_outcome(stack: Stack) -> None:
         )
         assert not [k for k, n in batched.items() if n > 1], f"{spec.key}: batched twice"
         assert cw.calls("POST", BATCHES) == len(batches), f"{spec.key}: a batch created twice"
+        # an expense bill's batch also carries the expenses it combined (held, not posted)
         want = {("invoice" if r[1] == "credit_memo" else r[1], r[2]) for r in posted}
+        want |= _combined(stack, spec.key)
         assert set(batched) == want, f"{spec.key}: batches do not match the posted records"
