@@ -123,6 +123,16 @@ def _in_interface(app: Any) -> set[tuple[str, str]]:
         return {(kind, str(rec.id)) for kind, recs in kinds.items() for rec in recs}
 
 
+def _combined(row: RecordRow) -> bool:
+    """A record held because its source exported it inside another's document."""
+    return row.status == "held" and any(m.code == "SOURCE_RECORD_COMBINED" for m in row.messages)
+
+
+def _combined_into(row: RecordRow, lead: RecordRow) -> bool:
+    """``row`` was combined into ``lead``'s document (its text names the lead's id)."""
+    return _combined(row) and any(f"expense {lead.source_id}'s" in m.text for m in row.messages)
+
+
 def assert_batched_once(stack: Stack, reviews: list[Review], before: dict[str, set]) -> None:
     """ConnectWise holds one batch per posted record, named by its deterministic identifier,
     the one the review names; every create made a batch; failed records are still unposted."""
@@ -148,13 +158,18 @@ def assert_batched_once(stack: Stack, reviews: list[Review], before: dict[str, s
             assert row.acknowledged is True, f"{company}: {row.label} not acknowledged"
             batch = by_id[row.ack.batch_id]
             kind, ident = _cw_key(row)
-            assert batch["records"] == [{"kind": kind, "id": int(ident)}], row.label
+            # a record's own batch; an expense bill's also carries the expenses it combined
+            combined = {_cw_key(r) for r in review.rows if _combined_into(r, row)}
+            records = sorted((r["kind"], r["id"]) for r in batch["records"])
+            own = sorted((k, int(i)) for k, i in {(kind, ident), *combined})
+            assert records == own, row.label
             assert batch["batchIdentifier"] == batch_identifier(
                 company, row.record_type, row.source_id
             )
-        left = {_cw_key(r) for r in review.rows if r.status != "posted"}
+        combined = {_cw_key(r) for r in review.rows if _combined(r)}
+        left = {_cw_key(r) for r in review.rows if r.status != "posted"} - combined
         after = _in_interface(app)
-        assert after == before[company] - {_cw_key(r) for r in posted}
+        assert after == before[company] - {_cw_key(r) for r in posted} - combined
         assert left <= after, f"{company}: a record that did not post was batched"
         assert all(r.ack is None for r in review.rows if r.status != "posted"), company
         assert not review.unacknowledged(), company

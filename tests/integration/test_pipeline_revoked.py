@@ -17,6 +17,7 @@ from wisesync.protocols import PluginRuntime
 from wisesync.review import Review, ReviewFilter, load_review, wait_for_run
 from wisesync.store.tokens import PostgresTokenStore
 from wisesync.testing.stack import CompanySpec, Stack
+from wisesync_xero.journals import narration_number
 
 A, B = "acme", "globex"
 #: small, clean books: ordinary invoices, expenses and purchase receipts, no seeded cases
@@ -145,6 +146,7 @@ def test_revoked_company_fails_with_auth_token_invalid_while_the_other_keeps_pos
     numbers = [d["InvoiceNumber"] for d in xero_b.invoices()] + [
         d["CreditNoteNumber"] for d in xero_b.credit_notes()
     ]
+    numbers += [narration_number(j["Narration"]) for j in xero_b.manual_journals()]
     assert len(numbers) == len(set(numbers)) == len(posted_b) == xero_b.documents_count()
     assert sorted(numbers) == sorted(r.document_number for r in posted_b)
     assert unposted_total(stack, B) == waiting_b - len(posted_b)

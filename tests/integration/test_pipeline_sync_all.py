@@ -9,7 +9,6 @@ its code, and a second Sync All posts nothing new.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -19,6 +18,7 @@ from wisesync.events.models import RecordType
 from wisesync.messages import CATALOG
 from wisesync.review import RecordRow, Review
 from wisesync.testing.stack import CompanySpec, Stack
+from wisesync_xero.journals import narration_number
 
 COMPANY = "acme"
 
@@ -116,19 +116,14 @@ def cw_key(row: RecordRow) -> tuple[str, str]:
     return CW_KIND[row.record_type], row.source_id
 
 
-JOURNAL_NUMBER = re.compile(r"^ConnectWise inventory \w+ ([^:\s]+)")
-
-
 def xero_numbers(stack: Stack) -> list[str]:
     """The ConnectWise document number of every invoice, bill, credit note and manual
     journal (its narration names it) in the Xero sandbox."""
     app = stack.sandbox("xero", COMPANY).app
     docs = [*app.invoices(), *app.credit_notes()]
-    journals = [JOURNAL_NUMBER.match(j["Narration"]) for j in app.manual_journals()]
+    journals = [narration_number(j["Narration"]) for j in app.manual_journals()]
     assert all(journals), "a journal whose narration names no ConnectWise record"
-    return [d.get("InvoiceNumber") or d.get("CreditNoteNumber") for d in docs] + [
-        m.group(1) for m in journals
-    ]
+    return [d.get("InvoiceNumber") or d.get("CreditNoteNumber") for d in docs] + journals
 
 
 def held_by_source(review: Review) -> list[RecordRow]:

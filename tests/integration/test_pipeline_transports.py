@@ -8,6 +8,7 @@ from typing import Any
 
 from wisesync.testing.services import temporary_database
 from wisesync.testing.stack import CompanySpec, Stack
+from wisesync_xero.journals import debit_total
 
 COMPANY = "acme"
 
@@ -43,6 +44,10 @@ def sync_all(dsn: str, transport: str, kafka_bootstrap: str | None = None) -> di
             "xero": sorted(
                 (d["Type"], d.get("InvoiceNumber") or d.get("CreditNoteNumber"), d["Total"])
                 for d in docs
+            )
+            + sorted(
+                ("MANUALJOURNAL", j["Narration"], debit_total(j["JournalLines"]))
+                for j in xero.manual_journals()
             ),
             "batched": sorted(
                 (rec["kind"], rec["id"]) for b in cw.batches() for rec in b["records"]

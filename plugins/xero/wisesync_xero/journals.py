@@ -17,6 +17,7 @@ place that says how.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +51,16 @@ def journal_narration(record: RecordEvent) -> str:
     if reason:
         text += f": {reason[:REASON_MAX]}"
     return text
+
+
+_NARRATION = re.compile(r"^ConnectWise inventory \S+ ([^:\s]+)")
+
+
+def narration_number(narration: str | None) -> str | None:
+    """The record's document number a narration written by :func:`journal_narration`
+    names (None for a journal this target did not write)."""
+    found = _NARRATION.match(narration or "")
+    return found.group(1) if found else None
 
 
 def debit_total(lines: list[dict[str, Any]] | Any) -> Decimal:
