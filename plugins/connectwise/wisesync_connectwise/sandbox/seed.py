@@ -24,6 +24,7 @@ import tomllib
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 from wisesync.money import round_money
 
@@ -47,6 +48,10 @@ from .state import (
     State,
     TaxCode,
 )
+from .views.expenses import ExpenseViews
+
+#: the expense bill an expense joins (its member's week), as the export groups them
+_bill_key = ExpenseViews.bill_key
 
 D = Decimal
 START = date(2025, 1, 6)
@@ -72,11 +77,6 @@ def _q(value: Decimal, places: str = "0.01") -> Decimal:
     return value.quantize(D(places), rounding=ROUND_HALF_UP)
 
 
-def _bill_key(e: Expense) -> tuple[int, date]:
-    """The expense bill an expense joins: its member's week (the views group them so)."""
-    return e.member_id, e.date - timedelta(days=e.date.weekday())
-
-
 class _Builder:
     """Builds one tenant; kept as an object so helpers share the RNG and the state."""
 
@@ -85,7 +85,7 @@ class _Builder:
         self.s = State()
         self.invoice_seq = 10001
         self.contact_seq = 500
-        self.case_bills: set[tuple[int, date]] = set()  # (member, Monday) of the case bills
+        self.case_bills: set[tuple[int, Any]] = set()  # (member, Monday) of the case bills
 
     # --- reference data -------------------------------------------------------------
 
