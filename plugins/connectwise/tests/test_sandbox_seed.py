@@ -122,11 +122,29 @@ def test_rounding_case_totals_are_reproduced_by_no_ledger(demo, export):
         assert total != round_money(q4 * p4)  # Xero: 4 decimals
 
 
-def test_header_mismatch_cases(demo, export):
-    for case, delta in (("adjustment_small", Decimal("3.5")), ("adjustment_large", Decimal(25))):
+def test_header_mismatch_case(demo, export):
+    for case, delta in (("totals_mismatch", Decimal("3.5")), ("adjustment_large", Decimal(0))):
         t = tx(demo, export, case)
         lines = sum(Decimal(str(d["total"])) for d in t["detail"])
         assert Decimal(str(t["total"])) + lines == delta
+
+
+def test_adjustment_cases_are_consistent_exports_at_their_own_tax_rate(demo, export):
+    # ConnectWise taxes the total at its tax code's rate; the xref is OUTPUT (10% in the
+    # ledger), so the ledger's total differs although the export adds up
+    cases = (("adjustment_small", "0.105", "51.98"), ("adjustment_large", "0.15", "99"))
+    for case, rate, tax in cases:
+        t = tx(demo, export, case)
+        st = [d for d in t["detail"] if d["glTypeId"] == "ST"]
+        assert [Decimal(str(d["total"])) for d in st] == [-Decimal(tax)]
+        assert {d["taxCodeXref"] for d in t["detail"]} == {"OUTPUT"}
+        assert {Decimal(str(d["taxRate"])) for d in t["detail"]} == {Decimal(rate)}
+
+
+def test_ledger_rounding_case_prices_at_five_decimals(demo, export):
+    (line, _tax) = tx(demo, export, "ledger_rounding")["detail"]
+    assert Decimal(str(line["itemPrice"])) == Decimal("0.03902")
+    assert Decimal(str(line["total"])) == Decimal("-58.53")  # 1500 x 0.03902 = 58.53
 
 
 def test_mapping_and_ledger_error_cases(demo, export):

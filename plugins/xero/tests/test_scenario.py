@@ -5,6 +5,7 @@ its code; nothing fails the spec; each posted record is in Xero once."""
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
@@ -28,9 +29,13 @@ ERRORS = {
     "no_npid": "GL_MAPPING_MISSING",
     "expense_mapping_empty": "GL_MAPPING_MISSING",
     "gst99": "TAX_CODE_INVALID",
+    # ConnectWise's 15% tax code against Xero's 10% OUTPUT: 33.00 apart, over the cap
+    "adjustment_large": "ADJUSTMENT_OVER_CAP",
 }
 WARNINGS = {
     "rounding": "SOURCE_AMOUNT_ROUNDED",  # 7-decimal figures rounded at extraction
+    "ledger_rounding": "ROUNDING_APPLIED",  # a 5-dp price: Xero's 4-dp unit is 0.03 short
+    "adjustment_small": "ADJUSTMENT_APPLIED",  # 10.5% in ConnectWise, 10% in Xero: 2.48
     "long_description": "DESCRIPTION_TRUNCATED",
     "no_billing_contact": "NO_BILLING_CONTACT",
     "no_contacts": "NO_BILLING_CONTACT",
@@ -47,8 +52,7 @@ CLEAN = {
 #: records the extractor holds: ConnectWise's export of them is inconsistent (header total
 #: not what the details add up to), unreadable (no lines at all) or held by billing status
 HELD = {
-    "adjustment_small": "SOURCE_TOTALS_MISMATCH",
-    "adjustment_large": "SOURCE_TOTALS_MISMATCH",
+    "totals_mismatch": "SOURCE_TOTALS_MISMATCH",
     "zero_line": "SOURCE_FIELD_INVALID",
     "finance_hold": "BILLING_STATUS_HOLD",
 }
@@ -154,6 +158,22 @@ def test_tax_only_invoice_fails_rather_than_posting_a_wrong_total(scenario):
     status, codes, event = _result(cw_app, results, "tax_only")
     assert status is Status.FAILED and codes
     assert xero_app.invoice_by_number(event.document_number) is None
+
+
+@pytest.mark.parametrize(
+    ("case", "description", "amount"),
+    [("ledger_rounding", "Rounding", "0.03"), ("adjustment_small", "Adjustment", "2.48")],
+)
+def test_corrections_bring_xero_to_the_connectwise_total(scenario, case, description, amount):
+    # a consistent export the ledger computes differently: the rounding line takes what
+    # 4-dp unit amounts lose (58.53 vs 58.50), the adjustment line the tax rates' gap
+    # (10.5% of 495.00 in ConnectWise vs 10% in Xero); Xero's total is ConnectWise's
+    cw_app, xero_app, results, _ = scenario
+    _, _, event = _result(cw_app, results, case)
+    doc = xero_app.invoice_by_number(event.document_number)
+    extra = [li for li in doc["LineItems"] if li.get("Description") == description]
+    assert [Decimal(str(li["LineAmount"])) for li in extra] == [Decimal(amount)]
+    assert Decimal(str(doc["Total"])) == event.totals.total
 
 
 @pytest.mark.parametrize("case", sorted(HELD))

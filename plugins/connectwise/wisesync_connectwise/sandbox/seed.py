@@ -24,6 +24,7 @@ import tomllib
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 from wisesync.money import round_money
 
@@ -47,6 +48,10 @@ from .state import (
     State,
     TaxCode,
 )
+from .views.expenses import ExpenseViews
+
+#: the expense bill an expense joins (its member's week), as the export groups them
+_bill_key = ExpenseViews.bill_key
 
 D = Decimal
 START = date(2025, 1, 6)
@@ -80,6 +85,7 @@ class _Builder:
         self.s = State()
         self.invoice_seq = 10001
         self.contact_seq = 500
+        self.case_bills: set[tuple[int, Any]] = set()  # (member, Monday) of the case bills
 
     # --- reference data -------------------------------------------------------------
 
@@ -530,7 +536,7 @@ class _Builder:
         company = rng.choice(customers).id if billable else 2
         amount = D(rng.randint(800, 90000)) / 100
         as_bill = kind == "Reimbursable" and rng.random() < 0.2
-        return self.expense(
+        exp = self.expense(
             kind,
             type_name,
             mapping,
@@ -540,11 +546,14 @@ class _Builder:
             company_id=company,
             as_bill=as_bill,
         )
+        # a named case's expense bill stays the case's own expenses
+        exp.as_bill = as_bill and _bill_key(exp) not in self.case_bills
+        return exp
 
     def expense_cases(self, customers: list[Company]) -> None:
         """Seed ``CASES["expenses"]``."""
         for spec in CASES["expenses"]:
-            self.expense(
+            exp = self.expense(
                 spec["classification"],
                 spec["type"],
                 spec["mapping"],
@@ -557,6 +566,8 @@ class _Builder:
                 as_bill=spec.get("as_bill", False),
                 case=spec.get("case"),
             )
+            if exp.as_bill:
+                self.case_bills.add(_bill_key(exp))
 
     # --- procurement ----------------------------------------------------------------
 
