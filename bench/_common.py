@@ -52,6 +52,7 @@ def company_spec(
     return CompanySpec(
         COMPANY,
         name="Acme MSP (bench)",
+        ledger="xero",
         record_types=["invoice", "credit_memo"],
         options={"require_item_code": True},
         seed=seed,

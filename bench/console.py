@@ -109,7 +109,9 @@ def first_progress(dsn: str, repeat: int) -> dict[str, Any]:
     from wisesync.testing.stack import CompanySpec, Stack
 
     results = []
-    with Stack([CompanySpec("acme", name="Acme (bench)")], dsn=dsn, partitions=2) as stack:
+    with Stack(
+        [CompanySpec("acme", name="Acme (bench)", ledger="xero")], dsn=dsn, partitions=2
+    ) as stack:
         UserStore(stack.db).add("root", PASSWORD, "super_admin")
         backend = Backend(
             config=stack.config, db=stack.db, registry=stack.registry, transport=stack.transport

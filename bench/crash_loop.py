@@ -53,6 +53,10 @@ MIX = {"invoices": 1120, "expenses": 230, "procurement": 150, "customers": 200}
 QUICK_MIX = {"invoices": 150, "expenses": 50, "procurement": 40, "customers": 25}
 
 
+# the crash harness's workload is the Xero scenario (tests set the same in conftest.py)
+os.environ.setdefault("WISESYNC_LEDGER", "xero")
+
+
 def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
