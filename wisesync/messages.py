@@ -230,6 +230,15 @@ CATALOG: dict[str, Code] = {
             "wisesync gave it the customer's or vendor's number and uses it from now on.",
         ),
         Code(
+            "CONTACT_UPDATED",
+            _W,
+            "Customer or vendor details updated in the ledger",
+            "The address, e-mail, phone or tax number changed in ConnectWise and the ledger "
+            "contact was updated to match (a field left empty in ConnectWise is kept). "
+            "Nothing to do unless the ledger's values were the right ones: then correct "
+            "them in ConnectWise.",
+        ),
+        Code(
             "SOURCE_CHANGED_AFTER_POST",
             _W,
             "Changed in ConnectWise after it was posted",
