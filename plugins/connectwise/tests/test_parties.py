@@ -105,21 +105,28 @@ def test_field_readers_keep_decimals_and_dates():
     assert gl_ids([5, 6]) == ["5", "6"] and gl_ids(None) == []
 
 
+#: Terms Xref -> the rule it names (kind, day)
+XREF_RULES = """
+EOM                        days_after_month_end 0
+End of Month               days_after_month_end 0
+EOM+15                     days_after_month_end 15
+Net 30 EOM                 days_after_month_end 30
+10 days after end of month days_after_month_end 10
+20 EOM                     day_of_next_month 20
+20th of following month    day_of_next_month 20
+1st of next month          day_of_next_month 1
+15th of the month          day_of_month 15
+OFFOLLOWINGMONTH 20        day_of_next_month 20
+ofcurrentmonth 5           day_of_month 5
+DAYSAFTERBILLMONTH 7       days_after_month_end 7
+"""
+
+
 @pytest.mark.parametrize(
     ("xref", "kind", "day"),
     [
-        ("EOM", TermKind.DAYS_AFTER_MONTH_END, 0),
-        ("End of Month", TermKind.DAYS_AFTER_MONTH_END, 0),
-        ("EOM+15", TermKind.DAYS_AFTER_MONTH_END, 15),
-        ("Net 30 EOM", TermKind.DAYS_AFTER_MONTH_END, 30),
-        ("10 days after end of month", TermKind.DAYS_AFTER_MONTH_END, 10),
-        ("20 EOM", TermKind.DAY_OF_NEXT_MONTH, 20),
-        ("20th of following month", TermKind.DAY_OF_NEXT_MONTH, 20),
-        ("1st of next month", TermKind.DAY_OF_NEXT_MONTH, 1),
-        ("15th of the month", TermKind.DAY_OF_MONTH, 15),
-        ("OFFOLLOWINGMONTH 20", TermKind.DAY_OF_NEXT_MONTH, 20),
-        ("ofcurrentmonth 5", TermKind.DAY_OF_MONTH, 5),
-        ("DAYSAFTERBILLMONTH 7", TermKind.DAYS_AFTER_MONTH_END, 7),
+        (row[:27].strip(), TermKind(row[27:].split()[0]), int(row[27:].split()[1]))
+        for row in XREF_RULES.strip().splitlines()
     ],
 )
 def test_terms_beyond_days_are_read_from_the_xref(xref, kind, day):
