@@ -203,8 +203,9 @@ CATALOG: dict[str, Code] = {
             "TERMS_XREF",
             _W,
             "Terms xref: billing term has no due days",
-            "Set the Terms Xref (days) on the billing term in ConnectWise; the ledger default "
-            "due date was used.",
+            "Set the Terms Xref on the billing term in ConnectWise: days (e.g. 30) or a rule "
+            "(EOM, EOM+15, 20 EOM for the 20th of the next month); the ledger default due "
+            "date was used.",
             seed_issue="Terms XRef",
         ),
         Code(

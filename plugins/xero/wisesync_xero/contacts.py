@@ -174,8 +174,10 @@ def parse_contacts(body: Any) -> list[ContactRef]:
 def ledger_details(raw: dict[str, Any]) -> dict[str, Any] | None:
     """The :data:`DETAIL_FIELDS` of a Xero contact element, shaped as
     :func:`new_contact_body` writes them (the POBOX address, the DEFAULT phone); None
-    when the element carries none of them (a summary)."""
-    if not any(key in raw for key in DETAIL_FIELDS):
+    when the element lacks its ``Addresses`` or ``Phones`` (a document's abbreviated
+    contact, or a summary: that Xero's ``summaryOnly`` listing keeps them is unconfirmed,
+    and without them nothing is compared, so nothing is updated by mistake)."""
+    if "Addresses" not in raw or "Phones" not in raw:
         return None
     out: dict[str, Any] = {}
     for key in ("EmailAddress", "TaxNumber"):
