@@ -203,8 +203,9 @@ CATALOG: dict[str, Code] = {
             "TERMS_XREF",
             _W,
             "Terms xref: billing term has no due days",
-            "Set the Terms Xref (days) on the billing term in ConnectWise; the ledger default "
-            "due date was used.",
+            "Set the Terms Xref on the billing term in ConnectWise: days (e.g. 30) or a rule "
+            "(EOM, EOM+15, 20 EOM for the 20th of the next month); the ledger default due "
+            "date was used.",
             seed_issue="Terms XRef",
         ),
         Code(
@@ -228,6 +229,15 @@ CATALOG: dict[str, Code] = {
             "Existing ledger contact adopted",
             "A ledger contact with this name and no contact number existed (made by hand); "
             "wisesync gave it the customer's or vendor's number and uses it from now on.",
+        ),
+        Code(
+            "CONTACT_UPDATED",
+            _W,
+            "Customer or vendor details updated in the ledger",
+            "The address, e-mail, phone or tax number changed in ConnectWise and the ledger "
+            "contact was updated to match (a field left empty in ConnectWise is kept). "
+            "Nothing to do unless the ledger's values were the right ones: then correct "
+            "them in ConnectWise.",
         ),
         Code(
             "SOURCE_CHANGED_AFTER_POST",

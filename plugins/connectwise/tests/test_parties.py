@@ -2,8 +2,12 @@
 
 from decimal import Decimal
 
+import pytest
+
+from wisesync.terms import DueRule, TermKind
 from wisesync_connectwise.fields import day, dec, gl_ids, whole_days
-from wisesync_connectwise.parties import contact, email_of, terms
+from wisesync_connectwise.parties import contact, email_of, term_attributes, terms
+from wisesync_connectwise.term_rules import xref_rule
 
 COMPANY = {
     "id": 42,
@@ -99,3 +103,46 @@ def test_field_readers_keep_decimals_and_dates():
     assert whole_days("20") == 20 and whole_days("") is None and whole_days(-1) is None
     assert gl_ids("1010, 1011,1012,1010") == ["1010", "1011", "1012"]
     assert gl_ids([5, 6]) == ["5", "6"] and gl_ids(None) == []
+
+
+#: Terms Xref -> the rule it names (kind, day)
+XREF_RULES = """
+EOM                        days_after_month_end 0
+End of Month               days_after_month_end 0
+EOM+15                     days_after_month_end 15
+Net 30 EOM                 days_after_month_end 30
+10 days after end of month days_after_month_end 10
+20 EOM                     day_of_next_month 20
+20th of following month    day_of_next_month 20
+1st of next month          day_of_next_month 1
+15th of the month          day_of_month 15
+OFFOLLOWINGMONTH 20        day_of_next_month 20
+ofcurrentmonth 5           day_of_month 5
+DAYSAFTERBILLMONTH 7       days_after_month_end 7
+"""
+
+
+@pytest.mark.parametrize(
+    ("xref", "kind", "day"),
+    [
+        (row[:27].strip(), TermKind(row[27:].split()[0]), int(row[27:].split()[1]))
+        for row in XREF_RULES.strip().splitlines()
+    ],
+)
+def test_terms_beyond_days_are_read_from_the_xref(xref, kind, day):
+    assert xref_rule(xref) == DueRule(kind, day)
+    t = terms("Special", xref, 0)
+    # not "due on receipt" (dueDays 0) and not TERMS_XREF: the rule travels in attributes
+    assert t.due_days is None
+    assert term_attributes(xref) == {"terms_type": str(kind), "terms_day": str(day)}
+
+
+@pytest.mark.parametrize("xref", ["30", "Net 30", "", None, "32 EOM", "0 of next month", "soon"])
+def test_anything_else_is_not_a_rule(xref):
+    assert xref_rule(xref) is None
+    assert term_attributes(xref) == {}
+
+
+def test_xero_days_name_is_a_days_term():
+    t = terms("Net 45", "DAYSAFTERBILLDATE 45", 0)
+    assert t.due_days == 45 and term_attributes("DAYSAFTERBILLDATE 45") == {}

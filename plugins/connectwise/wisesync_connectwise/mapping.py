@@ -58,7 +58,7 @@ from wisesync_connectwise.fields import (
     text,
 )
 from wisesync_connectwise.layout import GLLayout
-from wisesync_connectwise.parties import contact, terms
+from wisesync_connectwise.parties import contact, term_attributes, terms
 
 SOURCE = "connectwise"
 #: The published ``glType`` values (GLAccount.glType; connectwise.md section 4).
@@ -429,7 +429,8 @@ def invoice_event(
             customer_po=customer_po,
             cw_reference=memo,
             customer_currency=party_currency(company_ref, lookups),
-        ),
+        )
+        | term_attributes(txn.get("billingTermsXref")),
         source_messages=mapping_messages(drafts, company, describe, sales=True) + r.messages,
     )
 

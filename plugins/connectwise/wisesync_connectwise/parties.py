@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from wisesync.events.models import Address, Contact, Person, Terms
+from wisesync.terms import rule_attributes
 from wisesync_connectwise.fields import ref_id, ref_name, text, whole_days
+from wisesync_connectwise.term_rules import xref_rule
 
 
 def terms(name: Any, xref: Any, due_days: Any) -> Terms | None:
@@ -19,18 +21,31 @@ def terms(name: Any, xref: Any, due_days: Any) -> Terms | None:
     number of days (Xero) wins; otherwise ConnectWise's own due days count when
     positive, or when an xref names the term (QBO style) and the days are 0.
     A term with neither (e.g. "EOM" with an empty xref) gets ``due_days=None``,
-    so the target warns TERMS_XREF and uses its default.
+    so the target warns TERMS_XREF and uses its default. An xref that names a rule
+    beyond days (:mod:`wisesync_connectwise.term_rules`, e.g. "EOM") also gets
+    ``due_days=None``: the rule travels in the attributes (:func:`term_attributes`).
     """
     name = text(name)
     xref_text = text(xref)
     if name is None and xref_text is None and due_days is None:
         return None
     days = whole_days(xref_text)
-    if days is None:
+    rule = xref_rule(xref_text)
+    if rule is not None:
+        days = rule.day if rule.by_days else None
+    elif days is None:
         cw_days = whole_days(due_days)
         if cw_days is not None and (cw_days > 0 or xref_text is not None):
             days = cw_days
     return Terms(name=name, xref=xref_text, due_days=days)
+
+
+def term_attributes(xref: Any) -> dict[str, str]:
+    """The record attributes of a term whose Terms Xref names a rule beyond "N days"
+    (``terms_type``/``terms_day``, :func:`wisesync.terms.rule_attributes`); empty
+    for a days term, whose ``due_days`` says it all."""
+    rule = xref_rule(text(xref))
+    return {} if rule is None or rule.by_days else rule_attributes(rule)
 
 
 def email_of(contact: dict[str, Any] | None) -> str | None:

@@ -64,7 +64,7 @@ from wisesync_connectwise.mapping import (
     required_total,
     tracking,
 )
-from wisesync_connectwise.parties import contact, terms
+from wisesync_connectwise.parties import contact, term_attributes, terms
 
 FREIGHT_TYPE = "PF"
 
@@ -183,7 +183,8 @@ def purchase_event(
             vendor_invoice_date=text(ptx.get("vendorInvoiceDate")),
             unposted_product_id=text(unposted.get("unpostedProductId")),
             customer_currency=party_currency(ptx.get("company") or unposted.get("vendor"), lookups),
-        ),
+        )
+        | term_attributes(ptx.get("billingTermsXref")),
         source_messages=mapping_messages(drafts, company, describe) + r.messages,
     )
 

@@ -138,3 +138,22 @@ def test_settings_are_checked_without_echoing_a_pasted_secret() -> None:
         "qbo.colour",
     }
     assert "s3cr3t" not in " ".join(problems.values())
+
+
+def test_term_rules_set_the_due_date_and_match_a_term_by_its_definition(ref, b) -> None:
+    def planned(kind: str, day: int, name: str = "Special"):  # type: ignore[no-untyped-def]
+        rec = b.record(
+            b.line(),
+            terms=Terms(name, None, None),
+            attributes={"terms_type": kind, "terms_day": str(day)},
+        )
+        return plan(rec, ref, OPTIONS, DEFAULT_TRACKING)
+
+    following = planned("day_of_next_month", 20)  # dated 2026-01-05
+    assert following.body["DueDate"] == "2026-02-20" and "TERMS_XREF" not in codes(following)
+    assert "SalesTermRef" not in following.body  # no such Term yet: created when posting
+    month_end = planned("days_after_month_end", 15)
+    assert month_end.body["DueDate"] == "2026-02-15" and "SalesTermRef" not in month_end.body
+    # a days rule under another name still finds the Term with those days
+    days = planned("days_after_date", 14, name="Fortnight")
+    assert days.body["SalesTermRef"]["name"] == "Net 14" and days.body["DueDate"] == "2026-01-19"

@@ -341,3 +341,20 @@ def test_multicurrency_documents_are_in_their_partys_currency_and_an_added_one()
         assert api.create("Invoice", home).status_code == 200
     finally:
         server.stop()
+
+
+def test_a_term_is_checked_as_qbo_describes_it(api: Api) -> None:
+    # Name at most 31; DueDays (0-999) or DayOfMonthDue (1-31), not both; Type is QBO's
+    made = api.create("Term", {"Name": "20th of following month", "DayOfMonthDue": 20,
+                               "DueNextMonthDays": 20})  # fmt: skip
+    assert made.status_code == 200, made.text
+    assert made.json()["Term"]["Type"] == "DATE_DRIVEN"
+    assert api.create("Term", {"Name": "Net 45", "DueDays": 45}).json()["Term"]["Type"] == (
+        "STANDARD"
+    )
+    both = api.create("Term", {"Name": "Both", "DueDays": 10, "DayOfMonthDue": 10})
+    neither = api.create("Term", {"Name": "Neither"})
+    long = api.create("Term", {"Name": "x" * 32, "DueDays": 10})
+    day = api.create("Term", {"Name": "Day 32", "DayOfMonthDue": 32})
+    assert [r.status_code for r in (both, neither, long, day)] == [400] * 4
+    assert codes(long) == ["2050"] and codes(day) == ["2010"]

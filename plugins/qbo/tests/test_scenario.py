@@ -6,6 +6,7 @@ gets its code; each posted record is in QBO once; journals balance."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -51,7 +52,8 @@ CLEAN = {
     "apostrophe_name", "quote_name", "large_amounts", "mixed_tax", "receipt_freight",
     "receipt_multi", "reimbursable", "non_reimbursable", "no_primary_contact",
     "down_payment", "progress", "foreign_currency", "expense_bill", "personal",
-    "inventory_adjustment", "inventory_transfer",
+    "inventory_adjustment", "inventory_transfer", "terms_month_end", "terms_following_month",
+    "contact_before_change",
 }  # fmt: skip
 #: records the extractor holds, whatever the ledger: an inconsistent export (header total
 #: not what the details add up to), no lines at all, or a held billing status
@@ -62,6 +64,10 @@ HELD = {
 }
 #: where each kind of posted record lands in QBO
 ENTITIES = ("Invoice", "CreditMemo", "Bill", "VendorCredit", "JournalEntry")
+
+
+#: the scenario's runtime, company, target and context, to sync again in phase two
+_SYNC: dict = {}
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +105,7 @@ def scenario():
                     valid.append(event)
             for event, outcome in zip(valid, built.post(valid, ctx), strict=True):
                 results[event.source_id] = (outcome.status, outcome.messages, event)
+        _SYNC.update(rt=rt, comp=comp, target=built, ctx=ctx)  # for phase two
         yield cw.app, qbo.app, results, held
         cw.app.assert_published_shapes()
     finally:
@@ -210,3 +217,61 @@ def test_tax_only_invoice_fails_rather_than_posting_a_wrong_total(scenario):
     status, codes, event = _result(cw_app, results, "tax_only")
     assert status is Status.FAILED and codes
     assert all(d.get("DocNumber") != event.document_number for d in qbo_app.documents("Invoice"))
+
+
+@pytest.mark.parametrize(
+    ("case", "term"),
+    [
+        ("terms_month_end", {"DayOfMonthDue": 31, "DueNextMonthDays": 0}),
+        ("terms_following_month", {"DayOfMonthDue": 20, "DueNextMonthDays": 20}),
+    ],
+)
+def test_terms_beyond_days_get_a_date_driven_term_and_their_due_date(scenario, case, term):
+    # the Terms Xref "EOM" / "20 EOM": due at the end of the invoice month / on the 20th of
+    # the next; QBO has no such Term in the seed, so one is created (once) and referenced
+    cw_app, qbo_app, results, _ = scenario
+    status, codes, event = _result(cw_app, results, case)
+    assert status is Status.POSTED and "TERMS_XREF" not in codes
+    _, doc = _document(qbo_app, event.document_number)
+    issued = event.date
+    following = date(issued.year + issued.month // 12, issued.month % 12 + 1, 1)
+    due = (
+        following - timedelta(days=1)
+        if term["DueNextMonthDays"] == 0
+        else following.replace(day=20)
+    )
+    assert doc["DueDate"] == due.isoformat()
+    made = qbo_app.company().get("Term", doc["SalesTermRef"]["value"])
+    assert {k: int(made[k]) for k in term} == term and made["Type"] == "DATE_DRIVEN"
+    same = [
+        t for t in qbo_app.company().all("Term") if t.get("DayOfMonthDue") == term["DayOfMonthDue"]
+    ]
+    assert len(same) == 1
+
+
+def _customer(qbo_app, doc):
+    return qbo_app.company().get("Customer", doc["CustomerRef"]["value"])
+
+
+def test_changed_customer_is_updated_in_qbo_once_with_a_warning(scenario):
+    cw_app, qbo_app, results, _ = scenario
+    _, _, before = _result(cw_app, results, "contact_before_change")
+    _, earlier = _document(qbo_app, before.document_number)
+    token = int(_customer(qbo_app, earlier)["SyncToken"])
+    assert cw_app.second_phase() == ["contact_changed"]
+    number = cw_app.cases["contact_changed"]
+    source = cw_extract.ConnectWiseSource(_SYNC["rt"]).extract(_SYNC["comp"], [RecordType.INVOICE])
+    events = [e for e in source if not isinstance(e, Held) and e.document_number == number]
+    target, ctx = _SYNC["target"], _SYNC["ctx"]
+    [outcome] = target.post(events, ctx)
+    assert outcome.status is Status.POSTED
+    [note] = [m for m in outcome.messages if m.code == "CONTACT_UPDATED"]
+    assert all(field in note.text for field in ("email", "phone", "address"))
+    customer = _customer(qbo_app, earlier)
+    assert int(customer["SyncToken"]) == token + 1  # one update
+    assert customer["PrimaryEmailAddr"]["Address"] == "accounts@coolabah.example.com.au"
+    assert customer["BillAddr"]["Line1"] == "88 Hunter St"
+    assert customer["BillAddr"]["Country"] == "Australia"  # the part that did not change
+    [again] = target.post(events, ctx)  # the next sync: nothing changed since
+    assert not [m for m in again.messages if m.code == "CONTACT_UPDATED"]
+    assert int(_customer(qbo_app, earlier)["SyncToken"]) == token + 1  # no second update

@@ -118,15 +118,23 @@ def test_the_sync_token_issue(server, records) -> None:
     server.app.fail_next("5010", "Customer")  # someone saved it once meanwhile
     ok = t.post([records.record(records.line(), contact=moved)], ctx)[0]
     assert ok.status is Status.POSTED
+    [note] = [m for m in ok.messages if m.code == "CONTACT_UPDATED"]
+    assert note.text.endswith("phone changed.")
     customer = next(
         c for c in server.app.documents("Customer") if c["DisplayName"] == "Customer 00002"
     )
     assert customer["PrimaryPhone"]["FreeFormNumber"] == "02 8888 1111"
+    token = customer["SyncToken"]
+    same = t.post([records.record(records.line(), contact=moved)], ctx)[0]  # once
+    assert same.status is Status.POSTED and "CONTACT_UPDATED" not in codes(same)
+    assert server.app.company().get("Customer", customer["Id"])["SyncToken"] == token
     server.app.fail_next("5010", "Customer", count=2)
     again = records.customer(2, phone="02 7777 2222")
     failed = t.post([records.record(records.line(), contact=again)], ctx)[0]
     assert failed.status is Status.FAILED and "SYNC_TOKEN_CONFLICT" in codes(failed)
     assert failed.messages[0].hint.startswith("Someone is editing")
+    replayed = t.post([records.record(records.line(), contact=again)], ctx)[0]  # a replay
+    assert replayed.status is Status.POSTED and "CONTACT_UPDATED" in codes(replayed)
 
 
 def test_a_us_company_sends_tax_as_an_override_and_totals_match() -> None:

@@ -68,8 +68,36 @@ def party_currency(record: RecordEvent) -> str | None:
     return str(code).upper() if code else None
 
 
-def _differs(stored: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    return any(stored.get(k) != v for k, v in wanted.items() if k != "CompanyName")
+#: the fields kept in step with ConnectWise, by the name users know (QBO's tax
+#: identifiers are region-specific and read back masked, so the tax number is not one)
+DETAIL_FIELDS = {"PrimaryEmailAddr": "email", "PrimaryPhone": "phone", "BillAddr": "address"}
+
+
+def _fold(value: Any) -> str:
+    return " ".join(str(value or "").split()).casefold()
+
+
+def changed_fields(stored: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The detail fields of ``wanted`` that differ from the ``stored`` entity, as a sparse
+    update sends them: an object's parts compared one by one (case and spacing folded),
+    and sent over the stored object, so a part ConnectWise left empty is kept."""
+    out: dict[str, Any] = {}
+    for key, value in wanted.items():
+        if key not in DETAIL_FIELDS:
+            continue
+        have = stored.get(key) if isinstance(stored.get(key), dict) else {}
+        if any(_fold(v) != _fold(have.get(k)) for k, v in value.items()):
+            out[key] = {**have, **value}
+    return out
+
+
+def update_note(party: str, name: str, fields: Sequence[str]) -> Message:
+    """The CONTACT_UPDATED warning for a customer/vendor updated from ConnectWise."""
+    changed = ", ".join(DETAIL_FIELDS[f] for f in fields)
+    return message(
+        "CONTACT_UPDATED",
+        f"QuickBooks {party.lower()} '{name}' updated from ConnectWise: {changed} changed.",
+    )
 
 
 @dataclass(slots=True)
@@ -92,6 +120,7 @@ class PartyBook:
     )
     loaded_at: float = float("-inf")
     lock: threading.Lock = field(default_factory=threading.Lock)
+    sent: dict[str, str] = field(default_factory=dict)  # folded name -> the update last sent
 
     def find(self, party: str, name: str) -> Party | None:
         """The ``party`` (Customer/Vendor) named ``name``."""
@@ -194,13 +223,18 @@ def ensure_parties(
     party: str,
     *,
     multicurrency: bool = False,
+    updated: dict[str, Message] | None = None,
 ) -> dict[str, Failure]:
     """Create missing and update changed parties of ``records``; failures by folded name.
 
     With ``multicurrency`` a new party is created in its records' currency (QBO fixes a
-    customer's or vendor's currency at creation, and its documents must be in it)."""
+    customer's or vendor's currency at creation, and its documents must be in it). An
+    update sends only the changed fields (sparse) and puts its CONTACT_UPDATED warning in
+    ``updated`` (by folded name); QBO's answer refreshes the book, and the book remembers
+    what was sent, so the same change is sent once."""
     creates: dict[str, tuple[str, str, dict[str, Any]]] = {}
     updates: dict[str, Contact] = {}
+    changes: dict[str, dict[str, Any]] = {}
     failures: dict[str, Failure] = {}
     for record in records:
         assert record.contact is not None
@@ -220,8 +254,10 @@ def ensure_parties(
             if currency:
                 body["CurrencyRef"] = {"value": currency}
             creates.setdefault(key, (name, "create", body))
-        elif _differs(known.row, wanted):
-            updates.setdefault(key, record.contact)
+        elif key not in updates:
+            change = changed_fields(known.row, wanted)
+            if change and book.sent.get(key) != repr(change):
+                updates[key], changes[key] = record.contact, change
     for name, error in _write(client, book, party, list(creates.values())).items():
         failures[name_key(name)] = _failure(party, name, error)
 
@@ -230,12 +266,9 @@ def ensure_parties(
         for contact in contacts:
             known = book.find(party, display_name(contact))
             assert known is not None
-            body = {
-                "Id": known.id,
-                "SyncToken": known.sync_token,
-                "sparse": True,
-                **details(contact),
-            }
+            key = name_key(display_name(contact))
+            change = changed_fields(known.row, details(contact)) or changes[key]
+            body = {"Id": known.id, "SyncToken": known.sync_token, "sparse": True, **change}
             ops.append((display_name(contact), "update", body))
         return ops
 
@@ -248,4 +281,9 @@ def ensure_parties(
         refused.update(_write(client, book, party, update_ops(again)))
     for name, error in refused.items():
         failures[name_key(name)] = _failure(party, name, error)
+    for key, change in changes.items():
+        if key not in failures:  # a refused update is tried again (a replay)
+            book.sent[key] = repr(change)
+            if updated is not None:
+                updated[key] = update_note(party, display_name(updates[key]), list(change))
     return failures

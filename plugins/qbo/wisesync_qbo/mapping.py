@@ -16,7 +16,6 @@ ADJUSTMENT_OVER_CAP), as for Xero.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +27,7 @@ from wisesync.messages import Message, has_errors, message
 from wisesync.money import fmt
 from wisesync_qbo.documents import JOURNAL, Entity, entity_for
 from wisesync_qbo.reference import Account, ReferenceData
+from wisesync_qbo.terms import apply_terms
 from wisesync_qbo.validate import ResolvedLine, account_problem, check_header, check_line
 
 #: How QBO rounds (qbo.md "Rounding, Amount = Qty x UnitPrice"): Qty and UnitPrice up to 7
@@ -91,13 +91,13 @@ def _description(text: str, index: int, fallback: str, messages: list[Message]) 
 def _terms(
     record: RecordEvent, ref: ReferenceData, body: dict[str, Any], messages: list[Message]
 ) -> None:
+    """DueDate and SalesTermRef from the record's term (:mod:`wisesync_qbo.terms`)."""
     terms = record.terms
     if terms is None:
         if record.due_date is not None:
             body["DueDate"] = record.due_date.isoformat()
         return
-    found = ref.term(terms.name or "") if terms.name else None
-    if terms.due_days is None:
+    if not apply_terms(record, ref, body):
         messages.append(
             message(
                 "TERMS_XREF",
@@ -105,11 +105,6 @@ def _terms(
                 "terms (the customer's, else the company's) set the due date.",
             )
         )
-        return
-    if found is not None:
-        body["SalesTermRef"] = _ref(found.id, found.name)
-    if record.date is not None:
-        body["DueDate"] = (record.date + timedelta(days=terms.due_days)).isoformat()
 
 
 def _correction_account(

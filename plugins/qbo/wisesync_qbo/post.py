@@ -26,6 +26,7 @@ from wisesync.messages import Message, Severity, message
 from wisesync_qbo.client import QboClient, error_code, error_text, fault_errors, quote
 from wisesync_qbo.contacts import Failure, display_name, ensure_parties, load, name_key
 from wisesync_qbo.mapping import Plan, marker
+from wisesync_qbo.terms import ensure_terms
 
 if TYPE_CHECKING:
     from wisesync_qbo.target import QboContext
@@ -95,9 +96,13 @@ def failed_outcome(record: RecordEvent, messages: list[Message]) -> PostOutcome:
 
 
 def _party_failures(
-    ctx: QboContext, plans: Sequence[Plan], now: float
+    ctx: QboContext,
+    plans: Sequence[Plan],
+    now: float,
+    updated: dict[tuple[str, str], Message] | None = None,
 ) -> dict[tuple[str, str], Failure]:
-    """Make every plan's customer/vendor exist in QBO; failures by (party, folded name)."""
+    """Make every plan's customer/vendor exist in QBO (and match ConnectWise: the
+    CONTACT_UPDATED warnings go in ``updated``); failures by (party, folded name)."""
     client, book = ctx.client, ctx.parties
     with book.lock:
         if now - book.loaded_at >= ctx.settings.customers_ttl:
@@ -106,11 +111,19 @@ def _party_failures(
         for party in ("Customer", "Vendor"):
             records = [p.record for p in plans if p.entity.party == party]
             if records:
+                notes: dict[str, Message] = {}
                 made = ensure_parties(
-                    client, book, records, party, multicurrency=ctx.reference.multicurrency
+                    client,
+                    book,
+                    records,
+                    party,
+                    multicurrency=ctx.reference.multicurrency,
+                    updated=notes,
                 )
                 for key, failure in made.items():
                     failures[(party, key)] = failure
+                if updated is not None:
+                    updated.update({(party, key): note for key, note in notes.items()})
     return failures
 
 
@@ -165,21 +178,28 @@ def post_plans(ctx: QboContext, plans: Sequence[Plan], now: float) -> list[PostO
             outcomes[i] = failed_outcome(plan.record, plan.messages)
         else:
             sendable.append((i, plan))
-    failures = _party_failures(ctx, [p for _, p in sendable], now) if sendable else {}
+    updated: dict[tuple[str, str], Message] = {}
+    failures = _party_failures(ctx, [p for _, p in sendable], now, updated) if sendable else {}
     ready = []
+    notes: dict[int, list[Message]] = {}  # each update's warning on its party's first record
     for i, plan in sendable:
         party, contact = plan.entity.party, plan.record.contact
-        failure = (
-            failures.get((party, name_key(display_name(contact)))) if party and contact else None
-        )
+        key = (party, name_key(display_name(contact))) if party and contact else None
+        failure = failures.get(key) if key else None
         if failure is not None:
             outcomes[i] = failed_outcome(plan.record, [failure.message(), *plan.messages])
         else:
             ready.append((i, plan))
+            note = updated.pop(key, None) if key else None
+            notes[i] = [note] if note is not None else []
+    if ready:
+        ensure_terms(ctx.client, ctx.reference, [p for _, p in ready])
     for start in range(0, len(ready), BATCH_MAX):
         chunk = ready[start : start + BATCH_MAX]
         written = send_batch(ctx.client, ctx, [p for _, p in chunk])
         for (i, _), outcome in zip(chunk, written, strict=True):
+            if outcome.status is Status.POSTED:
+                outcome.messages += notes[i]
             outcomes[i] = outcome
     _resolve_duplicates(ctx, plans, outcomes)
     return [outcomes[i] for i in range(len(plans))]

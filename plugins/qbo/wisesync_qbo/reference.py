@@ -65,12 +65,15 @@ class TaxCode:
 
 @dataclass(frozen=True, slots=True)
 class Named:
-    """A class, department or term (``days``: a term's DueDays)."""
+    """A class, department or term (``days``: a term's DueDays; ``day_of_month`` and
+    ``next_month_days``: a date-driven term's DayOfMonthDue and DueNextMonthDays)."""
 
     id: str
     name: str
     active: bool
     days: int | None = None
+    day_of_month: int | None = None
+    next_month_days: int | None = None
 
 
 @dataclass(slots=True)
@@ -130,6 +133,12 @@ class ReferenceData:
         found = table.get(_key(name))
         return found if found is not None and found.active else None
 
+    def add_term(self, row: dict[str, Any]) -> Named:
+        """Remember a Term QBO returned (one wisesync created)."""
+        term = _named(row)
+        self.terms[_key(term.name)] = term
+        return term
+
     def term(self, name: str) -> Named | None:
         """The active term ``name``."""
         found = self.terms.get(_key(name))
@@ -142,6 +151,22 @@ def _rates(row: dict[str, Any], key: str, rates: dict[str, Decimal]) -> Decimal 
         return None
     return sum(
         (rates.get(_ref(d.get("TaxRateRef")) or "", Decimal("0")) for d in details), Decimal("0")
+    )
+
+
+def _whole(value: Any) -> int | None:
+    return int(value) if value is not None and str(value).isdigit() else None
+
+
+def _named(row: dict[str, Any]) -> Named:
+    """A Class, Department or Term row."""
+    return Named(
+        str(row["Id"]),
+        str(row.get("Name") or ""),
+        row.get("Active", True) is not False,
+        _whole(row.get("DueDays")),
+        _whole(row.get("DayOfMonthDue")),
+        _whole(row.get("DueNextMonthDays")),
     )
 
 
@@ -186,13 +211,7 @@ def parse(rows: dict[str, list[dict[str, Any]]], loaded_at: float) -> ReferenceD
         ("Term", ref.terms),
     ):
         for row in rows.get(entity, []):
-            days = row.get("DueDays")
-            table[_key(str(row.get("Name") or ""))] = Named(
-                str(row["Id"]),
-                str(row.get("Name") or ""),
-                row.get("Active", True) is not False,
-                int(days) if days is not None and str(days).isdigit() else None,
-            )
+            table[_key(str(row.get("Name") or ""))] = _named(row)
     prefs = (rows.get("Preferences") or [{}])[0]
     currency = prefs.get("CurrencyPrefs") or {}
     ref.multicurrency = bool(currency.get("MultiCurrencyEnabled"))

@@ -151,3 +151,18 @@ def test_spec_examples_are_judged_the_same_by_both():
 def test_every_schema_compiles():
     for name in spec.load_spec()["components"]["schemas"]:
         assert callable(spec.fast_validator(name))
+
+
+def test_contact_payment_terms_are_checked_against_the_term_type_enum():
+    # what the Xero target writes on a contact (wisesync_xero.payment_terms)
+    check = spec.fast_validator("Contacts")
+
+    def contact(terms: dict) -> dict:
+        return {"Contacts": [{"ContactID": "15976e62-37ad-4065-8bba-d8c5c264e078", **terms}]}
+
+    for kind in ("DAYSAFTERBILLDATE", "DAYSAFTERBILLMONTH", "OFCURRENTMONTH", "OFFOLLOWINGMONTH"):
+        assert check(contact({"PaymentTerms": {"Sales": {"Day": 20, "Type": kind}}}))
+    assert not check(contact({"PaymentTerms": {"Sales": {"Day": 20, "Type": "ENDOFMONTH"}}}))
+    assert not check(
+        contact({"PaymentTerms": {"Bills": {"Day": "twenty", "Type": "OFCURRENTMONTH"}}})
+    )

@@ -4,7 +4,8 @@ its code; nothing fails the spec; each posted record is in Xero once."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -47,7 +48,8 @@ CLEAN = {
     "apostrophe_name", "quote_name", "large_amounts", "mixed_tax", "receipt_freight",
     "receipt_multi", "reimbursable", "non_reimbursable", "no_primary_contact",
     "down_payment", "progress", "foreign_currency", "expense_bill",
-    "inventory_adjustment", "inventory_transfer",
+    "inventory_adjustment", "inventory_transfer", "terms_month_end", "terms_following_month",
+    "contact_before_change",
 }  # fmt: skip
 #: records the extractor holds: ConnectWise's export of them is inconsistent (header total
 #: not what the details add up to), unreadable (no lines at all) or held by billing status
@@ -58,11 +60,53 @@ HELD = {
 }
 
 
+@dataclass
+class Stack:
+    """The sandboxes and the plugins of the scenario, to sync again (phase two)."""
+
+    cw: object
+    xero: object
+    rt: PluginRuntime = None
+    comp: object = None
+    target: XeroTarget = None
+    ctx: object = None
+
+    def post(self, events):
+        """Validate and post ``events`` as the poster does; (status, messages, event) each."""
+        out = []
+        for start in range(0, len(events), 50):
+            chunk = events[start : start + 50]
+            valid = []
+            for event in chunk:
+                messages = self.target.validate(event, self.ctx)
+                if has_errors(messages):
+                    out.append((Status.FAILED, messages, event))
+                else:
+                    valid.append(event)
+            for event, outcome in zip(valid, self.target.post(valid, self.ctx), strict=True):
+                out.append((outcome.status, outcome.messages, event))
+        return out
+
+    def extract(self, types):
+        """Everything ConnectWise has unposted of ``types`` (events and held records)."""
+        return list(cw_extract.ConnectWiseSource(self.rt).extract(self.comp, types))
+
+
 @pytest.fixture(scope="module")
-def scenario():
+def stack():
     cw = cw_sandbox.start_sandbox(seed=0)
     xero = start_sandbox(seed=0)
     try:
+        yield Stack(cw, xero)
+    finally:
+        cw.stop()
+        xero.stop()
+
+
+@pytest.fixture(scope="module")
+def scenario(stack):
+    cw, xero = stack.cw, stack.xero
+    if True:
         creds = xero.app.credentials()
         comp = cw_testing.company_for(cw, options=CompanyOptions(require_item_code=True))
         comp = replace(
@@ -82,28 +126,15 @@ def scenario():
         rt = PluginRuntime(config=AppConfig(companies=(comp,)), environ=base.environ)
         types = [RecordType.INVOICE, RecordType.CREDIT_MEMO, RecordType.EXPENSE,
                  RecordType.PROCUREMENT]  # fmt: skip
-        extracted = list(cw_extract.ConnectWiseSource(rt).extract(comp, types))
+        stack.rt, stack.comp = rt, comp
+        extracted = stack.extract(types)
         events = [e for e in extracted if not isinstance(e, Held)]
         held = [h for h in extracted if isinstance(h, Held)]
-        target = XeroTarget(rt)
-        ctx = target.prepare(comp, CallLimiter(LIMITS))
-        results = {}
-        for start in range(0, len(events), 50):  # as the poster does
-            chunk = events[start : start + 50]
-            valid = []
-            for event in chunk:
-                messages = target.validate(event, ctx)
-                if has_errors(messages):
-                    results[event.source_id] = (Status.FAILED, messages, event)
-                else:
-                    valid.append(event)
-            for event, outcome in zip(valid, target.post(valid, ctx), strict=True):
-                results[event.source_id] = (outcome.status, outcome.messages, event)
+        stack.target = XeroTarget(rt)
+        stack.ctx = stack.target.prepare(comp, CallLimiter(LIMITS))
+        results = {e.source_id: (st, m, e) for st, m, e in stack.post(events)}
         yield cw.app, xero.app, results, held
         cw.app.assert_published_shapes()
-    finally:
-        cw.stop()
-        xero.stop()
 
 
 def _result(cw_app, results, case):
@@ -197,3 +228,74 @@ def test_nothing_failed_the_spec_and_each_posted_record_is_in_xero_once(scenario
     assert len(narrations) == len(journals)
     for e in journals:  # the ConnectWise reference is in the narration
         assert [n for n in narrations if e.document_number in n], e.document_number
+
+
+def _due(doc):
+    return date.fromisoformat(str(doc["DueDateString"])[:10])
+
+
+@pytest.mark.parametrize(
+    ("case", "term"),
+    [
+        ("terms_month_end", {"Day": 0, "Type": "DAYSAFTERBILLMONTH"}),
+        ("terms_following_month", {"Day": 20, "Type": "OFFOLLOWINGMONTH"}),
+    ],
+)
+def test_terms_beyond_days_become_xero_term_types(scenario, case, term):
+    # the Terms Xref "EOM" / "20 EOM": the invoice falls due at the end of its month / on
+    # the 20th of the next, and its new contact gets the term as its sales payment terms
+    cw_app, xero_app, results, _ = scenario
+    status, codes, event = _result(cw_app, results, case)
+    assert status is Status.POSTED and "TERMS_XREF" not in codes
+    doc = xero_app.invoice_by_number(event.document_number)
+    issued = event.date
+    if term["Type"] == "DAYSAFTERBILLMONTH":
+        following = date(issued.year + issued.month // 12, issued.month % 12 + 1, 1)
+        assert _due(doc) == following - timedelta(days=1)  # the invoice month's last day
+    else:
+        assert _due(doc) == date(issued.year + issued.month // 12, issued.month % 12 + 1, 20)
+    contact = next(c for c in xero_app.contacts() if c["ContactID"] == doc["Contact"]["ContactID"])
+    assert contact["PaymentTerms"] == {"Sales": term}
+
+
+def _contact_posts(xero_app):
+    return [entry for entry in xero_app.log if entry[0] == "POST" and "Contacts" in entry[1]]
+
+
+@pytest.fixture(scope="module")
+def phase_two(scenario, stack):
+    """ConnectWise after the first sync: the customer of ``contact_before_change`` has a
+    new address, phone, e-mail and ABN, and its held invoice is released; synced twice."""
+    cw_app, xero_app, _, _ = scenario
+    before = len(_contact_posts(xero_app))
+    assert cw_app.second_phase() == ["contact_changed"]
+    number = cw_app.cases["contact_changed"]
+    events = [
+        e
+        for e in stack.extract([RecordType.INVOICE])
+        if not isinstance(e, Held) and e.document_number == number
+    ]
+    first = stack.post(events)
+    after_first = len(_contact_posts(xero_app))
+    again = stack.post(events)  # the next sync: nothing changed since
+    return first, again, after_first - before, len(_contact_posts(xero_app)) - after_first
+
+
+def test_changed_customer_is_updated_in_xero_once_with_a_warning(scenario, phase_two):
+    _, xero_app, _, _ = scenario
+    first, again, first_calls, again_calls = phase_two
+    [(status, messages, event)] = first
+    assert status is Status.POSTED
+    [note] = [m for m in messages if m.code == "CONTACT_UPDATED"]
+    for field in ("email", "phone", "address", "tax number"):
+        assert field in note.text
+    assert first_calls == 1 and again_calls == 0
+    assert not [m for _, ms, _ in again for m in ms if m.code == "CONTACT_UPDATED"]
+    doc = xero_app.invoice_by_number(event.document_number)
+    contact = next(c for c in xero_app.contacts() if c["ContactID"] == doc["Contact"]["ContactID"])
+    assert contact["EmailAddress"] == "accounts@coolabah.example.com.au"
+    assert contact["TaxNumber"] == "51 824 753 556"
+    assert contact["Phones"][0]["PhoneNumber"] == "02 4929 1100"
+    [address] = [a for a in contact["Addresses"] if a["AddressType"] == "POBOX"]
+    assert (address["AddressLine1"], address["City"]) == ("88 Hunter St", "Newcastle")
+    assert address["Country"] == "Australia"  # the part that did not change is still there

@@ -13,8 +13,10 @@ from xero_testkit import customer, limiter, line, record, target_for
 
 from wisesync.config import CompanyOptions
 from wisesync.errors import DailyLimitReached
-from wisesync.events.models import RecordType, Status, Terms
+from wisesync.events.models import Address, Person, RecordType, Status, Terms
+from wisesync.terms import TermKind
 from wisesync.testing.sandbox import Fault
+from wisesync_xero.payment_terms import XERO_TYPES
 from wisesync_xero.sandbox import Limits, start_sandbox
 
 
@@ -244,13 +246,47 @@ def test_draft_and_sent_options_reach_xero(server):
 
 def test_due_dates_from_terms_and_xero_default(server):
     target, comp = target_for(server)
-    net14 = record(line(), terms=Terms("Net 14", "14", 14))
-    eom = record(line(), terms=Terms("EOM", None, None))
+    net14 = record(line(), terms=Terms("Net 14", "14", 14), contact=customer(71))
+    eom = record(line(), terms=Terms("EOM", None, None), contact=customer(72))
     target.post([net14, eom], target.prepare(comp, limiter()))
     app = server.app
     assert app.invoice_by_number(net14.document_number)["DueDateString"].startswith("2026-01-19")
-    # Xero applied the organisation's default (the sandbox org: 30 days after)
+    # Xero applied the organisation's default (the sandbox org: 30 days after): the new
+    # contact of a term without a rule gets no payment terms of its own
     assert app.invoice_by_number(eom.document_number)["DueDateString"].startswith("2026-02-04")
+    terms = {c["ContactNumber"]: c.get("PaymentTerms") for c in app.contacts()}
+    assert terms["C00071"] == {"Sales": {"Day": 14, "Type": "DAYSAFTERBILLDATE"}}
+    assert terms["C00072"] is None
+
+
+@pytest.mark.parametrize(
+    ("xref_type", "day", "issued", "due"),
+    [
+        ("days_after_month_end", 0, date(2026, 2, 10), "2026-02-28"),
+        ("days_after_month_end", 15, date(2026, 2, 10), "2026-03-15"),
+        ("day_of_next_month", 20, date(2026, 1, 31), "2026-02-20"),
+        ("day_of_next_month", 31, date(2026, 1, 5), "2026-02-28"),  # clamped (unconfirmed)
+        ("day_of_month", 25, date(2026, 3, 2), "2026-03-25"),
+    ],
+)
+def test_term_types_set_the_due_date_and_the_contacts_payment_terms(
+    server, xref_type, day, issued, due
+):
+    target, comp = target_for(server)
+    rec = record(
+        line(),
+        terms=Terms("Special", None, None),
+        contact=customer(73),
+        date=issued,
+        attributes={"terms_type": xref_type, "terms_day": str(day)},
+    )
+    (out,) = target.post([rec], target.prepare(comp, limiter()))
+    assert out.status is Status.POSTED and not [m for m in out.messages if m.code == "TERMS_XREF"]
+    app = server.app
+    assert app.invoice_by_number(rec.document_number)["DueDateString"].startswith(due)
+    [contact] = [c for c in app.contacts() if c["ContactNumber"] == "C00073"]
+    kind = XERO_TYPES[TermKind(xref_type)]
+    assert contact["PaymentTerms"] == {"Sales": {"Day": day, "Type": kind}}
 
 
 def test_same_request_again_is_answered_from_xeros_idempotency_cache(server):
@@ -419,3 +455,48 @@ def test_invalidate_reloads_reference_data_and_rereads_the_token(server):
     assert app.calls("GET", "Accounts") == 2
     assert target.connections.auth(comp) is not auth
     assert target.validate(record(line(account="4999")), ctx) == []
+
+
+def test_changed_customer_is_updated_once_and_keeps_what_connectwise_left_empty(server):
+    app = server.app
+    target, comp = target_for(server)
+    ctx = target.prepare(comp, limiter())
+    first = customer(74, tax_number="11 111 111 111")
+    target.post([record(line(), contact=first)], ctx)
+    # ConnectWise: new e-mail and street, the phone and tax number removed
+    moved = replace(
+        first,
+        billing_contact=Person("Bill Payer", "ap@new.example"),
+        address=Address("9 Kent St", None, None, None, None, None),
+        phone=None,
+        tax_number=None,
+    )
+    app.reset()  # clears the request log
+    (out,) = target.post([record(line(), contact=moved), record(line(), contact=moved)], ctx)[:1]
+    assert app.calls("POST", "Contacts") == 1
+    [note] = [m for m in out.messages if m.code == "CONTACT_UPDATED"]
+    assert "email, address changed" in note.text
+    [doc] = [c for c in app.contacts() if c["ContactNumber"] == "C00074"]
+    assert doc["EmailAddress"] == "ap@new.example"
+    [address] = [a for a in doc["Addresses"] if a["AddressType"] == "POBOX"]
+    assert (address["AddressLine1"], address["City"]) == ("9 Kent St", "Sydney")
+    assert doc["Phones"][0]["PhoneNumber"] == "02 9999 0000"  # not cleared
+    assert doc["TaxNumber"] == "11 111 111 111"
+    app.reset()
+    (again,) = target.post([record(line(), contact=moved)], ctx)
+    assert app.calls("POST", "Contacts") == 0
+    assert not [m for m in again.messages if m.code == "CONTACT_UPDATED"]
+    # a restart reads Xero's contacts again: still nothing to update
+    (later,) = target.post(
+        [record(line(), contact=moved)], target_for(server)[0].prepare(comp, limiter())
+    )
+    assert app.calls("POST", "Contacts") == 0 and later.status is Status.POSTED
+
+
+def test_a_contact_holding_none_of_the_details_is_left_alone(server):
+    # the sandbox's seeded C00001: made outside wisesync, with a name and number only
+    app = server.app
+    target, comp = target_for(server)
+    (out,) = target.post([record(line(), contact=customer(1))], target.prepare(comp, limiter()))
+    assert out.status is Status.POSTED and app.calls("POST", "Contacts") == 0
+    assert not [m for m in out.messages if m.code == "CONTACT_UPDATED"]

@@ -105,7 +105,11 @@ def choose(ctx: XeroContext, contacts: Sequence[Contact]) -> list[Action]:
     return actions
 
 
-def _write(ctx: XeroContext, method: str, elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def write_contacts(
+    ctx: XeroContext, method: str, elements: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``PUT`` (create) or ``POST`` (update) ``/Contacts`` with ``elements``; Xero's answer
+    element for each, in order (a refused whole request: a refusal for each)."""
     body = {"Contacts": elements}
     payload = money.dumps(body)
     key = "wisesync-contacts-" + hashlib.sha256(f"{method} {payload}".encode()).hexdigest()
@@ -129,7 +133,7 @@ def _write(ctx: XeroContext, method: str, elements: list[dict[str, Any]]) -> lis
     return answer
 
 
-def _refusal(element: dict[str, Any]) -> str | None:
+def refusal(element: dict[str, Any]) -> str | None:
     """Xero's reason for refusing a contact element, or None when it was saved."""
     errors = [
         str(e.get("Message"))
@@ -143,8 +147,11 @@ def _refusal(element: dict[str, Any]) -> str | None:
     return None
 
 
-def _execute(ctx: XeroContext, actions: list[Action]) -> dict[str, str]:
-    """Adopt and create; returns the refusals by number (casefolded)."""
+def _execute(
+    ctx: XeroContext, actions: list[Action], terms: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """Adopt and create (a new contact with its ``PaymentTerms`` from ``terms``, by
+    number casefolded); returns the refusals by number (casefolded)."""
     book = ctx.contacts
     refused: dict[str, str] = {}
     adopt = [a for a in actions if a.adopt is not None]
@@ -159,12 +166,19 @@ def _execute(ctx: XeroContext, actions: list[Action]) -> dict[str, str]:
                 if a.adopt
             ],
         ),
-        ("PUT", create, [{**new_contact_body(a.contact), "Name": a.name} for a in create]),
+        (
+            "PUT",
+            create,
+            [
+                {**new_contact_body(a.contact, terms.get(a.number.casefold())), "Name": a.name}
+                for a in create
+            ],
+        ),
     ):
         if not group:
             continue
-        for action, element in zip(group, _write(ctx, method, elements), strict=True):
-            reason = _refusal(element)
+        for action, element in zip(group, write_contacts(ctx, method, elements), strict=True):
+            reason = refusal(element)
             if reason is None:
                 book.add(parse_contacts({"Contacts": [element]})[0])
             else:
@@ -191,15 +205,20 @@ def _note(action: Action) -> Message | None:
     return None
 
 
-def resolve(ctx: XeroContext, contacts: Sequence[Contact]) -> Resolution:
-    """Make sure every customer of ``contacts`` has its Xero contact in the book."""
+def resolve(
+    ctx: XeroContext,
+    contacts: Sequence[Contact],
+    terms: dict[str, dict[str, Any]] | None = None,
+) -> Resolution:
+    """Make sure every customer of ``contacts`` has its Xero contact in the book (a
+    created one with its ``PaymentTerms`` from ``terms``, by number casefolded)."""
     out = Resolution()
     pending = list(contacts)
     for last in (False, True):
         actions = choose(ctx, pending)
         if not actions:
             break
-        refused = _execute(ctx, actions)
+        refused = _execute(ctx, actions, terms or {})
         for action in actions:
             note = _note(action)
             key = action.number.casefold()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wisesync.events.models import Contact
@@ -26,14 +26,26 @@ NAME_MAX = 255
 NUMBER_MAX = 50
 
 
+#: the contact fields wisesync keeps in step with ConnectWise, by the name users know
+DETAIL_FIELDS = {
+    "EmailAddress": "email",
+    "Phones": "phone",
+    "Addresses": "address",
+    "TaxNumber": "tax number",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ContactRef:
-    """A Xero contact as far as matching needs it."""
+    """A Xero contact as far as matching needs it; ``details`` are its
+    :data:`DETAIL_FIELDS` as Xero holds them (:func:`ledger_details`), None when the
+    answer it came from did not carry them."""
 
     contact_id: str
     name: str
     number: str | None = None
     status: str = "ACTIVE"
+    details: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
 
 def name_key(name: str) -> str:
@@ -81,7 +93,9 @@ class ContactBook:
     The poster posts several batches of one tenant at once: ``listing`` makes them wait
     for one listing (or look-up) instead of each making it, and ``creating`` is held
     while a batch that creates contacts is written, so two batches never create the
-    same customer (the next one finds it in the book, learnt from the first's answer).
+    same customer (the next one finds it in the book, learnt from the first's answer),
+    and while a batch updates changed contacts (``sent``: the details last sent per
+    number, see :mod:`wisesync_xero.contact_update`).
     """
 
     by_number: dict[str, ContactRef] = field(default_factory=dict)
@@ -89,12 +103,18 @@ class ContactBook:
     complete_at: float | None = None
     targeted: bool = False
     looked_up: set[str] = field(default_factory=set)
+    sent: dict[str, str] = field(default_factory=dict)
     listing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     creating: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, ref: ContactRef) -> None:
         """Remember ``ref`` (archived contacts are remembered by number only, so a new
-        contact is not matched onto them by name)."""
+        contact is not matched onto them by name). A ref without details (e.g. the
+        contact inside a document answer) keeps the details already known."""
+        if ref.details is None and ref.number:
+            known = self.by_number.get(ref.number.casefold())
+            if known is not None and known.contact_id == ref.contact_id:
+                ref = replace(ref, details=known.details)
         if ref.number:
             self.by_number[ref.number.casefold()] = ref
         if ref.status == "ACTIVE":
@@ -145,8 +165,36 @@ def parse_contacts(body: Any) -> list[ContactRef]:
                 name=str(raw.get("Name") or ""),
                 number=str(raw["ContactNumber"]) if raw.get("ContactNumber") else None,
                 status=str(raw.get("ContactStatus") or "ACTIVE"),
+                details=ledger_details(raw),
             )
         )
+    return out
+
+
+def ledger_details(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The :data:`DETAIL_FIELDS` of a Xero contact element, shaped as
+    :func:`new_contact_body` writes them (the POBOX address, the DEFAULT phone); None
+    when the element lacks its ``Addresses`` or ``Phones`` (a document's abbreviated
+    contact, or a summary: that Xero's ``summaryOnly`` listing keeps them is unconfirmed,
+    and without them nothing is compared, so nothing is updated by mistake)."""
+    if "Addresses" not in raw or "Phones" not in raw:
+        return None
+    out: dict[str, Any] = {}
+    for key in ("EmailAddress", "TaxNumber"):
+        if raw.get(key):
+            out[key] = str(raw[key])
+    for address in raw.get("Addresses") or []:
+        if isinstance(address, dict) and address.get("AddressType") == "POBOX":
+            parts = {k: str(v) for k, v in address.items() if k in ADDRESS_PARTS and v}
+            if parts:
+                out["Addresses"] = [{"AddressType": "POBOX", **parts}]
+    for phone in raw.get("Phones") or []:
+        if (
+            isinstance(phone, dict)
+            and phone.get("PhoneType") == "DEFAULT"
+            and phone.get("PhoneNumber")
+        ):
+            out["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": str(phone["PhoneNumber"])}]
     return out
 
 
@@ -183,10 +231,26 @@ def _split_name(full: str) -> tuple[str | None, str | None]:
     return " ".join(parts[:-1])[:NAME_MAX], parts[-1][:NAME_MAX]
 
 
-def new_contact_body(contact: Contact) -> dict[str, Any]:
+#: the address parts wisesync writes, with Xero's length limits
+ADDRESS_PARTS = {
+    "AddressLine1": 500,
+    "AddressLine2": 500,
+    "City": 255,
+    "Region": 255,
+    "PostalCode": 50,
+    "Country": 50,
+}
+
+
+def new_contact_body(
+    contact: Contact, payment_terms: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The Xero Contact element that creates ``contact``: name, number, the billing
-    (else primary) person's name and email, address and phone."""
+    (else primary) person's name and email, address, phone, tax number and, when given,
+    its ``PaymentTerms`` (:mod:`wisesync_xero.payment_terms`)."""
     body: dict[str, Any] = {"Name": contact_name(contact)}
+    if payment_terms:
+        body["PaymentTerms"] = payment_terms
     number = contact_number(contact)
     if number:
         body["ContactNumber"] = number
@@ -206,14 +270,8 @@ def new_contact_body(contact: Contact) -> dict[str, Any]:
         (addr.line1, addr.line2, addr.city, addr.region, addr.postal_code, addr.country)
     ):
         address: dict[str, Any] = {"AddressType": "POBOX"}
-        for key, value, limit in (
-            ("AddressLine1", addr.line1, 500),
-            ("AddressLine2", addr.line2, 500),
-            ("City", addr.city, 255),
-            ("Region", addr.region, 255),
-            ("PostalCode", addr.postal_code, 50),
-            ("Country", addr.country, 50),
-        ):
+        values = (addr.line1, addr.line2, addr.city, addr.region, addr.postal_code, addr.country)
+        for (key, limit), value in zip(ADDRESS_PARTS.items(), values, strict=True):
             if value:
                 address[key] = value[:limit]
         body["Addresses"] = [address]

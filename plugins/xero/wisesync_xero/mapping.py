@@ -10,7 +10,7 @@ without errors.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,6 +19,7 @@ from wisesync.documents import billing_contact_warning
 from wisesync.events.models import RecordEvent
 from wisesync.messages import Message, has_errors, message
 from wisesync.money import fmt
+from wisesync.terms import record_due_date, rule_of
 from wisesync_xero import rounding
 from wisesync_xero.documents import DocKind, document_kind, source_total
 from wisesync_xero.journals import journal_narration, plan_journal
@@ -79,16 +80,16 @@ def _money(value: Decimal) -> Decimal:
 def due_date(record: RecordEvent) -> tuple[date | None, bool]:
     """(due date, whether TERMS_XREF applies).
 
-    The billing term's days decide (document date + days). A term without usable days
-    gives None: Xero then applies the contact's or the organisation's default payment
-    terms, as it does for any document sent without a DueDate. A record without terms
-    (expenses) keeps the source's own due date, if any.
+    The billing term decides (:func:`wisesync.terms.record_due_date`: days after the
+    document date, or Xero's other term types, see :mod:`wisesync_xero.payment_terms`).
+    A term without a usable rule gives None: Xero then applies the contact's or the
+    organisation's default payment terms, as it does for any document sent without a
+    DueDate. A record without terms (expenses) keeps the source's own due date, if any.
     """
-    terms = record.terms
-    if terms is not None:
-        if terms.due_days is not None and record.date is not None:
-            return record.date + timedelta(days=terms.due_days), False
-        return None, terms.due_days is None
+    if record.terms is not None:
+        if rule_of(record) is None:
+            return None, True
+        return record_due_date(record), False
     return record.due_date, False
 
 

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from wisesync import money
 from wisesync.errors import RemoteError, RemoteUnavailable
-from wisesync.events.models import PostOutcome, RecordEvent, Status
+from wisesync.events.models import Contact, PostOutcome, RecordEvent, Status
 from wisesync.messages import Message, Severity, message
-from wisesync_xero import contact_resolve
+from wisesync_xero import contact_resolve, contact_update
 from wisesync_xero.contact_resolve import Resolution
 from wisesync_xero.contacts import (
     ContactBook,
@@ -45,6 +45,7 @@ from wisesync_xero.contacts import (
 from wisesync_xero.documents import KINDS
 from wisesync_xero.journals import debit_total
 from wisesync_xero.mapping import Plan
+from wisesync_xero.payment_terms import contact_terms
 from wisesync_xero.recognise import differences
 
 if TYPE_CHECKING:
@@ -216,15 +217,36 @@ def ensure_contacts(ctx: XeroContext, plans: Sequence[Plan], now: float) -> None
             _look_up(ctx, plans)
 
 
+def _with_terms(plans: Sequence[Plan]) -> list[tuple[Contact, dict[str, Any] | None]]:
+    """Each plan's contact with the ``PaymentTerms`` its record implies."""
+    return [
+        (p.record.contact, contact_terms(p.record, sales=p.kind.sales))
+        for p in plans
+        if p.record.contact is not None
+    ]
+
+
 def resolve_contacts(ctx: XeroContext, plans: Sequence[Plan]) -> Resolution:
     """Give every plan's customer or vendor its Xero contact (adopting or creating the
-    missing ones, see :mod:`wisesync_xero.contact_resolve`). Batches posted at once
-    take turns creating, so two never create the same customer."""
-    contacts = [p.record.contact for p in plans if p.record.contact is not None]
-    if all(ctx.contacts.find(c) is not None for c in contacts):
-        return Resolution()
-    with ctx.contacts.creating:
-        return contact_resolve.resolve(ctx, contacts)
+    missing ones, see :mod:`wisesync_xero.contact_resolve`) and update those whose
+    details changed in ConnectWise (:mod:`wisesync_xero.contact_update`; their notes
+    join the resolution's). Batches posted at once take turns creating and updating, so
+    two never create or update the same customer."""
+    pairs = _with_terms(plans)
+    contacts = [c for c, _ in pairs]
+    out = Resolution()
+    if not all(ctx.contacts.find(c) is not None for c in contacts):
+        terms: dict[str, dict[str, Any]] = {}
+        for contact, element in pairs:
+            if element is not None:
+                terms.setdefault((contact_number(contact) or "").casefold(), element)
+        with ctx.contacts.creating:
+            out = contact_resolve.resolve(ctx, contacts, terms)
+    if contact_update.plan_changes(ctx, pairs):
+        with ctx.contacts.creating:
+            for key, note in contact_update.update_changed(ctx, pairs).items():
+                out.notes.setdefault(key, note)
+    return out
 
 
 def _learn_contact(ctx: XeroContext, element: dict[str, Any]) -> None:

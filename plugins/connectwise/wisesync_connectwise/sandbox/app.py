@@ -268,6 +268,8 @@ class ConnectWiseSandbox(SandboxApp):
     def _control(self, request: Request) -> Response:
         """``GET /__sandbox/schema-violations`` lists the bodies that broke the published
         models (for a sandbox run in another process); the rest is the base control API."""
+        if request.path.strip("/").lower() == "__sandbox/second-phase":
+            return Response(200, {"released": self.second_phase()})
         if request.path.strip("/").lower() == "__sandbox/schema-violations":
             return Response(
                 200,
@@ -1032,6 +1034,14 @@ class ConnectWiseSandbox(SandboxApp):
                 s.id for s in self.state.statuses.values() if s.name.lower() == status.lower()
             )
             inv.rev += 1
+
+    def second_phase(self) -> list[str]:
+        """Apply the seed's phase two (cases.toml): what happens in ConnectWise after a first
+        sync. A customer's details change (address, phone, tax number, billing e-mail) and
+        it is invoiced again; returns the new invoices' case names (``cases`` has their
+        numbers). ``POST /__sandbox/second-phase`` does the same."""
+        with self.lock:
+            return seed_module.phase_two(self.state)
 
     def gl_mapping(self, key: str | int) -> GLAccount:
         """A GL mapping by id or seed name (``"labor"``, ``"unmapped"``, ``"no_npid"`` ...)."""

@@ -47,6 +47,7 @@ from .state import (
     ProcurementLine,
     State,
     TaxCode,
+    now_iso,
 )
 from .views.expenses import ExpenseViews
 
@@ -213,7 +214,8 @@ class _Builder:
             name = f"{rng.choice(_PREFIX)} {rng.choice(_TRADE)} {rng.choice(_SUFFIX)}"
         ident = "".join(ch for ch in name if ch.isalnum())[:24] + f"{index:03d}"
         city, region, postcode = rng.choice(_CITIES)
-        term_id = {"Net 30": 1, "Net 14": 2, "Due on receipt": 3, "EOM": 4}[
+        term_ids = {t.name: t.id for t in self.s.terms.values()}
+        term_id = term_ids[
             terms or rng.choice(["Net 30", "Net 30", "Net 30", "Net 14", "Due on receipt"])
         ]
         company = Company(
@@ -426,22 +428,37 @@ class _Builder:
         named = {"plain": customers[0]}
         for n, spec in enumerate(CASES["case_customers"]):
             options = {k: spec[k] for k in ("contacts", "terms", "currency") if k in spec}
-            named[spec["key"]] = self.customer(index + n, spec["name"], **options)
+            main = self.rng
+            if spec.get("own_random"):  # added later: leave the tenant's random stream as it was
+                self.rng = random.Random(spec["key"])
+            try:
+                named[spec["key"]] = self.customer(index + n, spec["name"], **options)
+            finally:
+                self.rng = main
+            self.s.case_customers[spec["key"]] = named[spec["key"]].id
         extra = [c for key, c in named.items() if key != "plain"]
         customers.extend(extra)
         for spec in CASES["invoices"]:
-            lines = self._case_lines(spec)
-            self.invoice(
-                named[spec["customer"]],
+            self._case_invoice(spec, named[spec["customer"]])
+        return index + len(extra)
+
+    def _case_invoice(self, spec: dict, company: Company) -> Invoice:
+        main = self.rng
+        if spec.get("own_random"):  # added later: leave the tenant's random stream as it was
+            self.rng = random.Random(spec["case"])
+        try:
+            return self.invoice(
+                company,
                 spec["type"],
-                lines,
+                self._case_lines(spec),
                 status=spec.get("status", "Closed"),
                 tax=spec.get("tax"),
                 adjust=D(spec.get("adjust", "0")),
                 tax_only=D(spec["tax_only"]) if "tax_only" in spec else None,
                 case=spec["case"],
             )
-        return index + len(extra)
+        finally:
+            self.rng = main
 
     def _case_lines(self, spec: dict) -> list[InvoiceLine]:
         if "random_lines" in spec:
@@ -732,3 +749,35 @@ def generate(
 def demo(seed: int = 0) -> State:
     """The demo tenant: every case plus a few ordinary records of each type."""
     return generate(seed, invoices=40, expenses=12, procurement=8, customers=12, cases=True)
+
+
+def phase_two(state: State) -> list[str]:
+    """Apply the seed's phase two (cases.toml ``[[phase_two_changes]]`` and
+    ``[[phase_two_invoices]]``) to a seeded ``state``: what happens in ConnectWise after a
+    first sync. Returns the new invoices' case names (already applied: nothing)."""
+    if any(spec["case"] in state.cases for spec in CASES["phase_two_invoices"]):
+        return []
+    for spec in CASES["phase_two_changes"]:
+        company = state.companies[state.case_customers[spec["customer"]]]
+        for key in ("address_line1", "city", "state", "zip", "phone", "tax_identifier"):
+            if key in spec:
+                setattr(company, key, spec[key])
+        if "billing_email" in spec:
+            company.invoice_to_email = spec["billing_email"]
+            billing = state.contacts.get(company.billing_contact_id or -1)
+            if billing is not None:
+                billing.email = spec["billing_email"]
+                billing.updated = now_iso()
+        company.updated = now_iso()
+    state.touch_reference()
+    b = _Builder(0)
+    b.s = state
+    b.tax = {t.identifier: t.id for t in state.tax_codes.values()}
+    b.item = {it.identifier: it.id for it in state.items.values()}
+    b.invoice_seq = max(int(n) for n in state.invoice_numbers if n.isdigit()) + 1
+    made = []
+    for spec in CASES["phase_two_invoices"]:
+        company = state.companies[state.case_customers[spec["customer"]]]
+        b._case_invoice({**spec, "own_random": True}, company)
+        made.append(spec["case"])
+    return made

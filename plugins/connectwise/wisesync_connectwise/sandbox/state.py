@@ -438,6 +438,7 @@ class State:
         self.batch_identifiers: dict[str, int] = {}  # casefolded identifier -> batch id
         self.mapping_ids: dict[str, int] = {}  # seed's names for GL mappings
         self.cases: dict[str, str] = {}  # seeded case name -> invoice number / record id
+        self.case_customers: dict[str, int] = {}  # cases.toml customer key -> company id
         self.ap_account_id: int | None = None
         self.ar_account_id: int | None = None
         self.tax_account_id: int | None = None

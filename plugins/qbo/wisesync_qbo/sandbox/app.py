@@ -632,6 +632,8 @@ class QboSandbox(SandboxApp):
         )
         if errors:
             return 400, errors
+        if entity == "Term":
+            body["Type"] = rules.term_type(body)
         row = company.replace(entity, body) if existing else company.insert(entity, body)
         rules.compute(company, entity, row)
         if entity in ("Payment", "BillPayment"):

@@ -134,9 +134,54 @@ def check_write(
             errors += _duplicate_number(company, entity, body, existing)
     if entity == "JournalEntry":
         errors += _balanced(body)
+    if entity == "Term":
+        errors += check_term(body, existing)
     if company.multicurrency and existing is None:
         errors += _currency(company, entity, body)
     return errors
+
+
+TERM_NAME_MAX = 31
+#: Term fields and their documented ranges (qbo.md section 2, "Term")
+TERM_RANGES = {"DueDays": (0, 999), "DayOfMonthDue": (1, 31), "DueNextMonthDays": (0, 999)}
+
+
+def check_term(body: dict[str, Any], existing: dict[str, Any] | None) -> list[dict[str, str]]:
+    """A Term as QBO describes it: Name (at most 31 characters), and either DueDays or
+    DayOfMonthDue (not both), each within its range. The system sets Type."""
+    merged = {**(existing or {}), **body}
+    errors = []
+    name = str(merged.get("Name") or "")
+    if not name or len(name) > TERM_NAME_MAX:
+        errors.append(
+            error(
+                "2050",
+                "String length is either shorter or longer than supported by specification",
+                f"Name: Min:1 Max:{TERM_NAME_MAX} supplied length:{len(name)}",
+                "Name",
+            )
+        )
+    for key, (low, high) in TERM_RANGES.items():
+        value = merged.get(key)
+        if value is not None and not (str(value).isdigit() and low <= int(value) <= high):
+            errors.append(
+                error("2010", "Request has invalid or unsupported property", f"{key}: {value}", key)
+            )
+    if (merged.get("DueDays") is None) == (merged.get("DayOfMonthDue") is None):
+        errors.append(
+            error(
+                "2020",
+                "Required param missing, need to supply the required value for the API",
+                "Give a Term either DueDays or DayOfMonthDue",
+                "DueDays",
+            )
+        )
+    return errors
+
+
+def term_type(body: dict[str, Any]) -> str:
+    """The Type QBO sets on a Term: STANDARD with DueDays, else DATE_DRIVEN."""
+    return "STANDARD" if body.get("DueDays") is not None else "DATE_DRIVEN"
 
 
 #: a document's party reference, by the entity that carries it
