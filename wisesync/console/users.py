@@ -85,7 +85,9 @@ def check_password(stored_hash: str, password: str) -> bool:
         return False
 
 
-def _role(value: str) -> Role:
+def parse_role(value: str) -> Role:
+    """The :class:`Role` named ``value`` (``super_admin``, ``account-admin``, ``user``...);
+    UserError naming the roles otherwise."""
     try:
         return Role(value.replace("-", "_").replace(" ", "_").lower())
     except ValueError:
@@ -114,7 +116,7 @@ class UserStore:
             raise UserError("the username is empty")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-        parsed = _role(role)
+        parsed = parse_role(role)
         if parsed is not Role.SUPER_ADMIN and not companies:
             raise UserError(
                 f"a {parsed.label} needs the companies of their account: add --company KEY"
@@ -142,6 +144,14 @@ class UserStore:
             (n,) = conn.execute("SELECT count(*) FROM console_users WHERE NOT disabled").fetchone()
         return int(n)
 
+    def by_name(self, username: str) -> User | None:
+        """The user called ``username``, or None."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM console_users WHERE username=%s", (username.strip(),)
+            ).fetchone()
+        return _user(row) if row else None
+
     def get(self, user_id: int) -> User | None:
         """The user with ``user_id``, or None."""
         with self.db.connection() as conn:
@@ -163,7 +173,7 @@ class UserStore:
 
     def set_role(self, username: str, role: str, companies: tuple[str, ...] | None = None) -> User:
         """Change a user's role (and, when given, the companies of their account)."""
-        parsed = _role(role)
+        parsed = parse_role(role)
         if companies is None:
             return self._update(username, "role=%s", (parsed.value,))
         return self._update(username, "role=%s, companies=%s", (parsed.value, list(companies)))
