@@ -73,6 +73,53 @@ def test_users_commands_and_the_console_refusing_to_start_without_users(
             {"username": "root", "role": "super_admin", "companies": [], "disabled": False},
         ]
         assert password not in json.dumps(listed)
+        last = wisesync("users", "disable", "root")
+        assert last.returncode == 2 and "last enabled super admin" in last.stderr
+        with stack.db.connection() as conn:
+            audited = conn.execute(
+                "SELECT username, action, detail FROM console_audit ORDER BY id"
+            ).fetchall()
+        assert [a for _, a, _ in audited] == [
+            "user_added",
+            "user_added",
+            "user_role",
+            "user_disabled",
+        ]
+        assert all(who.startswith("cli:") for who, _, _ in audited)
+        assert audited[2][2] == "bob: user of acme -> account admin of acme"
+
+        # every option of the console's Options page, validated the same way, audited
+        from wisesync.console import settings
+
+        acme = stack.config.company("acme")
+        ok = wisesync(
+            "options",
+            "set",
+            "--company",
+            "acme",
+            "record_types=expense,invoice",
+            "options.adjustment_cap=25",
+            "hold_billing_statuses=Finance Hold, Review",
+        )
+        assert ok.returncode == 0, ok.stderr
+        shown = wisesync("options", "show", "--company", "acme", "--audit").stdout.splitlines()
+        assert "acme: record_types = invoice,expense" in shown  # the catalog's order
+        assert "acme: options.adjustment_cap = 25.00" in shown
+        assert "acme: hold_billing_statuses = Finance Hold,Review" in shown
+        for field in settings.company_fields(acme, stack.registry):  # the plugin's too
+            assert any(line.startswith(f"acme: {field.name} = ") for line in shown), field.name
+        assert any("options.adjustment_cap None -> 25.00" in line for line in shown)
+        bad = wisesync(
+            "options",
+            "set",
+            "--company",
+            "acme",
+            "record_types=payment",
+            "options.adjustment_cap=1.234",
+        )
+        assert bad.returncode == 2 and "2 decimals" in bad.stderr
+        again = wisesync("options", "show", "--company", "acme").stdout.splitlines()
+        assert "acme: record_types = invoice,expense" in again  # none stored: one was bad
 
         for command in (
             ["run", "--role", "console", "--metrics-port", "0", "--console-port"],
