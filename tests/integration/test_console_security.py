@@ -193,15 +193,25 @@ def test_disabled_users_and_expired_sessions_are_signed_out(
 def test_session_cookie_flags_and_security_headers(
     backend: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WISESYNC_CONSOLE_SECURE_COOKIES", "1")
-    for secure, given in ((False, False), (True, True), (True, None)):
+    cases = [  # (Secure expected, secure_cookies=, $WISESYNC_CONSOLE_SECURE_COOKIES, scheme)
+        (False, False, "", "https"),
+        (True, True, "", "http"),
+        (True, None, "1", "http"),
+        (False, None, "0", "https"),
+        (True, None, "", "https"),  # default: Secure whenever the request came over TLS
+        (False, None, "", "http"),
+    ]
+    for secure, given, env, scheme in cases:
+        monkeypatch.setenv("WISESYNC_CONSOLE_SECURE_COOKIES", env)
         with TestClient(
-            create_app(backend, secure_cookies=given), base_url="https://testserver"
+            create_app(backend, secure_cookies=given), base_url=f"{scheme}://testserver"
         ) as c:
-            response = sign_in(c, "bob", PASSWORD)
-            cookie = response.headers["set-cookie"].lower()
+            cookie = c.get("/signin").headers["set-cookie"].lower()  # the session starts
             assert "httponly" in cookie and "samesite=lax" in cookie
-            assert ("secure" in cookie) is secure
+            assert ("secure" in cookie) is secure, (given, env, scheme)
+            if secure and scheme == "http":
+                continue  # the client rightly keeps a Secure cookie off plain HTTP
+            assert sign_in(c, "bob", PASSWORD).status_code == 303
             page = c.get("/sync")
             csp = page.headers["content-security-policy"]
             assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -320,3 +330,149 @@ def test_a_sync_all_refused_because_one_is_running_ends_with_the_reason(
     page = client.get(job_url)
     assert "already running" in page.text and 'http-equiv="refresh"' not in page.text
     assert [r[1] for r in _audited(backend, "sync_all")] == ["acme"]
+
+
+@pytest.mark.postgres
+def test_a_super_admin_manages_people_on_the_users_page_audited(
+    client: TestClient, backend: Any
+) -> None:
+    _as(client, "ann")  # an account admin may not
+    assert client.get("/users").status_code == 403
+    token = csrf_of(client.get("/sync").text)
+    forged = client.post("/users/bob/role", data={"csrf_token": token, "role": "super_admin"})
+    assert forged.status_code == 403
+    assert UserStore(backend.db).by_name("bob").role.value == "user"
+    assert "POST /users/bob/role" in _audited(backend, "forbidden")[-1][2]
+
+    _as(client, "root")
+    page = client.get("/users")
+    assert page.status_code == 200 and 'id="user-bob"' in page.text
+    assert "$argon2" not in page.text
+    token = csrf_of(page.text)
+    added = client.post(
+        "/users",
+        data={
+            "csrf_token": token,
+            "username": "cid",
+            "password": "a long password",
+            "role": "user",
+            "companies": ["globex"],
+        },
+    )
+    assert added.status_code == 200 and "added cid (user of globex)" in added.text
+    unknown = client.post(
+        "/users",
+        data={
+            "csrf_token": token,
+            "username": "dan",
+            "password": "a long password",
+            "role": "user",
+            "companies": ["nowhere"],
+        },
+    )
+    assert unknown.status_code == 400 and "unknown company nowhere" in unknown.text
+    moved = client.post(
+        "/users/bob/role",
+        data={"csrf_token": token, "role": "account_admin", "companies": ["acme", "globex"]},
+    )
+    assert "bob is now account admin of acme, globex" in moved.text
+    assert (
+        client.post("/users/cid/disable", data={"csrf_token": token, "disabled": "on"}).status_code
+        == 200
+    )
+    assert UserStore(backend.db).by_name("cid").disabled
+    last = client.post("/users/root/disable", data={"csrf_token": token, "disabled": "on"})
+    assert last.status_code == 400 and "last enabled super admin" in last.text
+    assert not UserStore(backend.db).by_name("root").disabled
+    details = [(who, d) for who, _, d in _audited(backend, "user_added")]
+    assert details == [("console:root", "cid: - -> user of globex")]
+    assert _audited(backend, "user_role")[0][2] == (
+        "bob: user of acme -> account admin of acme, globex"
+    )
+    assert (
+        _audited(backend, "user_disabled")[0][2]
+        == "cid: user of globex -> user of globex, disabled"
+    )
+    audit = client.get("/audit").text
+    assert "user_role: bob: user of acme -&gt; account admin of acme, globex" in audit
+
+
+def _wait_finished(client: TestClient, job_url: str) -> dict:
+    import time
+
+    deadline = time.monotonic() + 60
+    while not (progress := client.get(job_url + "/progress.json").json())["finished"]:
+        assert time.monotonic() < deadline, progress
+        time.sleep(0.1)
+    return progress
+
+
+@pytest.mark.postgres
+def test_a_console_job_is_read_from_the_store_by_any_console_process(
+    client: TestClient, backend: Any
+) -> None:
+    """A Sync All's state is in Postgres: another console process (or this one after a
+    restart) shows it; a job whose process stopped is shown as stopped, or finished from the
+    run's stored results."""
+    from wisesync.pipeline.extractor import Extractor
+
+    OptionsStore(backend.db).set("acme", "sync_all", "on", changed_by="test")
+    _as(client, "bob")
+    token = csrf_of(client.get("/sync").text)
+    scheduled = Extractor(
+        config=backend.config, registry=backend.registry, db=backend.db, transport=backend.transport
+    )
+    try:
+        with scheduled._overlap_lock("acme"):  # the job ends at once, with the reason
+            started = client.post(
+                "/sync",
+                data={"csrf_token": token, "company": "acme", "types": "invoice"},
+                follow_redirects=False,
+            )
+            job_url = started.headers["location"]
+            with TestClient(create_app(backend), base_url="http://testserver") as other:
+                _as(other, "bob")
+                seen_there = _wait_finished(other, job_url)  # never started in that app
+    finally:
+        scheduled.close()
+    assert seen_there == _wait_finished(client, job_url)
+    assert seen_there["kind"] == "sync_all" and "already running" in seen_there["error"]
+    with TestClient(create_app(backend), base_url="http://testserver") as other:
+        _as(other, "bob")
+
+        items = seeded_run("acme", 10, run_id="run-of-a-dead-console")
+        feed(backend.db, items)
+        with backend.db.connection() as conn:  # two jobs whose console process died
+            conn.execute(
+                """INSERT INTO console_jobs (id, kind, company, username, run_ids, extracted,
+                          extracting, heartbeat_at) VALUES
+                   ('dead-extracting', 'sync_all', 'acme', 'bob', '{run-gone}', 4, true,
+                    now() - interval '1 hour'),
+                   ('dead-waiting', 'sync_all', 'acme', 'bob', '{run-of-a-dead-console}', 9,
+                    false, now() - interval '1 hour'),
+                   ('live', 'replay', 'acme', 'bob', '{}', 3, true, now())"""
+            )
+        stopped = other.get("/jobs/dead-extracting/progress.json").json()
+        assert stopped["finished"] and "stopped during extraction" in stopped["error"]
+        done = other.get("/jobs/dead-waiting", follow_redirects=False)
+        assert done.headers["location"] == "/runs/run-of-a-dead-console"
+        runs = other.get("/runs?company=acme").text
+        assert 'href="/jobs/live"' in runs and 'href="/jobs/dead-' not in runs  # running now: live only
+        assert '<script src="/static/live.js"' in runs
+
+
+@pytest.mark.postgres
+def test_the_review_says_how_many_acknowledgements_are_to_go(
+    client: TestClient, backend: Any
+) -> None:
+    feed(backend.db, seeded_run("acme", 20, run_id="run-acks"))
+    with backend.db.connection() as conn:  # the acknowledger has not marked them yet
+        conn.execute(
+            """INSERT INTO acknowledgements (result_id, company, source, record_type,
+                      source_id, result, state)
+               SELECT result_id, company, source, record_type, source_id, '\\x00', 'pending'
+                 FROM attempts WHERE run_id = 'run-acks' AND status = 'posted'"""
+        )
+    _as(client, "bob")
+    page = client.get("/runs/run-acks").text
+    assert "acknowledging in ConnectWise: 12 to go" in page
