@@ -8,6 +8,7 @@ users.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -457,7 +458,9 @@ def test_a_console_job_is_read_from_the_store_by_any_console_process(
         done = other.get("/jobs/dead-waiting", follow_redirects=False)
         assert done.headers["location"] == "/runs/run-of-a-dead-console"
         runs = other.get("/runs?company=acme").text
-        assert 'href="/jobs/live"' in runs and 'href="/jobs/dead-' not in runs  # running now: live only
+        assert (
+            'href="/jobs/live"' in runs and 'href="/jobs/dead-' not in runs
+        )  # running now: live only
         assert '<script src="/static/live.js"' in runs
 
 
@@ -476,3 +479,60 @@ def test_the_review_says_how_many_acknowledgements_are_to_go(
     _as(client, "bob")
     page = client.get("/runs/run-acks").text
     assert "acknowledging in ConnectWise: 12 to go" in page
+
+
+@pytest.mark.postgres
+def test_the_runs_page_shows_the_service_and_each_ledger_connections_state(
+    client: TestClient, backend: Any
+) -> None:
+    feed(backend.db, seeded_run("acme", 10, run_id="run-listed"))
+    with backend.db.connection() as conn:
+        conn.execute(
+            """INSERT INTO oauth_tokens (company, provider, token, expires_at, status,
+                      status_reason) VALUES
+               ('acme', 'xero', '\\x00', now() + interval '1 hour', 'active', NULL),
+               ('acme', 'xero:payroll', '\\x00', now() + interval '1 minute', 'active', NULL),
+               ('acme', 'qbo', '\\x00', now(), 'invalid', 'the refresh token was revoked')"""
+        )
+    _as(client, "bob")
+    page = client.get("/runs?company=acme").text
+    rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"state-\w+\">([^<]+)</td>", page)
+    assert rows == [("qbo", "revoked"), ("xero", "connected"), ("xero:payroll", "expiring")]
+    assert (
+        "the refresh token was revoked; reconnect: wisesync qbo connect --company acme, "
+        "then replay the failed records"
+    ) in page
+    assert "\\x00" not in page and "token" not in page.split('id="connections"')[1][:40]
+    for role in ("poster", "reporter"):  # consumer groups: nobody consumes in this test
+        assert f'<td>{role}</td><td class="error">not running' in page
+    assert '<td>acknowledger</td><td class="ok">keeping up' in page
+    with backend.db.connection() as conn:  # an acknowledgement due for an hour: nobody works
+        conn.execute(
+            """INSERT INTO acknowledgements (result_id, company, source, record_type,
+                      source_id, result, state, next_attempt_at)
+               VALUES ('r-overdue', 'acme', 'connectwise', 'invoice', '1', '\\x00',
+                       'pending', now() - interval '1 hour')"""
+        )
+    page = client.get("/runs?company=acme").text
+    assert "not running? 1 acknowledgement(s) due for over 2 minutes" in page
+    assert 'href="/runs/run-listed"' in page and "<td>test</td>" in page  # who started it
+
+
+@pytest.mark.postgres
+def test_the_review_filters_by_status_code_and_type(client: TestClient, backend: Any) -> None:
+    feed(backend.db, seeded_run("acme", 30, run_id="run-filtered"))
+    _as(client, "bob")
+
+    def shown(query: str) -> str:
+        return re.search(
+            r'id="shown">(\d+) record', client.get(f"/runs/run-filtered?{query}").text
+        )[1]
+
+    assert shown("") == "30"
+    assert shown("status=held") == "3"
+    assert shown("code=ROUNDING_APPLIED") == "3"
+    assert shown("type=invoice&status=failed") == "9"
+    assert shown("type=expense") == "0"
+    csv = client.get("/runs/run-filtered/review.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "GL_MAPPING_MISSING" in csv.text

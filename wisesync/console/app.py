@@ -441,6 +441,7 @@ def runs_page(console: Console, request: Request, user: User) -> Response:
             "active": console.jobs.active(company.key),
             "runs": status.run_history(console.backend.db, company.key),
             "health": status.daemon_health(console.backend),
+            "last": status.last_result(console.backend.db, company.key),
             "connections": status.connections(console.backend.db, company),
         },
     )
