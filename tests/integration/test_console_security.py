@@ -536,3 +536,32 @@ def test_the_review_filters_by_status_code_and_type(client: TestClient, backend:
     csv = client.get("/runs/run-filtered/review.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     assert "GL_MAPPING_MISSING" in csv.text
+
+
+@pytest.mark.postgres
+def test_each_replay_button_asks_first_saying_what_will_happen(
+    client: TestClient, backend: Any
+) -> None:
+    feed(backend.db, seeded_run("acme", 20, run_id="run-replays"))
+    _as(client, "bob")
+    review = client.get("/runs/run-replays").text
+    assert 'href="/runs/run-replays/replay?scope=failed"' in review
+    assert "/runs/run-replays/replay?scope=code&amp;code=GL_MAPPING_MISSING" in review
+    assert "/runs/run-replays/replay?scope=one&amp;record=invoice:1005" in review
+
+    def asks(query: str) -> tuple[str, str]:
+        page = client.get(f"/runs/run-replays/replay?{query}").text
+        title = re.search(r"<h1>(.*?)</h1>", page)[1]
+        button = re.search(r'id="confirm-replay"[^>]*>([^<]+)<', page)[1]
+        assert "will be read again from ConnectWise" in page and "not posted twice" in page
+        return title, button
+
+    assert asks("scope=one&record=invoice:1005") == ("Replay this record?", "Replay 1 record(s)")
+    assert asks("scope=code&code=GL_MAPPING_MISSING") == (
+        "Replay every record of this run that failed with GL_MAPPING_MISSING?",
+        "Replay 2 record(s)",
+    )
+    title, button = asks("scope=failed")
+    assert title == "Replay every record of this run that failed or was held?"
+    assert button == "Replay 8 record(s)"  # 6 failed and 2 held of the 20
+    assert _audited(backend, "replay") == []  # asking started nothing
