@@ -61,6 +61,12 @@ def _options_form(token: str, cap: str) -> dict[str, str]:
     }
 
 
+def _sql(backend: Any, statement: str) -> None:
+    """Run one statement on the console's store (what another component would have written)."""
+    with backend.db.connection() as conn:
+        conn.execute(statement)
+
+
 def _audited(backend: Any, action: str) -> list[tuple]:
     with backend.db.connection() as conn:
         return conn.execute(
@@ -350,27 +356,14 @@ def test_a_super_admin_manages_people_on_the_users_page_audited(
     assert page.status_code == 200 and 'id="user-bob"' in page.text
     assert "$argon2" not in page.text
     token = csrf_of(page.text)
-    added = client.post(
-        "/users",
-        data={
-            "csrf_token": token,
-            "username": "cid",
-            "password": "a long password",
-            "role": "user",
-            "companies": ["globex"],
-        },
-    )
+
+    def add(name: str, company: str) -> Any:
+        form = {"username": name, "password": "a long password", "role": "user"}
+        return client.post("/users", data={"csrf_token": token, **form, "companies": [company]})
+
+    added = add("cid", "globex")
     assert added.status_code == 200 and "added cid (user of globex)" in added.text
-    unknown = client.post(
-        "/users",
-        data={
-            "csrf_token": token,
-            "username": "dan",
-            "password": "a long password",
-            "role": "user",
-            "companies": ["nowhere"],
-        },
-    )
+    unknown = add("dan", "nowhere")
     assert unknown.status_code == 400 and "unknown company nowhere" in unknown.text
     moved = client.post(
         "/users/bob/role",
@@ -443,24 +436,23 @@ def test_a_console_job_is_read_from_the_store_by_any_console_process(
 
         items = seeded_run("acme", 10, run_id="run-of-a-dead-console")
         feed(backend.db, items)
-        with backend.db.connection() as conn:  # two jobs whose console process died
-            conn.execute(
-                """INSERT INTO console_jobs (id, kind, company, username, run_ids, extracted,
+        _sql(  # two jobs whose console process died
+            backend,
+            """INSERT INTO console_jobs (id, kind, company, username, run_ids, extracted,
                           extracting, heartbeat_at) VALUES
                    ('dead-extracting', 'sync_all', 'acme', 'bob', '{run-gone}', 4, true,
                     now() - interval '1 hour'),
                    ('dead-waiting', 'sync_all', 'acme', 'bob', '{run-of-a-dead-console}', 9,
                     false, now() - interval '1 hour'),
-                   ('live', 'replay', 'acme', 'bob', '{}', 3, true, now())"""
-            )
+                   ('live', 'replay', 'acme', 'bob', '{}', 3, true, now())""",
+        )
         stopped = other.get("/jobs/dead-extracting/progress.json").json()
         assert stopped["finished"] and "stopped during extraction" in stopped["error"]
         done = other.get("/jobs/dead-waiting", follow_redirects=False)
         assert done.headers["location"] == "/runs/run-of-a-dead-console"
         runs = other.get("/runs?company=acme").text
-        assert (
-            'href="/jobs/live"' in runs and 'href="/jobs/dead-' not in runs
-        )  # running now: live only
+        # running now: the live job only
+        assert 'href="/jobs/live"' in runs and 'href="/jobs/dead-' not in runs
         assert '<script src="/static/live.js"' in runs
 
 
@@ -468,15 +460,16 @@ def test_a_console_job_is_read_from_the_store_by_any_console_process(
 def test_the_review_says_how_many_acknowledgements_are_to_go(
     client: TestClient, backend: Any
 ) -> None:
+    _as(client, "bob")
     feed(backend.db, seeded_run("acme", 20, run_id="run-acks"))
-    with backend.db.connection() as conn:  # the acknowledger has not marked them yet
-        conn.execute(
-            """INSERT INTO acknowledgements (result_id, company, source, record_type,
+    assert "to go" not in client.get("/runs/run-acks").text
+    _sql(  # the acknowledger has not marked them yet
+        backend,
+        """INSERT INTO acknowledgements (result_id, company, source, record_type,
                       source_id, result, state)
                SELECT result_id, company, source, record_type, source_id, '\\x00', 'pending'
-                 FROM attempts WHERE run_id = 'run-acks' AND status = 'posted'"""
-        )
-    _as(client, "bob")
+                 FROM attempts WHERE run_id = 'run-acks' AND status = 'posted'""",
+    )
     page = client.get("/runs/run-acks").text
     assert "acknowledging in ConnectWise: 12 to go" in page
 
@@ -486,14 +479,14 @@ def test_the_runs_page_shows_the_service_and_each_ledger_connections_state(
     client: TestClient, backend: Any
 ) -> None:
     feed(backend.db, seeded_run("acme", 10, run_id="run-listed"))
-    with backend.db.connection() as conn:
-        conn.execute(
-            """INSERT INTO oauth_tokens (company, provider, token, expires_at, status,
+    _sql(
+        backend,
+        """INSERT INTO oauth_tokens (company, provider, token, expires_at, status,
                       status_reason) VALUES
                ('acme', 'xero', '\\x00', now() + interval '1 hour', 'active', NULL),
                ('acme', 'xero:payroll', '\\x00', now() + interval '1 minute', 'active', NULL),
-               ('acme', 'qbo', '\\x00', now(), 'invalid', 'the refresh token was revoked')"""
-        )
+               ('acme', 'qbo', '\\x00', now(), 'invalid', 'the refresh token was revoked')""",
+    )
     _as(client, "bob")
     page = client.get("/runs?company=acme").text
     rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"state-\w+\">([^<]+)</td>", page)
@@ -506,13 +499,13 @@ def test_the_runs_page_shows_the_service_and_each_ledger_connections_state(
     for role in ("poster", "reporter"):  # consumer groups: nobody consumes in this test
         assert f'<td>{role}</td><td class="error">not running' in page
     assert '<td>acknowledger</td><td class="ok">keeping up' in page
-    with backend.db.connection() as conn:  # an acknowledgement due for an hour: nobody works
-        conn.execute(
-            """INSERT INTO acknowledgements (result_id, company, source, record_type,
+    _sql(  # an acknowledgement due for an hour: nobody works
+        backend,
+        """INSERT INTO acknowledgements (result_id, company, source, record_type,
                       source_id, result, state, next_attempt_at)
                VALUES ('r-overdue', 'acme', 'connectwise', 'invoice', '1', '\\x00',
-                       'pending', now() - interval '1 hour')"""
-        )
+                       'pending', now() - interval '1 hour')""",
+    )
     page = client.get("/runs?company=acme").text
     assert "not running? 1 acknowledgement(s) due for over 2 minutes" in page
     assert 'href="/runs/run-listed"' in page and "<td>test</td>" in page  # who started it

@@ -581,9 +581,8 @@ def create_app(backend: Backend, *, secure_cookies: bool | None = None) -> Starl
         Route("/options", options_save, methods=["POST"]),
         Route("/audit", audit_page),
         Route("/users", userpages.users_page),
-        Route("/users", userpages.users_add, methods=["POST"]),
-        Route("/users/{username}/role", userpages.users_role, methods=["POST"]),
-        Route("/users/{username}/disable", userpages.users_disable, methods=["POST"]),
+        Route("/users", userpages.users_change, methods=["POST"]),
+        Route("/users/{username}/{action}", userpages.users_change, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [

@@ -4,9 +4,10 @@ with the signed-in super admin, the old and the new state)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import URL
+from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
 from wisesync.console.app import Console, view
@@ -46,58 +47,49 @@ def users_page(console: Console, request: Request, user: User) -> Response:
     return _page(console, request, user)
 
 
-def _change(console: Console, request: Request, user: User, change) -> Response:
-    """Run ``change(people, actor, client)``; back to the page with what happened or why not."""
+def _add(people: People, actor: str, client: str, form: Any, _name: str) -> str:
+    added = people.add(
+        actor,
+        str(form.get("username", ""))[:100],
+        str(form.get("password", "")),
+        str(form.get("role", "")),
+        form.getlist("companies"),
+        client=client,
+    )
+    return f"added {added.username} ({describe(added)})"
+
+
+def _role(people: People, actor: str, client: str, form: Any, name: str) -> str:
+    role, companies = str(form.get("role", "")), form.getlist("companies")
+    changed = people.set_role(actor, name, role, companies, client=client)
+    return f"{changed.username} is now {describe(changed)}"
+
+
+def _disable(people: People, actor: str, client: str, form: Any, name: str) -> str:
+    changed = people.set_disabled(actor, name, form.get("disabled") == "on", client=client)
+    return f"{changed.username} {'disabled' if changed.disabled else 'enabled'}"
+
+
+#: POST /users adds; POST /users/{username}/role sets role and companies;
+#: POST /users/{username}/disable disables (``disabled=on``) or enables.
+ACTIONS = {"add": _add, "role": _role, "disable": _disable}
+
+
+@view(Role.SUPER_ADMIN)
+def users_change(console: Console, request: Request, user: User) -> Response:
+    """Add a user, set one's role and companies, or disable / enable one (see
+    :data:`ACTIONS`); back to the page saying what happened, or why not."""
+    action = ACTIONS.get(request.path_params.get("action", "add"))
+    if action is None:
+        raise HTTPException(404, "no such change")
     try:
-        done = change(_people(console), f"console:{user.username}", console.client(request))
+        done = action(
+            _people(console),
+            f"console:{user.username}",
+            console.client(request),
+            request.state.form,
+            request.path_params.get("username", ""),
+        )
     except UserError as exc:
         return _page(console, request, user, error=str(exc), status=400)
     return RedirectResponse(str(URL("/users").include_query_params(done=done)), 303)
-
-
-@view(Role.SUPER_ADMIN)
-def users_add(console: Console, request: Request, user: User) -> Response:
-    """Add a user from the form."""
-    form = request.state.form
-
-    def add(people: People, actor: str, client: str) -> str:
-        added = people.add(
-            actor,
-            str(form.get("username", ""))[:100],
-            str(form.get("password", "")),
-            str(form.get("role", "")),
-            form.getlist("companies"),
-            client=client,
-        )
-        return f"added {added.username} ({describe(added)})"
-
-    return _change(console, request, user, add)
-
-
-@view(Role.SUPER_ADMIN)
-def users_role(console: Console, request: Request, user: User) -> Response:
-    """Set a user's role and companies."""
-    form = request.state.form
-    name = request.path_params["username"]
-
-    def set_role(people: People, actor: str, client: str) -> str:
-        changed = people.set_role(
-            actor, name, str(form.get("role", "")), form.getlist("companies"), client=client
-        )
-        return f"{changed.username} is now {describe(changed)}"
-
-    return _change(console, request, user, set_role)
-
-
-@view(Role.SUPER_ADMIN)
-def users_disable(console: Console, request: Request, user: User) -> Response:
-    """Disable a user (their sessions end at once), or enable them again."""
-    form = request.state.form
-    name = request.path_params["username"]
-    disable = form.get("disabled") == "on"
-
-    def toggle(people: People, actor: str, client: str) -> str:
-        changed = people.set_disabled(actor, name, disable, client=client)
-        return f"{changed.username} {'disabled' if changed.disabled else 'enabled'}"
-
-    return _change(console, request, user, toggle)
