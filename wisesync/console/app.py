@@ -265,7 +265,7 @@ def sync_start(console: Console, request: Request, user: User) -> Response:
 def _job(console: Console, request: Request, user: User) -> Any:
     job = console.jobs.get(request.path_params["job_id"])
     if job is None:
-        raise HTTPException(404, "no such sync (the console keeps the recent ones)")
+        raise HTTPException(404, "no such sync (the console keeps those of the last 30 days)")
     console.company(user, job.company)
     return job
 

@@ -35,6 +35,8 @@ RESULTS_TIMEOUT_S = 1800.0
 HEARTBEAT_S = 0.5
 #: A job not finished whose state was not written for this long lost its process (restart).
 STALE_AFTER_S = 30.0
+#: Jobs older than this are forgotten (their runs stay on the Runs page).
+KEEP_DAYS = 30
 #: What the progress page says of such a job when it was still extracting.
 STOPPED_WHILE_EXTRACTING = (
     "the console process running this stopped during extraction (restarted?): the records "
@@ -182,6 +184,10 @@ class Jobs:
 
     def _add(self, job: Job, work: Any) -> Job:
         with self.backend.db.connection() as conn:
+            conn.execute(
+                "DELETE FROM console_jobs WHERE started_at < now() - make_interval(days => %s)",
+                (KEEP_DAYS,),
+            )
             (job.started_at,) = conn.execute(
                 """INSERT INTO console_jobs (id, kind, company, username, run_ids)
                    VALUES (%s,%s,%s,%s,%s) RETURNING started_at""",
