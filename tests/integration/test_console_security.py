@@ -364,6 +364,7 @@ def test_a_super_admin_manages_people_on_the_users_page_audited(
     added = add("cid", "globex")
     assert added.status_code == 200 and "added cid (user of globex)" in added.text
     unknown = add("dan", "nowhere")
+    assert add("dan/../x", "acme").status_code == 400  # names go into page addresses
     assert unknown.status_code == 400 and "unknown company nowhere" in unknown.text
     moved = client.post(
         "/users/bob/role",

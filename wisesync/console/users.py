@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -37,6 +38,7 @@ class Role(StrEnum):
 THROTTLE_FAILURES = 5
 THROTTLE_WINDOW_S = 15 * 60
 MIN_PASSWORD_LENGTH = 10
+_USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,100}")
 
 _hasher = PasswordHasher()
 #: verified against when the username is unknown, so both cases take the same time
@@ -112,8 +114,11 @@ class UserStore:
     def add(self, username: str, password: str, role: str, companies: tuple[str, ...] = ()) -> User:
         """Create a user; raises UserError when the name is taken or the password too short."""
         username = username.strip()
-        if not username:
-            raise UserError("the username is empty")
+        if not _USERNAME.fullmatch(username):
+            raise UserError(
+                f"username {username[:40]!r}: use 1 to 100 letters, digits and . _ @ - "
+                "(it is part of page addresses and the audit)"
+            )
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
         parsed = parse_role(role)
