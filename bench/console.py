@@ -8,7 +8,9 @@
    pages filtered by status, code and record type. Median and p95 per kind.
 2. ``sync_all_first_progress``: from sending the Sync All POST to the first progress JSON
    that counts an extracted record, on the demo's stack (ConnectWise and Xero sandboxes,
-   embedded transport, poster/reporter/acknowledger running), as the progress page polls it.
+   embedded transport, poster/reporter/acknowledger running), as the progress page polls it
+   (the job's state is read from Postgres, written by the job's thread: the first record at
+   once, then every 0.5 s).
 
     .venv/bin/python bench/console.py            # about a minute on 2 cores
     .venv/bin/python bench/console.py --records 2000 --repeat 2
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -163,6 +166,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3, help="Sync All runs to time.")
     args = parser.parse_args()
+    # the ledger the review's documents belong to (the Sync All stack names Xero itself)
+    os.environ.setdefault("WISESYNC_LEDGER", "xero")
     with script_services(kafka=False, postgres=True) as services:
         with temporary_database(services["postgres"], "bench_console_review") as dsn:
             review = review_pages(dsn, args.records)

@@ -13,6 +13,7 @@ Without chromium/chromedriver the tests are skipped locally and FAIL under CI=tr
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ FIRST, SECOND = "northwind", "contoso"
 MISSING_ACCOUNT = ("4999", "Consulting Revenue", "REVENUE")
 MARKUP = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
 WAIT_S = 120
+#: when this module's tests started: the README's images must be newer
+STARTED = time.time()
 
 
 def _browser_paths() -> tuple[str, str]:
@@ -153,6 +156,11 @@ class Page:
         self.wait(lambda d: "/sync" in d.current_url)
         return self
 
+    def wait_for(self, css: str) -> Any:
+        """The element ``css`` once the page that has it is loaded."""
+        self.wait(lambda d: self.all(css))
+        return self.find(css)
+
     def shot(self, name: str) -> None:
         self.d.save_screenshot(str(SHOTS / f"{name}.png"))
 
@@ -244,7 +252,13 @@ def test_replay_from_the_review_posts_what_the_ledger_fix_allows(page: Page, sta
     assert "will be read again from ConnectWise" in what
     page.shot("replay-confirm")
     page.find("#confirm-replay").click()
-    page.wait(lambda d: "/runs/" in d.current_url and d.current_url != review_url)
+    page.wait(
+        lambda d: (
+            "/runs/" in d.current_url
+            and "/replay" not in d.current_url
+            and d.current_url != review_url
+        )
+    )
     posted = [r for r in page.all("#records tr.row") if "posted" in r.text]
     assert posted, page.find("#records").text
     assert "replay by console:bob" in page.find("#run-line").text
@@ -268,6 +282,7 @@ def test_an_option_saved_on_the_options_page_takes_effect_when_posting(page: Pag
     (row,) = page.all("#records tr.row")
     assert "posted" in row.text and "ADJUSTMENT_APPLIED" in row.text, row.text
     assert row.find_elements("css selector", "a[href^='https://go.xero.com/']")
+    page.shot("replayed-with-new-cap")
 
 
 def test_a_user_is_refused_on_the_options_page(page: Page) -> None:
@@ -295,6 +310,7 @@ def test_a_post_without_the_csrf_token_is_refused(page: Page, stack: Any) -> Non
     page.wait(lambda d: "refused" in d.page_source)
     assert "security token" in page.d.page_source
     assert OptionsStore(stack.db).get(SECOND, "sync_all") is None
+    page.shot("csrf-refused")
 
 
 def test_markup_in_a_description_is_shown_as_text(page: Page, stack: Any) -> None:
@@ -308,3 +324,62 @@ def test_markup_in_a_description_is_shown_as_text(page: Page, stack: Any) -> Non
     assert page.d.title != "pwned"
     assert page.all("#records img, #records script") == []
     page.shot("markup-inert")
+
+
+def test_the_runs_page_is_live_with_the_service_and_connections(page: Page, stack: Any) -> None:
+    from wisesync.testing.console import feed, seeded_run
+
+    page.sign_in("bob")
+    page.open(f"/runs?company={SECOND}")
+    health = page.find("#health").text
+    assert "poster running" in health and "reporter running" in health, health
+    assert "acknowledger keeping up" in health, health
+    assert page.all("#connections tr")  # the ledger connection's state, whatever it is
+    assert page.all("#runs a[href='/runs/run-live']") == []
+    feed(stack.db, seeded_run(SECOND, 10, run_id="run-live"))  # a run finishes meanwhile
+    page.wait(lambda d: page.all("#runs a[href='/runs/run-live']"), timeout=30)  # no reload
+    page.shot("runs")
+
+
+def test_a_super_admin_adds_a_user_and_disables_them(page: Page) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    page.sign_in("ann")
+    assert page.all("#nav-users") == []  # account admins do not manage people
+    page.sign_in("root")
+    page.find("#nav-users").click()
+    page.find("#new-username").send_keys("cat")
+    page.find("#new-password").send_keys(PASSWORD)
+    Select(page.find("#new-role")).select_by_value("user")
+    page.find(f".new-company[value='{SECOND}']").click()
+    page.find("#add").click()
+    assert page.wait_for("#done").text.startswith(f"added cat (user of {SECOND})")
+    page.shot("users")
+
+    page.sign_in("cat")  # sees only the company of the account
+    assert [o.get_attribute("value") for o in Select(page.find("#company")).options] == [SECOND]
+
+    page.sign_in("root")
+    page.open("/users")
+    page.find("#user-cat button.disable").click()
+    assert page.wait_for("#done").text.startswith("cat disabled")
+    page.open("/audit")
+    audit = page.find("#audit").text
+    assert "user_added: cat" in audit and "user_disabled: cat" in audit
+    page.d.delete_all_cookies()
+    page.open("/signin")
+    page.find("#username").send_keys("cat")
+    page.find("#password").send_keys(PASSWORD)
+    page.find("#signin").click()
+    assert "wrong username or password" in page.wait_for("#signin-error").text
+
+
+def test_the_readmes_console_images_are_the_screenshots_these_tests_took(page: Page) -> None:
+    import re
+
+    readme = (SHOTS.parents[1] / "README.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\((docs/screenshots/[^)]+\.png)\)", readme)
+    assert {"docs/screenshots/sync.png", "docs/screenshots/review.png"} <= set(images)
+    root = SHOTS.parents[1]
+    for image in images:  # each written by a test of this module, in this session
+        assert (root / image).stat().st_mtime >= STARTED, f"{image} was not taken by this run"

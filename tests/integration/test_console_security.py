@@ -8,6 +8,7 @@ users.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,6 +59,12 @@ def _options_form(token: str, cap: str) -> dict[str, str]:
         "record_types": "invoice",
         "options.adjustment_cap": cap,
     }
+
+
+def _sql(backend: Any, statement: str) -> None:
+    """Run one statement on the console's store (what another component would have written)."""
+    with backend.db.connection() as conn:
+        conn.execute(statement)
 
 
 def _audited(backend: Any, action: str) -> list[tuple]:
@@ -193,15 +200,25 @@ def test_disabled_users_and_expired_sessions_are_signed_out(
 def test_session_cookie_flags_and_security_headers(
     backend: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WISESYNC_CONSOLE_SECURE_COOKIES", "1")
-    for secure, given in ((False, False), (True, True), (True, None)):
+    cases = [  # (Secure expected, secure_cookies=, $WISESYNC_CONSOLE_SECURE_COOKIES, scheme)
+        (False, False, "", "https"),
+        (True, True, "", "http"),
+        (True, None, "1", "http"),
+        (False, None, "0", "https"),
+        (True, None, "", "https"),  # default: Secure whenever the request came over TLS
+        (False, None, "", "http"),
+    ]
+    for secure, given, env, scheme in cases:
+        monkeypatch.setenv("WISESYNC_CONSOLE_SECURE_COOKIES", env)
         with TestClient(
-            create_app(backend, secure_cookies=given), base_url="https://testserver"
+            create_app(backend, secure_cookies=given), base_url=f"{scheme}://testserver"
         ) as c:
-            response = sign_in(c, "bob", PASSWORD)
-            cookie = response.headers["set-cookie"].lower()
+            cookie = c.get("/signin").headers["set-cookie"].lower()  # the session starts
             assert "httponly" in cookie and "samesite=lax" in cookie
-            assert ("secure" in cookie) is secure
+            assert ("secure" in cookie) is secure, (given, env, scheme)
+            if secure and scheme == "http":
+                continue  # the client rightly keeps a Secure cookie off plain HTTP
+            assert sign_in(c, "bob", PASSWORD).status_code == 303
             page = c.get("/sync")
             csp = page.headers["content-security-policy"]
             assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -320,3 +337,225 @@ def test_a_sync_all_refused_because_one_is_running_ends_with_the_reason(
     page = client.get(job_url)
     assert "already running" in page.text and 'http-equiv="refresh"' not in page.text
     assert [r[1] for r in _audited(backend, "sync_all")] == ["acme"]
+
+
+@pytest.mark.postgres
+def test_a_super_admin_manages_people_on_the_users_page_audited(
+    client: TestClient, backend: Any
+) -> None:
+    _as(client, "ann")  # an account admin may not
+    assert client.get("/users").status_code == 403
+    token = csrf_of(client.get("/sync").text)
+    forged = client.post("/users/bob/role", data={"csrf_token": token, "role": "super_admin"})
+    assert forged.status_code == 403
+    assert UserStore(backend.db).by_name("bob").role.value == "user"
+    assert "POST /users/bob/role" in _audited(backend, "forbidden")[-1][2]
+
+    _as(client, "root")
+    page = client.get("/users")
+    assert page.status_code == 200 and 'id="user-bob"' in page.text
+    assert "$argon2" not in page.text
+    token = csrf_of(page.text)
+
+    def add(name: str, company: str) -> Any:
+        form = {"username": name, "password": "a long password", "role": "user"}
+        return client.post("/users", data={"csrf_token": token, **form, "companies": [company]})
+
+    added = add("cid", "globex")
+    assert added.status_code == 200 and "added cid (user of globex)" in added.text
+    unknown = add("dan", "nowhere")
+    assert add("dan/../x", "acme").status_code == 400  # names go into page addresses
+    assert unknown.status_code == 400 and "unknown company nowhere" in unknown.text
+    moved = client.post(
+        "/users/bob/role",
+        data={"csrf_token": token, "role": "account_admin", "companies": ["acme", "globex"]},
+    )
+    assert "bob is now account admin of acme, globex" in moved.text
+    assert (
+        client.post("/users/cid/disable", data={"csrf_token": token, "disabled": "on"}).status_code
+        == 200
+    )
+    assert UserStore(backend.db).by_name("cid").disabled
+    last = client.post("/users/root/disable", data={"csrf_token": token, "disabled": "on"})
+    assert last.status_code == 400 and "last enabled super admin" in last.text
+    assert not UserStore(backend.db).by_name("root").disabled
+    details = [(who, d) for who, _, d in _audited(backend, "user_added")]
+    assert details == [("console:root", "cid: - -> user of globex")]
+    assert _audited(backend, "user_role")[0][2] == (
+        "bob: user of acme -> account admin of acme, globex"
+    )
+    assert (
+        _audited(backend, "user_disabled")[0][2]
+        == "cid: user of globex -> user of globex, disabled"
+    )
+    audit = client.get("/audit").text
+    assert "user_role: bob: user of acme -&gt; account admin of acme, globex" in audit
+
+
+def _wait_finished(client: TestClient, job_url: str) -> dict:
+    import time
+
+    deadline = time.monotonic() + 60
+    while not (progress := client.get(job_url + "/progress.json").json())["finished"]:
+        assert time.monotonic() < deadline, progress
+        time.sleep(0.1)
+    return progress
+
+
+@pytest.mark.postgres
+def test_a_console_job_is_read_from_the_store_by_any_console_process(
+    client: TestClient, backend: Any
+) -> None:
+    """A Sync All's state is in Postgres: another console process (or this one after a
+    restart) shows it; a job whose process stopped is shown as stopped, or finished from the
+    run's stored results."""
+    from wisesync.pipeline.extractor import Extractor
+
+    OptionsStore(backend.db).set("acme", "sync_all", "on", changed_by="test")
+    _as(client, "bob")
+    token = csrf_of(client.get("/sync").text)
+    scheduled = Extractor(
+        config=backend.config, registry=backend.registry, db=backend.db, transport=backend.transport
+    )
+    try:
+        with scheduled._overlap_lock("acme"):  # the job ends at once, with the reason
+            started = client.post(
+                "/sync",
+                data={"csrf_token": token, "company": "acme", "types": "invoice"},
+                follow_redirects=False,
+            )
+            job_url = started.headers["location"]
+            with TestClient(create_app(backend), base_url="http://testserver") as other:
+                _as(other, "bob")
+                seen_there = _wait_finished(other, job_url)  # never started in that app
+    finally:
+        scheduled.close()
+    assert seen_there == _wait_finished(client, job_url)
+    assert seen_there["kind"] == "sync_all" and "already running" in seen_there["error"]
+    with TestClient(create_app(backend), base_url="http://testserver") as other:
+        _as(other, "bob")
+
+        items = seeded_run("acme", 10, run_id="run-of-a-dead-console")
+        feed(backend.db, items)
+        _sql(  # two jobs whose console process died
+            backend,
+            """INSERT INTO console_jobs (id, kind, company, username, run_ids, extracted,
+                          extracting, heartbeat_at) VALUES
+                   ('dead-extracting', 'sync_all', 'acme', 'bob', '{run-gone}', 4, true,
+                    now() - interval '1 hour'),
+                   ('dead-waiting', 'sync_all', 'acme', 'bob', '{run-of-a-dead-console}', 9,
+                    false, now() - interval '1 hour'),
+                   ('live', 'replay', 'acme', 'bob', '{}', 3, true, now())""",
+        )
+        stopped = other.get("/jobs/dead-extracting/progress.json").json()
+        assert stopped["finished"] and "stopped during extraction" in stopped["error"]
+        done = other.get("/jobs/dead-waiting", follow_redirects=False)
+        assert done.headers["location"] == "/runs/run-of-a-dead-console"
+        runs = other.get("/runs?company=acme").text
+        # running now: the live job only
+        assert 'href="/jobs/live"' in runs and 'href="/jobs/dead-' not in runs
+        assert '<script src="/static/live.js"' in runs
+
+
+@pytest.mark.postgres
+def test_the_review_says_how_many_acknowledgements_are_to_go(
+    client: TestClient, backend: Any
+) -> None:
+    _as(client, "bob")
+    feed(backend.db, seeded_run("acme", 20, run_id="run-acks"))
+    assert "to go" not in client.get("/runs/run-acks").text
+    _sql(  # the acknowledger has not marked them yet
+        backend,
+        """INSERT INTO acknowledgements (result_id, company, source, record_type,
+                      source_id, result, state)
+               SELECT result_id, company, source, record_type, source_id, '\\x00', 'pending'
+                 FROM attempts WHERE run_id = 'run-acks' AND status = 'posted'""",
+    )
+    page = client.get("/runs/run-acks").text
+    assert "acknowledging in ConnectWise: 12 to go" in page
+
+
+@pytest.mark.postgres
+def test_the_runs_page_shows_the_service_and_each_ledger_connections_state(
+    client: TestClient, backend: Any
+) -> None:
+    feed(backend.db, seeded_run("acme", 10, run_id="run-listed"))
+    _sql(
+        backend,
+        """INSERT INTO oauth_tokens (company, provider, token, expires_at, status,
+                      status_reason) VALUES
+               ('acme', 'xero', '\\x00', now() + interval '1 hour', 'active', NULL),
+               ('acme', 'xero:payroll', '\\x00', now() + interval '1 minute', 'active', NULL),
+               ('acme', 'qbo', '\\x00', now(), 'invalid', 'the refresh token was revoked')""",
+    )
+    _as(client, "bob")
+    page = client.get("/runs?company=acme").text
+    rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"state-\w+\">([^<]+)</td>", page)
+    assert rows == [("qbo", "revoked"), ("xero", "connected"), ("xero:payroll", "expiring")]
+    assert (
+        "the refresh token was revoked; reconnect: wisesync qbo connect --company acme, "
+        "then replay the failed records"
+    ) in page
+    assert "\\x00" not in page and "token" not in page.split('id="connections"')[1][:40]
+    for role in ("poster", "reporter"):  # consumer groups: nobody consumes in this test
+        assert f'<td>{role}</td><td class="error">not running' in page
+    assert '<td>acknowledger</td><td class="ok">keeping up' in page
+    _sql(  # an acknowledgement due for an hour: nobody works
+        backend,
+        """INSERT INTO acknowledgements (result_id, company, source, record_type,
+                      source_id, result, state, next_attempt_at)
+               VALUES ('r-overdue', 'acme', 'connectwise', 'invoice', '1', '\\x00',
+                       'pending', now() - interval '1 hour')""",
+    )
+    page = client.get("/runs?company=acme").text
+    assert "not running? 1 acknowledgement(s) due for over 2 minutes" in page
+    assert 'href="/runs/run-listed"' in page and "<td>test</td>" in page  # who started it
+
+
+@pytest.mark.postgres
+def test_the_review_filters_by_status_code_and_type(client: TestClient, backend: Any) -> None:
+    feed(backend.db, seeded_run("acme", 30, run_id="run-filtered"))
+    _as(client, "bob")
+
+    def shown(query: str) -> str:
+        return re.search(
+            r'id="shown">(\d+) record', client.get(f"/runs/run-filtered?{query}").text
+        )[1]
+
+    assert shown("") == "30"
+    assert shown("status=held") == "3"
+    assert shown("code=ROUNDING_APPLIED") == "3"
+    assert shown("type=invoice&status=failed") == "9"
+    assert shown("type=expense") == "0"
+    csv = client.get("/runs/run-filtered/review.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "GL_MAPPING_MISSING" in csv.text
+
+
+@pytest.mark.postgres
+def test_each_replay_button_asks_first_saying_what_will_happen(
+    client: TestClient, backend: Any
+) -> None:
+    feed(backend.db, seeded_run("acme", 20, run_id="run-replays"))
+    _as(client, "bob")
+    review = client.get("/runs/run-replays").text
+    assert 'href="/runs/run-replays/replay?scope=failed"' in review
+    assert "/runs/run-replays/replay?scope=code&amp;code=GL_MAPPING_MISSING" in review
+    assert "/runs/run-replays/replay?scope=one&amp;record=invoice:1005" in review
+
+    def asks(query: str) -> tuple[str, str]:
+        page = client.get(f"/runs/run-replays/replay?{query}").text
+        title = re.search(r"<h1>(.*?)</h1>", page)[1]
+        button = re.search(r'id="confirm-replay"[^>]*>([^<]+)<', page)[1]
+        assert "will be read again from ConnectWise" in page and "not posted twice" in page
+        return title, button
+
+    assert asks("scope=one&record=invoice:1005") == ("Replay this record?", "Replay 1 record(s)")
+    assert asks("scope=code&code=GL_MAPPING_MISSING") == (
+        "Replay every record of this run that failed with GL_MAPPING_MISSING?",
+        "Replay 2 record(s)",
+    )
+    title, button = asks("scope=failed")
+    assert title == "Replay every record of this run that failed or was held?"
+    assert button == "Replay 8 record(s)"  # 6 failed and 2 held of the 20
+    assert _audited(backend, "replay") == []  # asking started nothing

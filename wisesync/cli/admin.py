@@ -222,24 +222,42 @@ def options_group() -> None:
 def options_set(app: AppContext, company: str | None, assignments: tuple[str, ...]) -> None:
     """Set options, e.g. ``wisesync options set --company acme sync_all=on``.
 
-    Known options: sync_all (on/off). Every change is audited with who and when.
+    Every option of the console's Options page, validated the same way:
+    sync_all (on/off), record_types (comma list), hold_billing_statuses (comma
+    list), options.adjustment_cap (amount) and those the company's ledger
+    plugin declares (`wisesync options show` lists them). All are checked
+    before any is stored; each change is audited with who and when.
+
+    \b
+      wisesync options set --company acme record_types=invoice,expense
+      wisesync options set --company acme options.adjustment_cap=25.00
     """
-    from wisesync.store.options import KNOWN_OPTIONS, OptionsStore
+    from wisesync.console import settings
+    from wisesync.plugins import registry
+    from wisesync.store.options import OptionsStore
 
     target = app.config.company(company)
     store = OptionsStore(app.database())
+    fields = {f.name: f for f in settings.company_fields(target, registry())}
+    current = settings.values(store, target, list(fields.values()))
+    wanted: dict[str, str] = {}
     for item in assignments:
         name, sep, value = item.partition("=")
-        if not sep or name not in KNOWN_OPTIONS:
+        field = fields.get(name.strip())
+        if not sep or field is None:
             raise click.UsageError(
-                f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(KNOWN_OPTIONS)}"
+                f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}"
             )
         try:
-            normalised = KNOWN_OPTIONS[name](value)
+            wanted[field.name] = field.normalise(value)
         except ValueError as exc:
             raise click.UsageError(f"{item!r}: {exc}") from None
-        store.set(target.key, name, normalised, changed_by=_who())
-        click.echo(f"{target.key}: {name} = {normalised}")
+    for name, value in wanted.items():
+        if value == current[name]:
+            click.echo(f"{target.key}: {name} = {value} (unchanged)")
+            continue
+        store.set(target.key, name, value, changed_by=_who())
+        click.echo(f"{target.key}: {name} = {value}")
 
 
 @options_group.command("show")
@@ -247,12 +265,17 @@ def options_set(app: AppContext, company: str | None, assignments: tuple[str, ..
 @click.option("--audit", is_flag=True, help="Also show who changed what, and when.")
 @pass_app
 def options_show(app: AppContext, company: str | None, audit: bool) -> None:
-    """Show the options in force for a company, and optionally their audit trail."""
+    """Show the options in force for a company (those of the console's Options page), and
+    optionally their audit trail."""
+    from wisesync.console import settings
+    from wisesync.plugins import registry
     from wisesync.store.options import OptionsStore
 
     target = app.config.company(company)
     store = OptionsStore(app.database())
-    click.echo(f"{target.key}: sync_all = {'on' if store.sync_all(target) else 'off'}")
+    fields = settings.company_fields(target, registry())
+    for name, value in settings.values(store, target, fields).items():
+        click.echo(f"{target.key}: {name} = {value}")
     if audit:
         for row in store.audit(target.key):
             click.echo(

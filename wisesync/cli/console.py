@@ -23,8 +23,9 @@ def console_backend(app: AppContext, db, transport):
 @click.option(
     "--secure-cookies/--no-secure-cookies",
     default=None,
-    help="Mark the session cookie Secure (use behind TLS; default: "
-    "$WISESYNC_CONSOLE_SECURE_COOKIES, which `run --role console` reads too).",
+    help="Always / never mark the session cookie Secure (default: Secure on requests that "
+    "came over TLS, also through a proxy sending X-Forwarded-Proto from an address uvicorn "
+    "trusts; $WISESYNC_CONSOLE_SECURE_COOKIES=1/0 forces it, for `run --role console` too).",
 )
 @click.option(
     "--pipeline/--no-pipeline",
@@ -97,10 +98,32 @@ def _password(password_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def _companies(app: AppContext, keys: tuple[str, ...]) -> tuple[str, ...]:
-    for key in keys:
-        app.config.company(key)  # ConfigError naming the known companies
-    return keys
+def _people(app: AppContext):
+    """The audited user changes (:class:`~wisesync.console.people.People`), as ``cli:<os
+    user>``, and that actor."""
+    import getpass
+
+    from wisesync.console.audit import ConsoleAudit
+    from wisesync.console.people import People
+    from wisesync.console.users import UserStore
+
+    db = app.database()
+    known = tuple(c.key for c in app.config.companies)
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return People(UserStore(db), ConsoleAudit(db), known), f"cli:{who}"
+
+
+def _user_change(change):
+    """Run ``change()``; a UserError becomes a usage error (exit 2) naming what is wrong."""
+    from wisesync.console.users import UserError
+
+    try:
+        return change()
+    except UserError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @users_group.command("add")
@@ -111,15 +134,13 @@ def _companies(app: AppContext, keys: tuple[str, ...]) -> tuple[str, ...]:
 @pass_app
 def users_add(app, username, role, companies, password_stdin):
     """Add a user (asks for the password; stored as an argon2 hash)."""
-    from wisesync.console.users import UserError, UserStore
+    from wisesync.console.people import describe
 
-    try:
-        user = UserStore(app.database()).add(
-            username, _password(password_stdin), role, _companies(app, companies)
-        )
-    except UserError as exc:
-        raise click.UsageError(str(exc)) from None
-    click.echo(f"added {user.username} ({user.role.label}; {user.company_scope()})")
+    people, actor = _people(app)
+    user = _user_change(
+        lambda: people.add(actor, username, _password(password_stdin), role, companies)
+    )
+    click.echo(f"added {user.username} ({describe(user)})")
 
 
 @users_group.command("list")
@@ -157,15 +178,11 @@ def users_list(app, as_json):
 @pass_app
 def users_set_role(app, username, role, companies):
     """Change a user's role (and, with --company, their companies)."""
-    from wisesync.console.users import UserError, UserStore
+    from wisesync.console.people import describe
 
-    try:
-        user = UserStore(app.database()).set_role(
-            username, role, _companies(app, companies) if companies else None
-        )
-    except UserError as exc:
-        raise click.UsageError(str(exc)) from None
-    click.echo(f"{user.username} is now {user.role.label} ({user.company_scope()})")
+    people, actor = _people(app)
+    user = _user_change(lambda: people.set_role(actor, username, role, companies or None))
+    click.echo(f"{user.username} is now {describe(user)}")
 
 
 @users_group.command("disable")
@@ -174,13 +191,9 @@ def users_set_role(app, username, role, companies):
 @pass_app
 def users_disable(app, username, enable):
     """Disable a user: they cannot sign in, and their open sessions end at once."""
-    from wisesync.console.users import UserError, UserStore
-
-    try:
-        user = UserStore(app.database()).set_disabled(username, not enable)
-    except UserError as exc:
-        raise click.UsageError(str(exc)) from None
-    click.echo(f"{user.username} {'enabled' if enable else 'disabled'}")
+    people, actor = _people(app)
+    user = _user_change(lambda: people.set_disabled(actor, username, not enable))
+    click.echo(f"{user.username} {'disabled' if user.disabled else 'enabled'}")
 
 
 COMMANDS = [console_cmd, users_group]

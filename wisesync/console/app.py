@@ -265,7 +265,7 @@ def sync_start(console: Console, request: Request, user: User) -> Response:
 def _job(console: Console, request: Request, user: User) -> Any:
     job = console.jobs.get(request.path_params["job_id"])
     if job is None:
-        raise HTTPException(404, "no such sync (the console keeps the recent ones)")
+        raise HTTPException(404, "no such sync (the console keeps those of the last 30 days)")
     console.company(user, job.company)
     return job
 
@@ -426,7 +426,9 @@ def _started(console: Console, request: Request, user: User, job: Any, detail: s
 
 @view()
 def runs_page(console: Console, request: Request, user: User) -> Response:
-    """Run history per company, the daemon's health and the ledger connections."""
+    """Run history per company, what runs now (from any console process), the daemon's
+    health and the ledger connections. /static/live.js refreshes it in place; without
+    JavaScript it refreshes itself while something runs."""
     from wisesync.console import status
 
     company = console.company(user, request.query_params.get("company"))
@@ -436,8 +438,10 @@ def runs_page(console: Console, request: Request, user: User) -> Response:
         "runs.html",
         {
             "company": company,
+            "active": console.jobs.active(company.key),
             "runs": status.run_history(console.backend.db, company.key),
             "health": status.daemon_health(console.backend),
+            "last": status.last_result(console.backend.db, company.key),
             "connections": status.connections(console.backend.db, company),
         },
     )
@@ -530,14 +534,21 @@ async def not_found(request: Request, exc: HTTPException) -> Response:
 
 
 def create_app(backend: Backend, *, secure_cookies: bool | None = None) -> Starlette:
-    """The console application on ``backend``. ``secure_cookies`` (default:
-    ``WISESYNC_CONSOLE_SECURE_COOKIES=1``) marks the session cookie Secure: behind TLS."""
+    """The console application on ``backend``. ``secure_cookies`` marks the session cookie
+    Secure always (True) or never (False); by default (None, and
+    ``WISESYNC_CONSOLE_SECURE_COOKIES`` unset) it is Secure whenever the request came over TLS
+    (directly or through a proxy uvicorn trusts). The variable set to 1/0 forces it on/off."""
     import os
 
     if secure_cookies is None:
         flag = os.environ.get("WISESYNC_CONSOLE_SECURE_COOKIES", "").strip().lower()
-        secure_cookies = flag in ("1", "true", "yes", "on")
+        if flag in ("1", "true", "yes", "on"):
+            secure_cookies = True
+        elif flag in ("0", "false", "no", "off"):
+            secure_cookies = False
     from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from wisesync.console import userpages
 
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -569,6 +580,9 @@ def create_app(backend: Backend, *, secure_cookies: bool | None = None) -> Starl
         Route("/options", options_page),
         Route("/options", options_save, methods=["POST"]),
         Route("/audit", audit_page),
+        Route("/users", userpages.users_page),
+        Route("/users", userpages.users_change, methods=["POST"]),
+        Route("/users/{username}/{action}", userpages.users_change, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
@@ -579,9 +593,11 @@ def create_app(backend: Backend, *, secure_cookies: bool | None = None) -> Starl
             session_cookie="wisesync_session",
             max_age=security.ABSOLUTE_S,
             same_site="lax",
-            https_only=secure_cookies,
+            https_only=bool(secure_cookies),
         ),
     ]
+    if secure_cookies is None:  # outermost: sees the session middleware's Set-Cookie
+        middleware.insert(0, Middleware(security.SecureCookiesOverTLS))
     app = Starlette(
         routes=routes, middleware=middleware, exception_handlers={HTTPException: not_found}
     )

@@ -72,6 +72,8 @@ class Summary:
     errors: int
     warnings: int
     unacknowledged: int
+    #: the CLI review's figure: "acknowledging in ConnectWise: N to go" ("" when none owed)
+    acknowledging: str
     codes: list[str]
     types: list[str]
 
@@ -91,6 +93,7 @@ def summarise(review: Review) -> Summary:
         errors=len(errors),
         warnings=len(warnings),
         unacknowledged=len(review.unacknowledged()),
+        acknowledging=review.acknowledging_text(),
         codes=sorted({m.code for r in review.rows for m in r.messages}),
         types=list(counts),
     )

@@ -105,3 +105,30 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class SecureCookiesOverTLS:
+    """ASGI middleware marking every cookie ``Secure`` on requests that arrived over TLS
+    (``https``: served with TLS, or behind a proxy whose ``X-Forwarded-Proto`` uvicorn trusts,
+    see its ``--forwarded-allow-ips``). Used when Secure cookies are neither forced on nor off.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def secure(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    (k, v + b"; secure")
+                    if k.lower() == b"set-cookie" and b"secure" not in v.lower()
+                    else (k, v)
+                    for k, v in message.get("headers", [])
+                ]
+            await send(message)
+
+        await self.app(scope, receive, secure)

@@ -55,7 +55,7 @@ def daemon_health(backend: Backend) -> list[dict[str, Any]]:
     if backend.health is not None:
         return backend.health()
     out = []
-    for role in ("poster", "reporter", "acknowledger"):
+    for role in ("poster", "reporter"):
         group = backend.config.group_for(role)
         try:
             alive = backend.transport.admin().group_has_live_members(group)
@@ -63,7 +63,41 @@ def daemon_health(backend: Backend) -> list[dict[str, Any]]:
         except Exception as exc:  # the transport itself is down: say so, do not fail the page
             alive, state = False, f"unknown ({type(exc).__name__})"
         out.append({"role": role, "alive": alive, "state": state})
+    out.append(acknowledger_health(backend.db))
     return out
+
+
+#: Acknowledgements due this long without being tried mean no acknowledger is working.
+ACK_OVERDUE = timedelta(minutes=2)
+
+
+def acknowledger_health(db: Database) -> dict[str, Any]:
+    """The acknowledger works from the store (no consumer group): it is "running" unless
+    acknowledgements have been due for longer than :data:`ACK_OVERDUE` without a try."""
+    with db.connection() as conn:
+        (overdue,) = conn.execute(
+            """SELECT count(*) FROM acknowledgements
+                WHERE state = 'pending' AND next_attempt_at < now() - %s""",
+            (ACK_OVERDUE,),
+        ).fetchone()
+    if overdue:
+        minutes = int(ACK_OVERDUE.total_seconds() // 60)
+        state = f"not running? {overdue} acknowledgement(s) due for over {minutes} minutes"
+        return {"role": "acknowledger", "alive": False, "state": state}
+    return {"role": "acknowledger", "alive": True, "state": "keeping up"}
+
+
+def last_result(db: Database, company: str) -> dict[str, Any]:
+    """When the service last stored a result for ``company`` and how many dead letters wait
+    for a replay: the Service box's store-side line."""
+    with db.connection() as conn:
+        at, letters = conn.execute(
+            """SELECT (SELECT max(finished_at) FROM attempts WHERE company = %(c)s),
+                      (SELECT count(*) FROM dead_letters
+                        WHERE company = %(c)s AND replayed_at IS NULL)""",
+            {"c": company},
+        ).fetchone()
+    return {"at": at, "dead_letters": int(letters)}
 
 
 def connections(db: Database, company: CompanyConfig) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -37,6 +38,7 @@ class Role(StrEnum):
 THROTTLE_FAILURES = 5
 THROTTLE_WINDOW_S = 15 * 60
 MIN_PASSWORD_LENGTH = 10
+_USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,100}")
 
 _hasher = PasswordHasher()
 #: verified against when the username is unknown, so both cases take the same time
@@ -85,7 +87,9 @@ def check_password(stored_hash: str, password: str) -> bool:
         return False
 
 
-def _role(value: str) -> Role:
+def parse_role(value: str) -> Role:
+    """The :class:`Role` named ``value`` (``super_admin``, ``account-admin``, ``user``...);
+    UserError naming the roles otherwise."""
     try:
         return Role(value.replace("-", "_").replace(" ", "_").lower())
     except ValueError:
@@ -110,11 +114,14 @@ class UserStore:
     def add(self, username: str, password: str, role: str, companies: tuple[str, ...] = ()) -> User:
         """Create a user; raises UserError when the name is taken or the password too short."""
         username = username.strip()
-        if not username:
-            raise UserError("the username is empty")
+        if not _USERNAME.fullmatch(username):
+            raise UserError(
+                f"username {username[:40]!r}: use 1 to 100 letters, digits and . _ @ - "
+                "(it is part of page addresses and the audit)"
+            )
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-        parsed = _role(role)
+        parsed = parse_role(role)
         if parsed is not Role.SUPER_ADMIN and not companies:
             raise UserError(
                 f"a {parsed.label} needs the companies of their account: add --company KEY"
@@ -142,6 +149,14 @@ class UserStore:
             (n,) = conn.execute("SELECT count(*) FROM console_users WHERE NOT disabled").fetchone()
         return int(n)
 
+    def by_name(self, username: str) -> User | None:
+        """The user called ``username``, or None."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM console_users WHERE username=%s", (username.strip(),)
+            ).fetchone()
+        return _user(row) if row else None
+
     def get(self, user_id: int) -> User | None:
         """The user with ``user_id``, or None."""
         with self.db.connection() as conn:
@@ -163,7 +178,7 @@ class UserStore:
 
     def set_role(self, username: str, role: str, companies: tuple[str, ...] | None = None) -> User:
         """Change a user's role (and, when given, the companies of their account)."""
-        parsed = _role(role)
+        parsed = parse_role(role)
         if companies is None:
             return self._update(username, "role=%s", (parsed.value,))
         return self._update(username, "role=%s, companies=%s", (parsed.value, list(companies)))

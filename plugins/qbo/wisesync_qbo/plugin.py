@@ -14,6 +14,9 @@ import click
 from wisesync import hookimpl
 from wisesync.messages import Code
 from wisesync.protocols import Source, Target
+from wisesync_qbo.console import console_company_options, console_document_url
+
+__all__ = ["console_company_options", "console_document_url"]  # the console's hooks
 
 
 def _start_sandbox(port: int = 0, seed: int | None = None, **options: Any) -> Any:
