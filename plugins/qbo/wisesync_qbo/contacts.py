@@ -3,9 +3,10 @@
 QBO keeps DisplayName unique across customers, vendors and employees (error 6240), so
 a ConnectWise company is found by its name, folded. :class:`PartyBook` holds every
 customer and vendor (read with one ``/batch`` of two queries, 1,000 rows each, then
-paged) for ``customers_ttl``. :func:`ensure_parties` creates the missing ones (30 per
-batch call, with the billing contact's e-mail and the address) and updates those whose
-details changed in ConnectWise.
+paged) for ``customers_ttl``. :func:`plan_parties` says which to create (with the billing
+contact's e-mail and the address) and which to update (details changed in ConnectWise);
+:mod:`wisesync_qbo.post` sends those operations in the same ``/batch`` calls as the
+documents (30 operations a call), ahead of the documents that need them.
 
 An update carries the entity's SyncToken. When someone saved it in QBO since it was read
 (5010, Stale Object Error) it is read again and retried once; a second 5010 fails the
@@ -22,8 +23,7 @@ from typing import Any
 from wisesync.events.models import Contact, RecordEvent
 from wisesync.messages import Message, message
 from wisesync_qbo.client import QboClient, error_code, error_text, fault_errors, quote, read_lists
-
-BATCH_MAX = 30
+from wisesync_qbo.limits import BATCH_OPERATIONS
 
 
 def name_key(name: str) -> str:
@@ -139,8 +139,9 @@ class Failure:
         return message(self.code, self.text)
 
 
-def _failure(party: str, name: str, error: dict[str, Any]) -> Failure:
-    code = error_code(error)
+def failure_of(op: PartyOp, error: dict[str, Any]) -> Failure:
+    """Why the records of ``op``'s party cannot post, from the Error QBO answered it with."""
+    party, name, code = op.party, op.name, error_code(error)
     if code == "6240":
         return Failure(
             "CONTACT_INVALID",
@@ -160,52 +161,83 @@ def _failure(party: str, name: str, error: dict[str, Any]) -> Failure:
     )
 
 
-def _write(
-    client: QboClient, book: PartyBook, party: str, ops: list[tuple[str, str, dict[str, Any]]]
-) -> dict[str, dict[str, Any]]:
-    """Send create/update operations (30 per call); the first Error of each refused one."""
-    refused: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ops), BATCH_MAX):
-        chunk = ops[start : start + BATCH_MAX]
-        items = [
-            {"bId": str(n), "operation": op, party: body} for n, (_, op, body) in enumerate(chunk)
-        ]
-        for (name, _, _), answer in zip(chunk, client.batch(items), strict=True):
-            if answer.get(party):
-                book.add(party, answer[party])
-            else:
-                errors = fault_errors({"Fault": answer.get("Fault")})
-                refused[name] = errors[0] if errors else {"Message": "refused"}
-    return refused
+@dataclass(slots=True)
+class PartyOp:
+    """One customer/vendor create or update waiting to be sent in a ``/batch`` call."""
+
+    party: str
+    name: str
+    operation: str
+    body: dict[str, Any]
+    contact: Contact
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(party, folded name): what the documents waiting on it are filed under."""
+        return (self.party, name_key(self.name))
+
+    def item(self, bid: str) -> dict[str, Any]:
+        """The ``BatchItemRequest`` entry."""
+        return {"bId": bid, "operation": self.operation, self.party: self.body}
 
 
-def _reread(client: QboClient, book: PartyBook, party: str, names: list[str]) -> None:
-    ids = [book.find(party, n).id for n in names if book.find(party, n) is not None]  # type: ignore[union-attr]
-    for start in range(0, len(ids), BATCH_MAX):
-        where = "Id IN (" + ", ".join(quote(i) for i in ids[start : start + BATCH_MAX]) + ")"
-        for row in client.query_all(party, where):
-            book.add(party, row)
+def update_op(book: PartyBook, party: str, contact: Contact) -> PartyOp:
+    """A sparse update of the known ``party`` to ``contact``'s details, with the SyncToken
+    last read."""
+    name = display_name(contact)
+    known = book.find(party, name)
+    assert known is not None
+    body = {"Id": known.id, "SyncToken": known.sync_token, "sparse": True, **details(contact)}
+    return PartyOp(party, name, "update", body, contact)
 
 
-def ensure_parties(
-    client: QboClient,
+def settle(book: PartyBook, op: PartyOp, answer: dict[str, Any]) -> dict[str, Any] | None:
+    """Take the answer of ``op``'s batch item: remember the entity QBO returned (None), or
+    the first Error of its Fault."""
+    if answer.get(op.party):
+        book.add(op.party, answer[op.party])
+        return None
+    errors = fault_errors({"Fault": answer.get("Fault")})
+    return errors[0] if errors else {"Message": "refused"}
+
+
+def reread(client: QboClient, book: PartyBook, ops: Sequence[PartyOp]) -> None:
+    """Read the parties of ``ops`` again by Id (their SyncToken moved on: 5010)."""
+    for party in PARTIES:
+        ids = [book.find(party, o.name) for o in ops if o.party == party]
+        known = [p.id for p in ids if p is not None]
+        for start in range(0, len(known), BATCH_OPERATIONS):
+            where = (
+                "Id IN ("
+                + ", ".join(quote(i) for i in known[start : start + BATCH_OPERATIONS])
+                + ")"
+            )
+            for row in client.query_all(party, where):
+                book.add(party, row)
+
+
+def plan_parties(
     book: PartyBook,
     records: Sequence[RecordEvent],
     party: str,
     *,
     multicurrency: bool = False,
-) -> dict[str, Failure]:
-    """Create missing and update changed parties of ``records``; failures by folded name.
+) -> tuple[list[PartyOp], dict[str, Failure]]:
+    """What the parties of ``records`` need before their documents can post: creates of the
+    missing and updates of the changed (one per party), and failures (inactive) by folded
+    name. Nothing is sent here; :mod:`wisesync_qbo.post` packs the operations into the
+    ``/batch`` calls that also carry documents.
 
     With ``multicurrency`` a new party is created in its records' currency (QBO fixes a
     customer's or vendor's currency at creation, and its documents must be in it)."""
-    creates: dict[str, tuple[str, str, dict[str, Any]]] = {}
-    updates: dict[str, Contact] = {}
+    ops: dict[str, PartyOp] = {}
     failures: dict[str, Failure] = {}
     for record in records:
         assert record.contact is not None
         name = display_name(record.contact)
         key = name_key(name)
+        if key in ops or key in failures:
+            continue
         known = book.find(party, name)
         wanted = details(record.contact)
         if known is not None and not known.active:
@@ -219,33 +251,7 @@ def ensure_parties(
             currency = party_currency(record) if multicurrency else None
             if currency:
                 body["CurrencyRef"] = {"value": currency}
-            creates.setdefault(key, (name, "create", body))
+            ops[key] = PartyOp(party, name, "create", body, record.contact)
         elif _differs(known.row, wanted):
-            updates.setdefault(key, record.contact)
-    for name, error in _write(client, book, party, list(creates.values())).items():
-        failures[name_key(name)] = _failure(party, name, error)
-
-    def update_ops(contacts: list[Contact]) -> list[tuple[str, str, dict[str, Any]]]:
-        ops = []
-        for contact in contacts:
-            known = book.find(party, display_name(contact))
-            assert known is not None
-            body = {
-                "Id": known.id,
-                "SyncToken": known.sync_token,
-                "sparse": True,
-                **details(contact),
-            }
-            ops.append((display_name(contact), "update", body))
-        return ops
-
-    first = _write(client, book, party, update_ops(list(updates.values())))
-    retry = [n for n, e in first.items() if error_code(e) == "5010"]
-    refused = {n: e for n, e in first.items() if n not in retry}
-    if retry:  # the Sync Token Issue: read again, try once more
-        _reread(client, book, party, retry)
-        again = [updates[name_key(n)] for n in retry]
-        refused.update(_write(client, book, party, update_ops(again)))
-    for name, error in refused.items():
-        failures[name_key(name)] = _failure(party, name, error)
-    return failures
+            ops[key] = update_op(book, party, record.contact)
+    return list(ops.values()), failures

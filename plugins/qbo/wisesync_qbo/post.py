@@ -1,12 +1,15 @@
 """Posting a batch to QBO through ``/batch`` and finding documents again.
 
-A batch of records (at most 30, QBO's batch limit) costs, in the usual case, ONE call:
-the documents go in one ``BatchItemRequest``, each with its own ``bId`` (its position,
-at most 10 characters as QBO requires when a ``requestid`` is sent). The request carries
+A post of ``limits.batch_size`` records goes out in ``/batch`` calls of at most 30
+operations (QBO's batch limit), each call filled: the customers and vendors to create or
+update first, then documents whose party is ready, so new customers cost a share of a
+call rather than calls of their own (about (records + new parties) / 30 calls). Each item
+has its own ``bId`` (at most 10 characters, as QBO requires when a ``requestid`` is
+sent). Each request carries
 a ``requestid`` derived from its exact body (``ws`` + 34 hex digits of its SHA-256, 36
 characters, QBO's batch maximum), so a retry after a lost answer is answered from QBO's
 record instead of creating the documents twice. Customers and vendors are read once per
-``customers_ttl`` and created 30 per call (:mod:`wisesync_qbo.contacts`).
+``customers_ttl`` (:mod:`wisesync_qbo.contacts`).
 
 Each refused item's ``Fault.Error[]`` becomes the record's messages. A duplicate
 DocNumber (6140) is looked up: when QBO's document is ours (its PrivateNote carries the
@@ -17,20 +20,33 @@ linked (ALREADY_IN_LEDGER), else it fails DUPLICATE_DOCUMENT_NUMBER naming QBO's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from wisesync import money
 from wisesync.events.models import PostOutcome, RecordEvent, Status
 from wisesync.messages import Message, Severity, message
-from wisesync_qbo.client import QboClient, error_code, error_text, fault_errors, quote
-from wisesync_qbo.contacts import Failure, display_name, ensure_parties, load, name_key
+from wisesync_qbo.client import error_code, error_text, fault_errors, quote
+from wisesync_qbo.contacts import (
+    PARTIES,
+    Failure,
+    PartyOp,
+    display_name,
+    failure_of,
+    load,
+    name_key,
+    plan_parties,
+    reread,
+    settle,
+    update_op,
+)
+from wisesync_qbo.limits import BATCH_OPERATIONS
 from wisesync_qbo.mapping import Plan, marker
 
 if TYPE_CHECKING:
     from wisesync_qbo.target import QboContext
 
-BATCH_MAX = 30
 #: QBO error code -> wisesync code (the rest: LEDGER_VALIDATION)
 CODES = {
     "610": "LEDGER_ACCOUNT_MISSING",
@@ -94,26 +110,6 @@ def failed_outcome(record: RecordEvent, messages: list[Message]) -> PostOutcome:
     return PostOutcome(source_id=record.source_id, status=Status.FAILED, messages=ordered)
 
 
-def _party_failures(
-    ctx: QboContext, plans: Sequence[Plan], now: float
-) -> dict[tuple[str, str], Failure]:
-    """Make every plan's customer/vendor exist in QBO; failures by (party, folded name)."""
-    client, book = ctx.client, ctx.parties
-    with book.lock:
-        if now - book.loaded_at >= ctx.settings.customers_ttl:
-            load(client, book, now)
-        failures: dict[tuple[str, str], Failure] = {}
-        for party in ("Customer", "Vendor"):
-            records = [p.record for p in plans if p.entity.party == party]
-            if records:
-                made = ensure_parties(
-                    client, book, records, party, multicurrency=ctx.reference.multicurrency
-                )
-                for key, failure in made.items():
-                    failures[(party, key)] = failure
-    return failures
-
-
 def _with_party(ctx: QboContext, plan: Plan) -> dict[str, Any]:
     assert plan.body is not None
     party = plan.entity.party
@@ -132,32 +128,113 @@ def _options(ctx: QboContext, plan: Plan) -> str | None:
     return None
 
 
-def send_batch(client: QboClient, ctx: QboContext, plans: Sequence[Plan]) -> list[PostOutcome]:
-    """One ``/batch`` call creating ``plans``; one outcome each, in order."""
-    items = []
-    for n, plan in enumerate(plans):
-        item: dict[str, Any] = {
-            "bId": str(n),
-            "operation": "create",
-            plan.entity.name: _with_party(ctx, plan),
-        }
-        options = _options(ctx, plan)
-        if options:
-            item["optionsData"] = options
-        items.append(item)
-    answers = client.batch(items)
-    outcomes = []
-    for plan, answer in zip(plans, answers, strict=True):
-        row = answer.get(plan.entity.name)
-        if isinstance(row, dict) and row.get("Id"):
-            outcomes.append(posted_outcome(plan, row, []))
+def _doc_item(ctx: QboContext, plan: Plan, bid: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "bId": bid,
+        "operation": "create",
+        plan.entity.name: _with_party(ctx, plan),
+    }
+    options = _options(ctx, plan)
+    if options:
+        item["optionsData"] = options
+    return item
+
+
+def _doc_outcome(plan: Plan, answer: dict[str, Any]) -> PostOutcome:
+    row = answer.get(plan.entity.name)
+    if isinstance(row, dict) and row.get("Id"):
+        return posted_outcome(plan, row, [])
+    return failed_outcome(plan.record, item_errors(answer) + plan.messages)
+
+
+@dataclass
+class _Queue:
+    """The operations of one post still to send: customer/vendor writes, the documents
+    ready to go (their party known and current) and those waiting for their party's write
+    (by party key)."""
+
+    ops: list[PartyOp]
+    ready: list[tuple[int, Plan]]
+    waiting: dict[tuple[str, str], list[tuple[int, Plan]]]
+
+    def __bool__(self) -> bool:
+        return bool(self.ops or self.ready)
+
+    def take(self) -> tuple[list[PartyOp], list[tuple[int, Plan]]]:
+        """The next call's share: party writes first, documents in the room left."""
+        ops, self.ops = self.ops[:BATCH_OPERATIONS], self.ops[BATCH_OPERATIONS:]
+        room = BATCH_OPERATIONS - len(ops)
+        docs, self.ready = self.ready[:room], self.ready[room:]
+        return ops, docs
+
+
+def _queue(
+    ctx: QboContext, sendable: list[tuple[int, Plan]], outcomes: dict[int, PostOutcome]
+) -> _Queue:
+    """Plan the party writes of ``sendable`` and file each document as ready or waiting;
+    documents whose party cannot be used fail here."""
+    book = ctx.parties
+    ops: list[PartyOp] = []
+    failures: dict[tuple[str, str], Failure] = {}
+    for party in PARTIES:
+        records = [p.record for _, p in sendable if p.entity.party == party]
+        if records:
+            planned, failed = plan_parties(
+                book, records, party, multicurrency=ctx.reference.multicurrency
+            )
+            ops += planned
+            failures.update({(party, key): f for key, f in failed.items()})
+    pending = {op.key for op in ops}
+    queue = _Queue(ops, [], {})
+    for i, plan in sendable:
+        party, contact = plan.entity.party, plan.record.contact
+        key = (party, name_key(display_name(contact))) if party and contact else None
+        if key in failures:
+            outcomes[i] = failed_outcome(plan.record, [failures[key].message(), *plan.messages])
+        elif key in pending:
+            queue.waiting.setdefault(key, []).append((i, plan))
         else:
-            outcomes.append(failed_outcome(plan.record, item_errors(answer) + plan.messages))
-    return outcomes
+            queue.ready.append((i, plan))
+    return queue
+
+
+def _send(ctx: QboContext, queue: _Queue, outcomes: dict[int, PostOutcome]) -> None:
+    """Send the queue in ``/batch`` calls of at most 30 operations, each filled up: the
+    party writes go first and the documents that need them follow in a later call (QBO
+    does not let an item refer to an entity created in the same batch); a stale update
+    (5010) is read again and retried once, a second 5010 fails its documents
+    SYNC_TOKEN_CONFLICT."""
+    book, retried = ctx.parties, set()
+    while queue:
+        ops, docs = queue.take()
+        items = [op.item(f"p{n}") for n, op in enumerate(ops)]
+        items += [_doc_item(ctx, plan, str(n)) for n, (_, plan) in enumerate(docs)]
+        answers = ctx.client.batch(items)
+        stale: list[PartyOp] = []
+        for op, answer in zip(ops, answers, strict=False):
+            error = settle(book, op, answer)
+            if error is None:
+                queue.ready += queue.waiting.pop(op.key, [])
+            elif error_code(error) == "5010" and op.operation == "update" and op.key not in retried:
+                stale.append(op)
+            else:
+                failure = failure_of(op, error)
+                for i, plan in queue.waiting.pop(op.key, []):
+                    outcomes[i] = failed_outcome(plan.record, [failure.message(), *plan.messages])
+        for (i, plan), answer in zip(docs, answers[len(ops) :], strict=True):
+            outcomes[i] = _doc_outcome(plan, answer)
+        if stale:  # the Sync Token Issue: read them again, try once more
+            reread(ctx.client, book, stale)
+            retried.update(op.key for op in stale)
+            queue.ops += [update_op(book, op.party, op.contact) for op in stale]
 
 
 def post_plans(ctx: QboContext, plans: Sequence[Plan], now: float) -> list[PostOutcome]:
-    """Post every plan without errors; one outcome per plan, in order."""
+    """Post every plan without errors; one outcome per plan, in order.
+
+    The customers and vendors they need are created (or updated) in the same ``/batch``
+    calls as documents whose parties are ready, so a post of ``limits.batch_size`` records
+    costs about (records + new parties) / 30 calls."""
     outcomes: dict[int, PostOutcome] = {}
     sendable = []
     for i, plan in enumerate(plans):
@@ -165,22 +242,11 @@ def post_plans(ctx: QboContext, plans: Sequence[Plan], now: float) -> list[PostO
             outcomes[i] = failed_outcome(plan.record, plan.messages)
         else:
             sendable.append((i, plan))
-    failures = _party_failures(ctx, [p for _, p in sendable], now) if sendable else {}
-    ready = []
-    for i, plan in sendable:
-        party, contact = plan.entity.party, plan.record.contact
-        failure = (
-            failures.get((party, name_key(display_name(contact)))) if party and contact else None
-        )
-        if failure is not None:
-            outcomes[i] = failed_outcome(plan.record, [failure.message(), *plan.messages])
-        else:
-            ready.append((i, plan))
-    for start in range(0, len(ready), BATCH_MAX):
-        chunk = ready[start : start + BATCH_MAX]
-        written = send_batch(ctx.client, ctx, [p for _, p in chunk])
-        for (i, _), outcome in zip(chunk, written, strict=True):
-            outcomes[i] = outcome
+    if sendable:
+        with ctx.parties.lock:
+            if now - ctx.parties.loaded_at >= ctx.settings.customers_ttl:
+                load(ctx.client, ctx.parties, now)
+            _send(ctx, _queue(ctx, sendable, outcomes), outcomes)
     _resolve_duplicates(ctx, plans, outcomes)
     return [outcomes[i] for i in range(len(plans))]
 
@@ -249,11 +315,11 @@ def find_plans(ctx: QboContext, plans: Sequence[Plan]) -> dict[str, PostOutcome]
             groups.setdefault(plan.entity.name, []).append(plan)
     queries: list[tuple[str, list[Plan]]] = []
     for entity, group in groups.items():
-        for start in range(0, len(group), BATCH_MAX):
-            queries.append((entity, group[start : start + BATCH_MAX]))
+        for start in range(0, len(group), BATCH_OPERATIONS):
+            queries.append((entity, group[start : start + BATCH_OPERATIONS]))
     found: dict[str, PostOutcome] = {}
-    for start in range(0, len(queries), BATCH_MAX):
-        chunk = queries[start : start + BATCH_MAX]
+    for start in range(0, len(queries), BATCH_OPERATIONS):
+        chunk = queries[start : start + BATCH_OPERATIONS]
         items = [
             {
                 "bId": str(n),

@@ -101,6 +101,9 @@ class QboSandbox(SandboxApp):
             again (single-entity replay is documented; batch replay is unconfirmed, a
             user reported 6000: set False to refuse it that way).
         refresh_grace: seconds a rotated refresh token may be repeated (0: never).
+        batch_sees_own_creates: an item of a batch may refer to an entity another item of
+            the same batch created (False, the default: refused with 2500, as QBO's batch
+            reference says items are independent; QBO's exact answer is unconfirmed).
     """
 
     system = "qbo"
@@ -117,6 +120,7 @@ class QboSandbox(SandboxApp):
         batch_replay: bool = True,
         refresh_grace: float = 0.0,
         auto_consent: bool = True,
+        batch_sees_own_creates: bool = False,
     ) -> None:
         super().__init__()
         self.seed = seed
@@ -130,6 +134,7 @@ class QboSandbox(SandboxApp):
         self._second = WindowLimiter(self.limits.per_second, 1.0, self.clock)
         self._batch = WindowLimiter(self.limits.batch_per_minute, 60.0, self.clock)
         self.batch_replay = batch_replay
+        self.batch_sees_own_creates = batch_sees_own_creates
         self.companies: dict[str, Company] = {}
         self._rng = random.Random(seed)
         self._replays: dict[tuple[str, str], _Stored] = {}
@@ -680,10 +685,13 @@ class QboSandbox(SandboxApp):
                     )
                 ],
             )
-        out = [self._batch_item(company, item) for item in items]
+        created: set[tuple[str, str]] = set()
+        out = [self._batch_item(company, item, created) for item in items]
         return self._ok({"BatchItemResponse": out})
 
-    def _batch_item(self, company: Company, item: dict[str, Any]) -> dict[str, Any]:
+    def _batch_item(
+        self, company: Company, item: dict[str, Any], created: set[tuple[str, str]]
+    ) -> dict[str, Any]:
         bid = item.get("bId")
         if "Query" in item:
             try:
@@ -712,9 +720,15 @@ class QboSandbox(SandboxApp):
         operation = str(item.get("operation") or "create").lower()
         if operation == "update" and "void" in options:
             operation = "void"
-        status, payload = self.apply(company, entity, operation, item[keys[0]], options)
+        body = item[keys[0]]
+        own = None if self.batch_sees_own_creates else rules.same_batch_reference(body, created)
+        if own is not None:
+            return {"bId": bid, "Fault": rules.fault([own])}
+        status, payload = self.apply(company, entity, operation, body, options)
         if status != 200:
             return {"bId": bid, "Fault": rules.fault(payload)}  # type: ignore[arg-type]
+        if operation == "create":
+            created.add((entity, str(payload[entity]["Id"])))  # type: ignore[index,call-overload]
         return {"bId": bid, **payload}  # type: ignore[dict-item]
 
     def _cdc(self, request: Request, company: Company) -> Response:
