@@ -143,6 +143,7 @@ class QboSandbox(SandboxApp):
         self.rate_limited = 0
         self.minor_versions: set[int] = set()
         self.write_faults: list[tuple[str, str | None, int]] = []
+        self.editing: set[tuple[str, str]] = set()
         client = self.identity.register_client()
         self.app = AppCredentials(client.client_id, client.client_secret)
         self.add_company("Wisesync Demo MSP", customers=customers, country=country)
@@ -224,6 +225,18 @@ class QboSandbox(SandboxApp):
         ``"6000"``, ``"6210"``...)."""
         with self.lock:
             self.write_faults.append((code, entity, count))
+
+    def keep_editing(self, entity: str, entity_id: str) -> None:
+        """Another QBO user keeps saving the entity: every update of it sent from now on
+        finds its SyncToken moved on (5010), however often it is read again, until
+        :meth:`stop_editing` (the Sync Token Issue of the demo)."""
+        with self.lock:
+            self.editing.add((entity, str(entity_id)))
+
+    def stop_editing(self) -> None:
+        """The other user finished: updates go through again."""
+        with self.lock:
+            self.editing.clear()
 
     def set_active(self, entity: str, name: str, active: bool, realm: str | None = None) -> None:
         """Make the Account (by AcctNum or Name), Item, Customer... ``name`` (in)active."""
@@ -321,6 +334,7 @@ class QboSandbox(SandboxApp):
         super().reset()
         with self.lock:
             self.write_faults.clear()
+            self.editing.clear()
         self._minute.reset()
         self._second.reset()
         self._batch.reset()
@@ -590,6 +604,10 @@ class QboSandbox(SandboxApp):
             if stale is not None:  # "someone else saved it first": its SyncToken moves on
                 company.replace(entity, stale)
             return 400, [injected]
+        if operation == "update" and (entity, str(body.get("Id"))) in self.editing:
+            edited = company.get(entity, body.get("Id"))
+            if edited is not None:  # saved by the other user just before this update
+                return 400, [rules.stale(company.replace(entity, edited))]
         existing = None
         if operation in ("update", "delete", "void"):
             existing = company.get(entity, body.get("Id"))
