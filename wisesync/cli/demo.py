@@ -256,13 +256,7 @@ def _edit_conflict(console: Console, stack, ledger: str, customer: str) -> int:
     stack.ledger(DEMO_COMPANY).stop_editing()
     console.print(f"  the {ledger.title()} user finished editing {customer}")
     console.print(Panel(f"Step 3b: wisesync replay --failed --code {code}", expand=False))
-    fixed = {r.source_id for r in failing}
-    posted = [
-        row
-        for rv in _replay(stack, company=DEMO_COMPANY, codes=(code,))
-        for row in rv.rows
-        if row.source_id in fixed and row.status == "posted"
-    ]
+    posted = _replayed(stack, {r.source_id for r in failing}, company=DEMO_COMPANY, codes=(code,))
     for row in posted:
         console.print(
             f"  [green]{row.label} posted[/] -> {ledger.title()} "
@@ -301,12 +295,7 @@ def _token_issue(console: Console, stack, ledger: str) -> int:
     console.print(
         f"  {key} reconnected to {ledger.title()}; replaying its {len(failing)} failed record(s)"
     )
-    posted = [
-        row
-        for rv in _replay(stack, company=key)
-        for row in rv.rows
-        if row.source_id in failing and row.status == "posted"
-    ]
+    posted = _replayed(stack, failing, company=key)
     for row in posted:
         console.print(
             f"  [green]posted[/] {row.label} -> {ledger.title()} "
@@ -358,6 +347,16 @@ def _replay(stack, **select):
 
     outcomes = stack.replay(replay.select(stack.db, **select), requested_by="demo")
     return [stack.wait(outcome.run) for outcome in outcomes]
+
+
+def _replayed(stack, failing: set[str], **select):
+    """The rows of the ``failing`` records that the replay of ``select`` posted."""
+    return [
+        row
+        for rv in _replay(stack, **select)
+        for row in rv.rows
+        if row.source_id in failing and row.status == "posted"
+    ]
 
 
 def _connect(stack, company: str) -> None:

@@ -57,3 +57,28 @@ def test_a_refused_customer_fails_only_its_own_documents(server) -> None:
     assert {m.code for m in outcomes[-1].messages} == {"CONTACT_INVALID"}
     # the read, the 4 creates, then the 4 invoices of the customers made
     assert server.app.calls(path=API) == 3
+
+
+def test_a_big_book_is_not_read_whole_names_are_looked_up() -> None:
+    """More than a page (1,000) of customers: prepare reads the first page only; a post
+    looks the names it lacks up (DisplayName IN, quotes escaped) in one batch call and
+    creates only the customers QBO really does not have (no 6240 on an existing one, even
+    with an apostrophe in its name)."""
+    names = [f"C{n:05d}" for n in range(1, 1004)] + ["O'Brien & Sons"]
+    s = start_sandbox(seed=6, customers=names, limits=Limits(10**6, 10**6, 10**6))
+    try:
+        records = RecordBuilder(VOCABULARY, prefix="BB-")
+        late = [records.customer(1, name=n) for n in ("C01003", "O'Brien & Sons", "Brand New")]
+        batch = [records.record(records.line(), contact=c) for c in late]
+        acme = company(s)
+        t = target(s, (acme,))
+        ctx = t.prepare(acme, limiter())
+        assert s.app.calls(path=API) == 1  # reference data + the first pages, no paging
+        outcomes = t.post(batch, ctx)
+        assert [o.status for o in outcomes] == [Status.POSTED] * 3, outcomes
+        assert len(s.app.documents("Customer")) == len(names) + 1  # only "Brand New"
+        # the lookup; the create of Brand New with the updates of the two found (their
+        # e-mail and address) and the invoice of none; then the three invoices
+        assert s.app.calls(path=API) == 1 + 1 + 1 + 1
+    finally:
+        s.stop()

@@ -219,43 +219,29 @@ def test_batch_items_answer_by_bid_and_more_than_30_are_refused(api: Api) -> Non
     )
 
 
+def _customer_and_invoice(api: Api, name: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """One batch: create customer ``name`` and the invoice ``body``; the two answers."""
+    items = [
+        {"bId": "p", "operation": "create", "Customer": {"DisplayName": name}},
+        {"bId": "i", "operation": "create", "Invoice": body},
+    ]
+    response = api.call("POST", "/batch", {"BatchItemRequest": items})
+    return response.json()["BatchItemResponse"]
+
+
 def test_a_batch_item_cannot_use_an_entity_created_in_the_same_batch(api: Api) -> None:
     """QBO's batch items are independent: an invoice may not refer to the customer another
     item of its batch creates (it can in the next batch); customer creates and invoices of
     existing customers mix freely."""
-    body = invoice(api, "SB1")
-    new_customer = {"bId": "p0", "operation": "create", "Customer": {"DisplayName": "Fresh"}}
-    first = api.call(
-        "POST",
-        "/batch",
-        {"BatchItemRequest": [new_customer, {"bId": "0", "operation": "create", "Invoice": body}]},
-    ).json()["BatchItemResponse"]
+    first = _customer_and_invoice(api, "Fresh", invoice(api, "SB1"))
     fresh = first[0]["Customer"]["Id"]
     assert first[1]["Invoice"]["DocNumber"] == "SB1"  # an existing customer's invoice: fine
     same = {**invoice(api, "SB2"), "CustomerRef": {"value": fresh}}
-    made = {"bId": "p1", "operation": "create", "Customer": {"DisplayName": "Fresher"}}
-    second = api.call(
-        "POST",
-        "/batch",
-        {"BatchItemRequest": [made, {"bId": "1", "operation": "create", "Invoice": same}]},
-    ).json()["BatchItemResponse"]
+    second = _customer_and_invoice(api, "Fresher", same)
     assert second[1]["Invoice"]["CustomerRef"]["value"] == fresh  # created a batch earlier
     later = invoice(api, "SB3")
     upcoming = str(max(int(i) for t in api.app.company().entities.values() for i in t) + 1)
-    refused = api.call(
-        "POST",
-        "/batch",
-        {
-            "BatchItemRequest": [
-                {"bId": "p2", "operation": "create", "Customer": {"DisplayName": "Newest"}},
-                {
-                    "bId": "2",
-                    "operation": "create",
-                    "Invoice": {**later, "CustomerRef": {"value": upcoming}},
-                },
-            ]
-        },
-    ).json()["BatchItemResponse"]
+    refused = _customer_and_invoice(api, "Newest", {**later, "CustomerRef": {"value": upcoming}})
     assert refused[0]["Customer"]["Id"] == upcoming
     assert refused[1]["Fault"]["Error"][0]["code"] == "2500"
     assert [d["DocNumber"] for d in api.app.documents("Invoice")] == ["SB1", "SB2"]

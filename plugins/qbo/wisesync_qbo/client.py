@@ -200,9 +200,12 @@ class QboClient(ApiClient):
         return [answers[str(i["bId"])] for i in items]
 
 
-def read_lists(client: QboClient, entities: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+def read_lists(
+    client: QboClient, entities: tuple[str, ...], *, first_page_only: tuple[str, ...] = ()
+) -> dict[str, list[dict[str, Any]]]:
     """Every row of each entity: ONE ``/batch`` of queries (1,000 rows each), then
-    STARTPOSITION paging for the lists that filled their page."""
+    STARTPOSITION paging for the lists that filled their page (except ``first_page_only``:
+    their first page only)."""
     items = [
         {"bId": str(n), "Query": f"select * from {e} startposition 1 maxresults {PAGE}"}
         for n, e in enumerate(entities)
@@ -213,6 +216,6 @@ def read_lists(client: QboClient, entities: tuple[str, ...]) -> dict[str, list[d
         if errors:
             raise RemoteError(client.system, 400, f"reading {entity}: {error_text(errors[0])}")
         rows[entity] = list((answer.get("QueryResponse") or {}).get(entity) or [])
-        if len(rows[entity]) == PAGE:
+        if len(rows[entity]) == PAGE and entity not in first_page_only:
             rows[entity] += list(client.query_all(entity, start=PAGE + 1))
     return rows

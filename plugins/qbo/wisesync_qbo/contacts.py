@@ -1,9 +1,12 @@
 """Customers and vendors by DisplayName, and the Sync Token Issue.
 
 QBO keeps DisplayName unique across customers, vendors and employees (error 6240), so
-a ConnectWise company is found by its name, folded. :class:`PartyBook` holds every
-customer and vendor (read with one ``/batch`` of two queries, 1,000 rows each, then
-paged) for ``customers_ttl``. :func:`plan_parties` says which to create (with the billing
+a ConnectWise company is found by its name, folded. :class:`PartyBook` holds the
+customers and vendors for ``customers_ttl``: the first 1,000 of each (one ``/batch`` of
+two queries, riding with the reference data), which is all of them in most companies; in
+a bigger one the names a post needs and the book lacks are looked up with
+``DisplayName IN (...)`` queries (:func:`look_up`, one ``/batch`` call) instead of paging
+through every customer. :func:`plan_parties` says which to create (with the billing
 contact's e-mail and the address) and which to update (details changed in ConnectWise);
 :mod:`wisesync_qbo.post` sends those operations in the same ``/batch`` calls as the
 documents (30 operations a call), ahead of the documents that need them.
@@ -20,10 +23,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wisesync.errors import RemoteError
 from wisesync.events.models import Contact, RecordEvent
 from wisesync.messages import Message, message
-from wisesync_qbo.client import QboClient, error_code, error_text, fault_errors, quote, read_lists
+from wisesync_qbo.client import (
+    PAGE,
+    QboClient,
+    error_code,
+    error_text,
+    fault_errors,
+    quote,
+    read_lists,
+)
 from wisesync_qbo.limits import BATCH_OPERATIONS
+
+#: names in one ``DisplayName IN (...)`` lookup (QBO's longest query is unconfirmed: a
+#: modest list keeps the statement short)
+NAMES_PER_QUERY = 30
 
 
 def name_key(name: str) -> str:
@@ -83,6 +99,9 @@ class Party:
     row: dict[str, Any]
 
 
+PARTIES = ("Customer", "Vendor")
+
+
 @dataclass
 class PartyBook:
     """Customers and vendors by folded DisplayName."""
@@ -92,6 +111,9 @@ class PartyBook:
     )
     loaded_at: float = float("-inf")
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: party -> whether the book holds all of them (False: more than one page, so a name
+    #: not in the book is looked up before it is created)
+    complete: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(PARTIES, True))
 
     def find(self, party: str, name: str) -> Party | None:
         """The ``party`` (Customer/Vendor) named ``name``."""
@@ -110,22 +132,49 @@ class PartyBook:
         return found
 
 
-PARTIES = ("Customer", "Vendor")
-
-
 def fill(book: PartyBook, rows: dict[str, list[dict[str, Any]]], now: float) -> None:
-    """Replace the book's customers and vendors with ``rows`` (entity -> rows)."""
+    """Replace the book's customers and vendors with ``rows`` (entity -> the first page of
+    :data:`~wisesync_qbo.client.PAGE` rows: a full page leaves the book partial)."""
     fresh = PartyBook()
     for party in PARTIES:
         for row in rows.get(party, []):
             fresh.add(party, row)
     book.parties = fresh.parties
+    book.complete = {party: len(rows.get(party, [])) < PAGE for party in PARTIES}
     book.loaded_at = now
 
 
 def load(client: QboClient, book: PartyBook, now: float) -> None:
-    """Read every customer and vendor (one batch call, then paging)."""
-    fill(book, read_lists(client, PARTIES), now)
+    """Read the first page of customers and of vendors (one batch call); a company with
+    more has the rest looked up by name when records need them (:func:`look_up`)."""
+    fill(book, read_lists(client, PARTIES, first_page_only=PARTIES), now)
+
+
+def look_up(client: QboClient, book: PartyBook, wanted: dict[str, set[str]]) -> None:
+    """Find by DisplayName the ``wanted`` names (party -> names) a partial book lacks:
+    ``DisplayName IN (...)`` queries of :data:`NAMES_PER_QUERY` names, quotes escaped, 30
+    to a ``/batch`` call. A name still not found is new."""
+    queries: list[tuple[str, str]] = []
+    for party, names in wanted.items():
+        if book.complete[party]:
+            continue
+        missing = sorted(n for n in names if book.find(party, n) is None)
+        for start in range(0, len(missing), NAMES_PER_QUERY):
+            listed = ", ".join(quote(n) for n in missing[start : start + NAMES_PER_QUERY])
+            queries.append(
+                (party, f"select * from {party} where DisplayName IN ({listed}) maxresults {PAGE}")
+            )
+    for start in range(0, len(queries), BATCH_OPERATIONS):
+        chunk = queries[start : start + BATCH_OPERATIONS]
+        items = [{"bId": f"q{n}", "Query": text} for n, (_, text) in enumerate(chunk)]
+        for (party, _), answer in zip(chunk, client.batch(items), strict=True):
+            errors = fault_errors({"Fault": answer.get("Fault")}) if answer.get("Fault") else []
+            if errors:
+                raise RemoteError(
+                    client.system, 400, f"looking up {party}: {error_text(errors[0])}"
+                )
+            for row in (answer.get("QueryResponse") or {}).get(party) or []:
+                book.add(party, row)
 
 
 @dataclass(slots=True)

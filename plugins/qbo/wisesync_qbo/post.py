@@ -35,6 +35,7 @@ from wisesync_qbo.contacts import (
     display_name,
     failure_of,
     load,
+    look_up,
     name_key,
     plan_parties,
     reread,
@@ -246,6 +247,12 @@ def post_plans(ctx: QboContext, plans: Sequence[Plan], now: float) -> list[PostO
         with ctx.parties.lock:
             if now - ctx.parties.loaded_at >= ctx.settings.customers_ttl:
                 load(ctx.client, ctx.parties, now)
+            wanted: dict[str, set[str]] = {}
+            for _, plan in sendable:
+                if plan.entity.party and plan.record.contact is not None:
+                    name = display_name(plan.record.contact)
+                    wanted.setdefault(plan.entity.party, set()).add(name)
+            look_up(ctx.client, ctx.parties, wanted)
             _send(ctx, _queue(ctx, sendable, outcomes), outcomes)
     _resolve_duplicates(ctx, plans, outcomes)
     return [outcomes[i] for i in range(len(plans))]

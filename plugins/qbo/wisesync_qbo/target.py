@@ -86,7 +86,8 @@ class QboTarget(Target[QboContext]):
             parties = cached.parties if cached else PartyBook()
             # customers and vendors due too: their queries ride in the same batch call
             with_parties = now - parties.loaded_at >= settings.customers_ttl
-            rows = read_lists(client, ENTITIES + (PARTIES if with_parties else ()))
+            lists = ENTITIES + (PARTIES if with_parties else ())
+            rows = read_lists(client, lists, first_page_only=PARTIES)
             if with_parties:
                 fill(parties, rows, now)
             cached = _RealmCache(parse(rows, now), parties)
