@@ -181,18 +181,15 @@ class QboClient(ApiClient):
         carries a ``requestid`` derived from its exact body (:func:`request_id`), so the
         same operations sent again are answered from QBO's record, not applied twice.
         """
-        payload = {"BatchItemRequest": items}
+        payload = money.dumps({"BatchItemRequest": items})  # once: the body and its id
         reads = all("Query" in item for item in items)
-        params = None if reads else {"requestid": request_id(money.dumps(payload))}
+        params = None if reads else {"requestid": request_id(payload)}
+        send = {"data": payload, "headers": {"Content-Type": "application/json"}}
         if self.batch_limiter is None:
-            body = self.api(
-                "POST", "/batch", params, json=payload, safe_to_retry=reads or None
-            ).body
+            body = self.api("POST", "/batch", params, safe_to_retry=reads or None, **send).body
         else:
             with self.batch_limiter.call():
-                body = self.api(
-                    "POST", "/batch", params, json=payload, safe_to_retry=reads or None
-                ).body
+                body = self.api("POST", "/batch", params, safe_to_retry=reads or None, **send).body
         answers = {str(a.get("bId")): a for a in (body or {}).get("BatchItemResponse") or []}
         missing = [i["bId"] for i in items if str(i["bId"]) not in answers]
         if missing:
