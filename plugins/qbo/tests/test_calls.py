@@ -55,8 +55,27 @@ def test_a_refused_customer_fails_only_its_own_documents(server) -> None:
     outcomes = t.post(batch, t.prepare(acme, limiter()))
     assert [o.status for o in outcomes] == [Status.POSTED] * 4 + [Status.FAILED]
     assert {m.code for m in outcomes[-1].messages} == {"CONTACT_INVALID"}
-    # the read, the 4 creates, then the 4 invoices of the customers made
-    assert server.app.calls(path=API) == 3
+    # the read, the 4 creates, the look-up of the refused name (a vendor's, not a
+    # customer's), then the 4 invoices of the customers made
+    assert server.app.calls(path=API) == 4
+
+
+def test_a_customer_qbo_has_but_the_book_missed_is_used_not_refused(server) -> None:
+    """A create refused 6240 because the customer exists after all (an earlier attempt
+    whose answer was lost made it, or someone added it since the book was read): looked
+    up by name, used; nothing is created twice and the record posts."""
+    records = RecordBuilder(VOCABULARY, prefix="CM-")
+    contact = records.customer(4, name="Lost Answer Pty Ltd")
+    acme = company(server)
+    t = target(server, (acme,))
+    ctx = t.prepare(acme, limiter())
+    server.app.add("Customer", {"DisplayName": "Lost Answer Pty Ltd", "Active": True})
+    outcome = t.post([records.record(records.line(), contact=contact)], ctx)[0]
+    assert outcome.status is Status.POSTED, outcome.messages
+    customers = server.app.documents("Customer")
+    assert [c["DisplayName"] for c in customers] == ["Lost Answer Pty Ltd"]
+    invoice = server.app.documents("Invoice")[0]
+    assert invoice["CustomerRef"]["value"] == customers[0]["Id"]
 
 
 def test_a_big_book_is_not_read_whole_names_are_looked_up() -> None:

@@ -150,13 +150,16 @@ def load(client: QboClient, book: PartyBook, now: float) -> None:
     fill(book, read_lists(client, PARTIES, first_page_only=PARTIES), now)
 
 
-def look_up(client: QboClient, book: PartyBook, wanted: dict[str, set[str]]) -> None:
-    """Find by DisplayName the ``wanted`` names (party -> names) a partial book lacks:
-    ``DisplayName IN (...)`` queries of :data:`NAMES_PER_QUERY` names, quotes escaped, 30
-    to a ``/batch`` call. A name still not found is new."""
+def look_up(
+    client: QboClient, book: PartyBook, wanted: dict[str, set[str]], *, always: bool = False
+) -> None:
+    """Find by DisplayName the ``wanted`` names (party -> names) a partial book lacks
+    (``always``: whatever the book holds): ``DisplayName IN (...)`` queries of
+    :data:`NAMES_PER_QUERY` names, quotes escaped, 30 to a ``/batch`` call. A name still
+    not found is new."""
     queries: list[tuple[str, str]] = []
     for party, names in wanted.items():
-        if book.complete[party]:
+        if book.complete[party] and not always:
             continue
         missing = sorted(n for n in names if book.find(party, n) is None)
         for start in range(0, len(missing), NAMES_PER_QUERY):

@@ -199,35 +199,77 @@ def _queue(
     return queue
 
 
+def _fail_waiting(queue: _Queue, op: PartyOp, error: dict[str, Any], outcomes) -> None:
+    failure = failure_of(op, error)
+    for i, plan in queue.waiting.pop(op.key, []):
+        outcomes[i] = failed_outcome(plan.record, [failure.message(), *plan.messages])
+
+
 def _send(ctx: QboContext, queue: _Queue, outcomes: dict[int, PostOutcome]) -> None:
     """Send the queue in ``/batch`` calls of at most 30 operations, each filled up: the
     party writes go first and the documents that need them follow in a later call (QBO
-    does not let an item refer to an entity created in the same batch); a stale update
-    (5010) is read again and retried once, a second 5010 fails its documents
-    SYNC_TOKEN_CONFLICT."""
+    does not let an item refer to an entity created in the same batch).
+
+    Two refusals are looked into once before they fail the documents: a stale update
+    (5010) is read again and retried (a second 5010: SYNC_TOKEN_CONFLICT); a create whose
+    name QBO already has (6240) is looked up by name, and when that party is one of ours
+    (created by an earlier attempt whose answer was lost, or since the book was read) its
+    documents go on; when the name is another kind's (a vendor, an employee) they fail
+    CONTACT_INVALID."""
     book, retried = ctx.parties, set()
     while queue:
         ops, docs = queue.take()
         items = [op.item(f"p{n}") for n, op in enumerate(ops)]
         items += [_doc_item(ctx, plan, str(n)) for n, (_, plan) in enumerate(docs)]
         answers = ctx.client.batch(items)
-        stale: list[PartyOp] = []
+        again: list[tuple[PartyOp, dict[str, Any]]] = []
         for op, answer in zip(ops, answers, strict=False):
             error = settle(book, op, answer)
             if error is None:
                 queue.ready += queue.waiting.pop(op.key, [])
-            elif error_code(error) == "5010" and op.operation == "update" and op.key not in retried:
-                stale.append(op)
+            elif error_code(error) in ("5010", "6240") and op.key not in retried:
+                again.append((op, error))
             else:
-                failure = failure_of(op, error)
-                for i, plan in queue.waiting.pop(op.key, []):
-                    outcomes[i] = failed_outcome(plan.record, [failure.message(), *plan.messages])
+                _fail_waiting(queue, op, error, outcomes)
         for (i, plan), answer in zip(docs, answers[len(ops) :], strict=True):
             outcomes[i] = _doc_outcome(plan, answer)
-        if stale:  # the Sync Token Issue: read them again, try once more
-            reread(ctx.client, book, stale)
-            retried.update(op.key for op in stale)
-            queue.ops += [update_op(book, op.party, op.contact) for op in stale]
+        retried.update(op.key for op, _ in again)
+        _look_again(ctx, queue, again, outcomes)
+
+
+def _look_again(
+    ctx: QboContext,
+    queue: _Queue,
+    again: list[tuple[PartyOp, dict[str, Any]]],
+    outcomes: dict[int, PostOutcome],
+) -> None:
+    """Read the refused parties of ``again`` afresh: a stale update is queued once more; a
+    create refused 6240 goes on with the party found under its name, or fails."""
+    book = ctx.parties
+    stale: list[PartyOp] = []
+    clashes: list[tuple[PartyOp, dict[str, Any]]] = []
+    for op, error in again:
+        code = error_code(error)
+        if code == "5010" and op.operation == "update":
+            stale.append(op)
+        elif code == "6240" and op.operation == "create":
+            clashes.append((op, error))
+        else:
+            _fail_waiting(queue, op, error, outcomes)
+    if stale:  # the Sync Token Issue: read them again, try once more
+        reread(ctx.client, book, stale)
+        queue.ops += [update_op(book, op.party, op.contact) for op in stale]
+    if clashes:
+        wanted: dict[str, set[str]] = {}
+        for op, _ in clashes:
+            wanted.setdefault(op.party, set()).add(op.name)
+        look_up(ctx.client, book, wanted, always=True)
+        for op, error in clashes:
+            found = book.find(op.party, op.name)
+            if found is not None and found.active:
+                queue.ready += queue.waiting.pop(op.key, [])
+            else:
+                _fail_waiting(queue, op, error, outcomes)
 
 
 def post_plans(ctx: QboContext, plans: Sequence[Plan], now: float) -> list[PostOutcome]:
