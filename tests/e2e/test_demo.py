@@ -20,14 +20,24 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from wisesync.plugins import build_registry
+from wisesync.testing.ledger import EditConflicts
 
 WISESYNC = Path(sys.executable).with_name("wisesync")
 #: every installed ledger the demo can drive (it registers a LedgerSandbox)
 LEDGERS = sorted(build_registry().ledgers)
+#: the ledgers whose updates carry a version (their adapter has EditConflicts): the demo
+#: also shows a record failing SYNC_TOKEN_CONFLICT, the fix and the replay (an adapter
+#: only keeps the server it wraps, so one around no server answers the question)
+VERSIONED = {
+    name
+    for name, adapter in build_registry().ledgers.items()
+    if isinstance(adapter(SimpleNamespace(app=None)), EditConflicts)
+}
 
 #: The seed article's record-stopping errors and the warnings on records that did post.
 #: (the rounding and adjustment codes arise from consistent ConnectWise exports the ledger
@@ -179,6 +189,19 @@ def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path, ledge
     assert {f"{t} {n}" for t, n, _ in shown} == set(fixed.group(2).split(", "))
     now = re.search(r"Now: \{'posted': (\d+)", northwind)
     assert now and int(now.group(1)) == posted + len(shown)
+    # Step 3a and 3b, on a versioned ledger: a customer someone kept editing in the ledger
+    # failed its record SYNC_TOKEN_CONFLICT in the review; the editing done, the replay
+    # posts it.
+    conflicts = re.findall(r"(\w+ \S+) failed SYNC_TOKEN_CONFLICT: ", northwind)
+    if ledger in VERSIONED:
+        review = northwind.split("Step 2: fix at the ledger", 1)[0]
+        assert "SYNC_TOKEN_CONFLICT" in review, review[-3000:]
+        assert conflicts, northwind[-3000:]
+        assert "Step 3b: wisesync replay --failed --code SYNC_TOKEN_CONFLICT" in northwind
+        for label in conflicts:
+            assert re.search(rf"{re.escape(label)} posted -> {title} \S+", northwind), label
+    else:
+        assert not conflicts and "SYNC_TOKEN_CONFLICT" not in northwind
 
     # Step 4: the Sync Token Issue. contoso's ledger connection was revoked: every record of its
     # Sync All failed with AUTH_TOKEN_INVALID, whose message says how to reconnect and replay.

@@ -4,7 +4,10 @@ Starts an embedded Postgres (in a temporary directory), the embedded transport,
 and the ConnectWise and ledger sandboxes seeded with a realistic MSP that holds
 every error and warning case Wise-Sync users know; runs Sync All and prints the
 review; fixes one error at the ledger (creates the missing account); replays the
-failed records and shows that one posted. Then the "Sync Token Issue": a second,
+failed records and shows that one posted. For a ledger whose updates carry a version
+(its sandbox adapter has :class:`~wisesync.testing.ledger.EditConflicts`), a customer
+someone keeps editing in the ledger fails its record SYNC_TOKEN_CONFLICT; the editing
+stops and the replay posts it. Then the "Sync Token Issue": a second,
 small company whose ledger connection was revoked fails with AUTH_TOKEN_INVALID;
 the demo reconnects it and replays, and its records post. Leaves nothing running.
 
@@ -32,6 +35,8 @@ MISSING_ACCOUNT = ("4999", "Consulting Revenue", "revenue")
 REVOKED_COMPANY = "contoso"
 #: its small, clean books (no seeded cases): every record fails only on the revoked connection
 REVOKED_BOOKS = {"invoices": 3, "expenses": 0, "procurement": 0, "customers": 2, "cases": False}
+#: the seeded case whose customer a ledger user keeps editing (ledgers with EditConflicts)
+EDITED_CASE = "apostrophe_name"
 
 
 @click.command("demo")
@@ -119,8 +124,11 @@ def _story(ledger: str, *, keep: bool, serve: bool, port: int) -> int:
             # contoso was connected and posting; then its ledger user disconnected wisesync
             _connect(stack, REVOKED_COMPANY)
             stack.ledger(REVOKED_COMPANY).revoke_connection()
+            edited = _start_editing(stack)
             with stack.service():
                 code = _run(console, stack, ledger)
+                if edited:
+                    code = _edit_conflict(console, stack, ledger, edited) or code
                 code = _token_issue(console, stack, ledger) or code
                 if serve:
                     _serve(console, stack, port)
@@ -210,6 +218,53 @@ def _highlights(console: Console, stack, review, ledger: str) -> None:
         )
 
 
+def _start_editing(stack) -> str | None:
+    """A ledger user starts editing the customer of the :data:`EDITED_CASE` record, when
+    the ledger's updates carry a version (EditConflicts); that customer's name, else None."""
+    from wisesync.testing.ledger import EditConflicts
+
+    books = stack.ledger(DEMO_COMPANY)
+    if not isinstance(books, EditConflicts):
+        return None
+    cw = stack.sandbox("connectwise", DEMO_COMPANY).app
+    invoice = cw.invoice_by_number(cw.case(EDITED_CASE)) or {}
+    customer = str((invoice.get("company") or {}).get("name") or "")
+    if not customer:
+        return None
+    books.keep_editing(customer)
+    return customer
+
+
+def _edit_conflict(console: Console, stack, ledger: str, customer: str) -> int:
+    """Steps 3a and 3b: the record whose customer kept changing in the ledger failed
+    SYNC_TOKEN_CONFLICT; once the ledger user is done, the replay posts it. 0 if it did."""
+    from wisesync.review import ReviewFilter, load_review
+
+    code = "SYNC_TOKEN_CONFLICT"
+    review = load_review(stack.db, ReviewFilter(company=DEMO_COMPANY))
+    failing = [r for r in review.rows if any(m.code == code for m in r.errors())]
+    console.print(
+        Panel(
+            f"Step 3a: Sync Token Issue — someone kept editing customer {customer} in "
+            f"{ledger.title()} while wisesync updated it",
+            expand=False,
+        )
+    )
+    for row in failing:
+        text = next(m.text for m in row.errors() if m.code == code)
+        console.print(f"  {row.label} failed {code}: {text}")
+    stack.ledger(DEMO_COMPANY).stop_editing()
+    console.print(f"  the {ledger.title()} user finished editing {customer}")
+    console.print(Panel(f"Step 3b: wisesync replay --failed --code {code}", expand=False))
+    posted = _replayed(stack, {r.source_id for r in failing}, company=DEMO_COMPANY, codes=(code,))
+    for row in posted:
+        console.print(
+            f"  [green]{row.label} posted[/] -> {ledger.title()} "
+            f"{row.ledger_number or row.ledger_id}"
+        )
+    return 0 if failing and len(posted) == len(failing) else 1
+
+
 def _token_issue(console: Console, stack, ledger: str) -> int:
     """Step 4 and 5: the revoked company's Sync All fails with AUTH_TOKEN_INVALID; doing
     what the message says (reconnect, replay the failed records) posts them. 0 if it did."""
@@ -240,12 +295,7 @@ def _token_issue(console: Console, stack, ledger: str) -> int:
     console.print(
         f"  {key} reconnected to {ledger.title()}; replaying its {len(failing)} failed record(s)"
     )
-    posted = [
-        row
-        for rv in _replay(stack, company=key)
-        for row in rv.rows
-        if row.source_id in failing and row.status == "posted"
-    ]
+    posted = _replayed(stack, failing, company=key)
     for row in posted:
         console.print(
             f"  [green]posted[/] {row.label} -> {ledger.title()} "
@@ -297,6 +347,16 @@ def _replay(stack, **select):
 
     outcomes = stack.replay(replay.select(stack.db, **select), requested_by="demo")
     return [stack.wait(outcome.run) for outcome in outcomes]
+
+
+def _replayed(stack, failing: set[str], **select):
+    """The rows of the ``failing`` records that the replay of ``select`` posted."""
+    return [
+        row
+        for rv in _replay(stack, **select)
+        for row in rv.rows
+        if row.source_id in failing and row.status == "posted"
+    ]
 
 
 def _connect(stack, company: str) -> None:

@@ -46,7 +46,9 @@ import pytest
 from wisesync.events.models import PostOutcome, RecordEvent, Status
 from wisesync.messages import Severity
 from wisesync.protocols import Target, TargetContext
+from wisesync.ratelimit import CallLimiter
 from wisesync.testing.records import WARNING_SCENARIOS
+from wisesync.testing.sandbox import Fault
 
 
 class TargetHarness(ABC):
@@ -105,6 +107,55 @@ class TargetHarness(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Stop the sandbox."""
+
+
+class SandboxHarness(TargetHarness):
+    """A :class:`TargetHarness` around a started sandbox server, with what every ledger's
+    harness does alike: records from a :class:`~wisesync.testing.records.RecordBuilder`,
+    calls counted by the sandbox's request log, 429s and a lost answer injected by its
+    fault kit, a context prepared with a limiter of the target's own limits.
+
+    A subclass sets ``server`` (the started sandbox), ``app`` (its app), ``company``,
+    ``target`` and ``records`` in ``__init__``, and declares :attr:`api_path` and
+    :attr:`write`.
+    """
+
+    server: Any
+    app: Any
+    company: Any
+    records: Any
+    #: the regex of the ledger's API paths (token endpoints excluded)
+    api_path: str = ""
+    #: (method, path regex) of the write that posts documents
+    write: tuple[str, str] = ("POST", "")
+
+    def context(self, target: Target | None = None) -> TargetContext:
+        chosen = target or self.target
+        return chosen.prepare(self.company, CallLimiter(chosen.limits))
+
+    def valid_records(self, count: int) -> list[RecordEvent]:
+        return self.records.valid(count)
+
+    def error_cases(self) -> dict[str, RecordEvent]:
+        return self.records.error_cases()
+
+    def warning_cases(self) -> dict[str, RecordEvent]:
+        return self.records.warning_cases()
+
+    def ledger_calls(self) -> int:
+        return self.app.calls(path=self.api_path)
+
+    def inject_rate_limit(self, count: int, retry_after: float) -> None:
+        self.app.faults.arm(
+            Fault(kind="rate_limit", count=count, retry_after=retry_after, path=self.api_path)
+        )
+
+    def inject_lost_response(self) -> None:
+        method, path = self.write
+        self.app.faults.arm(Fault(kind="lose_response", method=method, path=path))
+
+    def close(self) -> None:
+        self.server.stop()
 
 
 def _assert_posted(outcome: PostOutcome, record: RecordEvent) -> None:

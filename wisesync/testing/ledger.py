@@ -76,6 +76,22 @@ class LedgerSandbox(Protocol):
         """Every document the organisation holds, oldest first."""
 
 
+@runtime_checkable
+class EditConflicts(Protocol):
+    """Optional controls of a ledger whose updates carry the version they change (QBO's
+    SyncToken): a ledger user who keeps saving a customer makes every update wisesync
+    sends stale, the "Sync Token Issue" its records fail with. The demo shows it for the
+    ledgers whose sandbox adapter has these methods."""
+
+    def keep_editing(self, customer: str) -> None:
+        """A ledger user keeps saving customer ``customer`` (added first when absent, with
+        details that differ from the source's, so wisesync updates it): every update of it
+        meets a newer version, also after reading it again."""
+
+    def stop_editing(self) -> None:
+        """The ledger user finished: updates go through again."""
+
+
 def require_ledger(registry: Any, name: str) -> Any:
     """The adapter ``name`` registered with its sandbox, or a
     :class:`~wisesync.errors.ConfigError` naming the ledgers that provide one."""

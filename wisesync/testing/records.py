@@ -77,6 +77,23 @@ class Vocabulary:
     source: str = "connectwise"
 
 
+def scenario_vocabulary(target: str) -> Vocabulary:
+    """The shared scenario's reference data (docs/sandbox-scenario.md) as every ledger
+    sandbox seeds it: income account 200 (4999 absent), tax codes OUTPUT and INPUT at 10%
+    and EXEMPTOUTPUT (GST99 absent), item LABOR, no location Perth."""
+    return Vocabulary(
+        target=target,
+        account="200",
+        missing_account="4999",
+        tax_code="OUTPUT",
+        exempt_tax_code="EXEMPTOUTPUT",
+        missing_tax_code="GST99",
+        tax_rates={"OUTPUT": D("0.1"), "INPUT": D("0.1")},
+        item_code="LABOR",
+        unknown_location="Perth",
+    )
+
+
 #: Codes ``validate`` must refuse with, from the record and reference data alone.
 ERROR_SCENARIOS = (
     "GL_MAPPING_MISSING",

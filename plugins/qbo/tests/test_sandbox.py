@@ -219,6 +219,34 @@ def test_batch_items_answer_by_bid_and_more_than_30_are_refused(api: Api) -> Non
     )
 
 
+def _customer_and_invoice(api: Api, name: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """One batch: create customer ``name`` and the invoice ``body``; the two answers."""
+    items = [
+        {"bId": "p", "operation": "create", "Customer": {"DisplayName": name}},
+        {"bId": "i", "operation": "create", "Invoice": body},
+    ]
+    response = api.call("POST", "/batch", {"BatchItemRequest": items})
+    return response.json()["BatchItemResponse"]
+
+
+def test_a_batch_item_cannot_use_an_entity_created_in_the_same_batch(api: Api) -> None:
+    """QBO's batch items are independent: an invoice may not refer to the customer another
+    item of its batch creates (it can in the next batch); customer creates and invoices of
+    existing customers mix freely."""
+    first = _customer_and_invoice(api, "Fresh", invoice(api, "SB1"))
+    fresh = first[0]["Customer"]["Id"]
+    assert first[1]["Invoice"]["DocNumber"] == "SB1"  # an existing customer's invoice: fine
+    same = {**invoice(api, "SB2"), "CustomerRef": {"value": fresh}}
+    second = _customer_and_invoice(api, "Fresher", same)
+    assert second[1]["Invoice"]["CustomerRef"]["value"] == fresh  # created a batch earlier
+    later = invoice(api, "SB3")
+    upcoming = str(max(int(i) for t in api.app.company().entities.values() for i in t) + 1)
+    refused = _customer_and_invoice(api, "Newest", {**later, "CustomerRef": {"value": upcoming}})
+    assert refused[0]["Customer"]["Id"] == upcoming
+    assert refused[1]["Fault"]["Error"][0]["code"] == "2500"
+    assert [d["DocNumber"] for d in api.app.documents("Invoice")] == ["SB1", "SB2"]
+
+
 def test_requestid_replays_the_first_answer(api: Api) -> None:
     body = invoice(api, "R1")
     first = api.create("Invoice", body, requestid="wisesync-r1")

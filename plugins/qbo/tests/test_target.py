@@ -12,11 +12,12 @@ from qbo_testkit import VOCABULARY, company, limiter, runtime, target
 from wisesync.errors import AuthError
 from wisesync.events.models import Line, RecordEvent, RecordType, Status, Totals
 from wisesync.store.tokens import MemoryTokenStore
+from wisesync.testing.ledger import EditConflicts
 from wisesync.testing.records import RecordBuilder
 from wisesync_qbo.connect_cli import connect_company
 from wisesync_qbo.connection import PROVIDER, Connections
 from wisesync_qbo.sandbox import Limits, start_sandbox
-from wisesync_qbo.sandbox.ledger import _consent
+from wisesync_qbo.sandbox.ledger import QboLedgerSandbox, _consent
 from wisesync_qbo.target import QboTarget
 
 
@@ -135,6 +136,30 @@ def test_the_sync_token_issue(server, records) -> None:
     assert failed.messages[0].hint.startswith("Someone is editing")
     replayed = t.post([records.record(records.line(), contact=again)], ctx)[0]  # a replay
     assert replayed.status is Status.POSTED and "CONTACT_UPDATED" in codes(replayed)
+
+
+def test_a_customer_someone_keeps_editing_fails_until_they_stop(server, records) -> None:
+    """The demo's Sync Token Issue: the ledger adapter's keep_editing makes every update of
+    the customer stale (read again or not); stop_editing, and the replay posts the record."""
+    acme = company(server)
+    t = target(server, (acme,))
+    customer = records.customer(7, name="O'Brien & Sons Plumbing", phone="02 9999 0000")
+    record = records.record(records.line(), contact=customer)
+    books = QboLedgerSandbox(server)
+    assert isinstance(books, EditConflicts)
+    books.keep_editing("O'Brien & Sons Plumbing")
+    failed = t.post([record], t.prepare(acme, limiter()))[0]
+    assert failed.status is Status.FAILED and codes(failed) == {"SYNC_TOKEN_CONFLICT"}
+    assert "O'Brien & Sons Plumbing" in failed.messages[0].text
+    assert server.app.documents("Invoice") == []
+    books.stop_editing()
+    t.invalidate(acme)  # a replay reads the customers again
+    posted = t.post([record], t.prepare(acme, limiter()))[0]
+    assert posted.status is Status.POSTED
+    (stored,) = [
+        c for c in server.app.documents("Customer") if c["DisplayName"].startswith("O'Brien")
+    ]
+    assert stored["PrimaryPhone"]["FreeFormNumber"] == "02 9999 0000"
 
 
 def test_a_us_company_sends_tax_as_an_override_and_totals_match() -> None:

@@ -181,18 +181,15 @@ class QboClient(ApiClient):
         carries a ``requestid`` derived from its exact body (:func:`request_id`), so the
         same operations sent again are answered from QBO's record, not applied twice.
         """
-        payload = {"BatchItemRequest": items}
+        payload = money.dumps({"BatchItemRequest": items})  # once: the body and its id
         reads = all("Query" in item for item in items)
-        params = None if reads else {"requestid": request_id(money.dumps(payload))}
+        params = None if reads else {"requestid": request_id(payload)}
+        send = {"data": payload, "headers": {"Content-Type": "application/json"}}
         if self.batch_limiter is None:
-            body = self.api(
-                "POST", "/batch", params, json=payload, safe_to_retry=reads or None
-            ).body
+            body = self.api("POST", "/batch", params, safe_to_retry=reads or None, **send).body
         else:
             with self.batch_limiter.call():
-                body = self.api(
-                    "POST", "/batch", params, json=payload, safe_to_retry=reads or None
-                ).body
+                body = self.api("POST", "/batch", params, safe_to_retry=reads or None, **send).body
         answers = {str(a.get("bId")): a for a in (body or {}).get("BatchItemResponse") or []}
         missing = [i["bId"] for i in items if str(i["bId"]) not in answers]
         if missing:
@@ -200,9 +197,12 @@ class QboClient(ApiClient):
         return [answers[str(i["bId"])] for i in items]
 
 
-def read_lists(client: QboClient, entities: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+def read_lists(
+    client: QboClient, entities: tuple[str, ...], *, first_page_only: tuple[str, ...] = ()
+) -> dict[str, list[dict[str, Any]]]:
     """Every row of each entity: ONE ``/batch`` of queries (1,000 rows each), then
-    STARTPOSITION paging for the lists that filled their page."""
+    STARTPOSITION paging for the lists that filled their page (except ``first_page_only``:
+    their first page only)."""
     items = [
         {"bId": str(n), "Query": f"select * from {e} startposition 1 maxresults {PAGE}"}
         for n, e in enumerate(entities)
@@ -213,6 +213,6 @@ def read_lists(client: QboClient, entities: tuple[str, ...]) -> dict[str, list[d
         if errors:
             raise RemoteError(client.system, 400, f"reading {entity}: {error_text(errors[0])}")
         rows[entity] = list((answer.get("QueryResponse") or {}).get(entity) or [])
-        if len(rows[entity]) == PAGE:
+        if len(rows[entity]) == PAGE and entity not in first_page_only:
             rows[entity] += list(client.query_all(entity, start=PAGE + 1))
     return rows

@@ -1,11 +1,15 @@
 """Customers and vendors by DisplayName, and the Sync Token Issue.
 
 QBO keeps DisplayName unique across customers, vendors and employees (error 6240), so
-a ConnectWise company is found by its name, folded. :class:`PartyBook` holds every
-customer and vendor (read with one ``/batch`` of two queries, 1,000 rows each, then
-paged) for ``customers_ttl``. :func:`ensure_parties` creates the missing ones (30 per
-batch call, with the billing contact's e-mail and the address) and updates those whose
-details changed in ConnectWise.
+a ConnectWise company is found by its name, folded. :class:`PartyBook` holds the
+customers and vendors for ``customers_ttl``: the first 1,000 of each (one ``/batch`` of
+two queries, riding with the reference data), which is all of them in most companies; in
+a bigger one the names a post needs and the book lacks are looked up with
+``DisplayName IN (...)`` queries (:func:`look_up`, one ``/batch`` call) instead of paging
+through every customer. :func:`plan_parties` says which to create (with the billing
+contact's e-mail and the address) and which to update (details changed in ConnectWise);
+:mod:`wisesync_qbo.post` sends those operations in the same ``/batch`` calls as the
+documents (30 operations a call), ahead of the documents that need them.
 
 An update carries the entity's SyncToken. When someone saved it in QBO since it was read
 (5010, Stale Object Error) it is read again and retried once; a second 5010 fails the
@@ -19,11 +23,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wisesync.errors import RemoteError
 from wisesync.events.models import Contact, RecordEvent
 from wisesync.messages import Message, message
-from wisesync_qbo.client import QboClient, error_code, error_text, fault_errors, quote, read_lists
+from wisesync_qbo.client import (
+    PAGE,
+    QboClient,
+    error_code,
+    error_text,
+    fault_errors,
+    quote,
+    read_lists,
+)
+from wisesync_qbo.limits import BATCH_OPERATIONS
 
-BATCH_MAX = 30
+#: names in one ``DisplayName IN (...)`` lookup (QBO's longest query is unconfirmed: a
+#: modest list keeps the statement short)
+NAMES_PER_QUERY = 30
 
 
 def name_key(name: str) -> str:
@@ -111,6 +127,9 @@ class Party:
     row: dict[str, Any]
 
 
+PARTIES = ("Customer", "Vendor")
+
+
 @dataclass
 class PartyBook:
     """Customers and vendors by folded DisplayName."""
@@ -120,6 +139,9 @@ class PartyBook:
     )
     loaded_at: float = float("-inf")
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: party -> whether the book holds all of them (False: more than one page, so a name
+    #: not in the book is looked up before it is created)
+    complete: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(PARTIES, True))
     sent: dict[str, str] = field(default_factory=dict)  # folded name -> the update last sent
 
     def find(self, party: str, name: str) -> Party | None:
@@ -139,22 +161,52 @@ class PartyBook:
         return found
 
 
-PARTIES = ("Customer", "Vendor")
-
-
 def fill(book: PartyBook, rows: dict[str, list[dict[str, Any]]], now: float) -> None:
-    """Replace the book's customers and vendors with ``rows`` (entity -> rows)."""
+    """Replace the book's customers and vendors with ``rows`` (entity -> the first page of
+    :data:`~wisesync_qbo.client.PAGE` rows: a full page leaves the book partial)."""
     fresh = PartyBook()
     for party in PARTIES:
         for row in rows.get(party, []):
             fresh.add(party, row)
     book.parties = fresh.parties
+    book.complete = {party: len(rows.get(party, [])) < PAGE for party in PARTIES}
     book.loaded_at = now
 
 
 def load(client: QboClient, book: PartyBook, now: float) -> None:
-    """Read every customer and vendor (one batch call, then paging)."""
-    fill(book, read_lists(client, PARTIES), now)
+    """Read the first page of customers and of vendors (one batch call); a company with
+    more has the rest looked up by name when records need them (:func:`look_up`)."""
+    fill(book, read_lists(client, PARTIES, first_page_only=PARTIES), now)
+
+
+def look_up(
+    client: QboClient, book: PartyBook, wanted: dict[str, set[str]], *, always: bool = False
+) -> None:
+    """Find by DisplayName the ``wanted`` names (party -> names) a partial book lacks
+    (``always``: whatever the book holds): ``DisplayName IN (...)`` queries of
+    :data:`NAMES_PER_QUERY` names, quotes escaped, 30 to a ``/batch`` call. A name still
+    not found is new."""
+    queries: list[tuple[str, str]] = []
+    for party, names in wanted.items():
+        if book.complete[party] and not always:
+            continue
+        missing = sorted(n for n in names if book.find(party, n) is None)
+        for start in range(0, len(missing), NAMES_PER_QUERY):
+            listed = ", ".join(quote(n) for n in missing[start : start + NAMES_PER_QUERY])
+            queries.append(
+                (party, f"select * from {party} where DisplayName IN ({listed}) maxresults {PAGE}")
+            )
+    for start in range(0, len(queries), BATCH_OPERATIONS):
+        chunk = queries[start : start + BATCH_OPERATIONS]
+        items = [{"bId": f"q{n}", "Query": text} for n, (_, text) in enumerate(chunk)]
+        for (party, _), answer in zip(chunk, client.batch(items), strict=True):
+            errors = fault_errors({"Fault": answer.get("Fault")}) if answer.get("Fault") else []
+            if errors:
+                raise RemoteError(
+                    client.system, 400, f"looking up {party}: {error_text(errors[0])}"
+                )
+            for row in (answer.get("QueryResponse") or {}).get(party) or []:
+                book.add(party, row)
 
 
 @dataclass(slots=True)
@@ -168,8 +220,9 @@ class Failure:
         return message(self.code, self.text)
 
 
-def _failure(party: str, name: str, error: dict[str, Any]) -> Failure:
-    code = error_code(error)
+def failure_of(op: PartyOp, error: dict[str, Any]) -> Failure:
+    """Why the records of ``op``'s party cannot post, from the Error QBO answered it with."""
+    party, name, code = op.party, op.name, error_code(error)
     if code == "6240":
         return Failure(
             "CONTACT_INVALID",
@@ -189,57 +242,99 @@ def _failure(party: str, name: str, error: dict[str, Any]) -> Failure:
     )
 
 
-def _write(
-    client: QboClient, book: PartyBook, party: str, ops: list[tuple[str, str, dict[str, Any]]]
-) -> dict[str, dict[str, Any]]:
-    """Send create/update operations (30 per call); the first Error of each refused one."""
-    refused: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ops), BATCH_MAX):
-        chunk = ops[start : start + BATCH_MAX]
-        items = [
-            {"bId": str(n), "operation": op, party: body} for n, (_, op, body) in enumerate(chunk)
-        ]
-        for (name, _, _), answer in zip(chunk, client.batch(items), strict=True):
-            if answer.get(party):
-                book.add(party, answer[party])
-            else:
-                errors = fault_errors({"Fault": answer.get("Fault")})
-                refused[name] = errors[0] if errors else {"Message": "refused"}
-    return refused
+@dataclass(slots=True)
+class PartyOp:
+    """One customer/vendor create or update waiting to be sent in a ``/batch`` call."""
+
+    party: str
+    name: str
+    operation: str
+    body: dict[str, Any]
+    contact: Contact
+    #: an update's changed detail fields (sparse), empty for a create
+    change: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(party, folded name): what the documents waiting on it are filed under."""
+        return (self.party, name_key(self.name))
+
+    def item(self, bid: str) -> dict[str, Any]:
+        """The ``BatchItemRequest`` entry."""
+        return {"bId": bid, "operation": self.operation, self.party: self.body}
 
 
-def _reread(client: QboClient, book: PartyBook, party: str, names: list[str]) -> None:
-    ids = [book.find(party, n).id for n in names if book.find(party, n) is not None]  # type: ignore[union-attr]
-    for start in range(0, len(ids), BATCH_MAX):
-        where = "Id IN (" + ", ".join(quote(i) for i in ids[start : start + BATCH_MAX]) + ")"
-        for row in client.query_all(party, where):
-            book.add(party, row)
+def update_op(
+    book: PartyBook, party: str, contact: Contact, change: dict[str, Any] | None = None
+) -> PartyOp:
+    """A sparse update of the known ``party`` to ``contact``'s changed details (compared
+    with the entity as last read, else ``change``), with the SyncToken last read."""
+    name = display_name(contact)
+    known = book.find(party, name)
+    assert known is not None
+    change = changed_fields(known.row, details(contact)) or change or {}
+    body = {"Id": known.id, "SyncToken": known.sync_token, "sparse": True, **change}
+    return PartyOp(party, name, "update", body, contact, change)
 
 
-def ensure_parties(
-    client: QboClient,
+def updated(book: PartyBook, op: PartyOp) -> Message | None:
+    """After ``op`` was accepted: remember an update as sent (the same change is sent
+    once) and return its CONTACT_UPDATED warning; None for a create."""
+    if op.operation != "update" or not op.change:
+        return None
+    book.sent[name_key(op.name)] = repr(op.change)
+    return update_note(op.party, op.name, list(op.change))
+
+
+def settle(book: PartyBook, op: PartyOp, answer: dict[str, Any]) -> dict[str, Any] | None:
+    """Take the answer of ``op``'s batch item: remember the entity QBO returned (None), or
+    the first Error of its Fault."""
+    if answer.get(op.party):
+        book.add(op.party, answer[op.party])
+        return None
+    errors = fault_errors({"Fault": answer.get("Fault")})
+    return errors[0] if errors else {"Message": "refused"}
+
+
+def reread(client: QboClient, book: PartyBook, ops: Sequence[PartyOp]) -> None:
+    """Read the parties of ``ops`` again by Id (their SyncToken moved on: 5010)."""
+    for party in PARTIES:
+        ids = [book.find(party, o.name) for o in ops if o.party == party]
+        known = [p.id for p in ids if p is not None]
+        for start in range(0, len(known), BATCH_OPERATIONS):
+            where = (
+                "Id IN ("
+                + ", ".join(quote(i) for i in known[start : start + BATCH_OPERATIONS])
+                + ")"
+            )
+            for row in client.query_all(party, where):
+                book.add(party, row)
+
+
+def plan_parties(
     book: PartyBook,
     records: Sequence[RecordEvent],
     party: str,
     *,
     multicurrency: bool = False,
-    updated: dict[str, Message] | None = None,
-) -> dict[str, Failure]:
-    """Create missing and update changed parties of ``records``; failures by folded name.
+) -> tuple[list[PartyOp], dict[str, Failure]]:
+    """What the parties of ``records`` need before their documents can post: creates of the
+    missing and updates of the changed (one per party), and failures (inactive) by folded
+    name. Nothing is sent here; :mod:`wisesync_qbo.post` packs the operations into the
+    ``/batch`` calls that also carry documents.
 
     With ``multicurrency`` a new party is created in its records' currency (QBO fixes a
     customer's or vendor's currency at creation, and its documents must be in it). An
-    update sends only the changed fields (sparse) and puts its CONTACT_UPDATED warning in
-    ``updated`` (by folded name); QBO's answer refreshes the book, and the book remembers
-    what was sent, so the same change is sent once."""
-    creates: dict[str, tuple[str, str, dict[str, Any]]] = {}
-    updates: dict[str, Contact] = {}
-    changes: dict[str, dict[str, Any]] = {}
+    update sends only the changed fields (sparse); the book remembers what was sent
+    (:func:`updated`), so the same change is sent once."""
+    ops: dict[str, PartyOp] = {}
     failures: dict[str, Failure] = {}
     for record in records:
         assert record.contact is not None
         name = display_name(record.contact)
         key = name_key(name)
+        if key in ops or key in failures:
+            continue
         known = book.find(party, name)
         wanted = details(record.contact)
         if known is not None and not known.active:
@@ -253,37 +348,9 @@ def ensure_parties(
             currency = party_currency(record) if multicurrency else None
             if currency:
                 body["CurrencyRef"] = {"value": currency}
-            creates.setdefault(key, (name, "create", body))
-        elif key not in updates:
+            ops[key] = PartyOp(party, name, "create", body, record.contact)
+        else:
             change = changed_fields(known.row, wanted)
             if change and book.sent.get(key) != repr(change):
-                updates[key], changes[key] = record.contact, change
-    for name, error in _write(client, book, party, list(creates.values())).items():
-        failures[name_key(name)] = _failure(party, name, error)
-
-    def update_ops(contacts: list[Contact]) -> list[tuple[str, str, dict[str, Any]]]:
-        ops = []
-        for contact in contacts:
-            known = book.find(party, display_name(contact))
-            assert known is not None
-            key = name_key(display_name(contact))
-            change = changed_fields(known.row, details(contact)) or changes[key]
-            body = {"Id": known.id, "SyncToken": known.sync_token, "sparse": True, **change}
-            ops.append((display_name(contact), "update", body))
-        return ops
-
-    first = _write(client, book, party, update_ops(list(updates.values())))
-    retry = [n for n, e in first.items() if error_code(e) == "5010"]
-    refused = {n: e for n, e in first.items() if n not in retry}
-    if retry:  # the Sync Token Issue: read again, try once more
-        _reread(client, book, party, retry)
-        again = [updates[name_key(n)] for n in retry]
-        refused.update(_write(client, book, party, update_ops(again)))
-    for name, error in refused.items():
-        failures[name_key(name)] = _failure(party, name, error)
-    for key, change in changes.items():
-        if key not in failures:  # a refused update is tried again (a replay)
-            book.sent[key] = repr(change)
-            if updated is not None:
-                updated[key] = update_note(party, display_name(updates[key]), list(change))
-    return failures
+                ops[key] = update_op(book, party, record.contact, change)
+    return list(ops.values()), failures

@@ -1,12 +1,15 @@
 """Posting a batch to QBO through ``/batch`` and finding documents again.
 
-A batch of records (at most 30, QBO's batch limit) costs, in the usual case, ONE call:
-the documents go in one ``BatchItemRequest``, each with its own ``bId`` (its position,
-at most 10 characters as QBO requires when a ``requestid`` is sent). The request carries
+A post of ``limits.batch_size`` records goes out in ``/batch`` calls of at most 30
+operations (QBO's batch limit), each call filled: the customers and vendors to create or
+update first, then documents whose party is ready, so new customers cost a share of a
+call rather than calls of their own (about (records + new parties) / 30 calls). Each item
+has its own ``bId`` (at most 10 characters, as QBO requires when a ``requestid`` is
+sent). Each request carries
 a ``requestid`` derived from its exact body (``ws`` + 34 hex digits of its SHA-256, 36
 characters, QBO's batch maximum), so a retry after a lost answer is answered from QBO's
 record instead of creating the documents twice. Customers and vendors are read once per
-``customers_ttl`` and created 30 per call (:mod:`wisesync_qbo.contacts`).
+``customers_ttl`` (:mod:`wisesync_qbo.contacts`).
 
 Each refused item's ``Fault.Error[]`` becomes the record's messages. A duplicate
 DocNumber (6140) is looked up: when QBO's document is ours (its PrivateNote carries the
@@ -17,21 +20,36 @@ linked (ALREADY_IN_LEDGER), else it fails DUPLICATE_DOCUMENT_NUMBER naming QBO's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from wisesync import money
 from wisesync.events.models import PostOutcome, RecordEvent, Status
 from wisesync.messages import Message, Severity, message
-from wisesync_qbo.client import QboClient, error_code, error_text, fault_errors, quote
-from wisesync_qbo.contacts import Failure, display_name, ensure_parties, load, name_key
+from wisesync_qbo.client import error_code, error_text, fault_errors, quote
+from wisesync_qbo.contacts import (
+    PARTIES,
+    Failure,
+    PartyOp,
+    display_name,
+    failure_of,
+    load,
+    look_up,
+    name_key,
+    plan_parties,
+    reread,
+    settle,
+    update_op,
+    updated,
+)
+from wisesync_qbo.limits import BATCH_OPERATIONS
 from wisesync_qbo.mapping import Plan, marker
 from wisesync_qbo.terms import ensure_terms
 
 if TYPE_CHECKING:
     from wisesync_qbo.target import QboContext
 
-BATCH_MAX = 30
 #: QBO error code -> wisesync code (the rest: LEDGER_VALIDATION)
 CODES = {
     "610": "LEDGER_ACCOUNT_MISSING",
@@ -95,38 +113,6 @@ def failed_outcome(record: RecordEvent, messages: list[Message]) -> PostOutcome:
     return PostOutcome(source_id=record.source_id, status=Status.FAILED, messages=ordered)
 
 
-def _party_failures(
-    ctx: QboContext,
-    plans: Sequence[Plan],
-    now: float,
-    updated: dict[tuple[str, str], Message] | None = None,
-) -> dict[tuple[str, str], Failure]:
-    """Make every plan's customer/vendor exist in QBO (and match ConnectWise: the
-    CONTACT_UPDATED warnings go in ``updated``); failures by (party, folded name)."""
-    client, book = ctx.client, ctx.parties
-    with book.lock:
-        if now - book.loaded_at >= ctx.settings.customers_ttl:
-            load(client, book, now)
-        failures: dict[tuple[str, str], Failure] = {}
-        for party in ("Customer", "Vendor"):
-            records = [p.record for p in plans if p.entity.party == party]
-            if records:
-                notes: dict[str, Message] = {}
-                made = ensure_parties(
-                    client,
-                    book,
-                    records,
-                    party,
-                    multicurrency=ctx.reference.multicurrency,
-                    updated=notes,
-                )
-                for key, failure in made.items():
-                    failures[(party, key)] = failure
-                if updated is not None:
-                    updated.update({(party, key): note for key, note in notes.items()})
-    return failures
-
-
 def _with_party(ctx: QboContext, plan: Plan) -> dict[str, Any]:
     assert plan.body is not None
     party = plan.entity.party
@@ -145,32 +131,163 @@ def _options(ctx: QboContext, plan: Plan) -> str | None:
     return None
 
 
-def send_batch(client: QboClient, ctx: QboContext, plans: Sequence[Plan]) -> list[PostOutcome]:
-    """One ``/batch`` call creating ``plans``; one outcome each, in order."""
-    items = []
-    for n, plan in enumerate(plans):
-        item: dict[str, Any] = {
-            "bId": str(n),
-            "operation": "create",
-            plan.entity.name: _with_party(ctx, plan),
-        }
-        options = _options(ctx, plan)
-        if options:
-            item["optionsData"] = options
-        items.append(item)
-    answers = client.batch(items)
-    outcomes = []
-    for plan, answer in zip(plans, answers, strict=True):
-        row = answer.get(plan.entity.name)
-        if isinstance(row, dict) and row.get("Id"):
-            outcomes.append(posted_outcome(plan, row, []))
+def _doc_item(ctx: QboContext, plan: Plan, bid: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "bId": bid,
+        "operation": "create",
+        plan.entity.name: _with_party(ctx, plan),
+    }
+    options = _options(ctx, plan)
+    if options:
+        item["optionsData"] = options
+    return item
+
+
+def _doc_outcome(plan: Plan, answer: dict[str, Any]) -> PostOutcome:
+    row = answer.get(plan.entity.name)
+    if isinstance(row, dict) and row.get("Id"):
+        return posted_outcome(plan, row, [])
+    return failed_outcome(plan.record, item_errors(answer) + plan.messages)
+
+
+@dataclass
+class _Queue:
+    """The operations of one post still to send: customer/vendor writes, the documents
+    ready to go (their party known and current) and those waiting for their party's write
+    (by party key)."""
+
+    ops: list[PartyOp]
+    ready: list[tuple[int, Plan]]
+    waiting: dict[tuple[str, str], list[tuple[int, Plan]]]
+    #: document index -> the CONTACT_UPDATED warning it carries (its party's first)
+    notes: dict[int, Message] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.ops or self.ready)
+
+    def take(self) -> tuple[list[PartyOp], list[tuple[int, Plan]]]:
+        """The next call's share: party writes first, documents in the room left."""
+        ops, self.ops = self.ops[:BATCH_OPERATIONS], self.ops[BATCH_OPERATIONS:]
+        room = BATCH_OPERATIONS - len(ops)
+        docs, self.ready = self.ready[:room], self.ready[room:]
+        return ops, docs
+
+
+def _queue(
+    ctx: QboContext, sendable: list[tuple[int, Plan]], outcomes: dict[int, PostOutcome]
+) -> _Queue:
+    """Plan the party writes of ``sendable`` and file each document as ready or waiting;
+    documents whose party cannot be used fail here."""
+    book = ctx.parties
+    ops: list[PartyOp] = []
+    failures: dict[tuple[str, str], Failure] = {}
+    for party in PARTIES:
+        records = [p.record for _, p in sendable if p.entity.party == party]
+        if records:
+            planned, failed = plan_parties(
+                book, records, party, multicurrency=ctx.reference.multicurrency
+            )
+            ops += planned
+            failures.update({(party, key): f for key, f in failed.items()})
+    pending = {op.key for op in ops}
+    queue = _Queue(ops, [], {})
+    for i, plan in sendable:
+        party, contact = plan.entity.party, plan.record.contact
+        key = (party, name_key(display_name(contact))) if party and contact else None
+        if key in failures:
+            outcomes[i] = failed_outcome(plan.record, [failures[key].message(), *plan.messages])
+        elif key in pending:
+            queue.waiting.setdefault(key, []).append((i, plan))
         else:
-            outcomes.append(failed_outcome(plan.record, item_errors(answer) + plan.messages))
-    return outcomes
+            queue.ready.append((i, plan))
+    return queue
+
+
+def _fail_waiting(queue: _Queue, op: PartyOp, error: dict[str, Any], outcomes) -> None:
+    failure = failure_of(op, error)
+    for i, plan in queue.waiting.pop(op.key, []):
+        outcomes[i] = failed_outcome(plan.record, [failure.message(), *plan.messages])
+
+
+def _send(ctx: QboContext, queue: _Queue, outcomes: dict[int, PostOutcome]) -> None:
+    """Send the queue in ``/batch`` calls of at most 30 operations, each filled up: the
+    party writes go first and the documents that need them follow in a later call (QBO
+    does not let an item refer to an entity created in the same batch).
+
+    Two refusals are looked into once before they fail the documents: a stale update
+    (5010) is read again and retried (a second 5010: SYNC_TOKEN_CONFLICT); a create whose
+    name QBO already has (6240) is looked up by name, and when that party is one of ours
+    (created by an earlier attempt whose answer was lost, or since the book was read) its
+    documents go on; when the name is another kind's (a vendor, an employee) they fail
+    CONTACT_INVALID."""
+    book, retried = ctx.parties, set()
+    while queue:
+        ops, docs = queue.take()
+        items = [op.item(f"p{n}") for n, op in enumerate(ops)]
+        items += [_doc_item(ctx, plan, str(n)) for n, (_, plan) in enumerate(docs)]
+        answers = ctx.client.batch(items)
+        again: list[tuple[PartyOp, dict[str, Any]]] = []
+        for op, answer in zip(ops, answers, strict=False):
+            error = settle(book, op, answer)
+            if error is None:
+                waiting = queue.waiting.pop(op.key, [])
+                note = updated(book, op)
+                if note is not None and waiting:
+                    queue.notes[waiting[0][0]] = note
+                queue.ready += waiting
+            elif error_code(error) in ("5010", "6240") and op.key not in retried:
+                again.append((op, error))
+            else:
+                _fail_waiting(queue, op, error, outcomes)
+        for (i, plan), answer in zip(docs, answers[len(ops) :], strict=True):
+            outcomes[i] = _doc_outcome(plan, answer)
+            if i in queue.notes and outcomes[i].status is Status.POSTED:
+                outcomes[i].messages.append(queue.notes.pop(i))
+        retried.update(op.key for op, _ in again)
+        _look_again(ctx, queue, again, outcomes)
+
+
+def _look_again(
+    ctx: QboContext,
+    queue: _Queue,
+    again: list[tuple[PartyOp, dict[str, Any]]],
+    outcomes: dict[int, PostOutcome],
+) -> None:
+    """Read the refused parties of ``again`` afresh: a stale update is queued once more; a
+    create refused 6240 goes on with the party found under its name, or fails."""
+    book = ctx.parties
+    stale: list[PartyOp] = []
+    clashes: list[tuple[PartyOp, dict[str, Any]]] = []
+    for op, error in again:
+        code = error_code(error)
+        if code == "5010" and op.operation == "update":
+            stale.append(op)
+        elif code == "6240" and op.operation == "create":
+            clashes.append((op, error))
+        else:
+            _fail_waiting(queue, op, error, outcomes)
+    if stale:  # the Sync Token Issue: read them again, try once more
+        reread(ctx.client, book, stale)
+        queue.ops += [update_op(book, op.party, op.contact, op.change) for op in stale]
+    if clashes:
+        wanted: dict[str, set[str]] = {}
+        for op, _ in clashes:
+            wanted.setdefault(op.party, set()).add(op.name)
+        look_up(ctx.client, book, wanted, always=True)
+        for op, error in clashes:
+            found = book.find(op.party, op.name)
+            if found is not None and found.active:
+                queue.ready += queue.waiting.pop(op.key, [])
+            else:
+                _fail_waiting(queue, op, error, outcomes)
 
 
 def post_plans(ctx: QboContext, plans: Sequence[Plan], now: float) -> list[PostOutcome]:
-    """Post every plan without errors; one outcome per plan, in order."""
+    """Post every plan without errors; one outcome per plan, in order.
+
+    The customers and vendors they need are created (or updated) in the same ``/batch``
+    calls as documents whose parties are ready, so a post of ``limits.batch_size`` records
+    costs about (records + new parties) / 30 calls."""
     outcomes: dict[int, PostOutcome] = {}
     sendable = []
     for i, plan in enumerate(plans):
@@ -178,29 +295,18 @@ def post_plans(ctx: QboContext, plans: Sequence[Plan], now: float) -> list[PostO
             outcomes[i] = failed_outcome(plan.record, plan.messages)
         else:
             sendable.append((i, plan))
-    updated: dict[tuple[str, str], Message] = {}
-    failures = _party_failures(ctx, [p for _, p in sendable], now, updated) if sendable else {}
-    ready = []
-    notes: dict[int, list[Message]] = {}  # each update's warning on its party's first record
-    for i, plan in sendable:
-        party, contact = plan.entity.party, plan.record.contact
-        key = (party, name_key(display_name(contact))) if party and contact else None
-        failure = failures.get(key) if key else None
-        if failure is not None:
-            outcomes[i] = failed_outcome(plan.record, [failure.message(), *plan.messages])
-        else:
-            ready.append((i, plan))
-            note = updated.pop(key, None) if key else None
-            notes[i] = [note] if note is not None else []
-    if ready:
-        ensure_terms(ctx.client, ctx.reference, [p for _, p in ready])
-    for start in range(0, len(ready), BATCH_MAX):
-        chunk = ready[start : start + BATCH_MAX]
-        written = send_batch(ctx.client, ctx, [p for _, p in chunk])
-        for (i, _), outcome in zip(chunk, written, strict=True):
-            if outcome.status is Status.POSTED:
-                outcome.messages += notes[i]
-            outcomes[i] = outcome
+    if sendable:
+        with ctx.parties.lock:
+            if now - ctx.parties.loaded_at >= ctx.settings.customers_ttl:
+                load(ctx.client, ctx.parties, now)
+            wanted: dict[str, set[str]] = {}
+            for _, plan in sendable:
+                if plan.entity.party and plan.record.contact is not None:
+                    name = display_name(plan.record.contact)
+                    wanted.setdefault(plan.entity.party, set()).add(name)
+            look_up(ctx.client, ctx.parties, wanted)
+            ensure_terms(ctx.client, ctx.reference, [p for _, p in sendable])
+            _send(ctx, _queue(ctx, sendable, outcomes), outcomes)
     _resolve_duplicates(ctx, plans, outcomes)
     return [outcomes[i] for i in range(len(plans))]
 
@@ -269,11 +375,11 @@ def find_plans(ctx: QboContext, plans: Sequence[Plan]) -> dict[str, PostOutcome]
             groups.setdefault(plan.entity.name, []).append(plan)
     queries: list[tuple[str, list[Plan]]] = []
     for entity, group in groups.items():
-        for start in range(0, len(group), BATCH_MAX):
-            queries.append((entity, group[start : start + BATCH_MAX]))
+        for start in range(0, len(group), BATCH_OPERATIONS):
+            queries.append((entity, group[start : start + BATCH_OPERATIONS]))
     found: dict[str, PostOutcome] = {}
-    for start in range(0, len(queries), BATCH_MAX):
-        chunk = queries[start : start + BATCH_MAX]
+    for start in range(0, len(queries), BATCH_OPERATIONS):
+        chunk = queries[start : start + BATCH_OPERATIONS]
         items = [
             {
                 "bId": str(n),

@@ -38,6 +38,9 @@ class QboContext(TargetContext):
     client: Any = None
     settings: QboSettings | None = None
     parties: PartyBook = field(default_factory=PartyBook)
+    #: the plans ``validate`` made, for ``post`` to take (the poster validates a record
+    #: just before posting it): event id -> (record, plan), the latest few only
+    plans: dict[str, tuple[RecordEvent, Plan]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -86,7 +89,8 @@ class QboTarget(Target[QboContext]):
             parties = cached.parties if cached else PartyBook()
             # customers and vendors due too: their queries ride in the same batch call
             with_parties = now - parties.loaded_at >= settings.customers_ttl
-            rows = read_lists(client, ENTITIES + (PARTIES if with_parties else ()))
+            lists = ENTITIES + (PARTIES if with_parties else ())
+            rows = read_lists(client, lists, first_page_only=PARTIES)
             if with_parties:
                 fill(parties, rows, now)
             cached = _RealmCache(parse(rows, now), parties)
@@ -118,7 +122,16 @@ class QboTarget(Target[QboContext]):
 
     def validate(self, record: RecordEvent, ctx: QboContext) -> list[Message]:
         """Every error and warning the record earns, from cached data (no call)."""
-        return self._plan(record, ctx).messages
+        made = self._plan(record, ctx)
+        ctx.plans[record.event_id] = (record, made)
+        while len(ctx.plans) > 2 * self.limits.batch_size:
+            ctx.plans.pop(next(iter(ctx.plans)))
+        return list(made.messages)
+
+    def _planned(self, record: RecordEvent, ctx: QboContext) -> Plan:
+        """The plan ``validate`` made for this very record, else a new one."""
+        kept = ctx.plans.pop(record.event_id, None)
+        return kept[1] if kept is not None and kept[0] is record else self._plan(record, ctx)
 
     def find_existing(self, records: list[RecordEvent], ctx: QboContext) -> dict[str, PostOutcome]:
         """Documents QBO has for ``records`` (same entity and DocNumber, written by wisesync
@@ -127,5 +140,5 @@ class QboTarget(Target[QboContext]):
 
     def post(self, records: list[RecordEvent], ctx: QboContext) -> list[PostOutcome]:
         """Post a batch; one outcome per record, in order (see :mod:`wisesync_qbo.post`)."""
-        plans = [self._plan(r, ctx) for r in records]
+        plans = [self._planned(r, ctx) for r in records]
         return post_plans(ctx, plans, ctx.limiter.clock.now())

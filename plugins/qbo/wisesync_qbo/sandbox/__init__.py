@@ -18,6 +18,7 @@ in the foreground.
 Test helpers on the app: ``expire_tokens()``, ``revoke()`` / ``reconnect()``,
 ``fail_next(code, entity)`` (the next write fails with a QBO error code, e.g. 5010),
 ``touch(entity, id)`` (another user saves it: SyncToken moves on),
+``keep_editing(entity, id)`` / ``stop_editing()`` (every update meets a newer SyncToken),
 ``set_active(entity, name, active)``, ``add(entity, body)``, ``documents(entity)``,
 ``run_query(company, text)``, ``calls(method, path)``; counters ``rate_limited``,
 ``requestid_replays``, ``minor_versions``; HTTP faults via ``app.faults`` (base class).

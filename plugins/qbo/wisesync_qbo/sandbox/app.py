@@ -101,6 +101,9 @@ class QboSandbox(SandboxApp):
             again (single-entity replay is documented; batch replay is unconfirmed, a
             user reported 6000: set False to refuse it that way).
         refresh_grace: seconds a rotated refresh token may be repeated (0: never).
+        batch_sees_own_creates: an item of a batch may refer to an entity another item of
+            the same batch created (False, the default: refused with 2500, as QBO's batch
+            reference says items are independent; QBO's exact answer is unconfirmed).
     """
 
     system = "qbo"
@@ -117,6 +120,7 @@ class QboSandbox(SandboxApp):
         batch_replay: bool = True,
         refresh_grace: float = 0.0,
         auto_consent: bool = True,
+        batch_sees_own_creates: bool = False,
     ) -> None:
         super().__init__()
         self.seed = seed
@@ -130,6 +134,7 @@ class QboSandbox(SandboxApp):
         self._second = WindowLimiter(self.limits.per_second, 1.0, self.clock)
         self._batch = WindowLimiter(self.limits.batch_per_minute, 60.0, self.clock)
         self.batch_replay = batch_replay
+        self.batch_sees_own_creates = batch_sees_own_creates
         self.companies: dict[str, Company] = {}
         self._rng = random.Random(seed)
         self._replays: dict[tuple[str, str], _Stored] = {}
@@ -138,6 +143,7 @@ class QboSandbox(SandboxApp):
         self.rate_limited = 0
         self.minor_versions: set[int] = set()
         self.write_faults: list[tuple[str, str | None, int]] = []
+        self.editing: set[tuple[str, str]] = set()
         client = self.identity.register_client()
         self.app = AppCredentials(client.client_id, client.client_secret)
         self.add_company("Wisesync Demo MSP", customers=customers, country=country)
@@ -219,6 +225,18 @@ class QboSandbox(SandboxApp):
         ``"6000"``, ``"6210"``...)."""
         with self.lock:
             self.write_faults.append((code, entity, count))
+
+    def keep_editing(self, entity: str, entity_id: str) -> None:
+        """Another QBO user keeps saving the entity: every update of it sent from now on
+        finds its SyncToken moved on (5010), however often it is read again, until
+        :meth:`stop_editing` (the Sync Token Issue of the demo)."""
+        with self.lock:
+            self.editing.add((entity, str(entity_id)))
+
+    def stop_editing(self) -> None:
+        """The other user finished: updates go through again."""
+        with self.lock:
+            self.editing.clear()
 
     def set_active(self, entity: str, name: str, active: bool, realm: str | None = None) -> None:
         """Make the Account (by AcctNum or Name), Item, Customer... ``name`` (in)active."""
@@ -316,6 +334,7 @@ class QboSandbox(SandboxApp):
         super().reset()
         with self.lock:
             self.write_faults.clear()
+            self.editing.clear()
         self._minute.reset()
         self._second.reset()
         self._batch.reset()
@@ -585,6 +604,10 @@ class QboSandbox(SandboxApp):
             if stale is not None:  # "someone else saved it first": its SyncToken moves on
                 company.replace(entity, stale)
             return 400, [injected]
+        if operation == "update" and (entity, str(body.get("Id"))) in self.editing:
+            edited = company.get(entity, body.get("Id"))
+            if edited is not None:  # saved by the other user just before this update
+                return 400, [rules.stale(company.replace(entity, edited))]
         existing = None
         if operation in ("update", "delete", "void"):
             existing = company.get(entity, body.get("Id"))
@@ -682,10 +705,13 @@ class QboSandbox(SandboxApp):
                     )
                 ],
             )
-        out = [self._batch_item(company, item) for item in items]
+        created: set[tuple[str, str]] = set()
+        out = [self._batch_item(company, item, created) for item in items]
         return self._ok({"BatchItemResponse": out})
 
-    def _batch_item(self, company: Company, item: dict[str, Any]) -> dict[str, Any]:
+    def _batch_item(
+        self, company: Company, item: dict[str, Any], created: set[tuple[str, str]]
+    ) -> dict[str, Any]:
         bid = item.get("bId")
         if "Query" in item:
             try:
@@ -714,9 +740,15 @@ class QboSandbox(SandboxApp):
         operation = str(item.get("operation") or "create").lower()
         if operation == "update" and "void" in options:
             operation = "void"
-        status, payload = self.apply(company, entity, operation, item[keys[0]], options)
+        body = item[keys[0]]
+        own = None if self.batch_sees_own_creates else rules.same_batch_reference(body, created)
+        if own is not None:
+            return {"bId": bid, "Fault": rules.fault([own])}
+        status, payload = self.apply(company, entity, operation, body, options)
         if status != 200:
             return {"bId": bid, "Fault": rules.fault(payload)}  # type: ignore[arg-type]
+        if operation == "create":
+            created.add((entity, str(payload[entity]["Id"])))  # type: ignore[index,call-overload]
         return {"bId": bid, **payload}  # type: ignore[dict-item]
 
     def _cdc(self, request: Request, company: Company) -> Response:

@@ -77,6 +77,21 @@ class QboLedgerSandbox:
             echo=lambda _: None,
         )
 
+    def keep_editing(self, customer: str) -> None:
+        """A QuickBooks user keeps saving customer ``customer`` (added first, without the
+        e-mail, phone and address ConnectWise has, so wisesync updates it): every update
+        wisesync sends meets a newer SyncToken (5010), also after reading it again."""
+        company = self.app.company()
+        with self.app.lock:
+            row = company.find("Customer", DisplayName=customer)
+            if row is None:
+                row = company.insert("Customer", {"DisplayName": customer, "Active": True})
+        self.app.keep_editing("Customer", row["Id"])
+
+    def stop_editing(self) -> None:
+        """The QuickBooks user finished editing."""
+        self.app.stop_editing()
+
     def enable_currency(self, code: str) -> None:
         """Turn multi-currency on and add ``code``."""
         company = self.app.company()

@@ -254,6 +254,40 @@ def _refs(company: Company, obj: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def references(body: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Every reference of ``body`` (top level, lines, line details) as (field, entity, id)."""
+    objects = [body]
+    for line in body.get("Line") or []:
+        if isinstance(line, dict):
+            objects.append(line)
+            objects += [d for k, d in line.items() if k.endswith("Detail") and isinstance(d, dict)]
+    out = []
+    for obj in objects:
+        for key, (target, _) in REFS.items():
+            ref = obj.get(key)
+            if isinstance(ref, dict) and ref.get("value"):
+                out.append((key, target, str(ref["value"])))
+    return out
+
+
+def same_batch_reference(
+    body: dict[str, Any], created: set[tuple[str, str]]
+) -> dict[str, str] | None:
+    """2500 for an item of a batch that refers to an entity created by another item of the
+    same batch: QBO's batch reference says such items are independent ("a customer created
+    in a batch cannot be referenced by an invoice in the same batch"). The code and text
+    QBO answers with are unconfirmed: the sandbox answers as for an unknown reference."""
+    for key, target, value in references(body):
+        if (target, value) in created:
+            return error(
+                "2500",
+                "Invalid Reference Id",
+                f"Invalid Reference Id : {REFS[key][1]} element id {value} not found",
+                key,
+            )
+    return None
+
+
 def _amount_rule(line: dict[str, Any], detail: dict[str, Any]) -> list[dict[str, str]]:
     """6070: Amount must be round(Qty x UnitPrice, 2) when both are given (python-quickbooks
     leaves them 0 and QBO accepts that)."""
