@@ -51,8 +51,22 @@ class OneLineLibraryErrors(logging.Filter):
         return True
 
 
+class WisesyncGroup(click.Group):
+    """The root group: a configuration error in any command is one red line and exit 2
+    (also when the command runs in-process, e.g. under click's CliRunner)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.secho(f"configuration error: {exc}", fg="red", err=True)
+            ctx.exit(EXIT_CONFIG)
+
+
 @click.group(
-    help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+    cls=WisesyncGroup,
+    help=HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(
     "--config",

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from wisesync.cli import choices
 from wisesync.cli.context import AppContext, pass_app, print_json
 from wisesync.cli.results import _since
 
@@ -48,8 +49,7 @@ def _record(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 
 def _check_names(app: AppContext, company: str | None, plugin: str | None) -> None:
     """A company key or plugin name that does not exist is a usage error, not "none found"."""
-    if company is not None:
-        app.config.company(company)  # ConfigError (exit 2) listing the configured keys
+    choices.check_company(app.config, company)
     if plugin is not None:
         from wisesync.plugins import registry
 
@@ -57,8 +57,8 @@ def _check_names(app: AppContext, company: str | None, plugin: str | None) -> No
         known = sorted(set(reg.sources) | set(reg.targets))
         if plugin not in known:
             raise click.BadParameter(
-                f"{plugin!r} is not an installed plugin; installed: {', '.join(known)}",
-                param_hint="--plugin",
+                choices.not_one_of("an installed plugin", plugin, known, noun="installed"),
+                param_hint="'--plugin'",
             )
 
 
@@ -121,6 +121,8 @@ def requests_cmd(
     _check_names(app, company, plugin)
     flt = RequestFilter(company, plugin, status, since, record, event_id, run_id, limit)
     with app.database().connection() as conn:
+        if run_id is not None:
+            choices.run_id(conn, run_id, company)
         rows = find(conn, flt)
     if as_json:
         print_json({"requests": rows})
