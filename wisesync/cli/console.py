@@ -40,6 +40,10 @@ def console_cmd(app: AppContext, host: str, port: int, secure_cookies: bool, pip
     \b
     Needs at least one user:
       wisesync users add NAME --role super_admin
+
+    \b
+    Example:
+      wisesync console --host 0.0.0.0 --port 8080 --secure-cookies
     """
     import signal
     import threading
@@ -88,6 +92,11 @@ def users_group() -> None:
     Roles: super_admin (everything, every company), account_admin (options and
     the Sync All switch for the companies of their account), user (sync,
     review, replay for their companies).
+
+    \b
+    Examples:
+      wisesync users add ann --role super_admin
+      wisesync users list
     """
 
 
@@ -110,7 +119,13 @@ def _companies(app: AppContext, keys: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_app
 def users_add(app, username, role, companies, password_stdin):
-    """Add a user (asks for the password; stored as an argon2 hash)."""
+    """Add a user (asks for the password; stored as an argon2 hash).
+
+    \b
+    Examples:
+      wisesync users add ann --role account_admin --company acme
+      echo "$PW" | wisesync users add bot --role user --company acme --password-stdin
+    """
     from wisesync.console.users import UserError, UserStore
 
     try:
@@ -126,7 +141,12 @@ def users_add(app, username, role, companies, password_stdin):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def users_list(app, as_json):
-    """List the users, their roles and companies."""
+    """List the users, their roles and companies.
+
+    \b
+    Example:
+      wisesync users list --json
+    """
     from wisesync.console.users import UserStore
 
     users = UserStore(app.database()).list()
@@ -156,7 +176,12 @@ def users_list(app, as_json):
 @click.option("--company", "companies", multiple=True, help="Replace their companies.")
 @pass_app
 def users_set_role(app, username, role, companies):
-    """Change a user's role (and, with --company, their companies)."""
+    """Change a user's role (and, with --company, their companies).
+
+    \b
+    Example:
+      wisesync users set-role ann user --company acme --company globex
+    """
     from wisesync.console.users import UserError, UserStore
 
     try:
@@ -173,7 +198,13 @@ def users_set_role(app, username, role, companies):
 @click.option("--enable", is_flag=True, help="Enable the user again instead.")
 @pass_app
 def users_disable(app, username, enable):
-    """Disable a user: they cannot sign in, and their open sessions end at once."""
+    """Disable a user: they cannot sign in, and their open sessions end at once.
+
+    \b
+    Examples:
+      wisesync users disable ann
+      wisesync users disable ann --enable
+    """
     from wisesync.console.users import UserError, UserStore
 
     try:

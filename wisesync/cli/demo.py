@@ -61,6 +61,11 @@ def demo_cmd(keep: bool, ledger: str | None, serve: bool, port: int) -> None:
        AUTH_TOKEN_INVALID; reconnects it, replays, shows its records posted
     6. with --serve: the web console on the same stack, one sign-in per
        role printed, until Ctrl-C
+
+    \b
+    Examples:
+      wisesync demo
+      wisesync demo --ledger qbo --serve --port 8080
     """
     from wisesync.plugins import registry
     from wisesync.testing.ledger import LEDGER_ENV, require_ledger

@@ -61,6 +61,12 @@ def run_cmd(
     host (transport.kafka.instance_id): started again after a crash, it takes
     its partitions back at once. A second poster on the same host:
       wisesync run --role poster --instance-id poster-2
+
+    \b
+    Examples:
+      wisesync run
+      wisesync run --role poster --role acknowledger --metrics-port 9464
+      wisesync run --role console --console-host 0.0.0.0
     """
     from wisesync.config import valid_instance_id
     from wisesync.daemon import Service, parse_roles
