@@ -160,8 +160,12 @@ class AppConfig:
         for c in self.companies:
             if c.key == key:
                 return c
-        known = ", ".join(c.key for c in self.companies) or "none"
-        raise ConfigError(f"no company {key!r} (configured: {known})", key="--company")
+        from wisesync.names import not_one_of
+
+        keys = [c.key for c in self.companies]
+        raise ConfigError(
+            not_one_of("a configured company", key, keys, noun="configured"), key="--company"
+        )
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")

@@ -343,7 +343,8 @@ CASES: dict[str, Case] = {
     "options show --company unknown": Case(
         ["options", "show", "--company", "nope"],
         2,
-        "configuration error: --company: no company 'nope' (configured: acme, globex)",
+        "configuration error: --company: 'nope' is not a configured company (configured: "
+        "acme, globex)",
     ),
     "requests --plugin typo": Case(
         ["requests", "--plugin", "xeroo"],

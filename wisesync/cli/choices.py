@@ -8,11 +8,11 @@ choices: never "nothing to do" with exit 0. ``results``, ``replay``, ``sync-all`
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from wisesync.names import not_one_of
 
 if TYPE_CHECKING:
     from wisesync.config import AppConfig, CompanyConfig
@@ -21,16 +21,6 @@ if TYPE_CHECKING:
 CONSUMER_ROLES = ("poster", "reporter")
 #: How many recent run ids a "no such run" answer lists.
 RECENT_RUNS = 5
-
-
-def not_one_of(what: str, value: str, choices: Iterable[str], *, noun: str = "") -> str:
-    """``'X' is not a <what>; did you mean 'Y'? known <noun>: a, b, c``."""
-    known = sorted(set(choices))
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
-    text = f"{value!r} is not {what}"
-    if close:
-        text += f"; did you mean {close[0]!r}?"
-    return text + f" ({noun or 'choices'}: {', '.join(known) or 'none'})"
 
 
 def message_codes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]):
