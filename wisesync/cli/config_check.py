@@ -50,7 +50,7 @@ def run_config_check(app: AppContext, *, as_json: bool, online: bool) -> None:
             + ", ".join(f"{c.key} ({c.ledger})" for c in config.companies)
         )
         for check in checks:
-            click.secho(f"  {check}", fg=None if check.ok else "red", err=not check.ok)
+            click.secho(f"  {check}", fg=None if check.ok else "red")
         if failed:
             click.secho(f"{len(failed)} connection(s) failed", fg="red", err=True)
     sys.exit(EXIT_NOT_ALL_POSTED if failed else 0)
