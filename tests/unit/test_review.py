@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -218,10 +219,15 @@ def test_narrow_terminal_stacks_each_code_with_its_fix_then_one_record_a_line(
     lines = [ln.rstrip() for ln in text.splitlines()]
     assert max(len(ln) for ln in lines) <= 80
     assert "│" not in text[text.index("Errors (3)") :]  # no table after the counts
+    wordy = "the ledger refused the document because " * 4
+    rows = [row("8", "failed", messages=[err("LEDGER_VALIDATION", wordy)])]
+    wrapped = _render_at(Review(ReviewFilter(), rows), 80).splitlines()
+    at = next(i for i, ln in enumerate(wrapped) if ln.startswith("  - invoice INV-8: the"))
+    assert re.match(r"    \w", wrapped[at + 1])  # wraps under its own text, not the dash
     at = lines.index("GL_MAPPING_MISSING GL mapping missing")
     assert lines[at + 1].startswith("  fix: Map the GL account")
-    assert "  invoice INV-2: line 1 has no GL account" in lines
-    assert "  invoice INV-4: no Non-Product ID (line 3)" in lines
+    assert "  - invoice INV-2: line 1 has no GL account" in lines
+    assert "  - invoice INV-4: no Non-Product ID (line 3)" in lines
     assert text.count("fix: Map the GL account") == 1
     assert "Records by type and status" in text and "NOT all posted" in text
 

@@ -196,23 +196,29 @@ def _print_stacked(
     multi_company: bool,
     limit: int | None,
 ) -> None:
-    """The narrow layout: per code its title and fix once, then one record a line."""
+    """The narrow layout: per code its title and fix once, then one record a line (a long
+    message wraps under its own text, not under the bullet)."""
+    from itertools import groupby
+
     from rich.padding import Padding
+    from rich.table import Table
     from rich.text import Text
 
     shown = items[: limit or None]
     console.print(Text(f"{name} ({len(items)})", style=f"bold {style}"))
-    previous = None
-    for row, msg in shown:
-        if msg.code != previous:
-            console.print(Text.assemble((msg.code, style), " ", msg.title))
-            if msg.hint:
-                console.print(
-                    Padding(Text(f"fix: {msg.hint}", style="dim"), (0, 0, 0, 2), expand=False)
-                )
-            previous = msg.code
-        line = f"{_label(row, multi_company)}: {message_text(msg)}"
-        console.print(Padding(Text(line), (0, 0, 0, 2), expand=False))
+    for code, group in groupby(shown, key=lambda item: item[1].code):
+        entries = list(group)
+        first = entries[0][1]
+        console.print(Text.assemble((code, style), " ", first.title))
+        if first.hint:
+            fix = Text(f"fix: {first.hint}", style="dim")
+            console.print(Padding(fix, (0, 0, 0, 2), expand=False))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        for row, msg in entries:
+            grid.add_row("-", Text(f"{_label(row, multi_company)}: {message_text(msg)}"))
+        console.print(Padding(grid, (0, 0, 0, 2), expand=False))
     if len(shown) < len(items):
         console.print(Text(f"{len(items) - len(shown)} more not shown", style="dim"))
 
@@ -223,14 +229,17 @@ def _print_records(
     """``--show posted`` / ``held`` / ``failed``: the records of that status, one a line
     (posted: the ledger's number and total; held and failed: the first message)."""
     from rich.padding import Padding
+    from rich.table import Table
     from rich.text import Text
 
     rows = [r for r in review.rows if r.status in SHOWABLE[wanted]]
     console.print(Text(f"{wanted.capitalize()} ({len(rows)})", style="bold"))
-    if not rows:
-        console.print(Padding(Text("none"), (0, 0, 0, 2), expand=False))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
     for row in rows[: limit or None]:
-        console.print(Padding(Text(_record_line(row, multi_company)), (0, 0, 0, 2), expand=False))
+        grid.add_row("-", Text(_record_line(row, multi_company)))
+    console.print(Padding(grid if rows else Text("none"), (0, 0, 0, 2), expand=False))
     if limit and len(rows) > limit:
         console.print(Text(f"{len(rows) - limit} more not shown", style="dim"))
 
