@@ -399,6 +399,18 @@ CASES: dict[str, Case] = {
         2,
         "Error: Invalid value for --instance-id: 'poster #2': use 1-200 letters, digits",
     ),
+    "run --role typo": Case(
+        ["run", "--role", "poster,reportr"],
+        2,
+        "Error: Invalid value for '--role': 'reportr' is not a role; did you mean 'reporter'?",
+    ),
+    "sync-all without any company": Case(
+        ["sync-all"],
+        2,
+        "configuration error: companies: no companies are configured (add a [[companies]] "
+        "table to the config file)",
+        config='[store]\ndsn_env = "ACME_DSN"\n',
+    ),
     # --- runs and schemas
     "results of a run whose extraction failed": Case(
         ["results", "--run", FAILED_RUN],

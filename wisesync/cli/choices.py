@@ -140,3 +140,18 @@ def show_option(function: Any) -> Any:
         help="Also list these records one a line: posted, held, failed (comma list), "
         "e.g. --show posted,held.",
     )(function)
+
+
+def roles(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]):
+    """Click callback: ``--role poster --role reporter`` or ``--role poster,reporter``, each
+    a role of ``wisesync run`` (the pipeline's roles, and ``console``)."""
+    from wisesync.daemon import ROLES
+
+    known = (*ROLES, "console")
+    names = [r.strip() for v in values for r in v.split(",") if r.strip()]
+    for name in names:
+        if name not in known:
+            raise click.BadParameter(
+                not_one_of("a role", name, known, noun="roles"), ctx=ctx, param=param
+            )
+    return tuple(names)

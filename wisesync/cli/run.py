@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from wisesync.cli import choices
 from wisesync.cli.context import AppContext, pass_app
 
 
@@ -16,6 +17,7 @@ from wisesync.cli.context import AppContext, pass_app
     "roles",
     multiple=True,
     metavar="ROLE",
+    callback=choices.roles,
     help="Run only these roles (repeatable or comma list): extractor, poster, "
     "reporter, acknowledger, notifier, console (the web console). Default: all but the "
     "console, in one process.",
