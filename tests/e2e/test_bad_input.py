@@ -34,8 +34,8 @@ FAILED_RUN = "run-extraction-failed"
 
 CW = """
 [companies.connectwise]
-base_url = "https://api-na.myconnectwise.net"
-company_id = "acme"
+base_url = "https://au.myconnectwise.net"
+company_id = "acmeit"
 public_key_env = "ACME_CW_PUBLIC_KEY"
 private_key_env = "ACME_CW_PRIVATE_KEY"
 client_id_env = "ACME_CW_CLIENT_ID"
@@ -81,317 +81,254 @@ class Case:
     also: tuple[str, ...] = ()  # further text the answer must hold
 
 
+def refused(argv: str, first_line: str, **kw) -> Case:
+    """A row answered with exit 2 (usage or configuration error); ``argv`` split on spaces."""
+    return Case(argv.split(), 2, first_line, **kw)
+
+
+def config_check(first_line: str, **kw) -> Case:
+    """A row for ``wisesync config check`` (exit 2: the file or the environment is wrong)."""
+    return Case(["config", "check"], 2, first_line, **kw)
+
+
 CASES: dict[str, Case] = {
     # --- the file itself (standards: malformed TOML, typos, duplicates, DSN in the file)
-    "malformed TOML": Case(
-        ["config", "check"],
-        2,
+    "malformed TOML": config_check(
         "wisesync.toml: not valid TOML: Expected '=' after a key in a key/value pair (at line 2",
         config='[store]\ndsn_env "ACME_DSN"\n',
     ),
-    "no config file": Case(
-        ["config", "check"], 2, "wisesync.toml: config file wisesync.toml does not exist", None
+    "no config file": config_check(
+        "wisesync.toml: config file wisesync.toml does not exist", config=None
     ),
-    "--config names a missing file": Case(
-        ["--config", "nope.toml", "results"],
-        2,
+    "--config names a missing file": refused(
+        "--config nope.toml results",
         "configuration error: nope.toml: config file nope.toml does not exist",
     ),
-    "unknown setting, did you mean": Case(
-        ["config", "check"],
-        2,
+    "unknown setting, did you mean": config_check(
         "wisesync.toml: companies[0].legder: unknown setting",
         config=GOOD.replace('ledger = "xero"', 'ledger = "xero"\nlegder = "xero"'),
         also=("fix: did you mean 'ledger'?",),
     ),
-    "duplicate company keys": Case(
-        ["config", "check"],
-        2,
+    "duplicate company keys": config_check(
         "wisesync.toml: companies[1].key: company key 'acme' is used twice",
         config=GOOD.replace('key = "globex"', 'key = "acme"'),
     ),
-    "DSN in the file": Case(
-        ["config", "check"],
-        2,
+    "DSN in the file": config_check(
         "wisesync.toml: store.dsn: a DSN holds a password; do not put it in the file",
         config=GOOD.replace('dsn_env = "ACME_DSN"', f'dsn = "{NO_DB}"'),
     ),
-    "DSN pasted into store.dsn_env": Case(
-        ["config", "check"],
-        2,
+    "DSN pasted into store.dsn_env": config_check(
         "wisesync.toml: store.dsn_env: expected the NAME of an environment variable",
         config=GOOD.replace('dsn_env = "ACME_DSN"', f'dsn_env = "{NO_DB}"'),
     ),
-    "unknown transport kind": Case(
-        ["config", "check"],
-        2,
+    "unknown transport kind": config_check(
         'wisesync.toml: transport.kind: expected "embedded" or "kafka", got \'kafak\'',
         config='[transport]\nkind = "kafak"\n' + GOOD,
     ),
-    "unknown record type": Case(
-        ["config", "check"],
-        2,
+    "unknown record type": config_check(
         "wisesync.toml: companies[1].record_types: unknown record type 'invoices'",
         config=GOOD + 'record_types = ["invoices"]\n',
         also=("choose from invoice, credit_memo",),
     ),
-    "ledger plugin not installed": Case(
-        ["config", "check"],
-        2,
+    "ledger plugin not installed": config_check(
         "wisesync.toml: companies[1].ledger: no plugin named 'xeró' is installed",
         config=GOOD.replace('ledger = "hello"', 'ledger = "xeró"'),
     ),
-    "adjustment cap as a float": Case(
-        ["config", "check"],
-        2,
+    "adjustment cap as a float": config_check(
         "wisesync.toml: companies[1].options.adjustment_cap: expected a non-negative amount",
         config=GOOD + "[companies.options]\nadjustment_cap = 10.5\n",
     ),
     # --- secrets pasted where a variable name belongs (never echoed; #14's first bullet)
-    "secret pasted into client_secret_env": Case(
-        ["config", "check"],
-        2,
+    "secret pasted into client_secret_env": config_check(
         "wisesync.toml: companies[0].xero.client_secret_env: expected the NAME of an "
         "environment variable ([A-Z_][A-Z0-9_]*), not the secret itself (the value is not shown)",
         config=GOOD.replace('"ACME_XERO_CLIENT_SECRET"', f'"{SECRET}"'),
     ),
-    "ConnectWise key pasted into public_key_env": Case(
-        ["config", "check"],
-        2,
+    "ConnectWise key pasted into public_key_env": config_check(
         "wisesync.toml: companies[0].connectwise.public_key_env: expected the NAME of an "
         "environment variable",
         config=GOOD.replace('"ACME_CW_PUBLIC_KEY"', '"xK9mPq2LrT5vW8nZ"'),
         also=("rotate it",),
     ),
-    "sync-all with a pasted secret": Case(
-        ["sync-all"],
-        2,
+    "sync-all with a pasted secret": refused(
+        "sync-all",
         "configuration error: wisesync.toml: companies[0].xero.client_secret_env: expected "
         "the NAME of an environment variable",
         config=GOOD.replace('"ACME_XERO_CLIENT_SECRET"', f'"{SECRET}"'),
     ),
-    "results --csv with a pasted secret": Case(
-        ["results", "--csv"],
-        2,
+    "results --csv with a pasted secret": refused(
+        "results --csv",
         "configuration error: wisesync.toml: companies[0].xero.client_secret_env: expected "
         "the NAME of an environment variable",
         config=GOOD.replace('"ACME_XERO_CLIENT_SECRET"', f'"{SECRET}"'),
     ),
     # --- what a start needs (#14 item 2): every problem listed, not only the first
-    "referenced variables unset": Case(
-        ["config", "check"],
-        2,
+    "referenced variables unset": config_check(
         "wisesync.toml: companies[0].connectwise.private_key_env: environment variable "
         "ACME_CW_PRIVATE_KEY is not set",
         env=without("ACME_CW_PRIVATE_KEY", "ACME_XERO_CLIENT_SECRET"),
         also=("xero.client_secret_env: environment variable ACME_XERO_CLIENT_SECRET is not set",),
     ),
-    "WISESYNC_SECRET_KEY unset": Case(
-        ["config", "check"],
-        2,
+    "WISESYNC_SECRET_KEY unset": config_check(
         "wisesync.toml: WISESYNC_SECRET_KEY: not set: the ledgers' OAuth tokens are stored "
         "encrypted with it",
         env=without("WISESYNC_SECRET_KEY"),
     ),
-    "WISESYNC_SECRET_KEY not a key": Case(
-        ["config", "check"],
-        2,
+    "WISESYNC_SECRET_KEY not a key": config_check(
         "wisesync.toml: WISESYNC_SECRET_KEY: not a valid Fernet key",
         env={**GOOD_ENV, "WISESYNC_SECRET_KEY": SECRET},
     ),
-    "store.dsn_env variable unset": Case(
-        ["config", "check"],
-        2,
+    "store.dsn_env variable unset": config_check(
         "wisesync.toml: store.dsn_env: environment variable ACME_DSN is not set (without it "
         "wisesync would run on a local embedded Postgres instead)",
         env=without("ACME_DSN", "ACME_CW_CLIENT_ID"),
         also=("connectwise.client_id_env: environment variable ACME_CW_CLIENT_ID is not set",),
     ),
-    "mistyped dsn_env": Case(
-        ["config", "check"],
-        2,
+    "mistyped dsn_env": config_check(
         "wisesync.toml: store.dsn_env: environment variable ACME_DNS is not set",
         config=GOOD.replace('dsn_env = "ACME_DSN"', 'dsn_env = "ACME_DNS"'),
         also=("did you mean ACME_DSN?",),
     ),
-    "mistyped dsn_env never starts the embedded Postgres": Case(
-        ["db", "migrate"],
-        2,
+    "mistyped dsn_env never starts the embedded Postgres": refused(
+        "db migrate",
         "configuration error: wisesync.toml: store.dsn_env: environment variable ACME_DNS is "
         "not set",
         config=GOOD.replace('dsn_env = "ACME_DSN"', 'dsn_env = "ACME_DNS"'),
     ),
-    "unset DSN variable stops sync-all too": Case(
-        ["sync-all"],
-        2,
+    "unset DSN variable stops sync-all too": refused(
+        "sync-all",
         "configuration error: wisesync.toml: store.dsn_env: environment variable ACME_DSN is "
         "not set",
         env=without("ACME_DSN"),
     ),
     # --- typos in codes, run ids, groups, topics, company keys (#14 item 3)
-    "replay --failed --code typo": Case(
-        ["replay", "--failed", "--code", "GL_MAPING_MISSING"],
-        2,
+    "replay --failed --code typo": refused(
+        "replay --failed --code GL_MAPING_MISSING",
         "Error: Invalid value for '--code': 'GL_MAPING_MISSING' is not a message code; did you "
         "mean 'GL_MAPPING_MISSING'? (known codes: ",
     ),
-    "results --code typo": Case(
-        ["results", "--code", "LEDGER_ACOUNT_MISSING"],
-        2,
+    "results --code typo": refused(
+        "results --code LEDGER_ACOUNT_MISSING",
         "Error: Invalid value for '--code': 'LEDGER_ACOUNT_MISSING' is not a message code; did "
         "you mean 'LEDGER_ACCOUNT_MISSING'?",
     ),
-    "replay --run unknown": Case(
-        ["replay", "--run", "deadbeef"],
-        2,
+    "replay --run unknown": refused(
+        "replay --run deadbeef",
         f"Error: Invalid value for '--run': no run 'deadbeef' is recorded (recent runs: "
         f"{FAILED_RUN}; `wisesync results --run last` shows the newest)",
         db=True,
     ),
-    "results --run unknown": Case(
-        ["results", "--run", "deadbeef"],
-        2,
+    "results --run unknown": refused(
+        "results --run deadbeef",
         "Error: Invalid value for '--run': no run 'deadbeef' is recorded",
         db=True,
     ),
-    "requests --run unknown": Case(
-        ["requests", "--run", "deadbeef"],
-        2,
+    "requests --run unknown": refused(
+        "requests --run deadbeef",
         "Error: Invalid value for '--run': no run 'deadbeef' is recorded",
         db=True,
     ),
-    "results --run last before any run": Case(
-        ["results", "--run", "last", "--company", "globex"],
-        2,
+    "results --run last before any run": refused(
+        "results --run last --company globex",
         "no runs recorded yet for globex",
         db=True,
     ),
-    "rewind --group unknown": Case(
-        ["replay", "--rewind", "--group", "nosuch", "--to-time", "2h"],
-        2,
+    "rewind --group unknown": refused(
+        "replay --rewind --group nosuch --to-time 2h",
         "Error: Invalid value for '--group': 'nosuch' is not a wisesync consumer group "
         "(groups: wisesync-poster, wisesync-reporter)",
     ),
-    "rewind --group close to a real one": Case(
-        ["replay", "--rewind", "--group", "wisesync-postr", "--to-offset", "0"],
-        2,
+    "rewind --group close to a real one": refused(
+        "replay --rewind --group wisesync-postr --to-offset 0",
         "Error: Invalid value for '--group': 'wisesync-postr' is not a wisesync consumer group; "
         "did you mean 'wisesync-poster'?",
     ),
-    "rewind --topic unknown": Case(
-        [
-            "replay",
-            "--rewind",
-            "--group",
-            "wisesync-poster",
-            "--topic",
-            "records",
-            "--to-time",
-            "1h",
-        ],
-        2,
+    "rewind --topic unknown": refused(
+        "replay --rewind --group wisesync-poster --topic records --to-time 1h",
         "Error: Invalid value for '--topic': 'records' is not a wisesync topic",
         also=("wisesync.records.v1",),
     ),
-    "rewind without --group": Case(
-        ["replay", "--rewind", "--to-time", "2h"],
-        2,
+    "rewind without --group": refused(
+        "replay --rewind --to-time 2h",
         "Error: --rewind needs --group and exactly one of --to-time, --to-offset",
     ),
-    "--group without --rewind": Case(
-        ["replay", "--failed", "--group", "wisesync-poster"],
-        2,
+    "--group without --rewind": refused(
+        "replay --failed --group wisesync-poster",
         "Error: --group, --to-time and --to-offset go with --rewind",
     ),
-    "replay with nothing to select": Case(
-        ["replay"],
-        2,
+    "replay with nothing to select": refused(
+        "replay",
         "Error: say what to replay: --run ID, --failed or --dlq",
     ),
-    "replay --since not a time": Case(
-        ["replay", "--failed", "--since", "yesterday"],
-        2,
+    "replay --since not a time": refused(
+        "replay --failed --since yesterday",
         "Error: Invalid value for --since: 'yesterday' is not a time",
     ),
-    "results --company typo": Case(
-        ["results", "--company", "acmee"],
-        2,
+    "results --company typo": refused(
+        "results --company acmee",
         "Error: Invalid value for '--company': 'acmee' is not a configured company; did you "
         "mean 'acme'? (configured: acme, globex)",
     ),
-    "replay --company typo": Case(
-        ["replay", "--failed", "--company", "globx"],
-        2,
+    "replay --company typo": refused(
+        "replay --failed --company globx",
         "Error: Invalid value for '--company': 'globx' is not a configured company; did you "
         "mean 'globex'?",
     ),
-    "sync-all --company typo": Case(
-        ["sync-all", "--company", "acmee"],
-        2,
+    "sync-all --company typo": refused(
+        "sync-all --company acmee",
         "Error: Invalid value for '--company': 'acmee' is not a configured company",
     ),
-    "requests --company typo": Case(
-        ["requests", "--company", "acmee"],
-        2,
+    "requests --company typo": refused(
+        "requests --company acmee",
         "Error: Invalid value for '--company': 'acmee' is not a configured company",
     ),
-    "notify test --company typo": Case(
-        ["notify", "test", "--company", "acmee"],
-        2,
+    "notify test --company typo": refused(
+        "notify test --company acmee",
         "Error: Invalid value for '--company': 'acmee' is not a configured company",
     ),
-    "options show --company unknown": Case(
-        ["options", "show", "--company", "nope"],
-        2,
+    "options show --company unknown": refused(
+        "options show --company nope",
         "configuration error: --company: 'nope' is not a configured company (configured: "
         "acme, globex)",
     ),
-    "requests --plugin typo": Case(
-        ["requests", "--plugin", "xeroo"],
-        2,
+    "requests --plugin typo": refused(
+        "requests --plugin xeroo",
         "Error: Invalid value for '--plugin': 'xeroo' is not an installed plugin; did you mean "
         "'xero'?",
     ),
-    "requests --status typo": Case(
-        ["requests", "--status", "6xx"],
-        2,
+    "requests --status typo": refused(
+        "requests --status 6xx",
         "Error: Invalid value for '--status': '6xx': use a status (404), a class (4xx, 5xx)",
     ),
-    "requests --record without type": Case(
-        ["requests", "--record", "1042"],
-        2,
+    "requests --record without type": refused(
+        "requests --record 1042",
         "Error: Invalid value for '--record': '1042': use TYPE:SOURCE_ID as in the review",
     ),
     # --- click's own answers: unknown option (did you mean), command, choice
-    "unknown option, did you mean": Case(
-        ["results", "--stauts", "failed"],
-        2,
+    "unknown option, did you mean": refused(
+        "results --stauts failed",
         "Error: No such option '--stauts'. Did you mean '--status'?",
     ),
     "unknown command": Case(["reslts"], 2, "Error: No such command 'reslts'."),
-    "results --status typo": Case(
-        ["results", "--status", "faild"],
-        2,
+    "results --status typo": refused(
+        "results --status faild",
         "Error: Invalid value for '--status': 'faild' is not one of 'posted', "
         "'skipped_already_posted', 'held', 'failed'.",
     ),
-    "sync-all --types typo": Case(
-        ["sync-all", "--types", "invoices"],
-        2,
+    "sync-all --types typo": refused(
+        "sync-all --types invoices",
         "Error: Invalid value for '--types': 'invoices' is not one of 'invoice'",
     ),
-    "results --show typo": Case(
-        ["results", "--show", "posted,hled"],
-        2,
+    "results --show typo": refused(
+        "results --show posted,hled",
         "Error: Invalid value for '--show': 'hled' is not a list the review can show; did you "
         "mean 'held'? (choices: failed, held, posted)",
     ),
     "results --json and --csv": Case(
         ["results", "--json", "--csv"], 2, "Error: choose one of --json and --csv"
     ),
-    "results --limit 0": Case(
-        ["results", "--limit", "0"],
-        2,
+    "results --limit 0": refused(
+        "results --limit 0",
         "Error: Invalid value for '--limit': 0 is not in the range x>=1.",
     ),
     "run --instance-id unusable": Case(
@@ -399,14 +336,12 @@ CASES: dict[str, Case] = {
         2,
         "Error: Invalid value for --instance-id: 'poster #2': use 1-200 letters, digits",
     ),
-    "run --role typo": Case(
-        ["run", "--role", "poster,reportr"],
-        2,
+    "run --role typo": refused(
+        "run --role poster,reportr",
         "Error: Invalid value for '--role': 'reportr' is not a role; did you mean 'reporter'?",
     ),
-    "sync-all without any company": Case(
-        ["sync-all"],
-        2,
+    "sync-all without any company": refused(
+        "sync-all",
         "configuration error: companies: no companies are configured (add a [[companies]] "
         "table to the config file)",
         config='[store]\ndsn_env = "ACME_DSN"\n',
@@ -422,22 +357,19 @@ CASES: dict[str, Case] = {
             "extraction failed · NOT all posted",
         ),
     ),
-    "sync-all selects the first company and says which": Case(
-        ["sync-all"],
-        2,
+    "sync-all selects the first company and says which": refused(
+        "sync-all",
         "company acme (the first configured; others: globex; choose one with --company)",
         db=True,
         also=("Sync All is disabled for company acme",),
     ),
-    "unknown schema version file": Case(
-        ["schemas", "check", "--dir", "schemas-v2"],
-        2,
+    "unknown schema version file": refused(
+        "schemas check --dir schemas-v2",
         "cannot read the schemas: schemas-v2/wisesync.RecordEvent.vNext.avsc: schema files are "
         "named <namespace>.<Name>.v<N>.avsc",
     ),
-    "notify test without a channel": Case(
-        ["notify", "test"],
-        2,
+    "notify test without a channel": refused(
+        "notify test",
         "no channel is configured in [notify]; see README, Notifications",
     ),
     "db stop with a DSN configured": Case(["db", "stop"], 2, "a Postgres DSN is configured"),
