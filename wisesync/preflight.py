@@ -54,9 +54,24 @@ def unset_env_problem(
     or empty; the hint suggests a close, set variable (a typo in the name)."""
     if environ.get(name):
         return None
+    if looks_pasted(name):
+        return ConfigProblem(
+            key,
+            f"the environment variable it names is not set{why}; the name is not shown: "
+            "it looks like a pasted secret, not a variable name",
+            "name a variable such as ACME_SECRET and export it; if a secret was pasted into "
+            "the file, rotate it",
+        )
     close = difflib.get_close_matches(name, [k for k, v in environ.items() if v], n=1, cutoff=0.85)
     hint = f"export {name}=..." + (f", or did you mean {close[0]}?" if close else "")
     return ConfigProblem(key, f"environment variable {name} is not set{why}", hint)
+
+
+def looks_pasted(name: str) -> bool:
+    """A variable name that is more likely a secret pasted in its place: 12 or more
+    characters without an underscore (an API key in capitals passes the name pattern).
+    Our rule (unconfirmed against real keys); it only decides whether a name is echoed."""
+    return "_" not in name and len(name) >= 12
 
 
 def env_problems(

@@ -79,6 +79,7 @@ class Case:
     env: dict[str, str | None] = field(default_factory=lambda: dict(GOOD_ENV))
     db: bool = False  # ACME_DSN points at the module's migrated database
     also: tuple[str, ...] = ()  # further text the answer must hold
+    forbidden: tuple[str, ...] = ()  # text it must not hold (besides SECRET)
 
 
 def refused(argv: str, first_line: str, **kw) -> Case:
@@ -149,6 +150,13 @@ CASES: dict[str, Case] = {
         "environment variable",
         config=GOOD.replace('"ACME_CW_PUBLIC_KEY"', '"xK9mPq2LrT5vW8nZ"'),
         also=("rotate it",),
+    ),
+    "key in capitals pasted into private_key_env": config_check(
+        "wisesync.toml: companies[0].connectwise.private_key_env: the environment variable it "
+        "names is not set; the name is not shown: it looks like a pasted secret",
+        config=GOOD.replace('"ACME_CW_PRIVATE_KEY"', '"K9MPQ2LRT5VW8NZA"'),
+        also=("rotate it",),
+        forbidden=("K9MPQ2LRT5VW8NZA",),
     ),
     "sync-all with a pasted secret": refused(
         "sync-all",
@@ -453,7 +461,8 @@ def test_bad_input(case: Case, workdir: Path, request: pytest.FixtureRequest) ->
     assert first_line(output).startswith(case.first_line), output
     for text in case.also:
         assert text in output, output
-    assert SECRET not in output
+    for text in (SECRET, *case.forbidden):
+        assert text not in output
     assert "Traceback" not in output
     assert not (workdir / ".wisesync" / "postgres").exists(), "fell back to an embedded Postgres"
 
