@@ -270,7 +270,7 @@ CASES: dict[str, Case] = {
     ),
     "replay --since not a time": refused(
         "replay --failed --since yesterday",
-        "Error: Invalid value for --since: 'yesterday' is not a time",
+        "Error: Invalid value for '--since': 'yesterday' is not a time",
     ),
     "results --company typo": refused(
         "results --company acmee",
@@ -317,7 +317,9 @@ CASES: dict[str, Case] = {
         "results --stauts failed",
         "Error: No such option '--stauts'. Did you mean '--status'?",
     ),
-    "unknown command": Case(["reslts"], 2, "Error: No such command 'reslts'."),
+    "unknown command": Case(
+        ["reslts"], 2, "Error: No such command 'reslts'. Did you mean 'results'?"
+    ),
     "results --status typo": refused(
         "results --status faild",
         "Error: Invalid value for '--status': 'faild' is not one of 'posted', "
@@ -342,7 +344,7 @@ CASES: dict[str, Case] = {
     "run --instance-id unusable": Case(
         ["run", "--instance-id", "poster #2"],
         2,
-        "Error: Invalid value for --instance-id: 'poster #2': use 1-200 letters, digits",
+        "Error: Invalid value for '--instance-id': 'poster #2': use 1-200 letters, digits",
     ),
     "run --role typo": refused(
         "run --role poster,reportr",

@@ -117,7 +117,7 @@ def replay_cmd(
     try:
         since_at = parse_since(since) if since else None
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from None
+        raise click.BadParameter(str(exc), param_hint="'--since'") from None
     choices.check_company(app.config, company)
     db = app.database()
     if run_id is not None:
@@ -226,7 +226,7 @@ def _rewind(app: AppContext, group, topic, to_time, to_offset, as_json) -> None:
         try:
             to_ms = int(parse_since(to_time).timestamp() * 1000)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--to-time") from None
+            raise click.BadParameter(str(exc), param_hint="'--to-time'") from None
     # Kafka needs no store: do not start an embedded Postgres just to move a Kafka group.
     dsn = "" if app.config.transport == "kafka" else resolve_dsn(app.config)
     transport = connect_transport(app.config, dsn)

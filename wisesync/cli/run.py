@@ -76,7 +76,7 @@ def run_cmd(
     if instance_id is not None and not valid_instance_id(instance_id):
         raise click.BadParameter(
             f"{instance_id!r}: use 1-200 letters, digits, '.', '_' or '-'",
-            param_hint="--instance-id",
+            param_hint="'--instance-id'",
         )
     config = app.config
     wanted = parse_roles(roles)
