@@ -43,10 +43,10 @@ def message_codes(ctx: click.Context, param: click.Parameter, values: tuple[str,
     return tuple(out)
 
 
-def company(config: AppConfig, key: str | None, *, default_first: bool = True) -> CompanyConfig:
+def company(config: AppConfig, key: str | None) -> CompanyConfig:
     """The company ``--company KEY`` names (None: the first configured one, Wise-Sync's
     default selection); a key that is not configured is a usage error listing the keys."""
-    if key is None and default_first:
+    if key is None:
         return config.company(None)
     for c in config.companies:
         if c.key == key:

@@ -11,6 +11,7 @@ import click
 from wisesync.cli import choices
 from wisesync.cli.context import AppContext, pass_app, print_json
 from wisesync.cli.results import _since
+from wisesync.names import not_one_of
 
 EXIT_NONE_MATCHED = 1
 _STATUS = re.compile(r"^([1-5]\d\d|[1-5]xx|error|failed)$")
@@ -57,7 +58,7 @@ def _check_names(app: AppContext, company: str | None, plugin: str | None) -> No
         known = sorted(set(reg.sources) | set(reg.targets))
         if plugin not in known:
             raise click.BadParameter(
-                choices.not_one_of("an installed plugin", plugin, known, noun="installed"),
+                not_one_of("an installed plugin", plugin, known, noun="installed"),
                 param_hint="'--plugin'",
             )
 
