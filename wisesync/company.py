@@ -27,9 +27,9 @@ class ConfigProblem:
     file: str = ""
 
     def __str__(self) -> str:
-        where = f"{self.file}: " if self.file else ""
+        where = "".join(f"{part}: " for part in (self.file, self.key) if part)
         hint = f"\n    fix: {self.hint}" if self.hint else ""
-        return f"{where}{self.key}: {self.message}{hint}"
+        return f"{where}{self.message}{hint}"
 
 
 class ConfigInvalid(ConfigError):

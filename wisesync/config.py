@@ -12,7 +12,8 @@ Example::
     data_dir = ".wisesync"              # embedded Postgres + state when no DSN is set
 
     [store]
-    dsn_env = "WISESYNC_DSN"            # optional; unset -> embedded Postgres
+    dsn_env = "WISESYNC_DSN"            # optional: without it, embedded Postgres; named but
+                                        # unset is an error (never a silent fallback)
 
     [transport]
     kind = "embedded"                   # or "kafka"
@@ -117,6 +118,8 @@ class AppConfig:
 
     data_dir: Path = Path(".wisesync")
     dsn: str | None = None
+    #: ``store.dsn_env``: the variable the DSN is read from (None: not configured)
+    dsn_env: str | None = None
     transport: str = "embedded"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     group: str = "wisesync"
@@ -157,8 +160,12 @@ class AppConfig:
         for c in self.companies:
             if c.key == key:
                 return c
-        known = ", ".join(c.key for c in self.companies) or "none"
-        raise ConfigError(f"no company {key!r} (configured: {known})", key="--company")
+        from wisesync.names import not_one_of
+
+        keys = [c.key for c in self.companies]
+        raise ConfigError(
+            not_one_of("a configured company", key, keys, noun="configured"), key="--company"
+        )
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -433,11 +440,20 @@ def _poster_in_flight(data: dict, chk: _Checker) -> float | None:
         return None
 
 
-def parse_config(data: dict, *, file: str = "", environ: dict[str, str] | None = None) -> AppConfig:
+def parse_config(
+    data: dict,
+    *,
+    file: str = "",
+    environ: dict[str, str] | None = None,
+    require_dsn: bool = True,
+) -> AppConfig:
     """Validate raw config tables into an :class:`AppConfig` or raise :class:`ConfigInvalid`.
 
     Loads no plugin: the plugins' own sections are checked by the registry
     (:meth:`wisesync.plugins.Registry.check_config`) once the config is parsed.
+    ``require_dsn=False`` lets a named but unset ``store.dsn_env`` through (``config
+    check`` reports it with the other variables a start needs); every other caller gets a
+    problem, never a silent fallback to the embedded Postgres.
     """
     env = dict(os.environ if environ is None else environ)
     chk = _Checker(file)
@@ -445,12 +461,16 @@ def parse_config(data: dict, *, file: str = "", environ: dict[str, str] | None =
     chk.unknown(data, _TOP_KEYS, "")
     store = data.get("store", {}) or {}
     chk.unknown(store, {"dsn_env", "dsn"}, "store.")
-    dsn = None
+    dsn = dsn_env = None
     if "dsn_env" in store:
         from wisesync.fields import is_env_name
 
         if is_env_name(store["dsn_env"]):
-            dsn = env.get(store["dsn_env"]) or None
+            dsn_env = store["dsn_env"]
+            dsn = env.get(dsn_env) or None
+            unset = dsn_env_problem(dsn_env, env) if require_dsn else None
+            if unset is not None:  # never fall back to the embedded Postgres: not production
+                chk.problem(unset.key, unset.message, unset.hint)
         else:  # most likely the DSN itself, password included: never echo it
             chk.problem(
                 "store.dsn_env",
@@ -514,6 +534,7 @@ def parse_config(data: dict, *, file: str = "", environ: dict[str, str] | None =
     config = AppConfig(
         data_dir=Path(chk.typed(data, "data_dir", "", str, ".wisesync")),
         dsn=dsn,
+        dsn_env=dsn_env,
         transport=kind,
         kafka=kafka,
         group=chk.typed(data, "group", "", str, "wisesync"),
@@ -531,6 +552,18 @@ def parse_config(data: dict, *, file: str = "", environ: dict[str, str] | None =
     return config
 
 
+def dsn_env_problem(name: str, environ: dict[str, str]) -> ConfigProblem | None:
+    """``store.dsn_env`` names ``name`` but it is unset: a problem (None when set)."""
+    from wisesync.preflight import unset_env_problem
+
+    return unset_env_problem(
+        "store.dsn_env",
+        name,
+        environ,
+        " (without it wisesync would run on a local embedded Postgres instead)",
+    )
+
+
 def config_path(path: str | os.PathLike[str] | None = None) -> Path:
     """The config file to read: the argument, ``$WISESYNC_CONFIG``, or ./wisesync.toml."""
     return Path(path or os.environ.get("WISESYNC_CONFIG") or DEFAULT_CONFIG_FILE)
@@ -541,8 +574,10 @@ def load_config(
     *,
     required: bool = False,
     environ: dict[str, str] | None = None,
+    require_dsn: bool = True,
 ) -> AppConfig:
-    """Read and validate the config file (absent and not required: defaults, no companies)."""
+    """Read and validate the config file (absent and not required: defaults, no companies).
+    ``require_dsn``: see :func:`parse_config`."""
     file = config_path(path)
     if not file.exists():
         if required or path is not None:
@@ -556,7 +591,7 @@ def load_config(
                     )
                 ]
             )
-        return parse_config({}, environ=environ)
+        return parse_config({}, environ=environ, require_dsn=require_dsn)
     try:
         data = tomllib.loads(file.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -567,4 +602,4 @@ def load_config(
                 )
             ]
         ) from None
-    return parse_config(data, file=str(file), environ=environ)
+    return parse_config(data, file=str(file), environ=environ, require_dsn=require_dsn)

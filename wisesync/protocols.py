@@ -20,6 +20,7 @@ from wisesync.ratelimit import CallLimiter, Clock, TargetLimits
 
 if TYPE_CHECKING:
     from wisesync.config import AppConfig, CompanyConfig, ConfigProblem
+    from wisesync.preflight import Check
     from wisesync.store.posted import JournalEntry
 
 
@@ -119,7 +120,34 @@ class TargetContext:
     prepared_at: datetime | None = None
 
 
-class Source(ABC):
+class Preflight:
+    """What ``wisesync config check`` asks every source and target (both inherit this).
+
+    Class attributes:
+        uses_token_store: the plugin keeps OAuth tokens in the encrypted token store, so a
+            start needs ``WISESYNC_SECRET_KEY`` (the core checks it once).
+    """
+
+    name: ClassVar[str]
+    uses_token_store: ClassVar[bool] = False
+    runtime: PluginRuntime
+
+    def check_ready(self, company: CompanyConfig) -> list[ConfigProblem]:
+        """What a start would need beyond well-formed settings (no I/O), keys relative to
+        the company. Default: every environment variable a ``*_env`` setting of the
+        plugin's section names is set (:func:`wisesync.preflight.env_problems`)."""
+        from wisesync.preflight import env_problems
+
+        return env_problems(self.name, company.section(self.name), self.runtime.environ)
+
+    def check_online(self, company: CompanyConfig) -> list[Check]:
+        """``config check --online``: try the company's connection (one cheap read) and say
+        :class:`~wisesync.preflight.Check` ok or why not, never a secret. Default: nothing
+        to try (a plugin without a remote end)."""
+        return []
+
+
+class Source(Preflight, ABC):
     """Where records come from (ConnectWise for documents; a ledger for payments).
 
     Class attributes:
@@ -165,7 +193,7 @@ class Source(ABC):
 C = TypeVar("C", bound=TargetContext)
 
 
-class Target(ABC, Generic[C]):
+class Target(Preflight, ABC, Generic[C]):
     """Where records are posted (a ledger; ConnectWise for payments).
 
     Generic over its context: ``class MyTarget(Target[MyContext])`` gets back, in

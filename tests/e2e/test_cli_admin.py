@@ -114,7 +114,7 @@ def test_configuration_errors_in_commands_exit_2(work: Path) -> None:
     result = wisesync("options", "show", "--company", "nope", cwd=work)
     assert result.returncode == 2
     assert "configuration error" in result.stderr
-    assert "no company 'nope' (configured: acme)" in result.stderr
+    assert "'nope' is not a configured company (configured: acme)" in result.stderr
     assert "Traceback" not in result.stderr
 
 

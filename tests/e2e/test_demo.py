@@ -134,6 +134,9 @@ def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path, ledge
         if not k.startswith("WISESYNC_") and k not in ("COLUMNS", "LINES")
     }
     env["TMPDIR"] = str(tmp_path)
+    # wide enough for the review's four-column error table (below 100 columns it is stacked,
+    # tests/unit/test_review.py), which table_column reads
+    env["COLUMNS"] = "120"
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     started = time.monotonic()
@@ -187,7 +190,7 @@ def test_demo_runs_fixes_replays_and_leaves_nothing_running(scratch: Path, ledge
     )
     assert len(shown) == int(fixed.group(1))
     assert {f"{t} {n}" for t, n, _ in shown} == set(fixed.group(2).split(", "))
-    now = re.search(r"Now: \{'posted': (\d+)", northwind)
+    now = re.search(r"Now: (\d+) posted", northwind)
     assert now and int(now.group(1)) == posted + len(shown)
     # Step 3a and 3b, on a versioned ledger: a customer someone kept editing in the ledger
     # failed its record SYNC_TOKEN_CONFLICT in the review; the editing done, the replay

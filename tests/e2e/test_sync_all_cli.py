@@ -2,7 +2,7 @@
 
 The stack writes its configuration (``Stack.write_config``); no daemon runs, so each
 ``sync-all`` runs the poster, reporter and acknowledger itself. Exit codes: 0 every record
-posted, 1 some did not, 2 usage or configuration error (Sync All disabled, no --company).
+posted, 1 some did not, 2 usage or configuration error (Sync All disabled, an unknown --company).
 """
 
 from __future__ import annotations
@@ -86,7 +86,10 @@ def test_sync_all_is_refused_until_an_admin_enables_it_then_reviews_the_run(
     enabled = cli("options", "set", "--company", DEMO, "sync_all=on")
     assert enabled.returncode == 0, enabled.stderr
     audit = cli("options", "show", "--company", DEMO, "--audit")
-    assert "sync_all = on" in audit.stdout and "sync_all None -> on" in audit.stdout
+    assert (
+        "sync_all = on" in audit.stdout and "set sync_all to on (was the default)" in audit.stdout
+    )
+    assert "None" not in audit.stdout  # no Python reprs
 
     done = cli("sync-all", "--company", DEMO, "--json")
     assert done.returncode == 1, done.stderr  # the seed has records that cannot post
@@ -168,12 +171,18 @@ def test_sync_all_wait_ack_waits_until_connectwise_has_every_posted_record(
     assert retried >= 1, "an acknowledgement needed its retry, and sync-all waited for it"
 
 
-def test_sync_all_needs_a_company_when_several_are_configured(stack: Stack, cli: Cli) -> None:
+def test_sync_all_selects_the_first_company_and_says_which(stack: Stack, cli: Cli) -> None:
+    """Wise-Sync's rule: the first configured company is selected by default. Here it is
+    the demo company, whose Sync All an admin has not enabled yet: refused, naming it."""
     result = cli("sync-all", "--json")
-    assert result.returncode == 2
-    assert "several companies are configured" in result.stderr and "--company" in result.stderr
-    unknown = cli("sync-all", "--company", "nope")
+    assert result.stderr.startswith(
+        f"company {DEMO} (the first configured; others: {CLEAN}; choose one with --company)"
+    )
+    assert result.returncode == 2 and f"Sync All is disabled for company {DEMO}" in result.stderr
+    assert result.stdout == ""
+    unknown = cli("sync-all", "--company", "tidyy")
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert f"'tidyy' is not a configured company; did you mean '{CLEAN}'?" in unknown.stderr
     assert stack.sandbox("xero", DEMO).app.documents_count() == 0
 
 

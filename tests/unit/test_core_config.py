@@ -406,12 +406,39 @@ def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-un
 
 def test_config_check_ok(tmp_path: Path, hello_only: None) -> None:
     path = write(tmp_path, VALID)
-    result = invoke("--config", str(path), "config", "check")
+    env = {"ACME_TEST_DSN": "postgresql://u:p@db/w", "ACME_HELLO_SECRET": SECRET}
+    result = invoke("--config", str(path), "config", "check", env=env)
     assert result.exit_code == 0, result.output
     assert "acme (hello)" in result.output and "globex (hello)" in result.output
-    result = invoke("--config", str(path), "config", "check", "--json")
+    result = invoke("--config", str(path), "config", "check", "--json", env=env)
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"ok": True, "companies": ["acme", "globex"]}
+    assert json.loads(result.stdout) == {
+        "ok": True,
+        "file": str(path),
+        "companies": ["acme", "globex"],
+        "problems": [],
+        "checks": [],
+    }
+
+
+def test_config_check_lists_every_variable_a_start_would_miss(
+    tmp_path: Path, hello_only: None
+) -> None:
+    """Well-formed but not startable: the DSN variable and a plugin's secret are unset.
+    Both are listed (not just the first), neither falls back silently."""
+    path = write(tmp_path, VALID)
+    result = invoke("--config", str(path), "config", "check", "--json", env={"ACME_TEST_DSN": ""})
+    assert result.exit_code == 2
+    problems = {p["key"]: p for p in json.loads(result.stdout)["problems"]}
+    assert "ACME_TEST_DSN is not set" in problems["store.dsn_env"]["message"]
+    env = {"ACME_TEST_DSN": "postgresql://u:p@db/w", "ACME_HELO_SECRET": SECRET}
+    result = invoke("--config", str(path), "config", "check", "--json", env=env)
+    assert result.exit_code == 2
+    (problem,) = json.loads(result.stdout)["problems"]
+    assert problem["key"] == "companies[0].hello.client_secret_env"
+    assert problem["message"] == "environment variable ACME_HELLO_SECRET is not set"
+    assert problem["hint"] == "export ACME_HELLO_SECRET=..., or did you mean ACME_HELO_SECRET?"
+    assert SECRET not in result.output
 
 
 def test_config_check_exits_2_naming_every_key(tmp_path: Path) -> None:

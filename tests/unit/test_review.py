@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -183,7 +184,11 @@ def test_csv_has_one_row_per_message_and_one_for_a_record_without_messages(
 
 
 def _render(review: Review, **kw) -> str:
-    console = Console(file=io.StringIO(), width=200, color_system=None)
+    return _render_at(review, 200, **kw)
+
+
+def _render_at(review: Review, width: int, **kw) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
     render_review(review, console, **kw)
     return console.file.getvalue()
 
@@ -199,9 +204,54 @@ def test_people_output_shows_counts_then_errors_with_hints_then_warnings(review:
         assert code in text
     assert CATALOG["GL_MAPPING_MISSING"].hint[:40] in text
     assert text.count(CATALOG["GL_MAPPING_MISSING"].hint[:40]) == 1  # once per code group
-    assert "(line 1)" in text  # line indexes are shown 1-based
+    assert "no Non-Product ID (line 3)" in text  # line indexes are shown 1-based
+    assert "line 1 has no GL account" in text and "(line 1)" not in text  # never said twice
     assert "NOT all posted" in text
     assert "company acme · sync_all by ann" in text
+
+
+def test_narrow_terminal_stacks_each_code_with_its_fix_then_one_record_a_line(
+    review: Review,
+) -> None:
+    """At 80 columns there are no four squeezed columns: a code's title and fix once, then
+    one indented line per record, every line within the width."""
+    text = _render_at(review, 80)
+    lines = [ln.rstrip() for ln in text.splitlines()]
+    assert max(len(ln) for ln in lines) <= 80
+    assert "│" not in text[text.index("Errors (3)") :]  # no table after the counts
+    wordy = "the ledger refused the document because " * 4
+    rows = [row("8", "failed", messages=[err("LEDGER_VALIDATION", wordy)])]
+    wrapped = _render_at(Review(ReviewFilter(), rows), 80).splitlines()
+    at = next(i for i, ln in enumerate(wrapped) if ln.startswith("  - invoice INV-8: the"))
+    assert re.match(r"    \w", wrapped[at + 1])  # wraps under its own text, not the dash
+    at = lines.index("GL_MAPPING_MISSING GL mapping missing")
+    assert lines[at + 1].startswith("  fix: Map the GL account")
+    assert "  - invoice INV-2: line 1 has no GL account" in lines
+    assert "  - invoice INV-4: no Non-Product ID (line 3)" in lines
+    assert text.count("fix: Map the GL account") == 1
+    assert "Records by type and status" in text and "NOT all posted" in text
+
+
+def test_show_lists_posted_and_held_records_on_request(review: Review) -> None:
+    plain = _render(review)
+    assert "Posted (" not in plain and "Held (" not in plain
+    text = _render(review, show=("posted", "held"))
+    assert text.index("Posted (3)") < text.index("Held (1)") < text.index("Errors (3)")
+    assert "invoice INV-1: in the ledger as" in text
+    assert "credit_memo INV-6: in the ledger (already posted)" in text
+    assert "invoice INV-5: BILLING_STATUS_HOLD: Finance Hold" in text
+    for bad in ("None", "{", "}"):  # no Python reprs of missing values or dicts
+        assert bad not in text[text.index("Posted (3)") : text.index("Errors (3)")]
+
+
+def test_a_run_whose_extraction_failed_is_not_all_posted(review: Review) -> None:
+    clean = Review(ReviewFilter(run_id="run-1"), [row("1")], run=review.run)
+    assert clean.exit_code() == 0
+    assert review.run is not None
+    review.run.error = "ConnectWise is unavailable"
+    failed = Review(ReviewFilter(run_id="run-1"), [row("1")], run=review.run)
+    assert failed.exit_code() == 1 and failed.summary()["extraction_failed"] is True
+    assert "extraction failed · NOT all posted" in _render(failed)
 
 
 def test_people_output_limits_long_lists_and_escapes_markup() -> None:

@@ -51,8 +51,35 @@ class OneLineLibraryErrors(logging.Filter):
         return True
 
 
+class WisesyncGroup(click.Group):
+    """The root group: a configuration error in any command is one red line and exit 2
+    (also when the command runs in-process, e.g. under click's CliRunner)."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """An unknown command names the closest one ("Did you mean 'results'?")."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            import difflib
+
+            name = args[0] if args else ""
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
+            if close and "Did you mean" not in exc.message:
+                exc.message += f" Did you mean {close[0]!r}?"
+            raise
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.secho(f"configuration error: {exc}", fg="red", err=True)
+            ctx.exit(EXIT_CONFIG)
+
+
 @click.group(
-    help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+    cls=WisesyncGroup,
+    help=HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(
     "--config",

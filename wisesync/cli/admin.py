@@ -18,7 +18,13 @@ console = Console()
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_cmd(as_json: bool) -> None:
-    """List installed plugins: distribution, version and the hooks each implements."""
+    """List installed plugins: distribution, version and the hooks each implements.
+
+    \b
+    Examples:
+      wisesync plugins
+      wisesync plugins --json     # sources, targets and sandboxes too
+    """
     from wisesync.plugins import registry
 
     reg = registry()
@@ -47,7 +53,12 @@ def plugins_cmd(as_json: bool) -> None:
 
 @click.group("schemas")
 def schemas_group() -> None:
-    """Inspect and check the Avro event schemas in schemas/."""
+    """Inspect and check the Avro event schemas in schemas/.
+
+    \b
+    Example:
+      wisesync schemas check
+    """
 
 
 @schemas_group.command("check")
@@ -61,12 +72,24 @@ def schemas_group() -> None:
 def schemas_check(dirs: tuple[str, ...]) -> None:
     """Prove each schema version reads the one before and vice versa.
 
-    Exits 1 naming the field when two versions are not backward and forward compatible.
+    Exits 1 naming the field when two versions are not backward and forward compatible,
+    2 when a schema file cannot be read (misnamed, not JSON, not Avro).
+
+    \b
+    Examples:
+      wisesync schemas check
+      wisesync schemas check --dir schemas/ --dir my-schemas/
     """
+    from fastavro.schema import SchemaParseException
+
     from wisesync.events.compat import check_registry
     from wisesync.events.registry import SchemaRegistry
 
-    registry = SchemaRegistry(*(Path(d) for d in dirs))
+    try:
+        registry = SchemaRegistry(*(Path(d) for d in dirs))
+    except (ValueError, SchemaParseException) as exc:  # a misnamed or unreadable file
+        click.secho(f"cannot read the schemas: {exc}", fg="red", err=True)
+        sys.exit(EXIT_CONFIG)
     if not registry.by_name:  # an install without schemas/ cannot encode a single event
         from wisesync.events.registry import default_schema_dir
 
@@ -91,13 +114,24 @@ def schemas_check(dirs: tuple[str, ...]) -> None:
 
 @click.group("db")
 def db_group() -> None:
-    """Database migrations (plain SQL files applied in order)."""
+    """Database migrations (plain SQL files applied in order).
+
+    \b
+    Examples:
+      wisesync db migrate
+      wisesync db status --json
+    """
 
 
 @db_group.command("migrate")
 @pass_app
 def db_migrate(app: AppContext) -> None:
-    """Apply pending migrations (starts the embedded Postgres when no DSN is set)."""
+    """Apply pending migrations (starts the embedded Postgres when no DSN is set).
+
+    \b
+    Example:
+      wisesync db migrate
+    """
     from wisesync.store import migrate
 
     db = app.database(migrate=False)
@@ -112,7 +146,13 @@ def db_migrate(app: AppContext) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def db_status(app: AppContext, as_json: bool) -> None:
-    """Show which migrations are applied and which are pending (exit 1 if any pending)."""
+    """Show which migrations are applied and which are pending (exit 1 if any pending).
+
+    \b
+    Examples:
+      wisesync db status
+      wisesync db status --json
+    """
     from wisesync.store import migrate
 
     db = app.database(migrate=False)
@@ -169,50 +209,53 @@ def db_stop(app: AppContext, as_json: bool) -> None:
 
 @click.group("config")
 def config_group() -> None:
-    """Check the configuration."""
+    """Check the configuration.
+
+    \b
+    Examples:
+      wisesync config check
+      wisesync config check --online
+    """
 
 
 @config_group.command("check")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also try each connection: Postgres, Kafka, and every company's source and ledger.",
+)
 @pass_app
-def config_check(app: AppContext, as_json: bool) -> None:
-    """Validate the config file and each plugin's settings; exit 2 listing every problem.
+def config_check(app: AppContext, as_json: bool, online: bool) -> None:
+    """Check what a start would need; exit 2 listing every problem.
 
-    Each problem names the file, the key and how to fix it. Secrets are never printed.
+    \b
+    The file and each plugin's settings, then: every environment variable a *_env
+    setting names is set, WISESYNC_SECRET_KEY is a valid key (when a ledger keeps
+    OAuth tokens), the variable store.dsn_env names is set (never a silent fallback
+    to the embedded Postgres). Each problem names the file, the key and the fix;
+    secrets are never printed. --online then tries every connection and says ok or
+    why not (exit 1 when one fails).
+
+    \b
+    Examples:
+      wisesync config check
+      wisesync --config /etc/wisesync.toml config check --online --json
     """
-    from wisesync.config import ConfigInvalid, load_config
-    from wisesync.plugins import registry
+    from wisesync.cli.config_check import run_config_check
 
-    try:
-        config = registry().checked(load_config(app.config_file, required=True))
-    except ConfigInvalid as exc:
-        if as_json:
-            print_json(
-                {
-                    "ok": False,
-                    "problems": [
-                        {"file": p.file, "key": p.key, "message": p.message, "hint": p.hint}
-                        for p in exc.problems
-                    ],
-                }
-            )
-        else:
-            click.secho(f"{len(exc.problems)} problem(s):", fg="red", err=True)
-            for problem in exc.problems:
-                click.echo(f"  {problem}", err=True)
-        sys.exit(EXIT_CONFIG)
-    if as_json:
-        print_json({"ok": True, "companies": [c.key for c in config.companies]})
-    else:
-        click.echo(
-            f"{config.source_file}: ok, {len(config.companies)} company(ies): "
-            + ", ".join(f"{c.key} ({c.ledger})" for c in config.companies)
-        )
+    run_config_check(app, as_json=as_json, online=online)
 
 
 @click.group("options")
 def options_group() -> None:
-    """Per-company options set at run time (recorded in an audit log)."""
+    """Per-company options set at run time (recorded in an audit log).
+
+    \b
+    Examples:
+      wisesync options show --company acme --audit
+      wisesync options set --company acme sync_all=on
+    """
 
 
 @options_group.command("set")
@@ -229,6 +272,8 @@ def options_set(app: AppContext, company: str | None, assignments: tuple[str, ..
     before any is stored; each change is audited with who and when.
 
     \b
+    Examples:
+      wisesync options set --company acme sync_all=on
       wisesync options set --company acme record_types=invoice,expense
       wisesync options set --company acme options.adjustment_cap=25.00
     """
@@ -266,7 +311,12 @@ def options_set(app: AppContext, company: str | None, assignments: tuple[str, ..
 @pass_app
 def options_show(app: AppContext, company: str | None, audit: bool) -> None:
     """Show the options in force for a company (those of the console's Options page), and
-    optionally their audit trail."""
+    optionally their audit trail.
+
+    \b
+    Example:
+      wisesync options show --company acme --audit
+    """
     from wisesync.console import settings
     from wisesync.plugins import registry
     from wisesync.store.options import OptionsStore
@@ -279,8 +329,8 @@ def options_show(app: AppContext, company: str | None, audit: bool) -> None:
     if audit:
         for row in store.audit(target.key):
             click.echo(
-                f"  {row['changed_at']:%Y-%m-%d %H:%M:%S} {row['changed_by']}: "
-                f"{row['name']} {row['old_value']} -> {row['new_value']}"
+                f"  {row['changed_at']:%Y-%m-%d %H:%M:%S} {row['changed_by']}: set "
+                f"{row['name']} to {row['new_value']} (was {row['old_value'] or 'the default'})"
             )
 
 

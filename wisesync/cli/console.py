@@ -41,6 +41,10 @@ def console_cmd(app: AppContext, host: str, port: int, secure_cookies: bool, pip
     \b
     Needs at least one user:
       wisesync users add NAME --role super_admin
+
+    \b
+    Example:
+      wisesync console --host 0.0.0.0 --port 8080 --secure-cookies
     """
     import signal
     import threading
@@ -89,6 +93,11 @@ def users_group() -> None:
     Roles: super_admin (everything, every company), account_admin (options and
     the Sync All switch for the companies of their account), user (sync,
     review, replay for their companies).
+
+    \b
+    Examples:
+      wisesync users add ann --role super_admin
+      wisesync users list
     """
 
 
@@ -133,7 +142,13 @@ def _user_change(change):
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_app
 def users_add(app, username, role, companies, password_stdin):
-    """Add a user (asks for the password; stored as an argon2 hash)."""
+    """Add a user (asks for the password; stored as an argon2 hash).
+
+    \b
+    Examples:
+      wisesync users add ann --role account_admin --company acme
+      echo "$PW" | wisesync users add bot --role user --company acme --password-stdin
+    """
     from wisesync.console.people import describe
 
     people, actor = _people(app)
@@ -147,7 +162,12 @@ def users_add(app, username, role, companies, password_stdin):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def users_list(app, as_json):
-    """List the users, their roles and companies."""
+    """List the users, their roles and companies.
+
+    \b
+    Example:
+      wisesync users list --json
+    """
     from wisesync.console.users import UserStore
 
     users = UserStore(app.database()).list()
@@ -177,7 +197,12 @@ def users_list(app, as_json):
 @click.option("--company", "companies", multiple=True, help="Replace their companies.")
 @pass_app
 def users_set_role(app, username, role, companies):
-    """Change a user's role (and, with --company, their companies)."""
+    """Change a user's role (and, with --company, their companies).
+
+    \b
+    Example:
+      wisesync users set-role ann user --company acme --company globex
+    """
     from wisesync.console.people import describe
 
     people, actor = _people(app)
@@ -190,7 +215,13 @@ def users_set_role(app, username, role, companies):
 @click.option("--enable", is_flag=True, help="Enable the user again instead.")
 @pass_app
 def users_disable(app, username, enable):
-    """Disable a user: they cannot sign in, and their open sessions end at once."""
+    """Disable a user: they cannot sign in, and their open sessions end at once.
+
+    \b
+    Examples:
+      wisesync users disable ann
+      wisesync users disable ann --enable
+    """
     people, actor = _people(app)
     user = _user_change(lambda: people.set_disabled(actor, username, not enable))
     click.echo(f"{user.username} {'disabled' if user.disabled else 'enabled'}")

@@ -66,6 +66,11 @@ def demo_cmd(keep: bool, ledger: str | None, serve: bool, port: int) -> None:
        AUTH_TOKEN_INVALID; reconnects it, replays, shows its records posted
     6. with --serve: the web console on the same stack, one sign-in per
        role printed, until Ctrl-C
+
+    \b
+    Examples:
+      wisesync demo
+      wisesync demo --ledger qbo --serve --port 8080
     """
     from wisesync.plugins import registry
     from wisesync.testing.ledger import LEDGER_ENV, require_ledger
@@ -184,8 +189,17 @@ def _run(console: Console, stack, ledger: str) -> int:
             f"{row.ledger_number or row.ledger_id}"
         )
     final = load_review(stack.db, ReviewFilter(company=DEMO_COMPANY))
-    console.print(f"\nNow: {final.by_status()}")
+    console.print(f"\nNow: {_status_counts(final)} (every record of {DEMO_COMPANY})")
     return 0 if failure is None and failing and len(posted) == len(failing) else 1
+
+
+def _status_counts(review) -> str:
+    """``40 posted, 2 held, 5 failed``: the review's records per status, in review order."""
+    from wisesync.review import STATUS_LABELS, STATUSES
+
+    counts = review.by_status()
+    order = [*STATUSES, *sorted(set(counts) - set(STATUSES))]
+    return ", ".join(f"{counts[s]} {STATUS_LABELS.get(s, s)}" for s in order if counts.get(s))
 
 
 #: seeded ConnectWise cases the demo points out in the ledger: (case, what it shows)

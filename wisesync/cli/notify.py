@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from wisesync.cli import choices
 from wisesync.cli.context import EXIT_CONFIG, AppContext, pass_app, print_json
 
 EXIT_NOT_DELIVERED = 1
@@ -49,8 +50,7 @@ def notify_test(app: AppContext, company: str | None, channel: str, as_json: boo
     from wisesync.notify.notifier import channel_name, deliver
 
     config = app.config
-    if company is not None:
-        config.company(company)  # exit 2 naming the configured keys
+    choices.check_company(config, company)
     settings = config.notify.for_company(company)
     channels = [c for c in settings.channels if channel in ("all", channel_name(c))]
     if not channels:

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from wisesync.cli import choices
 from wisesync.cli.context import EXIT_CONFIG, AppContext, pass_app, print_json
 
 
@@ -28,6 +29,8 @@ from wisesync.cli.context import EXIT_CONFIG, AppContext, pass_app, print_json
     "--code",
     "codes",
     multiple=True,
+    callback=choices.message_codes,
+    metavar="CODE",
     help="Only records with this message code (repeatable), e.g. LEDGER_ACCOUNT_MISSING.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be replayed, change nothing.")
@@ -91,6 +94,8 @@ def replay_cmd(
     if rewind:
         _rewind(app, group, topic, to_time, to_offset, as_json)
         return
+    if group or to_time or to_offset is not None:
+        raise click.UsageError("--group, --to-time and --to-offset go with --rewind")
     if not (run_id or failed or dlq):
         raise click.UsageError(
             "say what to replay: --run ID, --failed or --dlq (or --rewind to move a consumer group)"
@@ -112,10 +117,12 @@ def replay_cmd(
     try:
         since_at = parse_since(since) if since else None
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from None
-    if company:
-        app.config.company(company)
+        raise click.BadParameter(str(exc), param_hint="'--since'") from None
+    choices.check_company(app.config, company)
     db = app.database()
+    if run_id is not None:
+        with db.connection() as conn:
+            choices.run_id(conn, run_id, company)
     selection = replay.select(
         db, run_id=run_id, company=company, since=since_at, codes=tuple(codes), dlq=dlq
     )
@@ -212,12 +219,14 @@ def _rewind(app: AppContext, group, topic, to_time, to_offset, as_json) -> None:
 
     if not group or (to_time is None) == (to_offset is None):
         raise click.UsageError("--rewind needs --group and exactly one of --to-time, --to-offset")
+    choices.consumer_group(app.config, group)
+    choices.topic(topic)
     to_ms = None
     if to_time is not None:
         try:
             to_ms = int(parse_since(to_time).timestamp() * 1000)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--to-time") from None
+            raise click.BadParameter(str(exc), param_hint="'--to-time'") from None
     # Kafka needs no store: do not start an embedded Postgres just to move a Kafka group.
     dsn = "" if app.config.transport == "kafka" else resolve_dsn(app.config)
     transport = connect_transport(app.config, dsn)

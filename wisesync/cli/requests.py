@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
+from wisesync.cli import choices
 from wisesync.cli.context import AppContext, pass_app, print_json
 from wisesync.cli.results import _since
+from wisesync.names import not_one_of
 
 EXIT_NONE_MATCHED = 1
 _STATUS = re.compile(r"^([1-5]\d\d|[1-5]xx|error|failed)$")
@@ -48,8 +50,7 @@ def _record(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 
 def _check_names(app: AppContext, company: str | None, plugin: str | None) -> None:
     """A company key or plugin name that does not exist is a usage error, not "none found"."""
-    if company is not None:
-        app.config.company(company)  # ConfigError (exit 2) listing the configured keys
+    choices.check_company(app.config, company)
     if plugin is not None:
         from wisesync.plugins import registry
 
@@ -57,8 +58,8 @@ def _check_names(app: AppContext, company: str | None, plugin: str | None) -> No
         known = sorted(set(reg.sources) | set(reg.targets))
         if plugin not in known:
             raise click.BadParameter(
-                f"{plugin!r} is not an installed plugin; installed: {', '.join(known)}",
-                param_hint="--plugin",
+                not_one_of("an installed plugin", plugin, known, noun="installed"),
+                param_hint="'--plugin'",
             )
 
 
@@ -121,6 +122,8 @@ def requests_cmd(
     _check_names(app, company, plugin)
     flt = RequestFilter(company, plugin, status, since, record, event_id, run_id, limit)
     with app.database().connection() as conn:
+        if run_id is not None:
+            choices.run_id(conn, run_id, company)
         rows = find(conn, flt)
     if as_json:
         print_json({"requests": rows})

@@ -6,24 +6,10 @@ import sys
 
 import click
 
+from wisesync.cli import choices
 from wisesync.cli.context import EXIT_CONFIG, AppContext, pass_app, print_json
 from wisesync.events.models import RecordType
-from wisesync.messages import CATALOG
 from wisesync.review import STATUSES
-
-
-def _codes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    out = []
-    for value in values:
-        for code in (c.strip().upper() for c in value.split(",") if c.strip()):
-            if code not in CATALOG:
-                raise click.BadParameter(
-                    f"{code!r} is not a message code; known codes: {', '.join(sorted(CATALOG))}",
-                    ctx=ctx,
-                    param=param,
-                )
-            out.append(code)
-    return tuple(out)
 
 
 def _since(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -51,7 +37,7 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None):
     "--code",
     "codes",
     multiple=True,
-    callback=_codes,
+    callback=choices.message_codes,
     metavar="CODE",
     help="Only records with a message of this code, e.g. GL_MAPPING_MISSING (repeatable).",
 )
@@ -68,7 +54,8 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None):
     metavar="WHEN",
     help="Only results since: 24h, 7d, 2025-01-31 or 2025-01-31T09:00:00Z.",
 )
-@click.option("--limit", type=int, default=None, help="Show at most N errors / warnings.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Show at most N of each list.")
+@choices.show_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout, one row per message.")
 @pass_app
@@ -81,6 +68,7 @@ def results_cmd(
     record_types: tuple[str, ...],
     since,
     limit: int | None,
+    show: tuple[str, ...],
     as_json: bool,
     as_csv: bool,
 ) -> None:
@@ -96,18 +84,30 @@ def results_cmd(
     \b
     Exit codes: 0 every record shown is posted (or deliberately held),
     1 some are not, 2 usage or configuration error.
+
+    \b
+    Examples:
+      wisesync results --run last
+      wisesync results --company acme --since 24h --status failed
+      wisesync results --run last --show posted,held
+      wisesync results --code GL_MAPPING_MISSING --csv > failed.csv
     """
     from wisesync.review import ReviewFilter, latest_run_id, load_review
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    choices.check_company(app.config, company)
     db = app.database()
-    if run_id == "last":
-        with db.connection() as conn:
+    with db.connection() as conn:
+        if run_id == "last":
             run_id = latest_run_id(conn, company)
-        if run_id is None:
-            click.secho("no runs recorded yet" + (f" for {company}" if company else ""), err=True)
-            sys.exit(EXIT_CONFIG)
+            if run_id is None:
+                click.secho(
+                    "no runs recorded yet" + (f" for {company}" if company else ""), err=True
+                )
+                sys.exit(EXIT_CONFIG)
+        elif run_id is not None:
+            choices.run_id(conn, run_id, company)
     review = load_review(
         db,
         ReviewFilter(
@@ -119,9 +119,6 @@ def results_cmd(
             record_types=record_types,
         ),
     )
-    if run_id and review.run is None and not review.rows:
-        click.secho(f"no run {run_id!r} is recorded (see `wisesync results --run last`)", err=True)
-        sys.exit(EXIT_CONFIG)
     if as_json:
         print_json(review.to_json())
     elif as_csv:
@@ -133,7 +130,7 @@ def results_cmd(
 
         from wisesync.review import render_review
 
-        render_review(review, Console(), limit=limit)
+        render_review(review, Console(), limit=limit, show=show)
     sys.exit(review.exit_code())
 
 

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from wisesync.cli import choices
 from wisesync.cli.context import AppContext, pass_app
 
 
@@ -16,6 +17,7 @@ from wisesync.cli.context import AppContext, pass_app
     "roles",
     multiple=True,
     metavar="ROLE",
+    callback=choices.roles,
     help="Run only these roles (repeatable or comma list): extractor, poster, "
     "reporter, acknowledger, notifier, console (the web console). Default: all but the "
     "console, in one process.",
@@ -61,6 +63,12 @@ def run_cmd(
     host (transport.kafka.instance_id): started again after a crash, it takes
     its partitions back at once. A second poster on the same host:
       wisesync run --role poster --instance-id poster-2
+
+    \b
+    Examples:
+      wisesync run
+      wisesync run --role poster --role acknowledger --metrics-port 9464
+      wisesync run --role console --console-host 0.0.0.0
     """
     from wisesync.config import valid_instance_id
     from wisesync.daemon import Service, parse_roles
@@ -68,7 +76,7 @@ def run_cmd(
     if instance_id is not None and not valid_instance_id(instance_id):
         raise click.BadParameter(
             f"{instance_id!r}: use 1-200 letters, digits, '.', '_' or '-'",
-            param_hint="--instance-id",
+            param_hint="'--instance-id'",
         )
     config = app.config
     wanted = parse_roles(roles)

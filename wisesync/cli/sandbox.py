@@ -17,7 +17,11 @@ import click
 def plain_command(name: str, factory: Callable[..., Any]) -> click.Command:
     """A ``wisesync sandbox <name>`` command that starts ``factory`` in the foreground."""
 
-    @click.command(name, help=f"Run the {name} sandbox until Ctrl-C, printing its URL.")
+    @click.command(
+        name,
+        help=f"Run the {name} sandbox until Ctrl-C, printing its URL.\n\n\b\nExample:\n"
+        f"  wisesync sandbox {name} --port 8001 --seed 7",
+    )
     @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
     @click.option("--seed", type=int, default=0, show_default=True, help="Deterministic seed.")
     def run(port: int, seed: int) -> None:
@@ -30,7 +34,12 @@ def plain_command(name: str, factory: Callable[..., Any]) -> click.Command:
 
 def sandbox_group(registry: Any) -> click.Group:
     """The ``sandbox`` group with one command per registered sandbox."""
-    group = click.Group("sandbox", help="Run a plugin's API simulator (sandbox) in the foreground.")
+    first = min(registry.sandboxes, default="NAME")
+    group = click.Group(
+        "sandbox",
+        help="Run a plugin's API simulator (sandbox) in the foreground.\n\n\b\nExample:\n"
+        f"  wisesync sandbox {first} --port 8001",
+    )
     for name in sorted(registry.sandboxes):
         command = registry.sandbox_commands.get(name) or plain_command(
             name, registry.sandboxes[name]

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from wisesync.cli import choices
 from wisesync.cli.context import EXIT_CONFIG, AppContext, pass_app, print_json
 from wisesync.events.models import RecordType, Trigger
 
@@ -25,13 +26,17 @@ TYPE_NAMES = [t.value for t in RecordType]
 
 
 def pick_company(config: AppConfig, key: str | None) -> CompanyConfig:
-    """--company, else the only company; several companies need --company (exit 2)."""
+    """--company, else the first configured company (Wise-Sync's default selection); with
+    several companies configured it says which one it chose, on stderr."""
+    target = choices.company(config, key)
     if key is None and len(config.companies) > 1:
-        keys = ", ".join(c.key for c in config.companies)
-        raise click.UsageError(
-            f"several companies are configured ({keys}); choose one with --company"
+        others = ", ".join(c.key for c in config.companies[1:])
+        click.echo(
+            f"company {target.key} (the first configured; others: {others}; "
+            "choose one with --company)",
+            err=True,
         )
-    return config.company(key)
+    return target
 
 
 @contextmanager
@@ -93,7 +98,7 @@ def progress_bar(console: Console) -> Progress:
 
 
 @click.command("sync-all")
-@click.option("--company", help="Company key (default: the first, when only one is configured).")
+@click.option("--company", metavar="KEY", help="Company key (default: the first configured).")
 @click.option(
     "--types",
     "types",
@@ -121,6 +126,7 @@ def progress_bar(console: Console) -> Progress:
     help="After the results, also wait (within --timeout) until every posted record is "
     "marked posted in the source (e.g. batched in ConnectWise), then print the review.",
 )
+@choices.show_option
 @click.option("--json", "as_json", is_flag=True, help="Print the review as JSON.")
 @pass_app
 def sync_all(
@@ -130,6 +136,7 @@ def sync_all(
     wait: bool,
     timeout: float,
     wait_ack: bool,
+    show: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Post every unposted record of one company, then review the results.
@@ -152,6 +159,12 @@ def sync_all(
     \b
     Exit codes: 0 every record posted (and with --wait-ack acknowledged),
     1 some did not, 2 usage or configuration error.
+
+    \b
+    Examples:
+      wisesync sync-all                          # the first configured company
+      wisesync sync-all --company acme --types invoice --show posted,held
+      wisesync sync-all --company acme --json > review.json
     """
     from wisesync.cli.admin import _who
     from wisesync.errors import WisesyncError
@@ -237,7 +250,7 @@ def sync_all(
     if as_json:
         print_json(review.to_json())
     else:
-        render_review(review, console, title=f"Sync All: {target.name}")
+        render_review(review, console, title=f"Sync All: {target.name}", show=show)
     if not result.complete:
         click.secho(
             f"timed out after {timeout:g}s with {result.done} of {expected} answered; "

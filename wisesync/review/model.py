@@ -368,14 +368,21 @@ class Review:
         return [d for d in self.dead_letters if not d.answered]
 
     @property
+    def extraction_failed(self) -> bool:
+        """True when the run's extraction stopped with an error (records it never reached
+        were not posted, whatever the rows say)."""
+        return self.run is not None and bool(self.run.error)
+
+    @property
     def all_posted(self) -> bool:
         """True when every record shown is in the ledger or deliberately held without an
         error, nothing was dead-lettered without a result, and (for a run) no result is
-        missing."""
+        missing and the extraction did not fail."""
         return (
             not any(r.failed for r in self.rows)
             and not self.unanswered_dead_letters()
             and self.missing == 0
+            and not self.extraction_failed
         )
 
     def exit_code(self) -> int:
@@ -394,6 +401,7 @@ class Review:
             "acknowledging": self.acknowledging(),
             "dead_letters": len(self.dead_letters),
             "missing_results": self.missing,
+            "extraction_failed": self.extraction_failed,
             "all_posted": self.all_posted,
         }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from typing import Any, TextIO
 
 from wisesync.events.models import Status
@@ -17,14 +18,32 @@ from wisesync.review.model import (
     RunInfo,
 )
 
+#: Below this many columns the message tables are stacked (code, fix, then one record a
+#: line) instead of four squeezed columns.
+WIDE = 100
+#: What ``--show`` may list record by record, with the statuses each covers.
+SHOWABLE = {
+    "posted": (Status.POSTED.value, Status.SKIPPED_ALREADY_POSTED.value),
+    "held": (Status.HELD.value,),
+    "failed": (Status.FAILED.value,),
+}
+
 
 def render_review(
-    review: Review, console: Any = None, *, title: str | None = None, limit: int | None = None
+    review: Review,
+    console: Any = None,
+    *,
+    title: str | None = None,
+    limit: int | None = None,
+    show: tuple[str, ...] = (),
 ) -> None:
-    """Print the review for people: heading, counts per type x status, errors (grouped by
-    code with the fix hint), warnings, dead letters, and a one-line summary.
+    """Print the review for people: heading, counts per type x status, the records of each
+    ``show`` status (``posted``, ``held``, ``failed``), errors (grouped by code with the
+    fix hint), warnings, dead letters, and a one-line summary.
 
-    ``limit`` caps the error and warning tables (the counts still cover everything).
+    ``limit`` caps the record lists and the error and warning tables (the counts still
+    cover everything). On a console narrower than :data:`WIDE` the message tables are
+    stacked.
     """
     from rich.console import Console
     from rich.table import Table
@@ -34,6 +53,14 @@ def render_review(
     console.print(Text(title or _heading(review), style="bold"))
     if review.run is not None:
         console.print(Text(_run_line(review.run), style="dim"))
+        if review.run.error:
+            console.print(
+                Text(
+                    f"the extraction stopped: {review.run.error} (records it did not reach "
+                    "are not in this review)",
+                    style="red",
+                )
+            )
     if review.filter.run_id and review.run is None:
         console.print(Text("the run's manifest has not reached the reporter yet", style="yellow"))
     if review.missing:
@@ -46,6 +73,8 @@ def render_review(
         )
     if not review.rows and not review.dead_letters:
         console.print("no records match")
+        if not review.all_posted:
+            console.print(Text(_summary_line(review), style="red"))
         return
 
     counts = review.counts()
@@ -75,11 +104,16 @@ def render_review(
     console.print(table)
 
     multi_company = len({r.company for r in review.rows}) > 1
+    for wanted in show:
+        _print_records(console, review, wanted, multi_company, limit)
+    narrow = console.width < WIDE
     for name, items, style in (
         ("Errors", review.errors(), "red"),
         ("Warnings", review.warnings(), "yellow"),
     ):
-        if items:
+        if items and narrow:
+            _print_stacked(console, name, items, style, multi_company, limit)
+        elif items:
             console.print(_message_table(name, items, style, multi_company, limit))
 
     if review.dead_letters:
@@ -129,13 +163,98 @@ def _message_table(
     for row, msg in shown:
         if previous is not None and msg.code != previous:
             table.add_section()
-        label = f"{row.company}: {row.label}" if multi_company else row.label
-        text = msg.text + (f" (line {msg.line + 1})" if msg.line is not None else "")
         table.add_row(
-            Text(label), msg.code, Text(text), Text(msg.hint if msg.code != previous else "")
+            Text(_label(row, multi_company)),
+            msg.code,
+            Text(message_text(msg)),
+            Text(msg.hint if msg.code != previous else ""),
         )
         previous = msg.code
     return table
+
+
+def _label(row: RecordRow, multi_company: bool) -> str:
+    return f"{row.company}: {row.label}" if multi_company else row.label
+
+
+def message_text(msg: ReviewMessage) -> str:
+    """The message with its line number, unless the text already names that line
+    (never "Line 1 ... (line 1)")."""
+    if msg.line is None:
+        return msg.text
+    number = msg.line + 1
+    if re.search(rf"\bline {number}\b", msg.text, re.IGNORECASE):
+        return msg.text
+    return f"{msg.text} (line {number})"
+
+
+def _print_stacked(
+    console: Any,
+    name: str,
+    items: list[tuple[RecordRow, ReviewMessage]],
+    style: str,
+    multi_company: bool,
+    limit: int | None,
+) -> None:
+    """The narrow layout: per code its title and fix once, then one record a line (a long
+    message wraps under its own text, not under the bullet)."""
+    from itertools import groupby
+
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    shown = items[: limit or None]
+    console.print(Text(f"{name} ({len(items)})", style=f"bold {style}"))
+    for code, group in groupby(shown, key=lambda item: item[1].code):
+        entries = list(group)
+        first = entries[0][1]
+        console.print(Text.assemble((code, style), " ", first.title))
+        if first.hint:
+            fix = Text(f"fix: {first.hint}", style="dim")
+            console.print(Padding(fix, (0, 0, 0, 2), expand=False))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        for row, msg in entries:
+            grid.add_row("-", Text(f"{_label(row, multi_company)}: {message_text(msg)}"))
+        console.print(Padding(grid, (0, 0, 0, 2), expand=False))
+    if len(shown) < len(items):
+        console.print(Text(f"{len(items) - len(shown)} more not shown", style="dim"))
+
+
+def _print_records(
+    console: Any, review: Review, wanted: str, multi_company: bool, limit: int | None
+) -> None:
+    """``--show posted`` / ``held`` / ``failed``: the records of that status, one a line
+    (posted: the ledger's number and total; held and failed: the first message)."""
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = [r for r in review.rows if r.status in SHOWABLE[wanted]]
+    console.print(Text(f"{wanted.capitalize()} ({len(rows)})", style="bold"))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for row in rows[: limit or None]:
+        grid.add_row("-", Text(_record_line(row, multi_company)))
+    console.print(Padding(grid if rows else Text("none"), (0, 0, 0, 2), expand=False))
+    if limit and len(rows) > limit:
+        console.print(Text(f"{len(rows) - limit} more not shown", style="dim"))
+
+
+def _record_line(row: RecordRow, multi_company: bool) -> str:
+    label = _label(row, multi_company)
+    if row.in_ledger:
+        number = row.ledger_number or row.ledger_id
+        where = f"in the ledger as {number}" if number else "in the ledger"
+        total = f" · total {row.ledger_total}" if row.ledger_total is not None else ""
+        already = " (already posted)" if row.status != Status.POSTED.value else ""
+        return f"{label}: {where}{total}{already}"
+    first = row.messages[0] if row.messages else None
+    why = f"{first.code}: {message_text(first)}" if first else STATUS_LABELS.get(row.status, "")
+    return f"{label}: {why}"
 
 
 def _heading(review: Review) -> str:
@@ -153,7 +272,7 @@ def _run_line(run: RunInfo) -> str:
         f"started {run.started_at:%Y-%m-%d %H:%M:%S} · extraction finished {finished} · "
         f"extracted {extracted}" + (f" · held {held}" if held else "")
     )
-    return line + (f" · extraction error: {run.error}" if run.error else "")
+    return line
 
 
 def _summary_line(review: Review) -> str:
@@ -167,6 +286,8 @@ def _summary_line(review: Review) -> str:
         line += f" · {len(review.dead_letters)} dead letter(s)"
     if review.missing:
         line += f" · {review.missing} result(s) missing"
+    if review.extraction_failed:
+        line += " · extraction failed"
     return line + (" · all posted" if review.all_posted else " · NOT all posted")
 
 

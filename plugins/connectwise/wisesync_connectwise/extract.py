@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from wisesync.config import CompanyConfig, ConfigProblem
 from wisesync.events.models import PostingResult, RecordEvent, RecordType
+from wisesync.preflight import Check, try_connection
 from wisesync.protocols import AckOutcome, Held, PluginRuntime, Source
 from wisesync_connectwise import expenses as expenses_
 from wisesync_connectwise import mapping, procurement, settings
@@ -130,6 +131,16 @@ class ConnectWiseSource(Source):
     def check_company(self, company: CompanyConfig) -> list[ConfigProblem]:
         """Validate ``[companies.connectwise]``."""
         return settings.check(company)
+
+    def check_online(self, company: CompanyConfig) -> list[Check]:
+        """``config check --online``: one read (``/system/info``) with the company's keys."""
+        from wisesync.http import RetryPolicy
+
+        def attempt() -> str:
+            client_for(self.runtime, company, retry=RetryPolicy(attempts=1)).get("/system/info")
+            return settings.load(company).api_root
+
+        return try_connection(f"{company.key}: ConnectWise", attempt)
 
     def client(self, company: CompanyConfig) -> ConnectWiseClient:
         """The company's client (one per company per process, paced by its settings)."""

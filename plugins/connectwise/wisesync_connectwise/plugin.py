@@ -59,6 +59,10 @@ def sandbox_command(port: int, seed: int, extra: tuple[str, ...]) -> None:
 
     Further options go to the sandbox: --invoices N, --expenses N, --procurement N,
     --customers N, --no-cases, --max-page-size N, --rate-limit N (calls/s before a 429).
+
+    \b
+    Example:
+      wisesync sandbox connectwise --port 8001 --invoices 500 --no-cases
     """
     from wisesync_connectwise.sandbox.__main__ import main
 

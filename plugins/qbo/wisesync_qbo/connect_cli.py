@@ -65,9 +65,14 @@ def connect_company(
     return realm
 
 
-@click.group("qbo", help="QuickBooks Online connections (OAuth2).")
+@click.group("qbo")
 def qbo_group() -> None:
-    """The ``wisesync qbo`` group."""
+    """QuickBooks Online connections (OAuth2).
+
+    \b
+    Example:
+      wisesync qbo connect --company acme
+    """
 
 
 @qbo_group.command("connect")
@@ -79,7 +84,13 @@ def qbo_group() -> None:
 def connect(
     ctx: click.Context, company_key: str | None, port: int | None, no_browser: bool, timeout: float
 ) -> None:
-    """Connect a company to its QuickBooks Online company (consent, token storage)."""
+    """Connect a company to its QuickBooks Online company (consent, token storage).
+
+    \b
+    Examples:
+      wisesync qbo connect --company acme
+      wisesync qbo connect --company acme --no-browser --port 8765
+    """
     from wisesync.store.tokens import PostgresTokenStore
 
     app = ctx.obj
@@ -105,7 +116,12 @@ def connect(
 @click.option("--customers", type=int, default=0, help="Pre-existing customers C00001...")
 @click.option("--country", default="AU", show_default=True, help="US: automated sales tax.")
 def sandbox_qbo(port: int, seed: int, customers: int, country: str) -> None:
-    """Run the QuickBooks Online API sandbox until Ctrl-C (credentials are printed)."""
+    """Run the QuickBooks Online API sandbox until Ctrl-C (credentials are printed).
+
+    \b
+    Example:
+      wisesync sandbox qbo --port 8002 --customers 50 --country US
+    """
     from wisesync_qbo.sandbox import describe, start_sandbox
 
     server = start_sandbox(

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from wisesync.company import CompanyConfig, ConfigProblem
 from wisesync.events.models import PostOutcome, RecordEvent, RecordType
 from wisesync.messages import Message
+from wisesync.preflight import Check, try_session
 from wisesync.protocols import PluginRuntime, Target, TargetContext
 from wisesync.ratelimit import CallLimiter
 from wisesync_qbo import settings as qbo_settings
@@ -57,6 +58,7 @@ class QboTarget(Target[QboContext]):
         {RecordType.INVOICE, RecordType.CREDIT_MEMO, RecordType.EXPENSE, RecordType.PROCUREMENT}
     )
     limits = LIMITS
+    uses_token_store: ClassVar[bool] = True  # OAuth tokens: WISESYNC_SECRET_KEY
 
     def __init__(self, runtime: PluginRuntime):
         super().__init__(runtime)
@@ -64,6 +66,13 @@ class QboTarget(Target[QboContext]):
         self._cache: dict[tuple[str, str], _RealmCache] = {}
         self._batch_windows: dict[str, CallLimiter] = {}
         self._lock = threading.Lock()
+
+    def check_online(self, company: CompanyConfig) -> list[Check]:
+        """``config check --online``: the stored connection (refreshed when due) reads one
+        resource."""
+        return try_session(
+            f"{company.key}: QuickBooks Online", self.connections, company, _company_info
+        )
 
     def check_company(self, company: CompanyConfig) -> list[ConfigProblem]:
         """Validate ``[companies.qbo]`` (no I/O)."""
@@ -142,3 +151,9 @@ class QboTarget(Target[QboContext]):
         """Post a batch; one outcome per record, in order (see :mod:`wisesync_qbo.post`)."""
         plans = [self._planned(r, ctx) for r in records]
         return post_plans(ctx, plans, ctx.limiter.clock.now())
+
+
+def _company_info(client: Any) -> str:
+    """``config check --online``'s read: the company's CompanyInfo, then its realm."""
+    client.query("SELECT * FROM CompanyInfo")
+    return f"realm {client.realm_id}"

@@ -91,9 +91,14 @@ def connect_company(
 # --- click commands ----------------------------------------------------------------------
 
 
-@click.group("xero", help="Xero connections (OAuth2).")
+@click.group("xero")
 def xero_group() -> None:
-    """The ``wisesync xero`` group."""
+    """Xero connections (OAuth2).
+
+    \b
+    Example:
+      wisesync xero connect --company acme
+    """
 
 
 @xero_group.command("connect")
@@ -111,7 +116,13 @@ def connect(
     no_browser: bool,
     timeout: float,
 ) -> None:
-    """Connect a company to its Xero organisation (consent, tenant choice, token storage)."""
+    """Connect a company to its Xero organisation (consent, tenant choice, token storage).
+
+    \b
+    Examples:
+      wisesync xero connect --company acme
+      wisesync xero connect --company acme --tenant 'Acme NZ' --no-browser
+    """
     from wisesync.store.tokens import PostgresTokenStore
 
     app = ctx.obj
@@ -199,7 +210,12 @@ def sandbox_options(
     help="Compare invoice numbers with case for uniqueness (case-insensitive is unconfirmed).",
 )
 def sandbox_xero(port: int, seed: int, **flags: Any) -> None:
-    """Run the Xero API sandbox until Ctrl-C (credentials are printed)."""
+    """Run the Xero API sandbox until Ctrl-C (credentials are printed).
+
+    \b
+    Example:
+      wisesync sandbox xero --port 8003 --contacts 100 --tenants 2
+    """
     from wisesync_xero.sandbox import start_sandbox
 
     server = start_sandbox(port=port, seed=seed, **sandbox_options(**flags))

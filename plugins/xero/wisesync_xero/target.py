@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from wisesync.company import CompanyConfig, ConfigProblem
 from wisesync.events.models import PostOutcome, RecordEvent, RecordType
 from wisesync.messages import Message
+from wisesync.preflight import Check, try_session
 from wisesync.protocols import PluginRuntime, Target, TargetContext
 from wisesync.ratelimit import CallLimiter
 from wisesync_xero import settings as xero_settings
@@ -52,6 +53,7 @@ class XeroTarget(Target[XeroContext]):
         {RecordType.INVOICE, RecordType.CREDIT_MEMO, RecordType.EXPENSE, RecordType.PROCUREMENT}
     )
     limits = LIMITS
+    uses_token_store: ClassVar[bool] = True  # OAuth tokens: WISESYNC_SECRET_KEY
     #: Xero drops a refresh token unused for 60 days (developer docs, "Refresh tokens")
     refresh_token_lifetime = timedelta(days=60)
 
@@ -60,6 +62,11 @@ class XeroTarget(Target[XeroContext]):
         self.connections = Connections(runtime)
         self._cache: dict[tuple[str, str | None], _TenantCache] = {}
         self._lock = threading.Lock()
+
+    def check_online(self, company: CompanyConfig) -> list[Check]:
+        """``config check --online``: the stored connection (refreshed when due) reads one
+        resource."""
+        return try_session(f"{company.key}: Xero", self.connections, company, _organisation)
 
     def check_company(self, company: CompanyConfig) -> list[ConfigProblem]:
         """Validate ``[companies.xero]`` (no I/O)."""
@@ -130,3 +137,9 @@ class XeroTarget(Target[XeroContext]):
         """Post a batch; one outcome per record, in order (see :mod:`wisesync_xero.post`)."""
         plans = [self._plan(r, ctx) for r in records]
         return post_plans(ctx, plans, ctx.limiter.clock.now())
+
+
+def _organisation(client: Any) -> str:
+    """``config check --online``'s read: the organisation, then the tenant it answered for."""
+    client.get_json("/Organisation")
+    return f"tenant {client.tenant_id}"
