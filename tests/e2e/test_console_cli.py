@@ -108,7 +108,9 @@ def test_users_commands_and_the_console_refusing_to_start_without_users(
         assert "acme: hold_billing_statuses = Finance Hold,Review" in shown
         for field in settings.company_fields(acme, stack.registry):  # the plugin's too
             assert any(line.startswith(f"acme: {field.name} = ") for line in shown), field.name
-        assert any("options.adjustment_cap None -> 25.00" in line for line in shown)
+        assert any(
+            "set options.adjustment_cap to 25.00 (was the default)" in line for line in shown
+        )
         bad = wisesync(
             "options",
             "set",
