@@ -130,6 +130,9 @@ class Deployment:
         self.webhook_token = new("webhook_url_token")
         self.console_secret = new("console_session_secret")
         self.console_password = new("console_password")
+        # a key pasted where the variable's NAME goes; all capitals, so it looks like one
+        pasted = new("pasted_cw_private_key")
+        self.pasted = self.canaries[-1] = Canary(pasted.name, pasted.value.upper())
         self.ledger_prefixes = {
             (company, kind): new(f"{ledger}_{kind}")
             for company, ledger in LEDGERS.items()
@@ -292,10 +295,26 @@ def _run_with_faults(stack: Stack, deployment: Deployment, run: Run, env: dict[s
     for command in (
         ("results", "--csv"),
         ("requests", "--json", "--limit", "100000"),
-        ("config", "check"),
         ("notify", "test"),
     ):
         run.outputs[" ".join(command)] = _cli(env, deployment.tmp_path, *command)
+    pasted = _pasted_config(stack, deployment)
+    for command in (("config", "check"), ("sync-all", "--company", "acme", "--no-wait")):
+        name = "--config pasted.toml " + " ".join(command)
+        run.outputs[name] = _cli(env, deployment.tmp_path, "--config", str(pasted), *command)
+
+
+def _pasted_config(stack: Stack, deployment: Deployment) -> Path:
+    """The stack's configuration with a ConnectWise key pasted into ``private_key_env``."""
+    import copy
+
+    import tomli_w
+
+    raw = copy.deepcopy(stack.raw_config)
+    raw["companies"][0]["connectwise"]["private_key_env"] = deployment.pasted.value
+    path = deployment.tmp_path / "pasted.toml"
+    path.write_bytes(tomli_w.dumps(raw).encode())
+    return path
 
 
 def _browse_console(stack: Stack, deployment: Deployment, run: Run) -> None:
