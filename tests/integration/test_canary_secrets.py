@@ -79,6 +79,7 @@ def test_the_search_finds_a_canary_in_every_form_and_nothing_else() -> None:
     Fernet(key.value)  # a valid key, so the service starts with it
     assert CanarySearch([key]).scan("log", f"key={key.value}") == 1
     assert {h.canary for h in search.hits} == {"private_key"}
+    assert search.summary().startswith("2 canaries") and "8 hit(s)" in search.summary()
     assert canary.value not in search.report() and "<canary:private_key>" in search.report()
 
 
@@ -496,9 +497,5 @@ def test_no_canary_leaks_anywhere(
     }, "a collector missed the control canary:\n" + search.report()
     leaks = [h for h in search.hits if h.canary != "control"]
     with capfd.disabled():
-        print(
-            f"\ncanary: {len(deployment.canaries)} secrets x {len(search.places)} places "
-            f"({sum(search.places.values())} items, {search.searched_chars:,} characters, "
-            f"{search.form_count} forms searched)"
-        )
+        print(f"\ncanary: {len(deployment.canaries)} planted + 1 control; {search.summary()}")
     assert not leaks, "\n" + search.report()

@@ -150,6 +150,22 @@ class CanarySearch:
             text = re.sub(re.escape(form), f"<canary:{name}>", text, flags=re.IGNORECASE)
         return text.replace("\n", "\\n")
 
+    def summary(self) -> str:
+        """What was searched: canaries, forms, and the places grouped by kind with their
+        item counts (``table`` rows, ``topic`` messages x views, log records...)."""
+        kinds: Counter[str] = Counter()
+        items: Counter[str] = Counter()
+        for place, n in self.places.items():
+            kind = place.split(" ", 1)[0].strip("`")
+            kinds[kind] += 1
+            items[kind] += n
+        parts = ", ".join(f"{k} {kinds[k]} ({items[k]:,} items)" for k in sorted(kinds))
+        return (
+            f"{len(self.canaries)} canaries ({self.form_count} forms) x {len(self.places)} "
+            f"places [{parts}]; {self.searched_chars:,} characters searched, "
+            f"{len(self.hits)} hit(s)"
+        )
+
     def report(self) -> str:
         """The hits, one per line (for an assertion message)."""
         return "\n".join(
