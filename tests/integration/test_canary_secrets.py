@@ -33,6 +33,7 @@ from psycopg import sql
 from wisesync.errors import WisesyncError
 from wisesync.events.codec import Codec
 from wisesync.events.models import RecordType
+from wisesync.plugins import build_registry
 from wisesync.protocols import PluginRuntime
 from wisesync.review import ReviewFilter, load_review
 from wisesync.store.tokens import PostgresTokenStore
@@ -179,6 +180,7 @@ class Deployment:
             "CANARY_HOOK_URL": url,
             "CANARY_HOOK_SECRET": self.webhook_secret.value,
             "WISESYNC_CONSOLE_SECRET": self.console_secret.value,
+            "WISESYNC_TRACE_PLUGINS": "1",  # every hook call logged, with its arguments
         }
 
     def stack(self) -> Stack:
@@ -194,6 +196,7 @@ class Deployment:
             transport="kafka",
             kafka_bootstrap=self.kafka,
             partitions=2,
+            registry=build_registry(),  # traced: WISESYNC_TRACE_PLUGINS is set by now
             extra_config={"notify": notify, "requests": {"debug_bodies": True}},
         )
         for spec in self.specs:
@@ -445,6 +448,7 @@ def test_no_canary_leaks_anywhere(
             **{k: v for k, v in os.environ.items() if not k.startswith("WISESYNC_")},
             **stack.write_config(tmp_path / "wisesync.toml"),
             "WISESYNC_CONSOLE_SECRET": deployment.console_secret.value,
+            "WISESYNC_TRACE_PLUGINS": "1",
         }
         _run_with_faults(stack, deployment, run, env)
         _browse_console(stack, deployment, run)
@@ -487,6 +491,10 @@ def test_no_canary_leaks_anywhere(
         run.outputs[c].returncode == 0 for c in ("requests --json --limit 100000", "notify test")
     )
     assert deployment.smtp.messages and deployment.hook.received
+    # debug logging was on: DEBUG records, the plugin hook trace
+    assert any(" DEBUG " in t for t in logs.texts)
+    assert any("register_targets [hook]" in t for t in logs.texts)
+    assert " DEBUG " in run.outputs["sync-all"].stderr
 
     controls = {(h.place, h.form) for h in search.hits if h.canary == "control"}
     assert controls == {
