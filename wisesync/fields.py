@@ -15,7 +15,9 @@ parsed value (or the default) otherwise::
 ``secret_env`` is the one rule that matters most: a ``*_env`` setting names an
 environment variable (``[A-Z_][A-Z0-9_]*``). Anything else is most likely the secret
 itself pasted into the file, so it is refused and never echoed: not in the problem, not
-in ``config check``, ``sync-all`` or the stored results.
+in ``config check``, ``sync-all`` or the stored results. So is a value that fits the pattern
+but looks like a key (:func:`looks_like_key`: an all-capitals API key would otherwise be
+printed as "environment variable <the key> is not set").
 """
 
 from __future__ import annotations
@@ -29,11 +31,28 @@ from wisesync.config import ConfigProblem, parse_duration
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: Unconfirmed (our inference, no vendor rule): variable names have words joined by "_";
+#: 16 or more capitals and digits with a digit and no "_" is a pasted key (API keys and
+#: client ids are such runs of characters). False accepts every ``[A-Z_][A-Z0-9_]*``.
+REFUSE_KEY_LIKE_NAMES = True
+KEY_LIKE_LENGTH = 16
+
+
+def looks_like_key(value: str) -> bool:
+    """Whether ``value`` (which fits the variable-name pattern) looks like a pasted key:
+    :data:`KEY_LIKE_LENGTH` or more characters, a digit among them, no underscore."""
+    return (
+        REFUSE_KEY_LIKE_NAMES
+        and len(value) >= KEY_LIKE_LENGTH
+        and "_" not in value
+        and any(c.isdigit() for c in value)
+    )
 
 
 def is_env_name(value: Any) -> bool:
-    """Whether ``value`` can be the name of an environment variable (``[A-Z_][A-Z0-9_]*``)."""
-    return isinstance(value, str) and bool(ENV_NAME.match(value))
+    """Whether ``value`` can be the name of an environment variable (``[A-Z_][A-Z0-9_]*``)
+    and does not look like a key pasted in its place (:func:`looks_like_key`)."""
+    return isinstance(value, str) and bool(ENV_NAME.match(value)) and not looks_like_key(value)
 
 
 class Fields:
@@ -68,8 +87,8 @@ class Fields:
         if not is_env_name(value):
             self.problem(
                 key,
-                "expected the NAME of an environment variable ([A-Z_][A-Z0-9_]*), not the "
-                "secret itself (the value is not shown)",
+                "expected the NAME of an environment variable ([A-Z_][A-Z0-9_]*, words "
+                "joined by _), not the secret itself (the value is not shown)",
                 f'{key} = "{example}" and export {example}=<the secret>; if the secret was '
                 "pasted into this file, rotate it",
             )

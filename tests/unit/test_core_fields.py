@@ -11,7 +11,11 @@ from wisesync.protocols import PluginRuntime
 PASTED = "sk_live_51H8xyz/Secret+Value"
 
 
-@pytest.mark.parametrize("value", [PASTED, "acme_secret", "1ACME", "ACME SECRET", 42])
+#: an all-capitals key fits the variable-name pattern; it must still be refused unseen
+KEY_LIKE = "X9K2M4P7Q1R8T3V6"
+
+
+@pytest.mark.parametrize("value", [PASTED, "acme_secret", "1ACME", "ACME SECRET", 42, KEY_LIKE])
 def test_a_value_that_is_not_an_env_name_is_refused_without_echo(value: object) -> None:
     f = Fields("ledger", {"client_secret_env": value})
     assert f.secret_env("client_secret_env", example="ACME_SECRET") is None
@@ -27,6 +31,11 @@ def test_env_names_pass_and_a_missing_one_is_named() -> None:
     assert f.secret_env("optional_env", example="Y", required=False) is None
     assert [p.key for p in f.problems] == ["ledger.client_secret_env"]
     assert "ACME_SECRET" in f.problems[0].hint
+
+
+@pytest.mark.parametrize("name", ["MYCONNECTWISEPRIVATEKEY", "ACME_CW_PRIVATE_KEY2", "KEY2"])
+def test_long_or_numbered_names_are_still_names(name: str) -> None:
+    assert Fields("ledger", {"k_env": name}).secret_env("k_env", example="X") == name
 
 
 def test_urls_durations_numbers_and_unknown_keys() -> None:
@@ -62,11 +71,12 @@ def test_urls_durations_numbers_and_unknown_keys() -> None:
     ]
 
 
-def test_the_runtime_never_echoes_a_secret_used_as_a_variable_name() -> None:
+@pytest.mark.parametrize("pasted", [PASTED, KEY_LIKE])
+def test_the_runtime_never_echoes_a_secret_used_as_a_variable_name(pasted: str) -> None:
     runtime = PluginRuntime(config=None, environ={})
     with pytest.raises(ConfigError) as info:
-        runtime.secret(PASTED, key="ledger.client_secret_env")
-    assert PASTED not in str(info.value) and "ledger.client_secret_env" in str(info.value)
+        runtime.secret(pasted, key="ledger.client_secret_env")
+    assert pasted not in str(info.value) and "ledger.client_secret_env" in str(info.value)
 
 
 def test_a_dsn_pasted_into_store_dsn_env_is_refused_without_echo() -> None:

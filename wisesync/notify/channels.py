@@ -17,12 +17,14 @@ import time
 from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from wisesync.errors import WisesyncError
+from wisesync.logmask import mask_in_logs
 from wisesync.notify.settings import EmailChannel, WebhookChannel
 
 #: Request headers of the webhook: the Unix time the body was signed at, and
@@ -124,6 +126,9 @@ def post_webhook(
     when every try failed or the receiver refused (4xx)."""
     environ = os.environ if environ is None else environ
     url = _secret(channel.url_env, "notify webhook URL", environ)
+    target = urlsplit(url)
+    # urllib3 logs the request line at DEBUG: the URL (a credential) must not be in it
+    mask_in_logs(url, target.path + (f"?{target.query}" if target.query else ""))
     secret = _secret(channel.secret_env, "notify webhook secret", environ)
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
     timestamp = str(int(time.time()))

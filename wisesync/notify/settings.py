@@ -25,12 +25,10 @@ that is not a variable name is refused without being shown.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 EVENT_KINDS = ("run_failed", "connection", "dead_letters", "unreachable")
-_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +91,14 @@ class NotifyConfig:
 
 
 def _env_name(chk: Any, table: dict, key: str, prefix: str, required: bool) -> str | None:
+    from wisesync.fields import is_env_name  # (wisesync.fields imports the config module)
+
     value = table.get(key)
     if value is None:
         if required:
             chk.problem(prefix + key, "missing", f'{key} = "NAME" of the environment variable')
         return None
-    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+    if not is_env_name(value):
         chk.problem(
             prefix + key,
             "expected the NAME of an environment variable (A-Z, 0-9, _), not its value "

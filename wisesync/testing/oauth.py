@@ -16,7 +16,9 @@ injectable clock (:class:`wisesync.ratelimit.Clock`, a
   single use) let a refresh whose answer was lost be repeated: the old token returns
   the same new set while that set's refresh token is unused;
 * expiry of access tokens (``access_ttl``), refresh tokens (``refresh_ttl``) and codes;
-* revocation of a refresh token (and its grant) or of a tenant.
+* revocation of a refresh token (and its grant) or of a tenant;
+* planted prefixes (:func:`planted_secrets`): every client secret, token and code a server
+  issues can start with a marker, so a test can search everything for it (the canary test).
 
 A ledger's sandbox subclasses it for what its API adds: the error bodies of its API
 (:meth:`OAuthServer.problem`), the text of an expired-token error, tenant listings.
@@ -31,6 +33,9 @@ import hashlib
 import secrets
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +46,27 @@ from wisesync.ratelimit import Clock
 ACCESS_TTL = 1800
 REFRESH_TTL = 60 * 86400
 CODE_TTL = 300
+#: what an OAuthServer issues: the kinds :func:`planted_secrets` can prefix
+SECRET_KINDS = ("client_secret", "access_token", "refresh_token", "id_token", "code")
+_PLANTED: ContextVar[dict[str, str] | None] = ContextVar("wisesync_planted_secrets", default=None)
+
+
+@contextmanager
+def planted_secrets(**prefixes: str) -> Iterator[None]:
+    """Servers created in the block start every secret they issue of a kind named here
+    (:data:`SECRET_KINDS`) with its prefix, for as long as they live.
+
+    >>> with planted_secrets(access_token="CANARY1x"):          # doctest: +SKIP
+    ...     server = start_sandbox()   # its access tokens are "CANARY1x..." from now on
+    """
+    unknown = set(prefixes) - set(SECRET_KINDS)
+    if unknown:
+        raise ValueError(f"unknown secret kinds {sorted(unknown)}; known: {SECRET_KINDS}")
+    token = _PLANTED.set(dict(prefixes))
+    try:
+        yield
+    finally:
+        _PLANTED.reset(token)
 
 
 def pkce_ok(verifier: str, challenge: str, method: str) -> bool:
@@ -166,6 +192,12 @@ class OAuthServer:
         self.codes: dict[str, tuple[Grant, str, float, str, str]] = {}
         self.tenant_names: dict[str, str] = {}
         self.token_requests = 0
+        #: kind -> what every secret of that kind starts with (see :func:`planted_secrets`)
+        self.secret_prefixes: dict[str, str] = dict(_PLANTED.get() or {})
+
+    def new_secret(self, kind: str, nbytes: int) -> str:
+        """A fresh random secret of ``kind`` (:data:`SECRET_KINDS`), with its planted prefix."""
+        return self.secret_prefixes.get(kind, "") + secrets.token_urlsafe(nbytes)
 
     # -- for subclasses -------------------------------------------------------------------
 
@@ -185,7 +217,7 @@ class OAuthServer:
         """A new app: a client-credentials connection when ``tenant_id`` is given."""
         client = Client(
             client_id=secrets.token_hex(16).upper(),
-            client_secret=secrets.token_urlsafe(36),
+            client_secret=self.new_secret("client_secret", 36),
             tenant_id=tenant_id,
             redirect_uris=redirect_uris,
             scopes=self.allowed_scopes,
@@ -289,7 +321,7 @@ class OAuthServer:
 
     def _issue(self, grant: Grant, *, refresh: bool) -> dict[str, Any]:
         now = self.clock.now()
-        value = secrets.token_urlsafe(48)
+        value = self.new_secret("access_token", 48)
         self.access[value] = AccessToken(value, grant, now + self.access_ttl)
         body: dict[str, Any] = {
             "access_token": value,
@@ -298,9 +330,9 @@ class OAuthServer:
             "scope": " ".join(sorted(grant.scopes)),
         }
         if "openid" in grant.scopes:
-            body["id_token"] = secrets.token_urlsafe(32)
+            body["id_token"] = self.new_secret("id_token", 32)
         if refresh:
-            rt = secrets.token_urlsafe(32)
+            rt = self.new_secret("refresh_token", 32)
             self.refresh[rt] = RefreshToken(rt, grant, now)
             body["refresh_token"] = rt
         return body
@@ -332,7 +364,7 @@ class OAuthServer:
         with self._lock:
             grant = Grant(str(uuid.uuid4()), client.client_id, list(self.tenant_names), scopes)
             self.grants.append(grant)
-            code = secrets.token_urlsafe(24)
+            code = self.new_secret("code", 24)
             self.codes[code] = (
                 grant,
                 redirect_uri,
