@@ -142,7 +142,8 @@ CASES: dict[str, Case] = {
     # --- secrets pasted where a variable name belongs (never echoed; #14's first bullet)
     "secret pasted into client_secret_env": config_check(
         "wisesync.toml: companies[0].xero.client_secret_env: expected the NAME of an "
-        "environment variable ([A-Z_][A-Z0-9_]*), not the secret itself (the value is not shown)",
+        "environment variable ([A-Z_][A-Z0-9_]*, words joined by _), not the secret itself "
+        "(the value is not shown)",
         config=GOOD.replace('"ACME_XERO_CLIENT_SECRET"', f'"{SECRET}"'),
     ),
     "ConnectWise key pasted into public_key_env": config_check(
@@ -152,8 +153,9 @@ CASES: dict[str, Case] = {
         also=("rotate it",),
     ),
     "key in capitals pasted into private_key_env": config_check(
-        "wisesync.toml: companies[0].connectwise.private_key_env: the environment variable it "
-        "names is not set; the name is not shown: it looks like a pasted secret",
+        "wisesync.toml: companies[0].connectwise.private_key_env: expected the NAME of an "
+        "environment variable ([A-Z_][A-Z0-9_]*, words joined by _), not the secret itself "
+        "(the value is not shown)",
         config=GOOD.replace('"ACME_CW_PRIVATE_KEY"', '"K9MPQ2LRT5VW8NZA"'),
         also=("rotate it",),
         forbidden=("K9MPQ2LRT5VW8NZA",),
