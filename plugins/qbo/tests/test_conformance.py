@@ -79,7 +79,7 @@ class QboHarness(TargetHarness):
         )
 
     def inject_lost_response(self) -> None:
-        self.app.faults.arm(Fault(kind="lose_response", method="POST", path="/batch$"))
+        self.app.faults.arm(Fault(kind="lose_response", method="POST", path=r"/batch/write/"))
 
     def close(self) -> None:
         self.server.stop()
