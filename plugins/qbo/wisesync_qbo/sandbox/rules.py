@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from .billpayment import check_bill_payment
 from .seed import tax_rate_of
 from .state import NAME_FIELD, NAME_LIST, PURCHASES, SALES, Company
 
@@ -134,6 +135,8 @@ def check_write(
             errors += _duplicate_number(company, entity, body, existing)
     if entity == "JournalEntry":
         errors += _balanced(body)
+    if entity == "BillPayment":
+        errors += check_bill_payment(company, body, error)
     if company.multicurrency and existing is None:
         errors += _currency(company, entity, body)
     return errors
