@@ -145,7 +145,9 @@ def send_batch(client: QboClient, ctx: QboContext, plans: Sequence[Plan]) -> lis
         if options:
             item["optionsData"] = options
         items.append(item)
-    answers = client.batch(items)
+    # the record events: the same events sent again (a lost answer, a redelivery after a
+    # crash) reuse the requestid; a new attempt (a replay) does not get the old answer
+    answers = client.batch(items, key=",".join(p.record.event_id for p in plans))
     outcomes = []
     for plan, answer in zip(plans, answers, strict=True):
         row = answer.get(plan.entity.name)
