@@ -319,7 +319,8 @@ def _count(stack: Stack, figures: LoopFigures, cw_before: int) -> None:
 
 
 def _unlinked(stack: Stack, docs: list[Any], linked: list[tuple]) -> list[tuple]:
-    """(number, status, codes) of the records whose documents no record links (at most 5)."""
+    """(number, status, source id, codes) of the records whose documents no record links, or
+    that lost their number to a later result (at most 5)."""
     ids = {r[4] for r in linked}
     numbers = [d.number for d in docs if d.ledger_id not in ids]
     with stack.db.connection() as conn:
@@ -327,7 +328,10 @@ def _unlinked(stack: Stack, docs: list[Any], linked: list[tuple]) -> list[tuple]
             """SELECT r.document_number, r.status, r.source_id,
                       (SELECT array_agg(m.code) FROM result_messages m
                         WHERE m.result_id = r.last_result_id)
-                 FROM records r WHERE r.document_number = ANY(%s) LIMIT 5""",
+                 FROM records r
+                WHERE r.document_number = ANY(%s)
+                   OR (r.document_number IS NULL AND r.status <> 'posted')
+                LIMIT 5""",
             (numbers,),
         ).fetchall()
     return [*rows, ("unlinked", len(numbers), numbers[:5])]
