@@ -92,6 +92,24 @@ LEDGERS = {
 }
 
 
+def stretch_writes(stack: Stack, seconds: float) -> None:
+    """Every document write to each company's ledger sandbox takes ``seconds`` (so an
+    outage or a kill lands in the middle of a run)."""
+    from wisesync.testing.sandbox import Fault
+
+    for spec in stack.specs:
+        writes = crash_ledger(spec.ledger)
+        stack.sandbox(writes.name, spec.key).app.faults.arm(
+            Fault(
+                "latency",
+                count=10**6,
+                method=writes.write_method,
+                path=writes.writes,
+                seconds=seconds,
+            )
+        )
+
+
 def crash_ledger(name: str | None = None) -> CrashLedger:
     """The :class:`CrashLedger` ``name`` (default ``$WISESYNC_LEDGER``, else Xero)."""
     return LEDGERS[name or os.environ.get("WISESYNC_LEDGER") or "xero"]

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from wisesync.testing.sandbox import Fault
 from wisesync.testing.services import temporary_database
 from wisesync.testing.stack import Stack
 
@@ -26,9 +25,9 @@ from crash_harness import (
     OwnPostgres,
     RoleProcess,
     assert_exactly_once,
-    crash_ledger,
     fast_role_options,
     journal_done,
+    stretch_writes,
     wait_runs,
     workload,
 )
@@ -79,7 +78,6 @@ def test_postgres_restart_mid_run_roles_resume(
     it again: the poster process and the in-process roles keep running and finish the run
     (on Xero, and once on QBO, whose journal claims then find their batches by DocNumber)."""
     bootstrap = request.getfixturevalue("kafka_bootstrap") if kind == "kafka" else None
-    writes = crash_ledger(ledger)
     with Stack(
         workload(4, seed=11, ledger=ledger),
         dsn=database,
@@ -87,9 +85,7 @@ def test_postgres_restart_mid_run_roles_resume(
         kafka_bootstrap=bootstrap,
         partitions=4,
     ) as stack:
-        for spec in stack.specs:  # stretch the run so the outage lands in its middle
-            app = stack.sandbox(ledger, spec.key).app
-            app.faults.arm(Fault("latency", count=10**6, method=writes.write_method, seconds=0.3))
+        stretch_writes(stack, 0.3)  # so the outage lands in the middle of the run
         config = tmp_path / "wisesync.toml"
         options = fast_role_options(kind, instance=f"{stack.namespace}-poster")
         poster = RoleProcess(config, stack.write_config(config), tmp_path, options=options)
