@@ -1,9 +1,10 @@
 """Crash loop of the whole daemon: what repeated ``kill -9`` of ``wisesync run`` costs.
 
 For each transport: one company (~1,500 ConnectWise records: invoices, credit memos, expenses,
-purchase receipts, with every seeded error case), Xero answering a share of its document
-writes with 5xx or 429 and losing the answer of another share, each write taking
-``--write-latency`` s, and ConnectWise taking ``--batch-latency`` s per batch create.
+purchase receipts, with every seeded error case; ``--records`` sets another size), the ledger
+(``--ledger``: Xero, or QBO) answering a share of its document writes with 5xx or 429 and
+losing the answer of another share, each write taking ``--write-latency`` s, and ConnectWise
+taking ``--batch-latency`` s per batch create.
 
 1. **undisturbed**: ``wisesync run`` (all roles, the real CLI) from start to every record
    posted (or failed) and acknowledged, once;
@@ -20,6 +21,7 @@ the lives that had work left, ``seconds_to_finish_after_last_kill``) and
     .venv/bin/python bench/crash_loop.py                       # embedded, 50 kills
     .venv/bin/python bench/crash_loop.py --transport both
     .venv/bin/python bench/crash_loop.py --quick               # try the bench itself
+    .venv/bin/python bench/crash_loop.py --ledger qbo --records 2000 --kills 20
 """
 
 from __future__ import annotations
@@ -53,8 +55,15 @@ MIX = {"invoices": 1120, "expenses": 230, "procurement": 150, "customers": 200}
 QUICK_MIX = {"invoices": 150, "expenses": 50, "procurement": 40, "customers": 25}
 
 
-# the crash harness's workload is the Xero scenario (tests set the same in conftest.py)
+# the crash harness's workload is the Xero scenario unless --ledger says otherwise (tests set
+# the same in conftest.py)
 os.environ.setdefault("WISESYNC_LEDGER", "xero")
+
+
+def scaled_mix(records: int) -> dict[str, int]:
+    """:data:`MIX` scaled to about ``records`` records (the same shares)."""
+    factor = records / sum(MIX[k] for k in ("invoices", "expenses", "procurement"))
+    return {k: max(1, round(n * factor)) for k, n in MIX.items()}
 
 
 def _log(text: str) -> None:
@@ -63,10 +72,10 @@ def _log(text: str) -> None:
 
 def one_run(svc: dict[str, str], args: Any, transport: str, kills: int, label: str) -> dict:
     """A fresh stack; ``kills`` kills (0: undisturbed); the figures, outcome checked."""
-    mix = QUICK_MIX if args.quick else MIX
+    mix = QUICK_MIX if args.quick else scaled_mix(args.records) if args.records else MIX
     with ExitStack() as es:
         dsn = es.enter_context(temporary_database(svc["postgres"], f"crashloop_{label}"))
-        specs = workload(1, seed=args.seed, mix=mix)
+        specs = workload(1, seed=args.seed, mix=mix, ledger=args.ledger)
         if transport == "kafka":
             stack = es.enter_context(kafka_stack(specs, svc["kafka"], dsn))
         else:
@@ -97,6 +106,10 @@ def one_run(svc: dict[str, str], args: Any, transport: str, kills: int, label: s
             on_life=progress,
         )
         out = figures.to_json()
+        docs = [d for s in stack.specs for d in stack.ledger(s.key).posted_documents()]
+        out["documents_in_ledger"] = len(docs)
+        # documents beyond the first of a kind and number (0: each posted exactly once)
+        out["duplicate_documents"] = len(docs) - len({(d.kind, d.number) for d in docs})
         try:
             assert_loop_outcome(stack)
             out["outcome"] = "ok"
@@ -110,16 +123,20 @@ def main(argv: list[str] | None = None) -> None:
     """Run the bench and print its JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transport", choices=("embedded", "kafka", "both"), default="embedded")
+    parser.add_argument("--ledger", choices=("xero", "qbo"), default="xero")
+    parser.add_argument(
+        "--records", type=int, default=0, help="about this many records (default ~1,500)"
+    )
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--life-min", type=float, default=2.0)
     parser.add_argument("--life-max", type=float, default=6.0)
-    parser.add_argument("--write-latency", type=float, default=1.0, help="s per Xero write")
+    parser.add_argument("--write-latency", type=float, default=1.0, help="s per ledger write")
     parser.add_argument("--batch-latency", type=float, default=0.05, help="s per CW batch")
     parser.add_argument(
         "--fault-mix",
         type=lambda v: [float(x) for x in v.split(",")],
         default=[0.05, 0.05, 0.01],
-        help="shares of Xero writes answered 5xx, 429, written with the answer lost",
+        help="shares of ledger writes answered 5xx, 429, written with the answer lost",
     )
     parser.add_argument("--seed", type=int, default=20261207)
     parser.add_argument("--timeout", type=float, default=900.0, help="for the last life")
@@ -132,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         "command": "bench/crash_loop.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "cpus": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "ledger": args.ledger,
         "kills": args.kills,
         "life_s": [args.life_min, args.life_max],
         "fault_mix_5xx_429_lost": args.fault_mix,

@@ -1,15 +1,17 @@
 """Shared parts of the crash-proofing tests (``test_crash_*.py``).
 
 * :func:`workload` -- the companies of a run: ConnectWise sandboxes seeded with invoices,
-  credit memos, expenses and procurement (every seeded error/warning case included), Xero
-  sandboxes with room for the calls that restarts cost;
+  credit memos, expenses and procurement (every seeded error/warning case included), ledger
+  sandboxes (Xero by default, or the ledger named; see :data:`LEDGERS`) with room for the
+  calls that restarts cost;
 * :class:`RoleProcess` -- ``wisesync`` roles in a subprocess (``crash_runner.py`` or the real
   ``wisesync run`` CLI) that a test can SIGKILL and start again;
 * :class:`OwnKafka` / :class:`OwnPostgres` -- a broker / a Postgres of the test's own, started
   with the same code as the session fixtures, that a test may stop and start again on the same
   data directory and port;
-* :func:`assert_exactly_once` -- every record of the runs is in Xero once, and the review has
-  exactly one result for every record event.
+* :func:`assert_exactly_once` -- every record of the runs is in its ledger once (as the
+  ledger's :class:`~wisesync.testing.ledger.LedgerSandbox` lists its documents), and the
+  review has exactly one result for every record event.
 """
 
 from __future__ import annotations
@@ -42,22 +44,91 @@ READY = "wisesync running"
 MIX = {"invoices": 160, "expenses": 60, "procurement": 40, "customers": 25}
 
 
-def workload(companies: int, seed: int, mix: dict[str, int] | None = None) -> list[CompanySpec]:
-    """``companies`` companies, each with its own ConnectWise and Xero sandbox.
+@dataclass(frozen=True)
+class CrashLedger:
+    """What the crash tests need to know of one ledger's sandbox.
 
-    The Xero sandboxes allow 600 calls a minute (Xero: 60): every restarted poster loads each
-    company's reference data again (a new process has an empty cache), and a run with a dozen
-    kills would otherwise spend most of its time waiting out 429s, which other tests cover.
+    Attributes:
+        name: the ledger plugin.
+        writes: a regex of the paths its document writes go to (what a write fault hits and
+            what "ledger writes" counts), with ``write_method``.
+        write_method: the HTTP method of those writes.
     """
-    from wisesync_xero.sandbox import Limits
 
+    name: str
+    writes: str
+    write_method: str
+
+    def sandbox_options(self) -> dict[str, Any]:
+        """Sandbox options with room for the calls that restarts cost: every restarted poster
+        loads each company's reference data again (a new process has an empty cache), and a
+        run with a dozen kills would otherwise spend most of its time waiting out 429s, which
+        other tests cover."""
+        if self.name == "xero":
+            from wisesync_xero.sandbox import Limits
+
+            return {"limits": Limits(per_minute=600, concurrent=10)}  # Xero: 60
+        from wisesync_qbo.sandbox import Limits as QboLimits
+
+        # QBO: 500 a minute, 10 a second, 40 batch calls a minute
+        return {"limits": QboLimits(per_minute=5000, per_second=100, batch_per_minute=400)}
+
+    def writes_served(self, app: Any) -> int:
+        """Document writes the ledger sandbox ``app`` was sent (answered or not)."""
+        if self.name == "xero":
+            return app.calls(self.write_method, self.writes)
+        return sum(n for entity, n in app.batch_writes.items() if entity in QBO_DOCUMENTS)
+
+
+#: the QBO entities of documents wisesync writes
+QBO_DOCUMENTS = ("Invoice", "CreditMemo", "Bill", "VendorCredit", "JournalEntry")
+
+
+#: The ledgers the crash harness knows. Xero's invoice and credit-note PUTs; QBO's batches
+#: that write documents (its sandbox shows faults such a batch as ``/batch/write/{Entity}``).
+LEDGERS = {
+    "xero": CrashLedger("xero", r"/(Invoices|CreditNotes)$", "PUT"),
+    "qbo": CrashLedger("qbo", rf"/batch/write/({'|'.join(QBO_DOCUMENTS)})$", "POST"),
+}
+
+
+def stretch_writes(stack: Stack, seconds: float) -> None:
+    """Every document write to each company's ledger sandbox takes ``seconds`` (so an
+    outage or a kill lands in the middle of a run)."""
+    from wisesync.testing.sandbox import Fault
+
+    for spec in stack.specs:
+        writes = crash_ledger(spec.ledger)
+        stack.sandbox(writes.name, spec.key).app.faults.arm(
+            Fault(
+                "latency",
+                count=10**6,
+                method=writes.write_method,
+                path=writes.writes,
+                seconds=seconds,
+            )
+        )
+
+
+def crash_ledger(name: str | None = None) -> CrashLedger:
+    """The :class:`CrashLedger` ``name`` (default ``$WISESYNC_LEDGER``, else Xero)."""
+    return LEDGERS[name or os.environ.get("WISESYNC_LEDGER") or "xero"]
+
+
+def workload(
+    companies: int, seed: int, mix: dict[str, int] | None = None, ledger: str | None = None
+) -> list[CompanySpec]:
+    """``companies`` companies, each with its own ConnectWise and ledger sandbox (``ledger``:
+    see :func:`crash_ledger`)."""
+    chosen = crash_ledger(ledger)
     return [
         CompanySpec(
             f"crash{i}",
+            ledger=chosen.name,
             seed=seed + i,
             sandbox_options={
                 "connectwise": dict(mix or MIX),
-                "xero": {"limits": Limits(per_minute=600, concurrent=10)},
+                chosen.name: chosen.sandbox_options(),
             },
         )
         for i in range(companies)
@@ -347,6 +418,29 @@ def wait_runs(
     return [load_review(stack.db, ReviewFilter(run_id=r.run_id)) for r in runs]
 
 
+def run_with_poster(
+    stack: Stack,
+    poster: RoleProcess,
+    disturb: Callable[[list[SyncRun]], int],
+    timeout: float = 120.0,
+) -> tuple[list[SyncRun], list[Review], int]:
+    """Sync every company, the reporter and acknowledger in this process and ``poster`` in its
+    subprocess: ``disturb(runs)`` starts, kills or crashes the poster as the test wishes and
+    says how many times it did; then a poster without a hook finishes the runs, and SIGTERM
+    must stop it cleanly (exit 0). Returns the runs, their reviews and ``disturb``'s count."""
+    with stack.service(roles=("reporter", "acknowledger")):
+        runs = [stack.sync(spec.key) for spec in stack.specs]
+        try:
+            count = disturb(runs)
+            if not poster.alive():
+                poster.launch()
+            reviews = wait_runs(stack, runs, timeout)
+        finally:
+            code = poster.stop()
+    assert code == 0, poster.tail()
+    return runs, reviews, count
+
+
 def documents(app: Any) -> list[dict[str, Any]]:
     """Every invoice, bill and credit note in a Xero sandbox."""
     return [*app.invoices(), *app.credit_notes()]
@@ -376,10 +470,10 @@ def assert_exactly_once(
     dead_letters: int = 0,
     poisoned: frozenset[str] = frozenset(),
 ) -> dict[str, int]:
-    """Every record of ``runs`` is in its company's Xero once and has exactly one result.
+    """Every record of ``runs`` is in its company's ledger once and has exactly one result.
 
-    * Xero: document numbers unique per type, one document per ``posted`` record, the posted
-      records' ledger ids are exactly the documents' ids;
+    * the ledger: document numbers unique per kind, one document per ``posted`` record, the
+      posted records' ledger ids are exactly the documents' ids;
     * review: no result missing, exactly one result (attempt) per record event, one record row
       per extracted record, no journal row left ``claimed``;
     * ``dead_letters`` of the runs' events were dead-lettered (default none); the records of
@@ -390,16 +484,15 @@ def assert_exactly_once(
     """
     totals: Counter[str] = Counter()
     for run, review in zip(runs, reviews, strict=True):
-        app = stack.sandbox("xero", run.company).app
-        docs = ledger_documents(app)
-        numbers = Counter((d["Type"], doc_number(d)) for d in docs)
+        docs = stack.ledger(run.company).posted_documents()
+        numbers = Counter((d.kind, d.number) for d in docs)
         twice = {k: n for k, n in numbers.items() if n > 1}
-        assert not twice, f"{run.company}: documents in Xero more than once: {twice}"
+        assert not twice, f"{run.company}: documents in the ledger more than once: {twice}"
         posted = [r for r in review.rows if r.status == "posted"]
         assert len(docs) == len(posted), (
-            f"{run.company}: {len(docs)} documents in Xero for {len(posted)} posted records"
+            f"{run.company}: {len(docs)} documents in the ledger for {len(posted)} posted records"
         )
-        assert {r.ledger_id for r in posted} == {doc_id(d) for d in docs}, run.company
+        assert {r.ledger_id for r in posted} == {d.ledger_id for d in docs}, run.company
         assert review.missing == 0, f"{run.company}: {review.missing} results missing"
         # one row per extracted record and per record the source held
         assert len(review.rows) == sum(run.extracted.values()) + sum(run.held.values())

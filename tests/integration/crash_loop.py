@@ -3,8 +3,9 @@
 Shared by ``test_crash_daemon_loop.py`` (a short loop per transport) and
 ``bench/crash_loop.py`` (>= 50 kills, ~1,500 records, printing JSON):
 
-* :class:`RandomFaults` -- the Xero sandbox answers a share of its document writes with a 5xx
-  or a 429 before writing, and loses the answer of another share after writing;
+* :class:`RandomFaults` -- the ledger sandbox (Xero or QBO, see ``crash_harness.LEDGERS``)
+  answers a share of its document writes with a 5xx or a 429 before writing, and loses the
+  answer of another share after writing;
 * :func:`crash_loop` -- start ``wisesync run`` (the real CLI, default options: the schedule
   syncs the company at the first start), kill it with SIGKILL after a random 2-6 s (or what
   the caller says), ``kills`` times; then let one life finish; returns the figures
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crash_harness import RoleProcess, doc_id, doc_number, ledger_documents, wait_until
+from crash_harness import RoleProcess, crash_ledger, wait_until
 
 from wisesync.review import wait_for_run
 from wisesync.testing.sandbox import Fault, Faults
@@ -32,16 +33,15 @@ from wisesync.testing.stack import Stack
 
 #: Every role of the daemon, as ``wisesync run --role`` takes them.
 ALL_ROLES = "extractor,poster,reporter,acknowledger"
-#: The Xero document writes (what a fault may hit and what "ledger writes" counts).
-WRITES = r"/(Invoices|CreditNotes)$"
 #: ConnectWise's accounting batch creates (one per acknowledged record).
 BATCHES = r"/finance/accounting/batches$"
 
 
 class RandomFaults(Faults):
-    """Armed faults first, then at random on Xero's document writes: ``p_5xx`` answered 503
-    and ``p_429`` answered 429 (nothing written), ``p_lost`` written but the answer lost; the
-    others take ``write_latency_s`` (a Xero write of 50 documents takes seconds)."""
+    """Armed faults first, then at random on the ledger's document writes (the paths
+    ``writes`` finds): ``p_5xx`` answered 503 and ``p_429`` answered 429 (nothing written),
+    ``p_lost`` written but the answer lost; the others take ``write_latency_s`` (a ledger
+    write of 30-50 documents takes seconds)."""
 
     def __init__(
         self,
@@ -49,9 +49,12 @@ class RandomFaults(Faults):
         p_5xx: float,
         p_429: float,
         p_lost: float,
+        *,
+        writes: str,
         write_latency_s: float = 0.0,
     ) -> None:
         super().__init__()
+        self.writes = writes
         self.rng, self.p_5xx, self.p_429, self.p_lost = rng, p_5xx, p_429, p_lost
         self.write_latency_s = write_latency_s
         self.injected: Counter[str] = Counter()
@@ -60,7 +63,7 @@ class RandomFaults(Faults):
     def take(self, method: str, path: str, kinds: tuple[str, ...]) -> Fault | None:
         """An armed fault, else a random one for a document write."""
         armed = super().take(method, path, kinds)
-        if armed is not None or method not in ("PUT", "POST") or not re.search(WRITES, path):
+        if armed is not None or method not in ("PUT", "POST") or not re.search(self.writes, path):
             return armed
         with self._rng_lock:
             draw = self.rng.random()
@@ -112,7 +115,7 @@ class LoopFigures:
 
     @property
     def ledger_writes_per_needed_batch(self) -> float:
-        """Xero document writes per write the posted records needed (1.0: none repeated)."""
+        """Ledger document writes per write the posted records needed (1.0: none repeated)."""
         return self.ledger_writes / max(1, self.needed_batches)
 
     @property
@@ -160,18 +163,26 @@ def install_faults(
     batch_latency_s: float = 0.05,
 ) -> RandomFaults:
     """Put :class:`RandomFaults` (``mix`` = shares of 5xx, 429, lost answers) in front of
-    every company's Xero sandbox, each kind also armed once for the first writes (so a short
+    every company's ledger sandbox, each kind also armed once for the first writes (so a short
     run meets all three); ConnectWise takes ``batch_latency_s`` per batch create. Returns the
     faults (shared by the companies)."""
-    faults = RandomFaults(random.Random(seed), *mix, write_latency_s=write_latency_s)
+    ledger = _ledger(stack)
+    faults = RandomFaults(
+        random.Random(seed), *mix, write_latency_s=write_latency_s, writes=ledger.writes
+    )
     for kind in ("status", "rate_limit", "lose_response"):
-        faults.arm(Fault(kind, method="PUT", path=WRITES))
+        faults.arm(Fault(kind, method=ledger.write_method, path=ledger.writes))
     for spec in stack.specs:
-        stack.sandbox("xero", spec.key).app.faults = faults
+        stack.sandbox(ledger.name, spec.key).app.faults = faults
         stack.sandbox("connectwise", spec.key).app.faults.arm(
             Fault("latency", count=10**6, method="POST", path=BATCHES, seconds=batch_latency_s)
         )
     return faults
+
+
+def _ledger(stack: Stack) -> Any:
+    """The crash harness's :class:`~crash_harness.CrashLedger` of the stack's companies."""
+    return crash_ledger(stack.specs[0].ledger)
 
 
 def expected_records(stack: Stack) -> int:
@@ -285,8 +296,8 @@ def crash_loop(
 
 
 def _count(stack: Stack, figures: LoopFigures, cw_before: int) -> None:
-    from wisesync_xero.limits import LIMITS
-
+    ledger = _ledger(stack)
+    batch_size = stack.registry.target(ledger.name).limits.batch_size
     figures.attempts = _scalar(stack, "SELECT count(*) FROM attempts")
     figures.acknowledgement_rows = _scalar(stack, "SELECT count(*) FROM acknowledgements")
     with stack.db.connection() as conn:
@@ -297,28 +308,30 @@ def _count(stack: Stack, figures: LoopFigures, cw_before: int) -> None:
         figures.statuses = dict(
             conn.execute("SELECT status, count(*) FROM records GROUP BY 1").fetchall()
         )
-    figures.needed_batches = sum(-(-n // LIMITS.batch_size) for _, n in per_type)
+    figures.needed_batches = sum(-(-n // batch_size) for _, n in per_type)
     figures.ledger_writes = sum(
-        stack.sandbox("xero", s.key).app.calls(method, WRITES)
-        for s in stack.specs
-        for method in ("PUT", "POST")
+        ledger.writes_served(stack.sandbox(ledger.name, s.key).app) for s in stack.specs
     )
     cw_after = sum(stack.sandbox("connectwise", s.key).app.calls() for s in stack.specs)
     figures.connectwise_calls = cw_after - cw_before
-    faults = stack.sandbox("xero", stack.specs[0].key).app.faults
+    faults = stack.sandbox(ledger.name, stack.specs[0].key).app.faults
     figures.faults_injected = dict(getattr(faults, "injected", {}))
 
 
-def _unlinked(stack: Stack, docs: list[dict[str, Any]], linked: list[tuple]) -> list[tuple]:
-    """(number, status, codes) of the records whose documents no record links (at most 5)."""
+def _unlinked(stack: Stack, docs: list[Any], linked: list[tuple]) -> list[tuple]:
+    """(number, status, source id, codes) of the records whose documents no record links, or
+    that lost their number to a later result (at most 5)."""
     ids = {r[4] for r in linked}
-    numbers = [doc_number(d) for d in docs if doc_id(d) not in ids]
+    numbers = [d.number for d in docs if d.ledger_id not in ids]
     with stack.db.connection() as conn:
         rows = conn.execute(
             """SELECT r.document_number, r.status, r.source_id,
                       (SELECT array_agg(m.code) FROM result_messages m
                         WHERE m.result_id = r.last_result_id)
-                 FROM records r WHERE r.document_number = ANY(%s) LIMIT 5""",
+                 FROM records r
+                WHERE r.document_number = ANY(%s)
+                   OR (r.document_number IS NULL AND r.status <> 'posted')
+                LIMIT 5""",
             (numbers,),
         ).fetchall()
     return [*rows, ("unlinked", len(numbers), numbers[:5])]
@@ -339,7 +352,7 @@ def _combined(stack: Stack, company: str) -> set[tuple[str, str]]:
 
 
 def assert_loop_outcome(stack: Stack) -> None:
-    """Exactly one Xero document per posted record (and none for a failed one); exactly one
+    """Exactly one ledger document per posted record (and none for a failed one); exactly one
     ConnectWise batch per posted record, each created once; every posted record batched."""
     with stack.db.connection() as conn:
         rows = conn.execute(
@@ -348,14 +361,14 @@ def assert_loop_outcome(stack: Stack) -> None:
         ).fetchall()
     for spec in stack.specs:
         mine = [r for r in rows if r[0] == spec.key]
-        docs = ledger_documents(stack.sandbox("xero", spec.key).app)
-        ids = Counter(doc_id(d) for d in docs)
-        numbers = Counter((d["Type"], doc_number(d)) for d in docs)
+        docs = stack.ledger(spec.key).posted_documents()
+        ids = Counter(d.ledger_id for d in docs)
+        numbers = Counter((d.kind, d.number) for d in docs)
         assert not [k for k, n in numbers.items() if n > 1], f"{spec.key}: a document twice"
         # in the ledger: posted, or answered from the journal by a later copy of its event
         posted = [r for r in mine if r[3] in ("posted", "skipped_already_posted")]
         assert Counter(r[4] for r in posted) == ids, (
-            f"{spec.key}: {len(docs)} documents in Xero for {len(posted)} records in it "
+            f"{spec.key}: {len(docs)} documents in the ledger for {len(posted)} records in it "
             "(each posted record links exactly one document, and every document is linked); "
             f"the records of unlinked documents: {_unlinked(stack, docs, posted)}"
         )

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from wisesync.testing.sandbox import Fault
 from wisesync.testing.stack import Stack
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -25,6 +24,7 @@ from crash_harness import (
     assert_exactly_once,
     fast_role_options,
     journal_done,
+    stretch_writes,
     wait_runs,
     workload,
 )
@@ -44,22 +44,25 @@ def broker() -> Iterator[OwnKafka]:
         own.close()
 
 
-@pytest.mark.parametrize("hard", [False, True], ids=["sigterm", "sigkill"])
+@pytest.mark.parametrize(
+    ("hard", "ledger"),
+    [(False, "xero"), (True, "xero"), (True, "qbo")],
+    ids=["sigterm", "sigkill", "sigkill-qbo"],
+)
 def test_broker_restart_mid_run_loses_nothing(
-    broker: OwnKafka, pg_database: str, hard: bool
+    broker: OwnKafka, pg_database: str, hard: bool, ledger: str
 ) -> None:
     """Stop the broker when about a third of the records are done, keep it down OUTAGE_S,
-    start it again: the run completes, every record in Xero once, one result each."""
+    start it again: the run completes, every record in the ledger (Xero; once QBO) once,
+    one result each."""
     with Stack(
-        workload(4, seed=11),
+        workload(4, seed=11, ledger=ledger),
         dsn=pg_database,
         transport="kafka",
         kafka_bootstrap=broker.bootstrap,
         partitions=4,
     ) as stack:
-        for spec in stack.specs:  # stretch the run so the outage lands in its middle
-            app = stack.sandbox("xero", spec.key).app
-            app.faults.arm(Fault("latency", count=10**6, method="PUT", seconds=0.3))
+        stretch_writes(stack, 0.3)  # so the outage lands in the middle of the run
         options = fast_role_options("kafka")
         started = time.monotonic()
         with stack.service(("poster", "reporter", "acknowledger"), **options) as service:
@@ -76,7 +79,7 @@ def test_broker_restart_mid_run_loses_nothing(
             assert service.alive(), f"a role died: {service.errors}"
         totals = assert_exactly_once(stack, runs, reviews)
         print(
-            f"broker {'killed' if hard else 'stopped'} at {done_at_stop} records, down "
+            f"{ledger}: broker {'killed' if hard else 'stopped'} at {done_at_stop} records, down "
             f"{OUTAGE_S + restart_s:.1f}s; run done in {time.monotonic() - started:.1f}s; {totals}"
         )
         assert totals == EXPECTED, totals

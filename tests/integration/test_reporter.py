@@ -264,6 +264,39 @@ def test_an_older_result_never_overwrites_a_newer_state(db: Database) -> None:
 
 
 @pytest.mark.postgres
+def test_a_later_hold_never_hides_that_the_ledger_has_the_record(db: Database) -> None:
+    """A run that lists a record as unposted, and finds it gone from ConnectWise's export
+    because it was posted and acknowledged meanwhile, holds it (SOURCE_RECORD_GONE): the
+    record still says posted, its ledger id kept; a hold of a record not in the ledger is
+    stored as usual."""
+    now = utcnow()
+    gone = [message("SOURCE_RECORD_GONE", "11 is not in the GL export")]
+    reporter = reporter_for(db)
+    posted = result("11", finished_at=now - timedelta(seconds=5))
+    reporter.store([bus("wisesync.results.v1", 0, posted)])
+    held = result("11", status=Status.HELD, finished_at=now, run_id="run-2", messages=gone)
+    reporter.store([bus("wisesync.results.v1", 1, held)])
+    # and both in one poll, the hold last
+    in_one = [
+        result("12", finished_at=now - timedelta(seconds=5)),
+        result("12", status=Status.HELD, finished_at=now, run_id="run-2", messages=gone),
+        result("13", status=Status.FAILED, finished_at=now - timedelta(seconds=5)),
+        result("13", status=Status.HELD, finished_at=now, run_id="run-2", messages=gone),
+    ]
+    reporter.store([bus("wisesync.results.v1", 2 + n, r) for n, r in enumerate(in_one)])
+    with db.connection() as conn:
+        rows = conn.execute(
+            "SELECT source_id, status, last_run_id, attempts, ledger_id FROM records "
+            "ORDER BY source_id"
+        ).fetchall()
+    assert rows == [
+        ("11", "posted", "run-1", 2, "xero-11"),
+        ("12", "posted", "run-1", 2, "xero-12"),
+        ("13", "held", "run-2", 2, None),
+    ]
+
+
+@pytest.mark.postgres
 def test_rows_and_offsets_commit_together_or_not_at_all(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

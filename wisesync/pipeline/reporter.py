@@ -423,14 +423,15 @@ class Reporter:
         return [r for _, r in new]
 
     def _advance_records(self, cur, results: list[PostingResult]) -> None:
-        """Upsert the latest state of each record; an older result never overwrites a newer."""
+        """Upsert the latest state of each record; an older result never overwrites a newer,
+        nor a held one a record in the ledger."""
         newest: dict[tuple[str, str, str, str], PostingResult] = {}
         count: dict[tuple[str, str, str, str], int] = {}
         for r in results:
             key = (r.company, r.source, str(r.record_type), r.source_id)
             count[key] = count.get(key, 0) + 1
             best = newest.get(key)
-            if best is None or _order(r) > _order(best):
+            if best is None or (_order(r) > _order(best) and not _hides_ledger(r, best)):
                 newest[key] = r
         cols = (
             "target",
@@ -442,9 +443,14 @@ class Reporter:
             "last_run_id",
             "updated_at",
         )
+        # a hold from the source (e.g. SOURCE_RECORD_GONE: the record left ConnectWise's
+        # unposted list between a run's listing and its export, because it was posted and
+        # acknowledged meanwhile) never hides that the ledger has the record
         newer = (
             '(EXCLUDED.updated_at, EXCLUDED.last_result_id COLLATE "C") '
-            '> (r.updated_at, r.last_result_id COLLATE "C")'
+            '> (r.updated_at, r.last_result_id COLLATE "C") '
+            f"AND NOT (EXCLUDED.status = '{Status.HELD}' "
+            f"AND r.status IN ('{Status.POSTED}', '{Status.SKIPPED_ALREADY_POSTED}'))"
         )
         sets = ",\n".join(f"{c} = CASE WHEN {newer} THEN EXCLUDED.{c} ELSE r.{c} END" for c in cols)
         _bulk(
@@ -572,6 +578,11 @@ def _bulk(
         f"FROM unnest({arrays}) AS u({', '.join(names)}) {tail}",
         [list(column) for column in zip(*rows, strict=True)],
     )
+
+
+def _hides_ledger(newer: PostingResult, older: PostingResult) -> bool:
+    """A held result after one that says the ledger has the record (see _advance_records)."""
+    return newer.status is Status.HELD and older.status in ACK_STATUSES
 
 
 def _order(result: PostingResult) -> tuple[datetime, str]:

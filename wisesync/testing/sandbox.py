@@ -184,7 +184,8 @@ class SandboxApp:
             return self._control(request)
         if self.faults.latency:
             time.sleep(self.faults.latency)
-        fault = self.faults.take(request.method, request.path, ("latency", "status", "rate_limit"))
+        target = self.fault_path(request)
+        fault = self.faults.take(request.method, target, ("latency", "status", "rate_limit"))
         if fault and fault.kind == "latency":
             time.sleep(fault.seconds)
         elif fault and fault.kind == "status":
@@ -194,9 +195,14 @@ class SandboxApp:
             response.headers["Retry-After"] = f"{fault.retry_after:g}"
             return response
         response = self.handle(request)
-        if self.faults.take(request.method, request.path, ("lose_response",)):
+        if self.faults.take(request.method, target, ("lose_response",)):
             raise _LostResponse
         return response
+
+    def fault_path(self, request: Request) -> str:
+        """The path a :class:`Fault`'s ``path`` regex is matched against: the request's path;
+        an API whose reads and writes share a path may tell them apart here."""
+        return request.path
 
     def handle(self, request: Request) -> Response:
         """Find the route and run it."""

@@ -386,3 +386,55 @@ def test_a_term_is_checked_as_qbo_describes_it(api: Api) -> None:
     day = api.create("Term", {"Name": "Day 32", "DayOfMonthDue": 32})
     assert [r.status_code for r in (both, neither, long, day)] == [400] * 4
     assert codes(long) == ["2050"] and codes(day) == ["2010"]
+
+
+def _bill(api: Api, number: str, vendor_name: str) -> dict[str, Any]:
+    vendor = api.create("Vendor", {"DisplayName": vendor_name}).json()["Vendor"]
+    account = api.one("Account", "AccountType = 'Expense'")
+    body = {
+        "VendorRef": {"value": vendor["Id"]},
+        "DocNumber": number,
+        "Line": [
+            {
+                "Amount": "80.00",
+                "DetailType": "AccountBasedExpenseLineDetail",
+                "AccountBasedExpenseLineDetail": {"AccountRef": {"value": account["Id"]}},
+            }
+        ],
+    }
+    return api.create("Bill", body).json()["Bill"]
+
+
+def test_bill_payments_follow_qbo_rules_and_show_in_cdc_and_query(api: Api) -> None:
+    """A BillPayment pays bills of its vendor from a bank (Check) or card account; it moves
+    the bill's Balance and is read back by query and by change data capture, deleted too."""
+    bill = _bill(api, "B-1", "Paper Co")
+    other = _bill(api, "B-2", "Ink Co")
+    bank = api.one("Account", "AccountType = 'Bank'")
+    body = {
+        "VendorRef": bill["VendorRef"],
+        "PayType": "Check",
+        "CheckPayment": {"BankAccountRef": {"value": bank["Id"]}},
+        "TotalAmt": "30.00",
+        "Line": [{"Amount": "30.00", "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}],
+    }
+    assert codes(api.create("BillPayment", {**body, "PayType": "Cash"})) == ["2170"]
+    assert codes(api.create("BillPayment", {**body, "CheckPayment": {}})) == ["2020"]
+    other_link = [{"TxnId": other["Id"], "TxnType": "Bill"}]
+    other_vendor = {**body, "Line": [{"Amount": "30.00", "LinkedTxn": other_link}]}
+    assert codes(api.create("BillPayment", other_vendor)) == ["2500"]
+    since = api.app.wall.stamp()
+    paid = api.create("BillPayment", body).json()["BillPayment"]
+    assert api.one("Bill", "DocNumber = 'B-1'")["Balance"] == 50
+    queried = api.query(f"select * from BillPayment where Id = '{paid['Id']}'")["BillPayment"]
+    assert [(p["PayType"], p["TotalAmt"]) for p in queried] == [("Check", 30)]
+    cdc = api.call("GET", "/cdc", entities="Payment,BillPayment", changedSince=since).json()
+    found = cdc["CDCResponse"][0]["QueryResponse"]
+    assert [[p["Id"] for p in r.get("BillPayment", [])] for r in found] == [[], [paid["Id"]]]
+    api.app.delete_payment(paid["Id"], entity="BillPayment")
+    assert api.one("Bill", "DocNumber = 'B-1'")["Balance"] == 80
+    cdc = api.call("GET", "/cdc", entities="BillPayment", changedSince=since).json()
+    (tomb,) = cdc["CDCResponse"][0]["QueryResponse"][0]["BillPayment"]
+    assert (tomb["Id"], tomb["status"]) == (paid["Id"], "Deleted")
+    assert api.app.pay_bill("B-2", Decimal("80.00"))["PayType"] == "Check"
+    assert api.one("Bill", "DocNumber = 'B-2'")["Balance"] == 0

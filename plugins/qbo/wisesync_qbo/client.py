@@ -38,10 +38,10 @@ def reconnect_command(company: str) -> str:
     return f"`wisesync qbo connect --company {company}`"
 
 
-def request_id(payload: str) -> str:
-    """A batch ``requestid``: ``ws`` + 34 hex digits of the body's SHA-256 (36 characters,
-    QBO's batch maximum; bIds must then be at most 10 characters)."""
-    return "ws" + hashlib.sha256(payload.encode()).hexdigest()[:34]
+def request_id(payload: str, key: str = "") -> str:
+    """A batch ``requestid``: ``ws`` + 34 hex digits of the SHA-256 of the body and ``key``
+    (36 characters, QBO's batch maximum; bIds must then be at most 10 characters)."""
+    return "ws" + hashlib.sha256(f"{payload}\n{key}".encode()).hexdigest()[:34]
 
 
 def quote(value: str) -> str:
@@ -173,17 +173,21 @@ class QboClient(ApiClient):
                 return
             start += PAGE
 
-    def batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def batch(self, items: list[dict[str, Any]], key: str = "") -> list[dict[str, Any]]:
         """One ``/batch`` call; the ``BatchItemResponse`` entries by request order (QBO
         answers in any order, matched here by ``bId``).
 
         A batch of queries is a read (sent again after a lost answer). One that writes
-        carries a ``requestid`` derived from its exact body (:func:`request_id`), so the
-        same operations sent again are answered from QBO's record, not applied twice.
+        carries a ``requestid`` derived from its exact body and ``key`` (:func:`request_id`),
+        so the same operations sent again are answered from QBO's record, not applied twice.
+        QBO answers a repeated requestid with its first answer, a refusal too: ``key`` names
+        the attempt (the record events a document batch carries), so a later attempt of the
+        same documents (a replay after a fix in QuickBooks) is a new request, not the old
+        refusal again.
         """
         payload = money.dumps({"BatchItemRequest": items})  # once: the body and its id
         reads = all("Query" in item for item in items)
-        params = None if reads else {"requestid": request_id(payload)}
+        params = None if reads else {"requestid": request_id(payload, key)}
         send = {"data": payload, "headers": {"Content-Type": "application/json"}}
         if self.batch_limiter is None:
             body = self.api("POST", "/batch", params, safe_to_retry=reads or None, **send).body

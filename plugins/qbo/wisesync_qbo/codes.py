@@ -11,4 +11,11 @@ SYNC_TOKEN_CONFLICT = Code(
     "Someone is editing the customer or vendor in QuickBooks: let them save, then replay.",
     seed_issue="Sync Token issue",
 )
-CODES = (SYNC_TOKEN_CONFLICT,)
+BILL_PAYMENT_NOT_WRITTEN_BACK = Code(
+    "BILL_PAYMENT_NOT_WRITTEN_BACK",
+    Severity.INFO,
+    "Bill payment made in QuickBooks is not written back to ConnectWise",
+    "Nothing to fix: ConnectWise keeps no vendor bill payments; the bill is paid in "
+    "QuickBooks, where its payment stays.",
+)
+CODES = (SYNC_TOKEN_CONFLICT, BILL_PAYMENT_NOT_WRITTEN_BACK)

@@ -225,7 +225,11 @@ def _send(ctx: QboContext, queue: _Queue, outcomes: dict[int, PostOutcome]) -> N
         ops, docs = queue.take()
         items = [op.item(f"p{n}") for n, op in enumerate(ops)]
         items += [_doc_item(ctx, plan, str(n)) for n, (_, plan) in enumerate(docs)]
-        answers = ctx.client.batch(items)
+        # the record events: the same events sent again (a lost answer, a redelivery after a
+        # crash) reuse the requestid; a new attempt (a replay) does not get the old answer
+        carried = [plan for _, plan in docs]
+        carried += [plan for op in ops for _, plan in queue.waiting.get(op.key, [])]
+        answers = ctx.client.batch(items, key=",".join(p.record.event_id for p in carried))
         again: list[tuple[PartyOp, dict[str, Any]]] = []
         for op, answer in zip(ops, answers, strict=False):
             error = settle(book, op, answer)

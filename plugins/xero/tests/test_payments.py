@@ -9,8 +9,9 @@ import pytest
 from xero_testkit import company, limiter, line, record, runtime
 
 from wisesync.events.models import PostingResult, RecordType, Status
+from wisesync.payments import WATERMARK_KEY
 from wisesync.store.state import MemoryPluginState
-from wisesync_xero.payments import WATERMARK_KEY, JournalDocuments, XeroPaymentsSource
+from wisesync_xero.payments import JournalDocuments, XeroPaymentsSource
 from wisesync_xero.sandbox import start_sandbox
 from wisesync_xero.target import XeroTarget
 

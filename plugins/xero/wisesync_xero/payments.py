@@ -10,44 +10,32 @@ InvoiceID), and yields one record per payment:
 * a deleted payment (a reversal in Xero): source id = ``<PaymentID>:reversed``,
   ``payment.reversed = True``.
 
-Each record carries its payment's update time in ``source_batch_ids``
-(``updated:<iso>``). The watermark (``plugin_state``: company, ``xero``,
-``payments_watermark``) moves only in ``acknowledge``, to the newest update time
-ConnectWise accepted, so a crash re-reads rather than skips (the posting journal
-makes the re-read harmless).
+Payable payments (``ACCPAYPAYMENT``, bills paid in Xero) are not read: ConnectWise has no
+record that takes a vendor bill payment (its payments target applies payments to invoices).
+
+The watermark, its acknowledgement and the record's shape are the ledger-neutral
+:mod:`wisesync.payments`.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Collection, Iterator
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Protocol
 
 from wisesync.config import CompanyConfig, ConfigProblem
-from wisesync.documents import advance_watermark
-from wisesync.events.models import (
-    Contact,
-    Payment,
-    PostingResult,
-    RecordEvent,
-    RecordType,
-    Trigger,
-)
+from wisesync.events.models import Contact, RecordEvent, RecordType, Trigger
 from wisesync.money import to_decimal
-from wisesync.protocols import AckOutcome, Held, PluginRuntime, Source
-from wisesync.ratelimit import CallLimiter
-from wisesync.store.state import PluginState, plugin_state
+from wisesync.payments import REVERSED_SUFFIX, LedgerPaymentsSource, payment_event
+from wisesync.protocols import Held, PluginRuntime
 from wisesync_xero import settings as xero_settings
 from wisesync_xero.client import XeroClient
 from wisesync_xero.connection import Connections
 from wisesync_xero.contacts import quote
 from wisesync_xero.limits import LIMITS
 
-WATERMARK_KEY = "payments_watermark"
 PAGE_SIZE = 100
-REVERSED_SUFFIX = ":reversed"
 _MSDATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 
@@ -110,30 +98,22 @@ def payment_record(company: CompanyConfig, raw: dict[str, Any]) -> RecordEvent |
             name=str(contact_raw["Name"]),
             account_number=contact_raw.get("ContactNumber"),
         )
-    amount = to_decimal(raw.get("Amount"), field="Amount")
-    record = RecordEvent(
-        company=company.key,
+    return payment_event(
+        company,
         source="xero",
-        target=company.target_for(RecordType.PAYMENT),
-        record_type=RecordType.PAYMENT,
         source_id=payment_id + (REVERSED_SUFFIX if reversed_ else ""),
-        document_number=number,
-        reference=str(raw.get("Reference") or "") or None,
-        date=paid_on,
-        currency=str(invoice.get("CurrencyCode") or "") or None,
+        ledger_payment_id=payment_id,
+        invoice_number=number,
+        amount=to_decimal(raw.get("Amount"), field="Amount"),
+        paid_on=paid_on,
+        updated=updated,
+        reversed_=reversed_,
+        reference=str(raw.get("Reference") or ""),
+        currency=str(invoice.get("CurrencyCode") or ""),
+        account=str((raw.get("Account") or {}).get("Code") or ""),
         contact=contact,
-        payment=Payment(
-            ledger_payment_id=payment_id,
-            invoice_number=number,
-            amount=amount,
-            date=paid_on,
-            account=str((raw.get("Account") or {}).get("Code") or "") or None,
-            reversed=reversed_,
-        ),
-        source_batch_ids=[f"updated:{updated.isoformat()}"] if updated else [],
         attributes={"xero_invoice_id": str(invoice.get("InvoiceID") or "")},
     )
-    return record.seal()
 
 
 def _newer(raw: dict[str, Any], than: datetime) -> bool:
@@ -141,43 +121,28 @@ def _newer(raw: dict[str, Any], than: datetime) -> bool:
     return updated is None or updated > than
 
 
-class XeroPaymentsSource(Source):
+class XeroPaymentsSource(LedgerPaymentsSource):
     """Payments applied in Xero, extracted for ConnectWise."""
 
     name: ClassVar[str] = "xero"
-    record_types: ClassVar[frozenset[RecordType]] = frozenset({RecordType.PAYMENT})
+    limits = LIMITS
+    connections_class = Connections
 
     def __init__(
         self,
         runtime: PluginRuntime,
         *,
-        state: PluginState | None = None,
         documents: PostedDocuments | None = None,
-        connections: Connections | None = None,
+        **kwargs: Any,
     ):
-        super().__init__(runtime)
-        self.connections = connections or Connections(runtime)
-        self.state = state or plugin_state(runtime.db, "xero")
+        super().__init__(runtime, **kwargs)
         self.documents = documents or JournalDocuments(runtime)
-        self._limiters: dict[str, CallLimiter] = {}
-        self._lock = threading.Lock()
+
+    parse_time = staticmethod(parse_xero_time)
 
     def check_company(self, company: CompanyConfig) -> list[ConfigProblem]:
         """Validate ``[companies.xero]`` (no I/O)."""
         return xero_settings.check(company)
-
-    def _client(self, company: CompanyConfig) -> XeroClient:
-        with self._lock:
-            limiter = self._limiters.get(company.key)
-            if limiter is None:
-                limiter = self._limiters[company.key] = CallLimiter(
-                    LIMITS, self.runtime.clock, system="xero"
-                )
-        return self.connections.client(company, limiter=limiter)
-
-    def watermark(self, company: str) -> datetime | None:
-        """The stored watermark of ``company`` (None: never acknowledged)."""
-        return parse_xero_time(self.state.get(company, WATERMARK_KEY))
 
     def _pages(self, client: XeroClient, params: dict[str, Any], since: datetime | None):
         headers = {}
@@ -209,7 +174,7 @@ class XeroPaymentsSource(Source):
         """Yield PAYMENT records changed since ``since`` (default: the watermark)."""
         if RecordType.PAYMENT not in record_types:
             return
-        client = self._client(company)
+        client: XeroClient = self.client(company)
         start_at: datetime | None = None
         if source_ids:
             wanted = set(source_ids)
@@ -235,10 +200,3 @@ class XeroPaymentsSource(Source):
             if record.attributes["xero_invoice_id"].lower() in ours:
                 record.trigger = Trigger.REPLAY if wanted is not None else Trigger.SCHEDULE
                 yield record
-
-    def acknowledge(self, company: CompanyConfig, results: list[PostingResult]) -> list[AckOutcome]:
-        """Advance the watermark to the newest payment ConnectWise accepted.
-
-        Idempotent: the watermark only moves forward.
-        """
-        return advance_watermark(self.state, company.key, WATERMARK_KEY, results, parse_xero_time)

@@ -20,8 +20,12 @@ Test helpers on the app: ``expire_tokens()``, ``revoke()`` / ``reconnect()``,
 ``touch(entity, id)`` (another user saves it: SyncToken moves on),
 ``keep_editing(entity, id)`` / ``stop_editing()`` (every update meets a newer SyncToken),
 ``set_active(entity, name, active)``, ``add(entity, body)``, ``documents(entity)``,
+``receive_payment(doc_number, amount)``, ``pay_bill(doc_number, amount, pay_type)``,
+``delete_payment(id, entity=...)``,
 ``run_query(company, text)``, ``calls(method, path)``; counters ``rate_limited``,
-``requestid_replays``, ``minor_versions``; HTTP faults via ``app.faults`` (base class).
+``requestid_replays``, ``minor_versions``, ``batch_writes``; HTTP faults via ``app.faults`` (base class; a
+fault's path sees a batch that writes as ``.../batch/write/{Entity}``, one of queries as
+``.../batch/read``).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import copy
 import random
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -141,6 +142,8 @@ class QboSandbox(SandboxApp):
         self._replay_lock = threading.Lock()
         self.requestid_replays = 0
         self.rate_limited = 0
+        #: batch requests that write, by the entity of their first operation
+        self.batch_writes: Counter[str] = Counter()
         self.minor_versions: set[int] = set()
         self.write_faults: list[tuple[str, str | None, int]] = []
         self.editing: set[tuple[str, str]] = set()
@@ -284,15 +287,56 @@ class QboSandbox(SandboxApp):
             raise ValueError(f"payment refused: {payload}")
         return payload["Payment"]  # type: ignore[index,call-overload]
 
-    def delete_payment(self, payment_id: str, realm: str | None = None) -> None:
-        """The QBO user deletes a payment (change data capture reports it deleted)."""
+    def pay_bill(
+        self,
+        doc_number: str,
+        amount: Decimal,
+        pay_type: str = "Check",
+        realm: str | None = None,
+    ) -> dict[str, Any]:
+        """The QBO user pays ``amount`` of bill ``doc_number`` from the company's first bank
+        account (``pay_type`` Check) or credit card account (CreditCard): a BillPayment
+        linked to it."""
+        company = self.company(realm)
+        kind = {"Check": "Bank", "CreditCard": "Credit Card"}[pay_type]
+        with self.lock:
+            bill = company.find("Bill", DocNumber=doc_number)
+            if bill is None:
+                raise KeyError(f"no bill {doc_number}")
+            account = company.find("Account", AccountType=kind)
+            if account is None:
+                raise KeyError(f"no {kind} account to pay from")
+            detail = (
+                {"CheckPayment": {"BankAccountRef": {"value": account["Id"]}}}
+                if pay_type == "Check"
+                else {"CreditCardPayment": {"CCAccountRef": {"value": account["Id"]}}}
+            )
+            body = {
+                "VendorRef": bill["VendorRef"],
+                "PayType": pay_type,
+                **detail,
+                "TotalAmt": amount,
+                "Line": [
+                    {"Amount": amount, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}
+                ],
+            }
+            status, payload = self.apply(company, "BillPayment", "create", body)
+        if status != 200:
+            raise ValueError(f"bill payment refused: {payload}")
+        return payload["BillPayment"]  # type: ignore[index,call-overload]
+
+    def delete_payment(
+        self, payment_id: str, realm: str | None = None, entity: str = "Payment"
+    ) -> None:
+        """The QBO user deletes a payment (``entity`` BillPayment: a bill payment); change
+        data capture reports it deleted."""
         company = self.company(realm)
         with self.lock:
-            row = company.get("Payment", payment_id)
+            row = company.get(entity, payment_id)
             if row is None:
-                raise KeyError(f"no payment {payment_id}")
+                raise KeyError(f"no {entity} {payment_id}")
             status, payload = self.apply(
-                company, "Payment", "delete", {"Id": row["Id"], "SyncToken": row["SyncToken"]}
+                company, entity, "delete", {"Id": row["Id"], "SyncToken": row["SyncToken"]}
             )
         if status != 200:
             raise ValueError(f"delete refused: {payload}")
@@ -338,6 +382,31 @@ class QboSandbox(SandboxApp):
         self._minute.reset()
         self._second.reset()
         self._batch.reset()
+
+    def fault_path(self, request: Request) -> str:
+        """Faults tell a batch that writes (it carries a ``requestid``) from one of queries,
+        and what it writes: they see its path as ``.../batch/write/{Entity}`` (the entity of
+        its first operation, e.g. ``Invoice`` or ``Customer``) or ``.../batch/read``; other
+        paths as they are."""
+        if not request.path.lower().endswith("/batch"):
+            return request.path
+        if not request.arg("requestid"):
+            return request.path + "/read"
+        try:
+            items = (request.json() or {}).get("BatchItemRequest") or [{}]
+        except ValueError:
+            items = [{}]
+        entity = next((k for k in items[0] if self._entity(k)), "")
+        return f"{request.path}/write/{entity}"
+
+    def dispatch(self, request: Request) -> Response:
+        """As the base class does; counts the batches that write in :attr:`batch_writes`
+        (by the entity of their first operation, answered or not)."""
+        path = self.fault_path(request)
+        if "/batch/write/" in path:
+            with self._replay_lock:
+                self.batch_writes[path.rsplit("/", 1)[1]] += 1
+        return super().dispatch(request)
 
     # -- routes --------------------------------------------------------------------------
 

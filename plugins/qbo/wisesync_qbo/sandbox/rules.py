@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from .billpayment import check_bill_payment
 from .seed import tax_rate_of
 from .state import NAME_FIELD, NAME_LIST, PURCHASES, SALES, Company
 
@@ -136,6 +137,8 @@ def check_write(
         errors += _balanced(body)
     if entity == "Term":
         errors += check_term(body, existing)
+    if entity == "BillPayment":
+        errors += check_bill_payment(company, body, error)
     if company.multicurrency and existing is None:
         errors += _currency(company, entity, body)
     return errors
