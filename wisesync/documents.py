@@ -4,6 +4,15 @@
 * :func:`is_description_only`: a text line (no amount, quantity, account or item);
 * :func:`line_label` and :func:`missing_gl_account`: a line as messages name it, and
   GL_MAPPING_MISSING for a line whose ConnectWise GL mapping is empty;
+  :func:`missing_item_code` for one without the item code the company requires;
+  :func:`check_gl_account` for both and the ledger's verdict on the account;
+* :func:`account_problem`: LEDGER_ACCOUNT_MISSING for a GL account the ledger does not
+  have or has made inactive;
+* :func:`header_problems`: RECORD_INVALID for a record with no lines, no customer or
+  vendor, or no document number; :func:`is_iso_currency` for its currency code;
+* :func:`tracking_values` and :func:`tracking_missing`: a line's tracking fields the
+  ledger maps, and TRACKING_MISSING (a warning, or an error with ``tracking_missing =
+  "halt"``) for one the ledger does not have;
 * :func:`description`: a line's description within the ledger's limit
   (DESCRIPTION_TRUNCATED when cut);
 * :func:`billing_contact_warning`: NO_BILLING_CONTACT for a sales document whose
@@ -14,14 +23,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from wisesync.events.models import Line, PostingResult, RecordEvent, RecordType, Status
-from wisesync.messages import Message, message
+from wisesync.messages import Message, Severity, message
 from wisesync.protocols import AckOutcome
 from wisesync.store.state import PluginState
+
+if TYPE_CHECKING:
+    from wisesync.company import CompanyOptions
 
 ZERO = Decimal("0")
 
@@ -61,6 +74,99 @@ def missing_gl_account(index: int, line: Line) -> Message | None:
         f"{line_label(index, line)} has no GL account: the ConnectWise GL mapping is empty.",
         line=index,
     )
+
+
+def account_problem(
+    account: Any | None, *, unknown: str, inactive: Callable[[Any], str], line: int | None
+) -> Message | None:
+    """LEDGER_ACCOUNT_MISSING saying ``unknown`` when the ledger has no such ``account``
+    (None), ``inactive(account)`` when it is not ``active``; None for an active account."""
+    if account is None:
+        return message("LEDGER_ACCOUNT_MISSING", unknown, line=line)
+    if not account.active:
+        return message("LEDGER_ACCOUNT_MISSING", inactive(account), line=line)
+    return None
+
+
+def header_problems(record: RecordEvent, ledger: str, *, contact: bool = True) -> list[Message]:
+    """RECORD_INVALID for a record with no lines, (with ``contact``) no customer or vendor
+    name, or no document number, without which it could not be found again in ``ledger``."""
+    out = []
+    if not record.lines:
+        out.append(message("RECORD_INVALID", "The record has no lines."))
+    if contact and (record.contact is None or not record.contact.name.strip()):
+        out.append(message("RECORD_INVALID", "The record has no customer or vendor name."))
+    if not (record.document_number or "").strip():
+        out.append(
+            message(
+                "RECORD_INVALID",
+                f"The record has no document number, so it could not be found again in {ledger}.",
+            )
+        )
+    return out
+
+
+def is_iso_currency(code: str) -> bool:
+    """Whether ``code`` has the form of an ISO 4217 currency code (three letters)."""
+    return len(code) == 3 and code.isalpha()
+
+
+def tracking_values(line: Line, tracking_map: dict[str, str]) -> Iterator[tuple[str, str, str]]:
+    """``(field, ledger list, value)`` for each ``Line.tracking`` field the ledger maps
+    (``tracking_map``: field -> the ledger's list or category) that the line fills in."""
+    for attr, target in tracking_map.items():
+        value = (getattr(line.tracking, attr, None) or "").strip()
+        if value:
+            yield attr, target, value
+
+
+def tracking_missing(options: CompanyOptions, index: int, text: str) -> Message:
+    """TRACKING_MISSING for line ``index`` saying ``text``: a warning (the line posts without
+    it) or, with the company's ``tracking_missing = "halt"``, an error."""
+    severity = Severity.ERROR if options.tracking_missing == "halt" else Severity.WARNING
+    if severity is Severity.WARNING:
+        text += " The line was posted without it."
+    return message("TRACKING_MISSING", text, line=index, severity=severity)
+
+
+def missing_item_code(index: int, line: Line) -> Message | None:
+    """GL_MAPPING_MISSING when the line has no Non-Product ID / item code (for a company
+    whose ``require_item_code`` is on), else None."""
+    if (line.item_code or "").strip():
+        return None
+    return message(
+        "GL_MAPPING_MISSING",
+        f"{line_label(index, line)} has no Non-Product ID / item code, which this company "
+        "requires.",
+        line=index,
+    )
+
+
+def check_gl_account(
+    index: int,
+    line: Line,
+    messages: list[Message],
+    problem: Callable[[str], Message | None],
+    *,
+    item_required: bool = False,
+) -> str | None:
+    """The line's GL account code when the ledger takes it, else None; appends to
+    ``messages`` GL_MAPPING_MISSING for an empty GL mapping, (with ``item_required``) for
+    a missing item code, and then ``problem(code)``, the ledger's objection to the account."""
+    code = (line.gl_account or "").strip()
+    missing = missing_gl_account(index, line)
+    if missing is not None:
+        messages.append(missing)
+    no_item = missing_item_code(index, line) if item_required else None
+    if no_item is not None:
+        messages.append(no_item)
+    if not code:
+        return None
+    refused = problem(code)
+    if refused is not None:
+        messages.append(refused)
+        return None
+    return code
 
 
 def description(
