@@ -12,6 +12,11 @@ manner of the Meltano SDK's ``get_target_test_class``)::
 
     TestLedgerTarget = get_target_test_class(LedgerHarness)
 
+A ledger whose sandbox is built on the sandbox kit (:mod:`wisesync.testing.sandbox`)
+starts from :class:`SandboxHarness`, which does the sandbox's part (calls counted, faults
+armed, the server stopped) and takes the records from a
+:class:`~wisesync.testing.records.RecordBuilder`.
+
 A ledger's harness gets its error and warning cases from the shared record builders
 (:class:`wisesync.testing.records.RecordBuilder`, one scenario per message code). Sources
 are checked the same way: :class:`SourceHarness` and :func:`get_source_test_class` (see
@@ -46,7 +51,9 @@ import pytest
 from wisesync.events.models import PostOutcome, RecordEvent, Status
 from wisesync.messages import Severity
 from wisesync.protocols import Target, TargetContext
-from wisesync.testing.records import WARNING_SCENARIOS
+from wisesync.ratelimit import CallLimiter
+from wisesync.testing.records import WARNING_SCENARIOS, RecordBuilder
+from wisesync.testing.sandbox import Fault
 
 
 class TargetHarness(ABC):
@@ -105,6 +112,54 @@ class TargetHarness(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Stop the sandbox."""
+
+
+class SandboxHarness(TargetHarness):
+    """A :class:`TargetHarness` over a sandbox-kit server for ledger plugins.
+
+    The subclass's ``__init__`` starts the sandbox and sets ``server`` (it has ``app``
+    and ``stop()``), ``app``, ``company``, ``target`` and ``records``; the class
+    attributes say which request paths (regular expressions) are the ledger API calls
+    (``api_path``), which ones a rate limit is injected on (``throttled_path``, default
+    ``api_path``) and which write loses its response (``lost_write``: method, path).
+    """
+
+    api_path: str
+    throttled_path: str = ""
+    lost_write: tuple[str, str]
+    server: Any
+    app: Any
+    company: Any
+    records: RecordBuilder
+
+    def context(self, target: Target | None = None) -> TargetContext:
+        target = target or self.target
+        return target.prepare(self.company, CallLimiter(target.limits))
+
+    def valid_records(self, count: int) -> list[RecordEvent]:
+        return self.records.valid(count)
+
+    def error_cases(self) -> dict[str, RecordEvent]:
+        return self.records.error_cases()
+
+    def warning_cases(self) -> dict[str, RecordEvent]:
+        return self.records.warning_cases()
+
+    def ledger_calls(self) -> int:
+        return self.app.calls(path=self.api_path)
+
+    def inject_rate_limit(self, count: int, retry_after: float) -> None:
+        path = self.throttled_path or self.api_path
+        self.app.faults.arm(
+            Fault(kind="rate_limit", count=count, retry_after=retry_after, path=path)
+        )
+
+    def inject_lost_response(self) -> None:
+        method, path = self.lost_write
+        self.app.faults.arm(Fault(kind="lose_response", method=method, path=path))
+
+    def close(self) -> None:
+        self.server.stop()
 
 
 def _assert_posted(outcome: PostOutcome, record: RecordEvent) -> None:

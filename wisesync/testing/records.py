@@ -77,6 +77,23 @@ class Vocabulary:
     source: str = "connectwise"
 
 
+def seed_vocabulary(target: str) -> Vocabulary:
+    """The vocabulary of the seed the ledger sandboxes share (the demo's too): income
+    account 200 (4999 missing), OUTPUT and INPUT taxed at 10 %, EXEMPTOUTPUT untaxed,
+    GST99 missing, the item LABOR, and no tracking option Perth."""
+    return Vocabulary(
+        target=target,
+        account="200",
+        missing_account="4999",
+        tax_code="OUTPUT",
+        exempt_tax_code="EXEMPTOUTPUT",
+        missing_tax_code="GST99",
+        tax_rates={"OUTPUT": D("0.1"), "INPUT": D("0.1")},
+        item_code="LABOR",
+        unknown_location="Perth",
+    )
+
+
 #: Codes ``validate`` must refuse with, from the record and reference data alone.
 ERROR_SCENARIOS = (
     "GL_MAPPING_MISSING",

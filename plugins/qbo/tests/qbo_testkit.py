@@ -3,30 +3,19 @@ wired to a running sandbox."""
 
 from __future__ import annotations
 
-from decimal import Decimal as D
 from typing import Any
 
 from wisesync.config import AppConfig, CompanyConfig, CompanyOptions
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import CallLimiter
 from wisesync.store.tokens import MemoryTokenStore, OAuthToken, TokenStore
-from wisesync.testing.records import Vocabulary
+from wisesync.testing.records import seed_vocabulary
 from wisesync_qbo.connection import PROVIDER, Connections
 from wisesync_qbo.limits import LIMITS
 from wisesync_qbo.target import QboTarget
 
 #: The QBO sandbox seed as the shared record builders see it.
-VOCABULARY = Vocabulary(
-    target="qbo",
-    account="200",
-    missing_account="4999",
-    tax_code="OUTPUT",
-    exempt_tax_code="EXEMPTOUTPUT",
-    missing_tax_code="GST99",
-    tax_rates={"OUTPUT": D("0.1"), "INPUT": D("0.1")},
-    item_code="LABOR",
-    unknown_location="Perth",
-)
+VOCABULARY = seed_vocabulary("qbo")
 
 
 def company(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from qbo_testkit import VOCABULARY, company, limiter, target
+from qbo_testkit import VOCABULARY, company, target
 
 from wisesync.events.models import RecordEvent
-from wisesync.protocols import Target, TargetContext
-from wisesync.testing.conformance import TargetHarness, get_target_test_class
+from wisesync.protocols import Target
+from wisesync.testing.conformance import SandboxHarness, get_target_test_class
 from wisesync.testing.records import RecordBuilder
-from wisesync.testing.sandbox import Fault
 from wisesync_qbo.connection import Connections
 from wisesync_qbo.mapping import marker
 from wisesync_qbo.sandbox import Limits, start_sandbox
@@ -18,9 +17,13 @@ from wisesync_qbo.sandbox.ledger import DOCUMENTS
 from wisesync_qbo.target import QboTarget
 
 
-class QboHarness(TargetHarness):
+class QboHarness(SandboxHarness):
     """The QBO target against a fresh sandbox (QBO's throttles raised: the suite posts
     full batches back to back on the real clock)."""
+
+    api_path = r"^/v3/company/"
+    throttled_path = r"^/v3/"
+    lost_write = ("POST", "/batch$")
 
     def __init__(self) -> None:
         self.server = start_sandbox(seed=7, customers=20, limits=Limits(10**6, 10**6, 10**6))
@@ -35,18 +38,6 @@ class QboHarness(TargetHarness):
         fresh = QboTarget(self.target.runtime)
         fresh.connections = Connections(fresh.runtime, self.target.connections.store)
         return fresh
-
-    def context(self, target: Target | None = None) -> TargetContext:
-        return (target or self.target).prepare(self.company, limiter())
-
-    def valid_records(self, count: int) -> list[RecordEvent]:
-        return self.records.valid(count)
-
-    def error_cases(self) -> dict[str, RecordEvent]:
-        return self.records.error_cases()
-
-    def warning_cases(self) -> dict[str, RecordEvent]:
-        return self.records.warning_cases()
 
     def post_error_cases(self) -> dict[str, RecordEvent]:
         """What only QBO can refuse: a customer name a vendor holds (6240), a DocNumber
@@ -69,20 +60,6 @@ class QboHarness(TargetHarness):
             if doc.get("DocNumber") == record.document_number
             and marker(record) in str(doc.get("PrivateNote") or "")
         )
-
-    def ledger_calls(self) -> int:
-        return self.app.calls(path=r"^/v3/company/")
-
-    def inject_rate_limit(self, count: int, retry_after: float) -> None:
-        self.app.faults.arm(
-            Fault(kind="rate_limit", count=count, retry_after=retry_after, path=r"^/v3/")
-        )
-
-    def inject_lost_response(self) -> None:
-        self.app.faults.arm(Fault(kind="lose_response", method="POST", path="/batch$"))
-
-    def close(self) -> None:
-        self.server.stop()
 
 
 TestQboConformance = get_target_test_class(QboHarness, name="TestQboConformance")

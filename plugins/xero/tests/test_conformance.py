@@ -5,20 +5,21 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from xero_testkit import VOCABULARY, company, customer, inventory, limiter, line, record, runtime
+from xero_testkit import VOCABULARY, company, customer, inventory, line, record, runtime
 
 from wisesync.events.models import RecordEvent, Tracking
-from wisesync.protocols import Target, TargetContext
-from wisesync.testing.conformance import TargetHarness, get_target_test_class
+from wisesync.testing.conformance import SandboxHarness, get_target_test_class
 from wisesync.testing.records import RecordBuilder
-from wisesync.testing.sandbox import Fault
 from wisesync_xero.journals import journal_narration
 from wisesync_xero.sandbox import start_sandbox
 from wisesync_xero.target import XeroTarget
 
 
-class XeroHarness(TargetHarness):
+class XeroHarness(SandboxHarness):
     """The Xero target against a fresh sandbox with 20 seeded customers."""
+
+    api_path = r"^/api\.xro/"
+    lost_write = ("PUT", "Invoices")
 
     def __init__(self) -> None:
         self.server = start_sandbox(seed=7, contacts=20)
@@ -28,18 +29,6 @@ class XeroHarness(TargetHarness):
         self.records = RecordBuilder(
             VOCABULARY, prefix=f"CF{uuid.uuid4().hex[:6]}-", rotate_contacts=20
         )
-
-    def context(self, target: Target | None = None) -> TargetContext:
-        return (target or self.target).prepare(self.company, limiter())
-
-    def valid_records(self, count: int) -> list[RecordEvent]:
-        return self.records.valid(count)
-
-    def error_cases(self) -> dict[str, RecordEvent]:
-        return self.records.error_cases()
-
-    def warning_cases(self) -> dict[str, RecordEvent]:
-        return self.records.warning_cases()
 
     def documents_for(self, record: RecordEvent) -> int:
         number = record.document_number
@@ -51,22 +40,8 @@ class XeroHarness(TargetHarness):
             and d["Status"] != "DELETED"
         )
 
-    def ledger_calls(self) -> int:
-        return self.app.calls(path=r"^/api\.xro/")
-
-    def inject_rate_limit(self, count: int, retry_after: float) -> None:
-        self.app.faults.arm(
-            Fault(kind="rate_limit", count=count, retry_after=retry_after, path=r"^/api\.xro/")
-        )
-
-    def inject_lost_response(self) -> None:
-        self.app.faults.arm(Fault(kind="lose_response", method="PUT", path="Invoices"))
-
     def check(self) -> None:
         assert self.app.spec_violations == []
-
-    def close(self) -> None:
-        self.server.stop()
 
 
 TestXeroConformance = get_target_test_class(XeroHarness, name="TestXeroConformance")
@@ -75,6 +50,8 @@ TestXeroConformance = get_target_test_class(XeroHarness, name="TestXeroConforman
 class XeroJournalHarness(XeroHarness):
     """The same target, with inventory adjustments and transfers (manual journals):
     no number and no contact, so posting once and finding again rest on the narration."""
+
+    lost_write = ("PUT", "ManualJournals")
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,9 +98,6 @@ class XeroJournalHarness(XeroHarness):
             for j in self.app.manual_journals()
             if j["Narration"] == narration and j["Status"] not in ("DELETED", "VOIDED")
         )
-
-    def inject_lost_response(self) -> None:
-        self.app.faults.arm(Fault(kind="lose_response", method="PUT", path="ManualJournals"))
 
 
 TestXeroJournalConformance = get_target_test_class(

@@ -12,7 +12,7 @@ from wisesync.config import AppConfig, CompanyConfig, CompanyOptions
 from wisesync.events.models import Line, RecordEvent, RecordType, Totals
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import CallLimiter
-from wisesync.testing.records import RecordBuilder, Vocabulary
+from wisesync.testing.records import RecordBuilder, seed_vocabulary
 from wisesync_xero.limits import LIMITS
 from wisesync_xero.reference import (
     ReferenceData,
@@ -109,17 +109,7 @@ def reference(
 
 
 #: The Xero sandbox seed as the shared record builders see it.
-VOCABULARY = Vocabulary(
-    target="xero",
-    account="200",
-    missing_account="4999",
-    tax_code="OUTPUT",
-    exempt_tax_code="EXEMPTOUTPUT",
-    missing_tax_code="GST99",
-    tax_rates={"OUTPUT": D("0.1"), "INPUT": D("0.1")},
-    item_code="LABOR",
-    unknown_location="Perth",
-)
+VOCABULARY = seed_vocabulary("xero")
 _records = RecordBuilder(VOCABULARY, prefix="T-")
 customer = _records.customer
 line = _records.line
