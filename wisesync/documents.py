@@ -17,6 +17,11 @@
   (DESCRIPTION_TRUNCATED when cut);
 * :func:`billing_contact_warning`: NO_BILLING_CONTACT for a sales document whose
   ConnectWise company has no billing contact;
+* :func:`priced_lines`: the record's priced lines as the rounding maths takes them;
+* :func:`correction_account`: the account of an adjustment or rounding line;
+  :func:`adjustment_over_cap` and :func:`adjustment_applied`: the messages of the
+  adjustment that keeps a document's total the ConnectWise total;
+* :class:`DocumentPlan`: what one record becomes in a ledger (its body and messages);
 * :func:`advance_watermark`: a payments source's acknowledgement: the watermark moves
   forward to the newest change the target accepted.
 """
@@ -24,12 +29,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from wisesync import rounding
 from wisesync.events.models import Line, PostingResult, RecordEvent, RecordType, Status
-from wisesync.messages import Message, Severity, message
+from wisesync.messages import Message, Severity, has_errors, message
+from wisesync.money import fmt
 from wisesync.protocols import AckOutcome
 from wisesync.store.state import PluginState
 
@@ -37,6 +45,37 @@ if TYPE_CHECKING:
     from wisesync.company import CompanyOptions
 
 ZERO = Decimal("0")
+K = TypeVar("K")
+
+
+@dataclass(slots=True)
+class DocumentPlan(Generic[K]):
+    """What one record becomes in a ledger; a plugin subclasses it with its document kind.
+
+    Attributes:
+        record: the source record.
+        kind: the ledger's document type (the plugin's own enumeration).
+        body: the document body (no contact or party reference yet), or None when there
+            are errors.
+        messages: errors (the record is not posted) and warnings (it is, with them).
+        expected_total: the total the ledger will compute (equals the ConnectWise total).
+    """
+
+    record: RecordEvent
+    kind: K
+    body: dict[str, Any] | None
+    messages: list[Message] = field(default_factory=list)
+    expected_total: Decimal | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No error: the document can be sent."""
+        return self.body is not None and not has_errors(self.messages)
+
+    @property
+    def number(self) -> str:
+        """The document number, trimmed: what finds the document again."""
+        return (self.record.document_number or "").strip()
 
 
 def source_total(record: RecordEvent) -> Decimal:
@@ -86,6 +125,71 @@ def account_problem(
     if not account.active:
         return message("LEDGER_ACCOUNT_MISSING", inactive(account), line=line)
     return None
+
+
+def priced_lines(record: RecordEvent, resolved: list[Any], sign: int) -> list[rounding.SourceLine]:
+    """The record's lines as :func:`wisesync.rounding.balance` takes them, amounts times
+    ``sign`` (-1 for a credit note); ``resolved`` has one checked line (``index``,
+    ``rate``, ``text_only``) per record line, and text-only lines are left out."""
+    sd = Decimal(sign)
+    return [
+        rounding.SourceLine(
+            quantity=record.lines[r.index].quantity,
+            unit_amount=record.lines[r.index].unit_amount * sd,
+            line_amount=record.lines[r.index].line_amount * sd,
+            tax_rate=r.rate,
+        )
+        for r in resolved
+        if not r.text_only
+    ]
+
+
+def adjustment_over_cap(bal: rounding.Balance, cap: Decimal, ledger: str) -> Message:
+    """ADJUSTMENT_OVER_CAP: the ConnectWise and ``ledger`` totals differ by more than
+    the company's adjustment ``cap``."""
+    return message(
+        "ADJUSTMENT_OVER_CAP",
+        f"The ConnectWise total {fmt(bal.source_total)} differs from the {ledger} total "
+        f"{fmt(bal.ledger_total)} by {fmt(bal.adjustment)}, more than the adjustment cap "
+        f"of {fmt(cap)}.",
+    )
+
+
+def adjustment_applied(bal: rounding.Balance, ledger: str) -> Message:
+    """ADJUSTMENT_APPLIED: an adjustment line makes the ``ledger`` total the
+    ConnectWise one."""
+    return message(
+        "ADJUSTMENT_APPLIED",
+        f"Adjustment line of {fmt(bal.adjustment)}: the ConnectWise total "
+        f"{fmt(bal.source_total)} differed from the {ledger} total "
+        f"{fmt(bal.source_total - bal.adjustment)}.",
+    )
+
+
+def correction_account(
+    code: str | None,
+    default: str | None,
+    messages: list[Message],
+    *,
+    what: str,
+    no_default: str,
+    problem: Callable[[str], Message | None],
+) -> str | None:
+    """The account of an adjustment or rounding (``what``) line: the configured ``code``,
+    else the ledger's ``default``. None after appending LEDGER_ACCOUNT_MISSING saying
+    ``no_default`` when there is neither, or the ledger's ``problem`` with the account."""
+    if code is None:
+        if default is None:
+            messages.append(message("LEDGER_ACCOUNT_MISSING", no_default))
+            return None
+        code = default
+    refused = problem(code)
+    if refused is not None:
+        messages.append(
+            message("LEDGER_ACCOUNT_MISSING", f"{what.capitalize()} line: {refused.text}")
+        )
+        return None
+    return code
 
 
 def header_problems(record: RecordEvent, ledger: str, *, contact: bool = True) -> list[Message]:
