@@ -14,10 +14,10 @@ from qbo_testkit import company, connect, runtime
 
 from wisesync.config import AppConfig, CompanyOptions
 from wisesync.events.models import RecordType, Status
-from wisesync.messages import has_errors
 from wisesync.protocols import Held, PluginRuntime
 from wisesync.ratelimit import CallLimiter
 from wisesync.store.tokens import MemoryTokenStore
+from wisesync.testing.scenario import case_result, post_as_poster, scenario_case_tests, split_held
 from wisesync_qbo.connection import Connections
 from wisesync_qbo.limits import LIMITS
 from wisesync_qbo.sandbox import Limits, start_sandbox
@@ -89,22 +89,10 @@ def scenario():
         built.connections = Connections(rt, store)
         types = [RecordType.INVOICE, RecordType.CREDIT_MEMO, RecordType.EXPENSE,
                  RecordType.PROCUREMENT]  # fmt: skip
-        extracted = list(cw_extract.ConnectWiseSource(rt).extract(comp, types))
-        events = [e for e in extracted if not isinstance(e, Held)]
-        held = [h for h in extracted if isinstance(h, Held)]
+        events, held = split_held(cw_extract.ConnectWiseSource(rt).extract(comp, types))
         ctx = built.prepare(comp, CallLimiter(LIMITS))
-        results = {}
-        for start in range(0, len(events), 30):  # as the poster does
-            chunk = events[start : start + 30]
-            valid = []
-            for event in chunk:
-                messages = built.validate(event, ctx)
-                if has_errors(messages):
-                    results[event.source_id] = (Status.FAILED, messages, event)
-                else:
-                    valid.append(event)
-            for event, outcome in zip(valid, built.post(valid, ctx), strict=True):
-                results[event.source_id] = (outcome.status, outcome.messages, event)
+        posted = post_as_poster(built, ctx, events, 30)
+        results = {e.source_id: (st, m, e) for st, m, e in posted}
         _SYNC.update(rt=rt, comp=comp, target=built, ctx=ctx)  # for phase two
         yield cw.app, qbo.app, results, held
         cw.app.assert_published_shapes()
@@ -114,11 +102,7 @@ def scenario():
 
 
 def _result(cw_app, results, case):
-    ref = str(cw_app.cases[case])
-    for status, messages, event in results.values():
-        if ref in (event.source_id, event.document_number):
-            return status, {m.code for m in [*messages, *event.source_messages]}, event
-    raise AssertionError(f"case {case} ({ref}) was not extracted")
+    return case_result(cw_app.cases, results, case)
 
 
 def _document(qbo_app, number):
@@ -132,34 +116,7 @@ def _document(qbo_app, number):
     return found[0]
 
 
-@pytest.mark.parametrize("case", sorted(ERRORS))
-def test_error_cases(scenario, case):
-    cw_app, _, results, _ = scenario
-    status, codes, _ = _result(cw_app, results, case)
-    assert status is Status.FAILED and ERRORS[case] in codes, codes
-
-
-@pytest.mark.parametrize("case", sorted(WARNINGS))
-def test_warning_cases_post_with_their_code(scenario, case):
-    cw_app, _, results, _ = scenario
-    status, codes, _ = _result(cw_app, results, case)
-    assert status is Status.POSTED and WARNINGS[case] in codes, codes
-
-
-@pytest.mark.parametrize("case", sorted(CLEAN))
-def test_clean_cases_post(scenario, case):
-    cw_app, _, results, _ = scenario
-    status, codes, _ = _result(cw_app, results, case)
-    assert status is Status.POSTED, codes
-    assert not {"GL_MAPPING_MISSING", "LEDGER_ACCOUNT_MISSING", "TAX_CODE_INVALID"} & codes
-
-
-@pytest.mark.parametrize("case", sorted(HELD))
-def test_held_cases_are_not_extracted(scenario, case):
-    cw_app, _, results, held = scenario
-    ref = str(cw_app.cases[case])
-    assert all(ref not in (e.source_id, e.document_number) for _, _, e in results.values())
-    assert [h.code for h in held if ref in (h.source_id, h.document_number)] == [HELD[case]]
+TestScenarioCases = scenario_case_tests(ERRORS, WARNINGS, CLEAN, HELD)
 
 
 def test_the_nzd_customer_is_invoiced_in_nzd(scenario):
