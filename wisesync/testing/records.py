@@ -25,6 +25,7 @@ from datetime import date
 from decimal import Decimal as D
 from typing import Any
 
+from wisesync.company import CompanyConfig, CompanyOptions
 from wisesync.events.models import (
     Address,
     Contact,
@@ -91,6 +92,25 @@ def seed_vocabulary(target: str) -> Vocabulary:
         tax_rates={"OUTPUT": D("0.1"), "INPUT": D("0.1")},
         item_code="LABOR",
         unknown_location="Perth",
+    )
+
+
+def ledger_company(
+    ledger: str,
+    section: dict[str, Any],
+    *,
+    key: str = "acme",
+    options: CompanyOptions | None = None,
+) -> CompanyConfig:
+    """A :class:`~wisesync.company.CompanyConfig` posting to ``ledger`` with its
+    ``[companies.<ledger>]`` table ``section``; the company requires item codes unless
+    ``options`` say otherwise."""
+    return CompanyConfig(
+        key=key,
+        name=key.title(),
+        ledger=ledger,
+        options=options or CompanyOptions(require_item_code=True),
+        settings={ledger: section},
     )
 
 

@@ -12,7 +12,7 @@ from wisesync.config import AppConfig, CompanyConfig, CompanyOptions
 from wisesync.events.models import Line, RecordEvent, RecordType, Totals
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import CallLimiter
-from wisesync.testing.records import RecordBuilder, seed_vocabulary
+from wisesync.testing.records import RecordBuilder, ledger_company, seed_vocabulary
 from wisesync_xero.limits import LIMITS
 from wisesync_xero.reference import (
     ReferenceData,
@@ -178,13 +178,7 @@ def company(
     if server is not None:
         section.setdefault("base_url", server.url)
         section.setdefault("identity_url", server.url)
-    return CompanyConfig(
-        key=key,
-        name=key.title(),
-        ledger="xero",
-        options=options or CompanyOptions(require_item_code=True),
-        settings={"xero": section},
-    )
+    return ledger_company("xero", section, key=key, options=options)
 
 
 def runtime(
