@@ -170,10 +170,10 @@ def correction_account(
     code: str | None,
     default: str | None,
     messages: list[Message],
+    problem: Callable[[str], Message | None],
     *,
     what: str,
     no_default: str,
-    problem: Callable[[str], Message | None],
 ) -> str | None:
     """The account of an adjustment or rounding (``what``) line: the configured ``code``,
     else the ledger's ``default``. None after appending LEDGER_ACCOUNT_MISSING saying

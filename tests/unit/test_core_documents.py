@@ -57,19 +57,19 @@ def test_account_problem_and_correction_account() -> None:
     assert problem(_Account(True)) is None
     messages: list = []
     ok = rules.correction_account(
-        None, "900", messages, what="rounding", no_default="none", problem=lambda c: None
+        None, "900", messages, lambda c: None, what="rounding", no_default="none"
     )
     assert ok == "900" and messages == []
     refusal = message("LEDGER_ACCOUNT_MISSING", "archived")
     assert (
         rules.correction_account(
-            "901", "900", messages, what="adjustment", no_default="none", problem=lambda c: refusal
+            "901", "900", messages, lambda c: refusal, what="adjustment", no_default="none"
         )
         is None
     )
     assert (
         rules.correction_account(
-            None, None, messages, what="rounding", no_default="none", problem=lambda c: None
+            None, None, messages, lambda c: None, what="rounding", no_default="none"
         )
         is None
     )

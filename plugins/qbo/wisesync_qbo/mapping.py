@@ -101,15 +101,14 @@ def _terms(
 def _correction_account(
     code: str | None, ref: ReferenceData, what: str, messages: list[Message]
 ) -> Account | None:
-    rounding_account = ref.account(ROUNDING_ACCOUNT_NAME)
+    fallback = ref.account(ROUNDING_ACCOUNT_NAME)
+    missing = (
+        f"A {what} line is needed but QuickBooks has no '{ROUNDING_ACCOUNT_NAME}' account and "
+        "no account is configured for it (rounding_account)."
+    )
+    default = None if fallback is None else fallback.number or fallback.name
     code = correction_account(
-        code,
-        None if rounding_account is None else rounding_account.number or rounding_account.name,
-        messages,
-        what=what,
-        no_default=f"A {what} line is needed but QuickBooks has no '{ROUNDING_ACCOUNT_NAME}' "
-        "account and no account is configured for it (rounding_account).",
-        problem=lambda c: account_problem(c, ref),
+        code, default, messages, lambda c: account_problem(c, ref), what=what, no_default=missing
     )
     return None if code is None else ref.account(code)
 

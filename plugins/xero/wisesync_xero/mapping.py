@@ -118,15 +118,18 @@ def _currency_rate(
 def _correction_account(
     code: str | None, ref: ReferenceData, what: str, messages: list[Message]
 ) -> Account | None:
-    default = ref.rounding_account
+    system = ref.rounding_account
+    missing = (
+        f"A {what} line is needed but Xero has no rounding system account and no account is "
+        "configured for it."
+    )
     code = correction_account(
         code,
-        None if default is None else default.code,
+        None if system is None else system.code,
         messages,
+        lambda c: account_problem(c, ref),
         what=what,
-        no_default=f"A {what} line is needed but Xero has no rounding system account and no "
-        "account is configured for it.",
-        problem=lambda c: account_problem(c, ref),
+        no_default=missing,
     )
     return None if code is None else ref.account(code)
 
