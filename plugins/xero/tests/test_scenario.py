@@ -23,42 +23,6 @@ cw_sandbox = pytest.importorskip("wisesync_connectwise.sandbox")
 cw_testing = pytest.importorskip("wisesync_connectwise.testing")
 cw_extract = pytest.importorskip("wisesync_connectwise.extract")
 
-ERRORS = {
-    "account_477": "LEDGER_ACCOUNT_MISSING",
-    "account_4999": "LEDGER_ACCOUNT_MISSING",
-    "mapping_empty": "GL_MAPPING_MISSING",
-    "no_npid": "GL_MAPPING_MISSING",
-    "expense_mapping_empty": "GL_MAPPING_MISSING",
-    "gst99": "TAX_CODE_INVALID",
-    # ConnectWise's 15% tax code against Xero's 10% OUTPUT: 33.00 apart, over the cap
-    "adjustment_large": "ADJUSTMENT_OVER_CAP",
-}
-WARNINGS = {
-    "rounding": "SOURCE_AMOUNT_ROUNDED",  # 7-decimal figures rounded at extraction
-    "ledger_rounding": "ROUNDING_APPLIED",  # a 5-dp price: Xero's 4-dp unit is 0.03 short
-    "adjustment_small": "ADJUSTMENT_APPLIED",  # 10.5% in ConnectWise, 10% in Xero: 2.48
-    "long_description": "DESCRIPTION_TRUNCATED",
-    "no_billing_contact": "NO_BILLING_CONTACT",
-    "no_contacts": "NO_BILLING_CONTACT",
-    "terms_eom": "TERMS_XREF",
-    "tracking_perth": "TRACKING_MISSING",
-}
-CLEAN = {
-    "standard", "agreement", "credit_memo", "exempt", "zero_total", "unicode_name",
-    "apostrophe_name", "quote_name", "large_amounts", "mixed_tax", "receipt_freight",
-    "receipt_multi", "reimbursable", "non_reimbursable", "no_primary_contact",
-    "down_payment", "progress", "foreign_currency", "expense_bill",
-    "inventory_adjustment", "inventory_transfer", "terms_month_end", "terms_following_month",
-    "contact_before_change",
-}  # fmt: skip
-#: records the extractor holds: ConnectWise's export of them is inconsistent (header total
-#: not what the details add up to), unreadable (no lines at all) or held by billing status
-HELD = {
-    "totals_mismatch": "SOURCE_TOTALS_MISMATCH",
-    "zero_line": "SOURCE_FIELD_INVALID",
-    "finance_hold": "BILLING_STATUS_HOLD",
-}
-
 
 @dataclass
 class Stack:
@@ -127,7 +91,7 @@ def _result(cw_app, results, case):
     return case_result(cw_app.cases, results, case)
 
 
-TestScenarioCases = scenario_case_tests(ERRORS, WARNINGS, CLEAN, HELD)
+TestScenarioCases = scenario_case_tests()
 
 
 def test_personal_expense_is_a_credit_bill_unless_its_account_is_a_bank_account(scenario):
