@@ -12,6 +12,10 @@ parsed value (or the default) otherwise::
     f.duration("reference_ttl")
     return f.problems
 
+A ledger plugin's ``check`` starts with :func:`ledger_fields` and its ``load``
+with :func:`checked_section`; :meth:`Fields.app_credentials` and :meth:`Fields.tracking`
+check the keys every OAuth ledger has.
+
 ``secret_env`` is the one rule that matters most: a ``*_env`` setting names an
 environment variable (``[A-Z_][A-Z0-9_]*``). Anything else is most likely the secret
 itself pasted into the file, so it is refused and never echoed: not in the problem, not
@@ -23,11 +27,14 @@ printed as "environment variable <the key> is not set").
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
-from typing import Any
+from collections.abc import Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from wisesync.config import ConfigProblem, parse_duration
+from wisesync.config import ConfigInvalid, ConfigProblem, parse_duration
+
+if TYPE_CHECKING:
+    from wisesync.company import CompanyConfig
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -49,6 +56,50 @@ def looks_like_key(value: str) -> bool:
     )
 
 
+#: The RecordEvent ``Line.tracking`` fields a ledger's ``tracking`` table may map.
+TRACKING_FIELDS = ("location", "department", "business_class")
+
+
+def ledger_fields(
+    company: CompanyConfig, section: str, product: str, known: Collection[str], example: str
+) -> Fields:
+    """A :class:`Fields` over ``company``'s ``[companies.<section>]`` ledger table with the
+    unknown keys and :meth:`Fields.app_credentials` (hint ``<example>_CLIENT_ID``) checked.
+
+    When the company posts to this ledger (called ``product`` in the message) but has no
+    such table, the result holds only that problem and its ``absent`` is true: the caller
+    returns its problems without checking further."""
+    raw = company.section(section)
+    f = Fields(section, raw)
+    if company.ledger == section and not raw:
+        f.absent = True
+        f.problems.append(
+            ConfigProblem(
+                section,
+                f"missing: the company posts to {product} but has no [companies.{section}] table",
+                'add client_id_env = "..." and client_secret_env = "..."',
+            )
+        )
+        return f
+    f.unknown(known)
+    f.app_credentials(example)
+    return f
+
+
+def checked_section(
+    company: CompanyConfig, section: str, check: Callable[[CompanyConfig], list[ConfigProblem]]
+) -> dict[str, Any]:
+    """``company``'s ``[companies.<section>]`` table once ``check`` finds nothing wrong;
+    :class:`~wisesync.config.ConfigInvalid` naming every problem (keys from the company,
+    ``companies.<key>.<section>.<setting>``) otherwise."""
+    problems = check(company)
+    if problems:
+        raise ConfigInvalid(
+            [ConfigProblem(f"companies.{company.key}.{p.key}", p.message, p.hint) for p in problems]
+        )
+    return company.section(section)
+
+
 def is_env_name(value: Any) -> bool:
     """Whether ``value`` can be the name of an environment variable (``[A-Z_][A-Z0-9_]*``)
     and does not look like a key pasted in its place (:func:`looks_like_key`)."""
@@ -62,6 +113,8 @@ class Fields:
         self.section = section
         self.raw = raw
         self.problems: list[ConfigProblem] = []
+        #: set by :func:`ledger_fields` when the ledger's table is missing altogether
+        self.absent = False
 
     def problem(self, key: str, message: str, hint: str = "") -> None:
         """Record a problem with ``key`` (relative to the section)."""
@@ -94,6 +147,29 @@ class Fields:
             )
             return None
         return value
+
+    def app_credentials(self, example_prefix: str) -> None:
+        """``client_id_env`` and ``client_secret_env``: the OAuth app's id and secret, each
+        named by its environment variable (``<example_prefix>_CLIENT_ID`` in the hint)."""
+        self.secret_env("client_id_env", example=f"{example_prefix}_CLIENT_ID")
+        self.secret_env("client_secret_env", example=f"{example_prefix}_CLIENT_SECRET")
+
+    def tracking(self, valid: Callable[[Any], bool], targets: str, example: str) -> None:
+        """``tracking``: a table mapping :data:`TRACKING_FIELDS` to ledger lists, each value
+        accepted by ``valid``; ``targets`` says in the problem what the values may be."""
+        tracking = self.raw.get("tracking")
+        if tracking is None:
+            return
+        if (
+            not isinstance(tracking, dict)
+            or not set(tracking) <= set(TRACKING_FIELDS)
+            or not all(valid(v) for v in tracking.values())
+        ):
+            self.problem(
+                "tracking",
+                f"expected a table mapping {'/'.join(TRACKING_FIELDS)} to {targets}",
+                example,
+            )
 
     def url(
         self,

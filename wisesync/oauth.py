@@ -265,6 +265,31 @@ class Sessions(Generic[S, T]):
         with self._lock:
             self._sessions.pop(company, None)
 
+    def client_kwargs(self, company: Any, limiter: Any) -> tuple[S, dict[str, Any]]:
+        """The company's session and the keyword arguments every ledger API client built
+        on it takes: ``token`` and ``renew`` from the session, ``company``, ``limiter``
+        and ``clock`` (the limiter's, else the runtime's)."""
+        auth = self.auth(company)
+        return auth, {
+            "token": auth.access_token,  # type: ignore[attr-defined]
+            "renew": auth.renew_after_401,  # type: ignore[attr-defined]
+            "company": company.key,
+            "limiter": limiter,
+            "clock": limiter.clock if limiter is not None else self.runtime.clock,
+        }
+
+
+def app_credentials(runtime: Any, settings: Any, section: str) -> dict[str, str]:
+    """``client_id`` and ``client_secret`` for a :class:`TokenEndpoint`: the secrets the
+    settings' ``client_id_env`` and ``client_secret_env`` name, read through the runtime
+    (a missing one is reported as ``<section>.client_id_env``)."""
+    return {
+        "client_id": runtime.secret(settings.client_id_env, key=f"{section}.client_id_env"),
+        "client_secret": runtime.secret(
+            settings.client_secret_env, key=f"{section}.client_secret_env"
+        ),
+    }
+
 
 # --- the authorization-code flow (``wisesync <ledger> connect``) --------------------------
 

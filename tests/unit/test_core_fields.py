@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from wisesync.company import CompanyConfig, ConfigInvalid, ConfigProblem
 from wisesync.errors import ConfigError
-from wisesync.fields import Fields
+from wisesync.fields import Fields, checked_section, ledger_fields
 from wisesync.protocols import PluginRuntime
 
 PASTED = "sk_live_51H8xyz/Secret+Value"
@@ -86,3 +87,53 @@ def test_a_dsn_pasted_into_store_dsn_env_is_refused_without_echo() -> None:
     with pytest.raises(ConfigInvalid) as info:
         parse_config({"store": {"dsn_env": pasted}}, environ={})
     assert "store.dsn_env" in str(info.value) and "Pa55word" not in str(info.value)
+
+
+def _company(ledger: str = "mybooks", **section: object) -> CompanyConfig:
+    settings = {"mybooks": dict(section)} if section else {}
+    return CompanyConfig(key="acme", name="Acme", ledger=ledger, settings=settings)
+
+
+def test_ledger_fields_name_a_missing_table_and_check_the_app_credentials() -> None:
+    absent = ledger_fields(_company(), "mybooks", "MyBooks", {"client_id_env"}, "ACME_MB")
+    assert absent.absent and [p.key for p in absent.problems] == ["mybooks"]
+    assert "posts to MyBooks but has no [companies.mybooks] table" in absent.problems[0].message
+    f = ledger_fields(
+        _company(client_id_env="ACME_MB_CLIENT_ID", colour="red"),
+        "mybooks",
+        "MyBooks",
+        {"client_id_env", "client_secret_env"},
+        "ACME_MB",
+    )
+    assert not f.absent
+    assert sorted(p.key for p in f.problems) == ["mybooks.client_secret_env", "mybooks.colour"]
+    assert "ACME_MB_CLIENT_SECRET" in next(p.hint for p in f.problems if "secret" in p.key)
+
+
+def test_tracking_accepts_known_fields_mapped_to_valid_lists_only() -> None:
+    def problems(tracking: object) -> list[str]:
+        f = Fields("mybooks", {"tracking": tracking})
+        f.tracking(lambda v: v in ("class",), '"class"', 'tracking = { location = "class" }')
+        return [p.message for p in f.problems]
+
+    assert problems({"location": "class", "business_class": "class"}) == []
+    assert problems({"location": "region"}) == [
+        'expected a table mapping location/department/business_class to "class"'
+    ]
+    assert len(problems({"colour": "class"})) == 1 and len(problems("class")) == 1
+    assert Fields("mybooks", {}).problems == []
+
+
+def test_checked_section_rekeys_every_problem_from_the_company() -> None:
+    company = _company(base_url="x")
+
+    def check(c: CompanyConfig) -> list[ConfigProblem]:
+        return [ConfigProblem("mybooks.base_url", "bad"), ConfigProblem("mybooks.colour", "?")]
+
+    with pytest.raises(ConfigInvalid) as caught:
+        checked_section(company, "mybooks", check)
+    assert [p.key for p in caught.value.problems] == [
+        "companies.acme.mybooks.base_url",
+        "companies.acme.mybooks.colour",
+    ]
+    assert checked_section(company, "mybooks", lambda c: []) == {"base_url": "x"}

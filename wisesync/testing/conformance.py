@@ -12,6 +12,11 @@ manner of the Meltano SDK's ``get_target_test_class``)::
 
     TestLedgerTarget = get_target_test_class(LedgerHarness)
 
+A ledger whose sandbox is built on the sandbox kit (:mod:`wisesync.testing.sandbox`)
+starts from :class:`SandboxHarness`, which does the sandbox's part (calls counted, faults
+armed, the server stopped) and takes the records from a
+:class:`~wisesync.testing.records.RecordBuilder`.
+
 A ledger's harness gets its error and warning cases from the shared record builders
 (:class:`wisesync.testing.records.RecordBuilder`, one scenario per message code). Sources
 are checked the same way: :class:`SourceHarness` and :func:`get_source_test_class` (see
@@ -47,7 +52,7 @@ from wisesync.events.models import PostOutcome, RecordEvent, Status
 from wisesync.messages import Severity
 from wisesync.protocols import Target, TargetContext
 from wisesync.ratelimit import CallLimiter
-from wisesync.testing.records import WARNING_SCENARIOS
+from wisesync.testing.records import WARNING_SCENARIOS, RecordBuilder
 from wisesync.testing.sandbox import Fault
 
 
@@ -110,28 +115,26 @@ class TargetHarness(ABC):
 
 
 class SandboxHarness(TargetHarness):
-    """A :class:`TargetHarness` around a started sandbox server, with what every ledger's
-    harness does alike: records from a :class:`~wisesync.testing.records.RecordBuilder`,
-    calls counted by the sandbox's request log, 429s and a lost answer injected by its
-    fault kit, a context prepared with a limiter of the target's own limits.
+    """A :class:`TargetHarness` over a sandbox-kit server for ledger plugins.
 
-    A subclass sets ``server`` (the started sandbox), ``app`` (its app), ``company``,
-    ``target`` and ``records`` in ``__init__``, and declares :attr:`api_path` and
-    :attr:`write`.
+    The subclass's ``__init__`` starts the sandbox and sets ``server`` (it has ``app``
+    and ``stop()``), ``app``, ``company``, ``target`` and ``records``; the class
+    attributes say which request paths (regular expressions) are the ledger API calls
+    (``api_path``), which ones a rate limit is injected on (``throttled_path``, default
+    ``api_path``) and which write loses its response (``lost_write``: method, path).
     """
 
+    api_path: str
+    throttled_path: str = ""
+    lost_write: tuple[str, str]
     server: Any
     app: Any
     company: Any
-    records: Any
-    #: the regex of the ledger's API paths (token endpoints excluded)
-    api_path: str = ""
-    #: (method, path regex) of the write that posts documents
-    write: tuple[str, str] = ("POST", "")
+    records: RecordBuilder
 
     def context(self, target: Target | None = None) -> TargetContext:
-        chosen = target or self.target
-        return chosen.prepare(self.company, CallLimiter(chosen.limits))
+        target = target or self.target
+        return target.prepare(self.company, CallLimiter(target.limits))
 
     def valid_records(self, count: int) -> list[RecordEvent]:
         return self.records.valid(count)
@@ -146,12 +149,13 @@ class SandboxHarness(TargetHarness):
         return self.app.calls(path=self.api_path)
 
     def inject_rate_limit(self, count: int, retry_after: float) -> None:
+        path = self.throttled_path or self.api_path
         self.app.faults.arm(
-            Fault(kind="rate_limit", count=count, retry_after=retry_after, path=self.api_path)
+            Fault(kind="rate_limit", count=count, retry_after=retry_after, path=path)
         )
 
     def inject_lost_response(self) -> None:
-        method, path = self.write
+        method, path = self.lost_write
         self.app.faults.arm(Fault(kind="lose_response", method=method, path=path))
 
     def close(self) -> None:

@@ -45,6 +45,21 @@ class PostedDocument:
 ACCOUNT_KINDS = ("revenue", "expense", "asset", "liability", "equity")
 
 
+def check_account_kind(kind: str) -> None:
+    """:class:`ValueError` unless ``kind`` is one of :data:`ACCOUNT_KINDS`."""
+    if kind not in ACCOUNT_KINDS:
+        raise ValueError(f"account kind {kind!r} is not one of {', '.join(ACCOUNT_KINDS)}")
+
+
+class SandboxControls:
+    """The common start of a plugin's :class:`LedgerSandbox` adapter: the started
+    sandbox ``server`` and its ``app`` (the ledger's state and controls)."""
+
+    def __init__(self, server: Any):
+        self.server = server
+        self.app = server.app
+
+
 @runtime_checkable
 class LedgerSandbox(Protocol):
     """The controls of one running ledger sandbox (one organisation / company file)."""

@@ -25,6 +25,7 @@ from datetime import date
 from decimal import Decimal as D
 from typing import Any
 
+from wisesync.company import CompanyConfig, CompanyOptions
 from wisesync.events.models import (
     Address,
     Contact,
@@ -77,10 +78,10 @@ class Vocabulary:
     source: str = "connectwise"
 
 
-def scenario_vocabulary(target: str) -> Vocabulary:
-    """The shared scenario's reference data (docs/sandbox-scenario.md) as every ledger
-    sandbox seeds it: income account 200 (4999 absent), tax codes OUTPUT and INPUT at 10%
-    and EXEMPTOUTPUT (GST99 absent), item LABOR, no location Perth."""
+def seed_vocabulary(target: str) -> Vocabulary:
+    """The vocabulary of the seed the ledger sandboxes share (the demo's too): income
+    account 200 (4999 missing), OUTPUT and INPUT taxed at 10 %, EXEMPTOUTPUT untaxed,
+    GST99 missing, the item LABOR, and no tracking option Perth."""
     return Vocabulary(
         target=target,
         account="200",
@@ -91,6 +92,25 @@ def scenario_vocabulary(target: str) -> Vocabulary:
         tax_rates={"OUTPUT": D("0.1"), "INPUT": D("0.1")},
         item_code="LABOR",
         unknown_location="Perth",
+    )
+
+
+def ledger_company(
+    ledger: str,
+    section: dict[str, Any],
+    *,
+    key: str = "acme",
+    options: CompanyOptions | None = None,
+) -> CompanyConfig:
+    """A :class:`~wisesync.company.CompanyConfig` posting to ``ledger`` with its
+    ``[companies.<ledger>]`` table ``section``; the company requires item codes unless
+    ``options`` say otherwise."""
+    return CompanyConfig(
+        key=key,
+        name=key.title(),
+        ledger=ledger,
+        options=options or CompanyOptions(require_item_code=True),
+        settings={ledger: section},
     )
 
 

@@ -9,13 +9,13 @@ from wisesync.config import AppConfig, CompanyConfig, CompanyOptions
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import CallLimiter
 from wisesync.store.tokens import MemoryTokenStore, OAuthToken, TokenStore
-from wisesync.testing.records import scenario_vocabulary
+from wisesync.testing.records import ledger_company, seed_vocabulary
 from wisesync_qbo.connection import PROVIDER, Connections
 from wisesync_qbo.limits import LIMITS
 from wisesync_qbo.target import QboTarget
 
 #: The QBO sandbox seed as the shared record builders see it.
-VOCABULARY = scenario_vocabulary("qbo")
+VOCABULARY = seed_vocabulary("qbo")
 
 
 def company(
@@ -30,13 +30,7 @@ def company(
         "client_secret_env": "QBO_CLIENT_SECRET",
         **qbo,
     }
-    return CompanyConfig(
-        key=key,
-        name=key.title(),
-        ledger="qbo",
-        options=options or CompanyOptions(require_item_code=True),
-        settings={"qbo": section},
-    )
+    return ledger_company("qbo", section, key=key, options=options)
 
 
 def runtime(server: Any, companies: tuple[CompanyConfig, ...], *, db: Any = None) -> PluginRuntime:

@@ -22,7 +22,8 @@ class QboHarness(SandboxHarness):
     full batches back to back on the real clock)."""
 
     api_path = r"^/v3/company/"
-    write = ("POST", "/batch/write/")  # how the sandbox's faults see a write batch
+    throttled_path = r"^/v3/"
+    lost_write = ("POST", "/batch/write/")  # how the sandbox's faults see a write batch
 
     def __init__(self) -> None:
         self.server = start_sandbox(seed=7, customers=20, limits=Limits(10**6, 10**6, 10**6))

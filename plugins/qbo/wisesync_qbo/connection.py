@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from wisesync.company import CompanyConfig
 from wisesync.errors import AuthError
-from wisesync.oauth import REFRESH_MARGIN, OAuthSession, Sessions, TokenEndpoint
+from wisesync.oauth import REFRESH_MARGIN, OAuthSession, Sessions, TokenEndpoint, app_credentials
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import CallLimiter
 from wisesync.store.tokens import OAuthToken, TokenStore
@@ -34,8 +34,7 @@ def token_endpoint(runtime: PluginRuntime, settings: QboSettings) -> TokenEndpoi
     """Intuit's token endpoint with the company's app credentials."""
     return TokenEndpoint(
         settings.token_url,
-        client_id=runtime.secret(settings.client_id_env, key="qbo.client_id_env"),
-        client_secret=runtime.secret(settings.client_secret_env, key="qbo.client_secret_env"),
+        **app_credentials(runtime, settings, "qbo"),
         revocation_url=settings.revocation_url,
         system="Intuit identity",
     )
@@ -138,15 +137,11 @@ class Connections(Sessions[QboAuth, QboSettings]):
 
         Raises AuthError when the company has no usable connection.
         """
-        auth = self.auth(company)
+        auth, common = self.client_kwargs(company, limiter)
         return QboClient(
             auth.settings.base_url,
             realm_id=auth.realm_id,
-            token=auth.access_token,
-            renew=auth.renew_after_401,
-            company=company.key,
-            limiter=limiter,
-            clock=limiter.clock if limiter is not None else self.runtime.clock,
             throttle_wait=auth.settings.throttle_wait,
             batch_limiter=batch_limiter,
+            **common,
         )

@@ -15,13 +15,21 @@ ADJUSTMENT_OVER_CAP), as for Xero.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from wisesync import rounding
 from wisesync.company import CompanyOptions
-from wisesync.documents import billing_contact_warning, description, source_total
+from wisesync.documents import (
+    DocumentPlan,
+    adjustment_applied,
+    adjustment_over_cap,
+    billing_contact_warning,
+    correction_account,
+    description,
+    priced_lines,
+    source_total,
+)
 from wisesync.events.models import RecordEvent
 from wisesync.messages import Message, has_errors, message
 from wisesync.money import fmt
@@ -51,33 +59,16 @@ def marker(record: RecordEvent) -> str:
     return f"wisesync:{record.source_id}"
 
 
-@dataclass(slots=True)
-class Plan:
-    """What one record becomes in QBO.
+class Plan(DocumentPlan[Entity]):
+    """What one record becomes in QBO: ``kind`` (also ``entity``) is the QBO entity,
+    ``expected_total`` the TotalAmt QBO will compute, ``number`` the DocNumber."""
 
-    Attributes:
-        record: the source record.
-        entity: the QBO entity.
-        body: the entity body (no party reference yet), or None when there are errors.
-        messages: errors (the record is not posted) and warnings (it is, with them).
-        expected_total: the TotalAmt QBO will compute (the ConnectWise total).
-    """
-
-    record: RecordEvent
-    entity: Entity
-    body: dict[str, Any] | None
-    messages: list[Message] = field(default_factory=list)
-    expected_total: Decimal | None = None
+    __slots__ = ()
 
     @property
-    def ok(self) -> bool:
-        """No error: the document can be sent."""
-        return self.body is not None and not has_errors(self.messages)
-
-    @property
-    def number(self) -> str:
-        """The DocNumber."""
-        return (self.record.document_number or "").strip()
+    def entity(self) -> Entity:
+        """The QBO entity (``kind``)."""
+        return self.kind
 
 
 def _ref(value: str, name: str | None = None) -> dict[str, str]:
@@ -110,25 +101,16 @@ def _terms(
 def _correction_account(
     code: str | None, ref: ReferenceData, what: str, messages: list[Message]
 ) -> Account | None:
-    if code is None:
-        account = ref.account(ROUNDING_ACCOUNT_NAME)
-        if account is None:
-            messages.append(
-                message(
-                    "LEDGER_ACCOUNT_MISSING",
-                    f"A {what} line is needed but QuickBooks has no '{ROUNDING_ACCOUNT_NAME}' "
-                    "account and no account is configured for it (rounding_account).",
-                )
-            )
-            return None
-        code = account.number or account.name
-    problem = account_problem(code, ref)
-    if problem is not None:
-        messages.append(
-            message("LEDGER_ACCOUNT_MISSING", f"{what.capitalize()} line: {problem.text}")
-        )
-        return None
-    return ref.account(code)
+    fallback = ref.account(ROUNDING_ACCOUNT_NAME)
+    missing = (
+        f"A {what} line is needed but QuickBooks has no '{ROUNDING_ACCOUNT_NAME}' account and "
+        "no account is configured for it (rounding_account)."
+    )
+    default = None if fallback is None else fallback.number or fallback.name
+    code = correction_account(
+        code, default, messages, lambda c: account_problem(c, ref), what=what, no_default=missing
+    )
+    return None if code is None else ref.account(code)
 
 
 def _line(
@@ -261,16 +243,7 @@ def plan(
         messages.append(warning)
     # --- amounts: QBO's line rule, rounding and adjustment ----------------------------
     sd = Decimal(sign)
-    priced = [r for r in resolved if not r.text_only]
-    source_lines = [
-        rounding.SourceLine(
-            quantity=record.lines[r.index].quantity,
-            unit_amount=record.lines[r.index].unit_amount * sd,
-            line_amount=record.lines[r.index].line_amount * sd,
-            tax_rate=r.rate,
-        )
-        for r in priced
-    ]
+    source_lines = priced_lines(record, resolved, sign)
     inclusive = record.line_amounts_include_tax
     bal = rounding.balance(
         source_lines,
@@ -292,26 +265,12 @@ def plan(
                 )
             )
     if bal.over_cap:
-        messages.append(
-            message(
-                "ADJUSTMENT_OVER_CAP",
-                f"The ConnectWise total {fmt(bal.source_total)} differs from the QuickBooks total "
-                f"{fmt(bal.ledger_total)} by {fmt(bal.adjustment)}, more than the adjustment cap "
-                f"of {fmt(options.adjustment_cap)}.",
-            )
-        )
+        messages.append(adjustment_over_cap(bal, options.adjustment_cap, "QuickBooks"))
     elif bal.adjustment:
         line = _correction(entity, "adjustment", bal.adjustment, ref, options, messages)
         if line is not None:
             extra.append(line)
-            messages.append(
-                message(
-                    "ADJUSTMENT_APPLIED",
-                    f"Adjustment line of {fmt(bal.adjustment)}: the ConnectWise total "
-                    f"{fmt(bal.source_total)} differed from the QuickBooks total "
-                    f"{fmt(bal.source_total - bal.adjustment)}.",
-                )
-            )
+            messages.append(adjustment_applied(bal, "QuickBooks"))
     if has_errors(messages):
         return Plan(record, entity, None, messages, bal.ledger_total)
     # --- the body ---------------------------------------------------------------------

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wisesync.company import CompanyConfig, ConfigInvalid, ConfigProblem
+from wisesync.company import CompanyConfig, ConfigProblem
 from wisesync.config import parse_duration
-from wisesync.fields import Fields
+from wisesync.fields import checked_section, ledger_fields
 
 SECTION = "qbo"
 DEFAULT_BASE_URL = "https://quickbooks.api.intuit.com"
@@ -85,19 +85,10 @@ class QboSettings:
 
 def check(company: CompanyConfig) -> list[ConfigProblem]:
     """Every problem in ``company``'s ``[companies.qbo]`` table (keys relative to the company)."""
-    raw = company.section(SECTION)
-    if company.ledger == SECTION and not raw:
-        return [
-            ConfigProblem(
-                SECTION,
-                "missing: the company posts to QuickBooks Online but has no [companies.qbo] table",
-                'add client_id_env = "..." and client_secret_env = "..."',
-            )
-        ]
-    f = Fields(SECTION, raw)
-    f.unknown(_KEYS)
-    f.secret_env("client_id_env", example="ACME_QBO_CLIENT_ID")
-    f.secret_env("client_secret_env", example="ACME_QBO_CLIENT_SECRET")
+    f = ledger_fields(company, SECTION, "QuickBooks Online", _KEYS, "ACME_QBO")
+    if f.absent:
+        return f.problems
+    raw = f.raw
     realm = f.string("realm_id", hint="the QuickBooks company id (realmId)")
     if realm and not realm.isdigit():
         f.problem("realm_id", f"expected the numeric QuickBooks company id, got {realm!r}")
@@ -114,18 +105,11 @@ def check(company: CompanyConfig) -> list[ConfigProblem]:
     f.duration("reference_ttl")
     f.duration("customers_ttl")
     f.duration("throttle_wait")
-    tracking = raw.get("tracking")
-    if tracking is not None and (
-        not isinstance(tracking, dict)
-        or not set(tracking) <= {"location", "department", "business_class"}
-        or not all(v in TRACKING_LISTS for v in tracking.values())
-    ):
-        f.problem(
-            "tracking",
-            "expected a table mapping location/department/business_class to "
-            '"class" (QBO classes) or "department" (QBO locations)',
-            'tracking = { department = "class", location = "department" }',
-        )
+    f.tracking(
+        lambda v: v in TRACKING_LISTS,
+        '"class" (QBO classes) or "department" (QBO locations)',
+        'tracking = { department = "class", location = "department" }',
+    )
     if "duplicate_bill_numbers" in raw and not isinstance(raw["duplicate_bill_numbers"], bool):
         f.problem("duplicate_bill_numbers", "expected true or false")
     return f.problems
@@ -134,12 +118,7 @@ def check(company: CompanyConfig) -> list[ConfigProblem]:
 def load(company: CompanyConfig) -> QboSettings:
     """The validated settings of ``company``; :class:`~wisesync.config.ConfigInvalid`
     naming every problem when :func:`check` finds any."""
-    problems = check(company)
-    if problems:
-        raise ConfigInvalid(
-            [ConfigProblem(f"companies.{company.key}.{p.key}", p.message, p.hint) for p in problems]
-        )
-    raw = company.section(SECTION)
+    raw = checked_section(company, SECTION, check)
     return QboSettings(
         client_id_env=raw["client_id_env"],
         client_secret_env=raw["client_secret_env"],

@@ -19,10 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from wisesync import documents as rules
 from wisesync.company import CompanyOptions
-from wisesync.documents import is_description_only, line_label, missing_gl_account
+from wisesync.documents import is_description_only, line_label
 from wisesync.events.models import Line, RecordEvent
-from wisesync.messages import Message, Severity, message
+from wisesync.messages import Message, message
 from wisesync_qbo.documents import Entity, is_journal
 from wisesync_qbo.reference import Account, Item, Named, ReferenceData
 
@@ -46,22 +47,16 @@ class ResolvedLine:
 
 def account_problem(code: str, ref: ReferenceData, *, line: int | None = None) -> Message | None:
     """LEDGER_ACCOUNT_MISSING for an unknown or inactive account number, else None."""
-    account = ref.account(code)
-    if account is None:
-        return message(
-            "LEDGER_ACCOUNT_MISSING",
-            f"QuickBooks has no account numbered '{code}': add it (Account number {code}) "
-            "or fix the ConnectWise GL mapping.",
-            line=line,
-        )
-    if not account.active:
-        return message(
-            "LEDGER_ACCOUNT_MISSING",
-            f"QuickBooks account '{code}' ({account.name}) is inactive: make it active again "
-            "or map the line to another account.",
-            line=line,
-        )
-    return None
+    return rules.account_problem(
+        ref.account(code),
+        unknown=f"QuickBooks has no account numbered '{code}': add it (Account number {code}) "
+        "or fix the ConnectWise GL mapping.",
+        inactive=lambda account: (
+            f"QuickBooks account '{code}' ({account.name}) is inactive: "
+            "make it active again or map the line to another account."
+        ),
+        line=line,
+    )
 
 
 def _item(
@@ -89,13 +84,7 @@ def _item(
             return None
         return item
     if options.require_item_code:
-        messages.append(
-            message(
-                "GL_MAPPING_MISSING",
-                f"{label} has no Non-Product ID / item code, which this company requires.",
-                line=index,
-            )
-        )
+        messages.append(rules.missing_item_code(index, line))
         return None
     item = ref.item_for_account(account, sales=True) if account is not None else None
     if item is None and account is not None:
@@ -158,11 +147,7 @@ def _tracking(
     resolved: ResolvedLine,
     messages: list[Message],
 ) -> None:
-    severity = Severity.ERROR if options.tracking_missing == "halt" else Severity.WARNING
-    for attr, which in tracking_map.items():
-        value = (getattr(line.tracking, attr, None) or "").strip()
-        if not value:
-            continue
+    for attr, which, value in rules.tracking_values(line, tracking_map):
         found = ref.tracking(which, value)
         if found is not None:
             if which == "class":
@@ -172,9 +157,7 @@ def _tracking(
             continue
         kind = "class" if which == "class" else "location (department)"
         text = f"Line {index + 1}: QuickBooks has no active {kind} '{value}' for {attr}."
-        if severity is Severity.WARNING:
-            text += " The line was posted without it."
-        messages.append(message("TRACKING_MISSING", text, line=index, severity=severity))
+        messages.append(rules.tracking_missing(options, index, text))
 
 
 def check_line(
@@ -193,16 +176,11 @@ def check_line(
         resolved.text_only = True
         return resolved
     label = line_label(index, line)
-    code = (line.gl_account or "").strip()
-    missing = missing_gl_account(index, line)
-    if missing is not None:
-        messages.append(missing)
-    else:
-        problem = account_problem(code, ref, line=index)
-        if problem is not None:
-            messages.append(problem)
-        else:
-            resolved.account = ref.account(code)
+    code = rules.check_gl_account(
+        index, line, messages, lambda c: account_problem(c, ref, line=index)
+    )
+    if code is not None:
+        resolved.account = ref.account(code)
     if entity.sales:
         resolved.item = _item(index, line, resolved.account, ref, options, messages, label)
     if entity.party is not None:
@@ -213,20 +191,9 @@ def check_line(
 
 def check_header(record: RecordEvent, ref: ReferenceData) -> list[Message]:
     """RECORD_INVALID for what no QBO document can do without."""
-    out = []
+    out = rules.header_problems(record, "QuickBooks", contact=not is_journal(record))
     number = (record.document_number or "").strip()
-    if not record.lines:
-        out.append(message("RECORD_INVALID", "The record has no lines."))
-    if not is_journal(record) and (record.contact is None or not record.contact.name.strip()):
-        out.append(message("RECORD_INVALID", "The record has no customer or vendor name."))
-    if not number:
-        out.append(
-            message(
-                "RECORD_INVALID",
-                "The record has no document number, so it could not be found again in QuickBooks.",
-            )
-        )
-    elif len(number) > DOC_NUMBER_MAX:
+    if len(number) > DOC_NUMBER_MAX:
         out.append(
             message(
                 "RECORD_INVALID",
@@ -236,7 +203,7 @@ def check_header(record: RecordEvent, ref: ReferenceData) -> list[Message]:
             )
         )
     currency = (record.currency or "").upper()
-    if currency and not (len(currency) == 3 and currency.isalpha()):
+    if currency and not rules.is_iso_currency(currency):
         out.append(message("RECORD_INVALID", f"Currency {record.currency!r} is not an ISO code."))
     elif currency and currency != ref.home_currency and not ref.multicurrency:
         out.append(

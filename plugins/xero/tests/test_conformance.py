@@ -10,7 +10,6 @@ from xero_testkit import VOCABULARY, company, customer, inventory, line, record,
 from wisesync.events.models import RecordEvent, Tracking
 from wisesync.testing.conformance import SandboxHarness, get_target_test_class
 from wisesync.testing.records import RecordBuilder
-from wisesync.testing.sandbox import Fault
 from wisesync_xero.journals import journal_narration
 from wisesync_xero.sandbox import start_sandbox
 from wisesync_xero.target import XeroTarget
@@ -20,7 +19,7 @@ class XeroHarness(SandboxHarness):
     """The Xero target against a fresh sandbox with 20 seeded customers."""
 
     api_path = r"^/api\.xro/"
-    write = ("PUT", "Invoices")
+    lost_write = ("PUT", "Invoices")
 
     def __init__(self) -> None:
         self.server = start_sandbox(seed=7, contacts=20)
@@ -51,6 +50,8 @@ TestXeroConformance = get_target_test_class(XeroHarness, name="TestXeroConforman
 class XeroJournalHarness(XeroHarness):
     """The same target, with inventory adjustments and transfers (manual journals):
     no number and no contact, so posting once and finding again rest on the narration."""
+
+    lost_write = ("PUT", "ManualJournals")
 
     def __init__(self) -> None:
         super().__init__()
@@ -97,9 +98,6 @@ class XeroJournalHarness(XeroHarness):
             for j in self.app.manual_journals()
             if j["Narration"] == narration and j["Status"] not in ("DELETED", "VOIDED")
         )
-
-    def inject_lost_response(self) -> None:
-        self.app.faults.arm(Fault(kind="lose_response", method="PUT", path="ManualJournals"))
 
 
 TestXeroJournalConformance = get_target_test_class(

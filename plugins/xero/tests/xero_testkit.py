@@ -12,7 +12,7 @@ from wisesync.config import AppConfig, CompanyConfig, CompanyOptions
 from wisesync.events.models import Line, RecordEvent, RecordType, Totals
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import CallLimiter
-from wisesync.testing.records import RecordBuilder, scenario_vocabulary
+from wisesync.testing.records import RecordBuilder, ledger_company, seed_vocabulary
 from wisesync_xero.limits import LIMITS
 from wisesync_xero.reference import (
     ReferenceData,
@@ -109,7 +109,7 @@ def reference(
 
 
 #: The Xero sandbox seed as the shared record builders see it.
-VOCABULARY = scenario_vocabulary("xero")
+VOCABULARY = seed_vocabulary("xero")
 _records = RecordBuilder(VOCABULARY, prefix="T-")
 customer = _records.customer
 line = _records.line
@@ -178,13 +178,7 @@ def company(
     if server is not None:
         section.setdefault("base_url", server.url)
         section.setdefault("identity_url", server.url)
-    return CompanyConfig(
-        key=key,
-        name=key.title(),
-        ledger="xero",
-        options=options or CompanyOptions(require_item_code=True),
-        settings={"xero": section},
-    )
+    return ledger_company("xero", section, key=key, options=options)
 
 
 def runtime(

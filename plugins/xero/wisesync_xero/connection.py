@@ -4,7 +4,7 @@ payments source and the CLI)."""
 from __future__ import annotations
 
 from wisesync.config import CompanyConfig
-from wisesync.oauth import Sessions
+from wisesync.oauth import Sessions, app_credentials
 from wisesync.protocols import PluginRuntime
 from wisesync.ratelimit import CallLimiter
 from wisesync.store.tokens import TokenStore
@@ -18,8 +18,7 @@ def identity_client(runtime: PluginRuntime, settings: XeroSettings) -> IdentityC
     """The token-endpoint client with the company's app credentials."""
     return IdentityClient(
         settings.token_url,
-        client_id=runtime.secret(settings.client_id_env, key="xero.client_id_env"),
-        client_secret=runtime.secret(settings.client_secret_env, key="xero.client_secret_env"),
+        **app_credentials(runtime, settings, "xero"),
         revocation_url=settings.revocation_url,
         connections_url=settings.connections_url,
     )
@@ -43,13 +42,5 @@ class Connections(Sessions[XeroAuth, XeroSettings]):
 
         Raises AuthError when the company has no usable connection.
         """
-        auth = self.auth(company)
-        return XeroClient(
-            auth.settings.base_url,
-            token=auth.access_token,
-            renew=auth.renew_after_401,
-            tenant_id=auth.tenant_id,
-            company=company.key,
-            limiter=limiter,
-            clock=limiter.clock if limiter is not None else self.runtime.clock,
-        )
+        auth, common = self.client_kwargs(company, limiter)
+        return XeroClient(auth.settings.base_url, tenant_id=auth.tenant_id, **common)

@@ -9,13 +9,19 @@ without errors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from wisesync.config import CompanyOptions
-from wisesync.documents import billing_contact_warning
+from wisesync.documents import (
+    DocumentPlan,
+    adjustment_applied,
+    adjustment_over_cap,
+    billing_contact_warning,
+    correction_account,
+    priced_lines,
+)
 from wisesync.events.models import RecordEvent
 from wisesync.messages import Message, has_errors, message
 from wisesync.money import fmt
@@ -40,28 +46,11 @@ RATE_PLACES = Decimal("0.000001")  # CurrencyRate: at most [18].[6] digits
 ZERO = Decimal("0")
 
 
-@dataclass(slots=True)
-class Plan:
-    """What one record becomes in Xero.
+class Plan(DocumentPlan[DocKind]):
+    """What one record becomes in Xero: ``kind`` is the Xero document type, the body has
+    no ``Contact`` yet, ``expected_total`` is the total Xero will compute."""
 
-    Attributes:
-        record: the source record.
-        kind: the Xero document type.
-        body: the document element (no ``Contact`` yet), or None when there are errors.
-        messages: errors (the record is not posted) and warnings (it is, with them).
-        expected_total: the total Xero will compute (equals the ConnectWise total).
-    """
-
-    record: RecordEvent
-    kind: DocKind
-    body: dict[str, Any] | None
-    messages: list[Message] = field(default_factory=list)
-    expected_total: Decimal | None = None
-
-    @property
-    def ok(self) -> bool:
-        """No error: the document can be sent."""
-        return self.body is not None and not has_errors(self.messages)
+    __slots__ = ()
 
     @property
     def number(self) -> str:
@@ -69,7 +58,7 @@ class Plan:
         number: its narration)."""
         if self.kind.is_journal:
             return journal_narration(self.record)
-        return (self.record.document_number or "").strip()
+        return super().number
 
 
 def _money(value: Decimal) -> Decimal:
@@ -129,25 +118,20 @@ def _currency_rate(
 def _correction_account(
     code: str | None, ref: ReferenceData, what: str, messages: list[Message]
 ) -> Account | None:
-    if code is None:
-        account = ref.rounding_account
-        if account is None:
-            messages.append(
-                message(
-                    "LEDGER_ACCOUNT_MISSING",
-                    f"A {what} line is needed but Xero has no rounding system account and no "
-                    "account is configured for it.",
-                )
-            )
-            return None
-        code = account.code
-    problem = account_problem(code, ref)
-    if problem is not None:
-        messages.append(
-            message("LEDGER_ACCOUNT_MISSING", f"{what.capitalize()} line: {problem.text}")
-        )
-        return None
-    return ref.account(code)
+    system = ref.rounding_account
+    missing = (
+        f"A {what} line is needed but Xero has no rounding system account and no account is "
+        "configured for it."
+    )
+    code = correction_account(
+        code,
+        None if system is None else system.code,
+        messages,
+        lambda c: account_problem(c, ref),
+        what=what,
+        no_default=missing,
+    )
+    return None if code is None else ref.account(code)
 
 
 def _correction_line(
@@ -243,16 +227,7 @@ def plan(
         return Plan(record, kind, None, messages)
     # --- amounts: what Xero computes, rounding and adjustment -----------------------
     sd = Decimal(sign)
-    priced = [r for r in resolved if not r.text_only]
-    source_lines = [
-        rounding.SourceLine(
-            quantity=record.lines[r.index].quantity,
-            unit_amount=record.lines[r.index].unit_amount * sd,
-            line_amount=record.lines[r.index].line_amount * sd,
-            tax_rate=r.rate,
-        )
-        for r in priced
-    ]
+    source_lines = priced_lines(record, resolved, sign)
     total = source_total(record) * sd
     bal = rounding.balance(
         source_lines,
@@ -279,14 +254,7 @@ def plan(
                     )
                 )
     if bal.over_cap:
-        messages.append(
-            message(
-                "ADJUSTMENT_OVER_CAP",
-                f"The ConnectWise total {fmt(bal.source_total)} differs from the Xero total "
-                f"{fmt(bal.ledger_total)} by {fmt(bal.adjustment)}, more than the adjustment "
-                f"cap of {fmt(options.adjustment_cap)}.",
-            )
-        )
+        messages.append(adjustment_over_cap(bal, options.adjustment_cap, "Xero"))
     elif bal.adjustment:
         code = options.adjustment_sales_account if sales else options.adjustment_purchase_account
         account = _correction_account(code, ref, "adjustment", messages)
@@ -303,14 +271,7 @@ def plan(
             )
             if line is not None:
                 extra_lines.append(line)
-                messages.append(
-                    message(
-                        "ADJUSTMENT_APPLIED",
-                        f"Adjustment line of {fmt(bal.adjustment)}: the ConnectWise total "
-                        f"{fmt(bal.source_total)} differed from the Xero total "
-                        f"{fmt(bal.source_total - bal.adjustment)}.",
-                    )
-                )
+                messages.append(adjustment_applied(bal, "Xero"))
     if has_errors(messages):
         return Plan(record, kind, None, messages, bal.ledger_total)
     # --- the body ---------------------------------------------------------------------

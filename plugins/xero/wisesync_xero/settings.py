@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wisesync.company import CompanyConfig, ConfigInvalid, ConfigProblem
+from wisesync.company import CompanyConfig, ConfigProblem
 from wisesync.config import parse_duration
-from wisesync.fields import Fields
+from wisesync.fields import checked_section, ledger_fields
 
 SECTION = "xero"
 GRANTS = ("authorization_code", "client_credentials")
@@ -105,19 +105,10 @@ class XeroSettings:
 
 def check(company: CompanyConfig) -> list[ConfigProblem]:
     """Every problem in ``company``'s ``[companies.xero]`` table (keys relative to the company)."""
-    raw = company.section(SECTION)
-    if company.ledger == SECTION and not raw:
-        return [
-            ConfigProblem(
-                SECTION,
-                "missing: the company posts to Xero but has no [companies.xero] table",
-                'add client_id_env = "..." and client_secret_env = "..."',
-            )
-        ]
-    f = Fields(SECTION, raw)
-    f.unknown(_KEYS)
-    f.secret_env("client_id_env", example="ACME_XERO_CLIENT_ID")
-    f.secret_env("client_secret_env", example="ACME_XERO_CLIENT_SECRET")
+    f = ledger_fields(company, SECTION, "Xero", _KEYS, "ACME_XERO")
+    if f.absent:
+        return f.problems
+    raw = f.raw
     if raw.get("grant", "authorization_code") not in GRANTS:
         f.problem(
             "grant",
@@ -136,30 +127,18 @@ def check(company: CompanyConfig) -> list[ConfigProblem]:
             f.problem(key, f"expected AUTHORISED or DRAFT, got {raw[key]!r}")
     if "mark_sent" in raw and not isinstance(raw["mark_sent"], bool):
         f.problem("mark_sent", f"expected true or false, got {raw['mark_sent']!r}")
-    tracking = raw.get("tracking")
-    if tracking is not None and (
-        not isinstance(tracking, dict)
-        or not all(isinstance(v, str) and v for v in tracking.values())
-        or not set(tracking) <= {"location", "department", "business_class"}
-    ):
-        f.problem(
-            "tracking",
-            "expected a table mapping location/department/business_class to Xero "
-            "tracking category names",
-            'tracking = { location = "Location", department = "Department" }',
-        )
+    f.tracking(
+        lambda v: isinstance(v, str) and bool(v),
+        "Xero tracking category names",
+        'tracking = { location = "Location", department = "Department" }',
+    )
     return f.problems
 
 
 def load(company: CompanyConfig) -> XeroSettings:
     """The validated settings of ``company``; :class:`~wisesync.config.ConfigInvalid`
     naming every problem when :func:`check` finds any."""
-    problems = check(company)
-    if problems:
-        raise ConfigInvalid(
-            [ConfigProblem(f"companies.{company.key}.{p.key}", p.message, p.hint) for p in problems]
-        )
-    raw = company.section(SECTION)
+    raw = checked_section(company, SECTION, check)
     identity = str(raw.get("identity_url", DEFAULT_IDENTITY_URL)).rstrip("/")
     default_authorize = (
         DEFAULT_AUTHORIZE_URL

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from wisesync import documents as rules
 from wisesync.config import CompanyOptions
-from wisesync.documents import description, is_description_only, line_label, missing_gl_account
+from wisesync.documents import description, is_description_only
 from wisesync.events.models import Line, RecordEvent
-from wisesync.messages import Message, Severity, message
+from wisesync.messages import Message, message
 from wisesync_xero.documents import BILL_SUBTYPES, is_journal
 from wisesync_xero.reference import Account, ReferenceData
 
@@ -54,26 +55,20 @@ class ResolvedLine:
 def account_problem(code: str, ref: ReferenceData, *, line: int | None = None) -> Message | None:
     """LEDGER_ACCOUNT_MISSING for an unknown or archived account code, else None."""
     account = ref.account(code)
-    if account is None:
-        return message(
-            "LEDGER_ACCOUNT_MISSING",
-            f"Account code '{code}' is not a valid code for this document.",
-            line=line,
-        )
-    if account.type == "BANK" or account.system_account in ("DEBTORS", "CREDITORS"):
-        return message(
-            "LEDGER_ACCOUNT_MISSING",
-            f"Account code '{code}' is not a valid code for this document.",
-            line=line,
-        )
-    if not account.active:
-        return message(
-            "LEDGER_ACCOUNT_MISSING",
-            f"Account code '{code}' has been archived, or has been deleted. Each line item "
-            "must reference a valid account",
-            line=line,
-        )
-    return None
+    invalid = f"Account code '{code}' is not a valid code for this document."
+    if account is not None and (
+        account.type == "BANK" or account.system_account in ("DEBTORS", "CREDITORS")
+    ):
+        return message("LEDGER_ACCOUNT_MISSING", invalid, line=line)
+    return rules.account_problem(
+        account,
+        unknown=invalid,
+        inactive=lambda _: (
+            f"Account code '{code}' has been archived, or has been deleted. "
+            "Each line item must reference a valid account"
+        ),
+        line=line,
+    )
 
 
 DESCRIPTION_MAX = 4000  # LineItem / JournalLine Description (reference/xero.md section 3)
@@ -101,25 +96,15 @@ def check_line(
     if is_description_only(line):
         resolved.text_only = True
         return resolved
-    label = line_label(index, line)
-    code = (line.gl_account or "").strip()
-    missing = missing_gl_account(index, line)
-    if missing is not None:
-        messages.append(missing)
-    if sales and options.require_item_code and not (line.item_code or "").strip():
-        messages.append(
-            message(
-                "GL_MAPPING_MISSING",
-                f"{label} has no Non-Product ID / item code, which this company requires.",
-                line=index,
-            )
-        )
-    if code:
-        problem = account_problem(code, ref, line=index)
-        if problem is not None:
-            messages.append(problem)
-        else:
-            resolved.account = ref.account(code)
+    code = rules.check_gl_account(
+        index,
+        line,
+        messages,
+        lambda c: account_problem(c, ref, line=index),
+        item_required=sales and options.require_item_code,
+    )
+    if code is not None:
+        resolved.account = ref.account(code)
     item = (line.item_code or "").strip()
     if item:
         if len(item) > ITEM_CODE_MAX:
@@ -186,12 +171,8 @@ def line_tracking(
 ) -> list[dict[str, Any]]:
     """The ``Tracking`` of line ``index`` (at most two), appending TRACKING_MISSING
     for options or categories Xero does not have."""
-    severity = Severity.ERROR if options.tracking_missing == "halt" else Severity.WARNING
     out: list[dict[str, Any]] = []
-    for attr, category_name in tracking_map.items():
-        value = (getattr(line.tracking, attr, None) or "").strip()
-        if not value:
-            continue
+    for attr, category_name, value in rules.tracking_values(line, tracking_map):
         category = ref.category(category_name)
         option = category.option(value) if category is not None else None
         if category is None:
@@ -207,9 +188,7 @@ def line_tracking(
         else:
             out.append({"Name": category.name, "Option": option.name})
             continue
-        if severity is Severity.WARNING:
-            text += " The line was posted without it."
-        messages.append(message("TRACKING_MISSING", text, line=index, severity=severity))
+        messages.append(rules.tracking_missing(options, index, text))
     return out[:2]
 
 
@@ -241,7 +220,7 @@ def number_problem(record: RecordEvent) -> Message | None:
 def currency_problem(record: RecordEvent, ref: ReferenceData) -> Message | None:
     """CURRENCY_NOT_ENABLED when the organisation has not added ``record.currency``."""
     code = (record.currency or "").strip().upper()
-    if not code or not (len(code) == 3 and code.isalpha()) or ref.currency_enabled(code):
+    if not code or not rules.is_iso_currency(code) or ref.currency_enabled(code):
         return None
     enabled = ", ".join(sorted(ref.currencies | {ref.base_currency or ""} - {""}))
     return message(
@@ -254,22 +233,10 @@ def currency_problem(record: RecordEvent, ref: ReferenceData) -> Message | None:
 
 def check_header(record: RecordEvent) -> list[Message]:
     """RECORD_INVALID for what no Xero document can do without."""
-    out = []
-    if not record.lines:
-        out.append(message("RECORD_INVALID", "The record has no lines."))
-    if record.contact is None or not record.contact.name.strip():
-        out.append(message("RECORD_INVALID", "The record has no customer or vendor name."))
-    if not (record.document_number or "").strip():
-        out.append(
-            message(
-                "RECORD_INVALID",
-                "The record has no document number, so it could not be found again in Xero.",
-            )
-        )
-    else:
-        problem = number_problem(record)
-        if problem is not None:
-            out.append(problem)
-    if record.currency and not (len(record.currency) == 3 and record.currency.isalpha()):
+    out = rules.header_problems(record, "Xero")
+    problem = number_problem(record) if (record.document_number or "").strip() else None
+    if problem is not None:
+        out.append(problem)
+    if record.currency and not rules.is_iso_currency(record.currency):
         out.append(message("RECORD_INVALID", f"Currency {record.currency!r} is not an ISO code."))
     return out

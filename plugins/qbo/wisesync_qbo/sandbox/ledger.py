@@ -4,11 +4,10 @@ and the ledger-neutral tests do to a QuickBooks company, in QBO's own terms."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from wisesync.config import CompanyConfig
 from wisesync.protocols import PluginRuntime
-from wisesync.testing.ledger import ACCOUNT_KINDS, PostedDocument
+from wisesync.testing.ledger import PostedDocument, SandboxControls, check_account_kind
 
 from .seed import add_account
 
@@ -31,17 +30,12 @@ def _consent(url: str) -> None:
     requests.get(url, timeout=30)
 
 
-class QboLedgerSandbox:
+class QboLedgerSandbox(SandboxControls):
     """The controls of one running QBO sandbox (its first company)."""
-
-    def __init__(self, server: Any):
-        self.server = server
-        self.app = server.app
 
     def create_account(self, code: str, name: str, kind: str = "revenue") -> None:
         """Create (or re-activate) the account with AcctNum ``code``."""
-        if kind not in ACCOUNT_KINDS:
-            raise ValueError(f"account kind {kind!r} is not one of {', '.join(ACCOUNT_KINDS)}")
+        check_account_kind(kind)
         company = self.app.company()
         with self.app.lock:
             existing = company.find("Account", AcctNum=code)

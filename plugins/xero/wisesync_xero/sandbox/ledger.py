@@ -8,7 +8,7 @@ from typing import Any
 
 from wisesync.config import CompanyConfig
 from wisesync.protocols import PluginRuntime
-from wisesync.testing.ledger import ACCOUNT_KINDS, PostedDocument
+from wisesync.testing.ledger import PostedDocument, SandboxControls, check_account_kind
 
 #: ledger-neutral account kind -> Xero account Type
 _TYPES = {
@@ -20,17 +20,12 @@ _TYPES = {
 }
 
 
-class XeroLedgerSandbox:
+class XeroLedgerSandbox(SandboxControls):
     """The controls of one running Xero sandbox (its first organisation)."""
-
-    def __init__(self, server: Any):
-        self.server = server
-        self.app = server.app
 
     def create_account(self, code: str, name: str, kind: str = "revenue") -> None:
         """Create (or re-activate) an account of Xero Type for ``kind``."""
-        if kind not in ACCOUNT_KINDS:
-            raise ValueError(f"account kind {kind!r} is not one of {', '.join(ACCOUNT_KINDS)}")
+        check_account_kind(kind)
         self.app.create_account(code, name, _TYPES[kind])
 
     def archive_account(self, code: str) -> None:
