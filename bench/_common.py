@@ -272,7 +272,7 @@ def run_figures(db: Any, run_id: str | list[str]) -> dict[str, Any]:
             """SELECT count(DISTINCT a.result_id) FROM attempts a
                  JOIN result_messages m USING (result_id)
                 WHERE a.run_id = ANY(%s)
-                  AND (m.code = 'LEDGER_UNAVAILABLE' OR m.text LIKE '%%429%%'
+                  AND (m.code = 'LEDGER_UNAVAILABLE' OR m.text LIKE '%%429 on %%'
                        OR m.text ILIKE '%%rate limit%%')""",
             (runs,),
         ).fetchone()

@@ -8,8 +8,9 @@ rolling minute, 5 in flight, 5,000 a day), every sandbox answering with realisti
 ``--scale``; the Kafka transport with ``--partitions`` (12). Every company's backlog is on the
 records topic when the posters start (month end: every company's Sync All at once), then:
 
-* ``one_poster``: one service process (poster, reporter, acknowledger);
-* ``two_posters``: that and a second process with ``--role poster`` in the same group;
+* ``one_poster``: one ``wisesync run --role poster,reporter,acknowledger`` process (at
+  ``--scale`` 1; on a faster clock a Service on that clock, as the CLI has none to scale);
+* ``two_posters``: that and a second ``wisesync run --role poster`` in the same group;
 * ``stalled``: one poster, and company 0's Xero answers 503 for ``--outage-minutes`` (5)
   simulated minutes from the first call: the others' finish times beside ``one_poster``'s.
 
@@ -207,10 +208,18 @@ def scenario(svc: dict[str, str], args: Any, name: str) -> dict[str, Any]:
             outage = Fault("status", count=10**9, status=503, path=r"^/api\.xro/")
             co.xero[co.keys[STALLED]].faults.arm(outage)
         started = time.monotonic()
+        cli = args.scale == 1.0  # `wisesync run` itself (the CLI has no clock to scale)
         procs = [
             es.enter_context(
                 service_process(
-                    co.stack, tmp, target="real", roles=SERVICE_ROLES, scale=args.scale, name="-1"
+                    co.stack,
+                    tmp,
+                    target="real",
+                    roles=SERVICE_ROLES,
+                    scale=args.scale,
+                    cli=cli,
+                    name="-1",
+                    instance_id="bench-1" if cli else "",
                 )
             )
         ]
@@ -218,10 +227,11 @@ def scenario(svc: dict[str, str], args: Any, name: str) -> dict[str, Any]:
             procs.append(
                 es.enter_context(
                     service_process(
-                        co.stack, tmp, target="real", roles="poster", scale=args.scale, name="-2"
+                        co.stack, tmp, target="real", roles="poster", scale=args.scale,
+                        cli=cli, name="-2", instance_id="bench-2" if cli else "",
                     )
                 )
-            )
+            )  # fmt: skip
         if outage is not None:
             lift = threading.Timer(
                 args.outage_minutes * 60 / args.scale,
@@ -260,6 +270,10 @@ def scenario(svc: dict[str, str], args: Any, name: str) -> dict[str, Any]:
             "companies": len(co.keys),
             "records": records,
             "poster_processes": len(procs),
+            "service_command": "wisesync run --role poster,reporter,acknowledger"
+            + (" + wisesync run --role poster" if len(procs) == 2 else "")
+            if cli
+            else "a Service on a ScaledClock per process (bench/pipeline.py --serve)",
             "setup_seconds_real": co.setup_seconds,
             "backlog_published_seconds_real": co.published_seconds,
             "drain_simulated_seconds": drain,

@@ -9,24 +9,27 @@ deployed: the sandboxes stand for remote APIs and do not share the service's CPU
 Figures, explained in bench/README.md:
 
 1. ``throughput``: ``--invoices`` (5,000) invoices and credit memos through ``wisesync
-   run`` (all four roles; its scheduled sync extracts them), zero-latency sandboxes, the
-   Xero limits lifted: records/s from the sync's start to every result stored, and to
+   run`` (all four roles; its scheduled sync extracts them), the Xero limits lifted: records/s from the sync's start to every result stored, and to
    every record acknowledged in ConnectWise.
 2. ``calls_per_1000_invoices``: Xero API calls (reference data and contacts included) of
    a Sync All of ``--calls-invoices`` (3,000) with the service running, customers already
    in Xero and all new; the naive baseline on ``--naive-calls-invoices`` (300).
-3. ``drain_under_xero_limits``: ``--drain-invoices`` (3,000) already on the records topic,
+3. ``drain_under_limits``: ``--drain-invoices`` (3,000) already on the records topic,
    drained under Xero's real limits (60 calls a rolling minute, 5 concurrent, 5,000 a day)
    on a :class:`~wisesync.ratelimit.ScaledClock`: the Xero sandbox enforces the limits on
-   it and the poster's call limiter paces by it; every Xero call takes ``--xero-latency``
-   simulated seconds. Drain time as a fraction of the limit-bound ideal; 429s counted in
+   it and the poster's call limiter paces by it. Drain time as a fraction of the limit-bound ideal; 429s counted in
    the results and at the sandbox.
 4. ``naive``: the same pipeline with a Xero target that posts one record per call and looks
    its customer up every time (``_common.NaiveXeroTarget``), as Wise-Sync does; its drain
    is measured on ``--naive-drain-invoices`` (500) and projected to ``--drain-invoices``.
 5. ``throughput.memory``: peak RSS (VmHWM) of the ``wisesync run`` process of figure 1.
 
-    python bench/pipeline.py                      # about 3.5 minutes on 2 cores
+Figures 1, 3 and 4 are measured on a durable Postgres and a fast one (``--postgres``) and
+with the sandboxes' realistic latency and without (``--latency``; ranges in
+``bench/_common.REALISTIC_LATENCY``): ``modes`` holds each, ``table`` sums them up.
+``--ledger qbo``: figure 3 (and its calls per 1,000) for a QBO company.
+
+    python bench/pipeline.py                      # every mode, about 12 minutes on 2 cores
     python bench/pipeline.py --quick              # small numbers, to try the bench itself
     python bench/pipeline.py --only drain,naive   # some figures only
 """
@@ -128,18 +131,21 @@ def service_process(
     scale: float = 0.0,
     cli: bool = False,
     name: str = "",
+    instance_id: str = "",
 ) -> Iterator[subprocess.Popen]:
     """The stack's service in a subprocess (``--serve``), stopped with SIGTERM afterwards.
 
     ``cli``: through the ``wisesync run`` command itself; otherwise a :class:`Service` on a
     ScaledClock of ``scale`` (the CLI has no clock to scale). ``name`` tells the logs of
-    several processes apart.
+    several processes apart; ``instance_id``: ``wisesync run --instance-id`` (each process
+    running the same role on one host needs its own).
     """
     config = tmp / f"wisesync-{target}.toml"
     env = {**os.environ, **stack.write_config(config)}
     command = [sys.executable, __file__, "--serve", str(config), "--serve-target", target]
     command += ["--serve-roles", roles, "--serve-scale", str(scale)]
     command += ["--serve-cli"] if cli else []
+    command += ["--serve-instance-id", instance_id] if instance_id else []
     log_path = tmp / f"service-{target}{name}.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
@@ -173,6 +179,7 @@ def serve(args: Any) -> None:
         registry().targets["xero"] = target
         sys.argv = ["wisesync", "--config", args.serve, "run", "--metrics-port", "0"]
         sys.argv += ["--role", args.serve_roles]
+        sys.argv += ["--instance-id", args.serve_instance_id] if args.serve_instance_id else []
         main()
         return
     from _common import registry_with
@@ -609,6 +616,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--serve-roles", default=ALL_ROLES, help=argparse.SUPPRESS)
     parser.add_argument("--serve-scale", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--serve-cli", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-instance-id", default="", help=argparse.SUPPRESS)
     add_realism_flags(parser)
     args = parser.parse_args(argv)
     if args.serve:
