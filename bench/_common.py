@@ -238,18 +238,24 @@ def wait_results(db: Any, run_id: str, timeout_s: float, poll_s: float = 0.02) -
         time.sleep(poll_s)
 
 
+def acknowledged_counts(db: Any, run_id: str) -> tuple[int, int]:
+    """The posted records of ``run_id`` and how many of them are acknowledged."""
+    with db.connection() as conn:
+        posted, done = conn.execute(
+            """SELECT count(*), count(k.done_at) FROM attempts a
+                 LEFT JOIN acknowledgements k USING (result_id)
+                WHERE a.run_id = %s AND a.status = 'posted'""",
+            (run_id,),
+        ).fetchone()
+        conn.rollback()
+    return int(posted), int(done)
+
+
 def wait_acknowledged(db: Any, run_id: str, timeout_s: float, poll_s: float = 0.02) -> float:
     """Wait until every posted record of ``run_id`` is acknowledged in ConnectWise."""
     deadline = time.monotonic() + timeout_s
     while True:
-        with db.connection() as conn:
-            posted, done = conn.execute(
-                """SELECT count(*), count(k.done_at) FROM attempts a
-                     LEFT JOIN acknowledgements k USING (result_id)
-                    WHERE a.run_id = %s AND a.status = 'posted'""",
-                (run_id,),
-            ).fetchone()
-            conn.rollback()
+        posted, done = acknowledged_counts(db, run_id)
         if posted and done == posted:
             return time.monotonic()
         if time.monotonic() > deadline:

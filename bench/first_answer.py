@@ -38,15 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (
-    DOCUMENT_WRITES,
-    CallLog,
-    Realism,
-    add_realism_flags,
-    company_spec,
-    machine_load,
-    prepare_connectwise,
-)
+import _common as bench
 from pipeline import service_process
 
 from wisesync.testing.services import postgres_durability, script_services, temporary_database
@@ -65,7 +57,7 @@ def _spec(case: str, args: Any) -> CompanySpec:
             hold_billing_statuses=["Finance Hold"],
             options={"require_item_code": True},
         )
-    return company_spec(
+    return bench.company_spec(
         invoices=args.invoices, customers=args.customers, contacts=True, seed=args.seed
     )
 
@@ -112,7 +104,7 @@ def _first_call_hook(app: Any) -> dict[str, float]:
 
 def first_answer(svc: dict[str, str], args: Any, case: str, daemon: bool) -> dict[str, Any]:
     """One interactive Sync All, timed from the command."""
-    realism = Realism.from_args(args)
+    realism = bench.Realism.from_args(args)
     spec = _spec(case, args)
     with ExitStack() as es:
         dsn = es.enter_context(temporary_database(svc["postgres"], f"bench_first_{case}"))
@@ -121,20 +113,20 @@ def first_answer(svc: dict[str, str], args: Any, case: str, daemon: bool) -> dic
         )
         cw = stack.sandbox("connectwise", spec.key).app
         if case != "demo":
-            prepare_connectwise(cw)
+            bench.prepare_connectwise(cw)
         records = sum(cw.unposted_counts().values())
         xero = stack.sandbox("xero", spec.key).app
         realism.apply("connectwise", cw)
         realism.apply("xero", xero)
         cw_first = _first_call_hook(cw)
-        log = CallLog(xero)
+        log = bench.CallLog(xero)
         writes: dict[str, float] = {}
         original = xero.record
 
         def record(method: str, path: str, status: int) -> None:
             original(method, path, status)
             name = f"{method} /{path.split('/')[3]}" if path.count("/") >= 3 else ""
-            if DOCUMENT_WRITES.match(name):
+            if bench.DOCUMENT_WRITES.match(name):
                 writes.setdefault("first", time.monotonic())
 
         xero.record = record
@@ -149,7 +141,7 @@ def first_answer(svc: dict[str, str], args: Any, case: str, daemon: bool) -> dic
                 service_process(stack, tmp, target="real", roles="poster,reporter,acknowledger")
             )
             time.sleep(args.daemon_settle)  # joined its group, as a daemon that runs already
-        load = machine_load()
+        load = bench.machine_load()
         command = [WISESYNC, "--config", str(config), "sync-all", "--company", spec.key]
         if args.profile:  # where the command's time goes (python -m cProfile -o FILE)
             command = [sys.executable, "-m", "cProfile", "-o", args.profile, *command]
@@ -218,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", default="realistic,zero", help="comma list")
     parser.add_argument("--trace", action="store_true", help="the command's output, timed")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the command into FILE")
-    add_realism_flags(parser)
+    bench.add_realism_flags(parser)
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     daemons = [d.strip() == "yes" for d in args.daemon.split(",") if d.strip()]
@@ -231,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
         "benchmark": "first_answer",
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "load_at_start": machine_load(),
+        "load_at_start": bench.machine_load(),
         "transport": "kafka",
         "startup": _startup(args),
         "runs": [],
@@ -244,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
                 for case in cases:
                     print(f"first_answer: {case} daemon={daemon} {latency}", file=sys.stderr)
                     run = first_answer(svc, args, case, daemon)
-                    run["latency"] = Realism.from_args(args).to_json()
+                    run["latency"] = bench.Realism.from_args(args).to_json()
                     out["runs"].append(run)
     out["bench_seconds"] = round(time.monotonic() - began, 1)
     json.dump(out, sys.stdout, indent=2, default=str)

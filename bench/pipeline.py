@@ -60,6 +60,7 @@ from _common import (
     DOCUMENT_WRITES,
     CallLog,
     Realism,
+    acknowledged_counts,
     add_realism_flags,
     company_spec,
     ledger_documents,
@@ -311,14 +312,7 @@ def _acknowledged(db: Any, run_id: str, window_s: float) -> dict[str, Any]:
         complete = True
     except TimeoutError:
         at, complete = time.monotonic(), False
-    with db.connection() as conn:
-        posted, done = conn.execute(
-            """SELECT count(*), count(k.done_at) FROM attempts a
-                 LEFT JOIN acknowledgements k USING (result_id)
-                WHERE a.run_id = %s AND a.status = 'posted'""",
-            (run_id,),
-        ).fetchone()
-        conn.rollback()
+    posted, done = acknowledged_counts(db, run_id)
     return {"epoch": _epoch(at), "complete": complete, "posted": posted, "done": done}
 
 
