@@ -30,7 +30,7 @@ from wisesync.console.jobs import Backend
 from wisesync.console.server import ConsoleServer
 from wisesync.console.users import UserStore
 from wisesync.testing.console import csrf_of, feed, offline_backend, seeded_run
-from wisesync.testing.services import script_services, temporary_database
+from wisesync.testing.services import postgres_durability, script_services, temporary_database
 
 PASSWORD = "bench-password-long"
 
@@ -164,11 +164,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="Sync All runs to time.")
     args = parser.parse_args()
     with script_services(kafka=False, postgres=True) as services:
+        durability = postgres_durability(services["postgres"])
         with temporary_database(services["postgres"], "bench_console_review") as dsn:
             review = review_pages(dsn, args.records)
         with temporary_database(services["postgres"], "bench_console_sync") as dsn:
             progress = first_progress(dsn, args.repeat)
-    json.dump({"review_page": review, "sync_all_first_progress": progress}, sys.stdout, indent=2)
+    out = {"postgres": durability, "review_page": review, "sync_all_first_progress": progress}
+    json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
