@@ -29,7 +29,7 @@ with the sandboxes' realistic latency and without (``--latency``; ranges in
 ``bench/_common.REALISTIC_LATENCY``): ``modes`` holds each, ``table`` sums them up.
 ``--ledger qbo``: figure 3 (and its calls per 1,000) for a QBO company.
 
-    python bench/pipeline.py                      # every mode, about 12 minutes on 2 cores
+    python bench/pipeline.py                      # every mode, about 17 minutes (2 cores, load ~20)
     python bench/pipeline.py --quick              # small numbers, to try the bench itself
     python bench/pipeline.py --only drain,naive   # some figures only
 """
