@@ -11,11 +11,15 @@
 * :func:`registry_with`: the installed plugins with the ``xero`` target replaced.
 * :class:`CallLog`: timestamps every Xero API call a sandbox answers.
 * :func:`wait_results`, :func:`wait_acknowledged`, :func:`run_figures`: read the store.
+* :func:`add_realism_flags`, :class:`Realism`: the flags every bench shares for realistic
+  API latency (per sandbox, seeded, on the scaled clock) and a durable Postgres, and what
+  the JSON output says about them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import threading
 import time
@@ -45,14 +49,25 @@ def company_spec(
     contacts: bool,
     seed: int,
     xero: dict[str, Any] | None = None,
+    connectwise: dict[str, Any] | None = None,
+    key: str = COMPANY,
+    ledger: str = "xero",
 ) -> CompanySpec:
-    """The bench company: ConnectWise with ``invoices`` generated invoices and credit memos
-    (no error cases, not warmed yet: see :func:`prepare_connectwise`); Xero with the
-    ``customers`` as contacts when ``contacts`` (same account numbers), else none."""
+    """The bench company ``key``: ConnectWise with ``invoices`` generated invoices and credit
+    memos (no error cases, not warmed yet: see :func:`prepare_connectwise`); Xero with the
+    ``customers`` as contacts when ``contacts`` (same account numbers), else none.
+    ``xero`` / ``connectwise``: more options of those sandboxes (a clock, limits).
+    ``ledger="qbo"``: a QBO company instead (without customers; ``xero`` then holds the
+    QBO sandbox's options)."""
+    ledger_options = (
+        {"contacts": customers if contacts else None, **(xero or {})}
+        if ledger == "xero"
+        else dict(xero or {})
+    )
     return CompanySpec(
-        COMPANY,
-        name="Acme MSP (bench)",
-        ledger="xero",
+        key,
+        name=f"{key.title()} MSP (bench)",
+        ledger=ledger,
         record_types=["invoice", "credit_memo"],
         options={"require_item_code": True},
         seed=seed,
@@ -64,8 +79,9 @@ def company_spec(
                 "customers": customers,
                 "cases": False,
                 "warm": False,
+                **(connectwise or {}),
             },
-            "xero": {"contacts": customers if contacts else None, **(xero or {})},
+            ledger: ledger_options,
         },
     )
 
@@ -150,14 +166,24 @@ BENCH_TARGETS: dict[str, type[XeroTarget]] = {
 # --- measuring ------------------------------------------------------------------------------
 
 
+#: what a ledger counts against its limits (token requests are left out), and the name of an
+#: endpoint from its path
+LEDGER_API = {
+    "xero": (API, lambda path: path.split("/")[3] if path.count("/") >= 3 else path),
+    "qbo": (re.compile(r"^/v3/company/"), lambda path: path.rstrip("/").rsplit("/", 1)[-1]),
+}
+
+
 class CallLog:
-    """Counts and timestamps (``time.monotonic``) the Xero API calls a sandbox answers.
+    """Counts and timestamps (``time.monotonic``) the ledger API calls a sandbox answers.
 
     Token requests (Xero's identity service, not counted against API limits) are left out;
     refused calls (429) are counted apart, as Xero does not count them either.
+    ``ledger``: whose paths are API calls (:data:`LEDGER_API`).
     """
 
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, ledger: str = "xero"):
+        api, endpoint = LEDGER_API[ledger]
         self.first: float | None = None
         self.last: float | None = None
         self.calls = 0
@@ -168,7 +194,7 @@ class CallLog:
 
         def record(method: str, path: str, status: int) -> None:
             original(method, path, status)
-            if not API.match(path):
+            if not api.match(path):
                 return
             now = time.monotonic()
             with self._lock:
@@ -178,7 +204,7 @@ class CallLog:
                 self.calls += 1
                 self.first = now if self.first is None else self.first
                 self.last = now
-                name = path.split("/")[3] if path.count("/") >= 3 else path
+                name = endpoint(path)
                 self.endpoints[f"{method} /{name}"] += 1
 
         app.record = record
@@ -212,18 +238,24 @@ def wait_results(db: Any, run_id: str, timeout_s: float, poll_s: float = 0.02) -
         time.sleep(poll_s)
 
 
+def acknowledged_counts(db: Any, run_id: str) -> tuple[int, int]:
+    """The posted records of ``run_id`` and how many of them are acknowledged."""
+    with db.connection() as conn:
+        posted, done = conn.execute(
+            """SELECT count(*), count(k.done_at) FROM attempts a
+                 LEFT JOIN acknowledgements k USING (result_id)
+                WHERE a.run_id = %s AND a.status = 'posted'""",
+            (run_id,),
+        ).fetchone()
+        conn.rollback()
+    return int(posted), int(done)
+
+
 def wait_acknowledged(db: Any, run_id: str, timeout_s: float, poll_s: float = 0.02) -> float:
     """Wait until every posted record of ``run_id`` is acknowledged in ConnectWise."""
     deadline = time.monotonic() + timeout_s
     while True:
-        with db.connection() as conn:
-            posted, done = conn.execute(
-                """SELECT count(*), count(k.done_at) FROM attempts a
-                     LEFT JOIN acknowledgements k USING (result_id)
-                    WHERE a.run_id = %s AND a.status = 'posted'""",
-                (run_id,),
-            ).fetchone()
-            conn.rollback()
+        posted, done = acknowledged_counts(db, run_id)
         if posted and done == posted:
             return time.monotonic()
         if time.monotonic() > deadline:
@@ -231,28 +263,30 @@ def wait_acknowledged(db: Any, run_id: str, timeout_s: float, poll_s: float = 0.
         time.sleep(poll_s)
 
 
-def run_figures(db: Any, run_id: str) -> dict[str, Any]:
-    """Statuses of the run's results and the results that carry a 429 or LEDGER_UNAVAILABLE."""
+def run_figures(db: Any, run_id: str | list[str]) -> dict[str, Any]:
+    """Statuses of the run's (or runs') results and the results that carry a 429 or
+    LEDGER_UNAVAILABLE."""
+    runs = [run_id] if isinstance(run_id, str) else list(run_id)
     with db.connection() as conn:
         statuses = dict(
             conn.execute(
-                "SELECT status, count(*) FROM attempts WHERE run_id = %s GROUP BY status",
-                (run_id,),
+                "SELECT status, count(*) FROM attempts WHERE run_id = ANY(%s) GROUP BY status",
+                (runs,),
             ).fetchall()
         )
         (rate_limited,) = conn.execute(
             """SELECT count(DISTINCT a.result_id) FROM attempts a
                  JOIN result_messages m USING (result_id)
-                WHERE a.run_id = %s
-                  AND (m.code = 'LEDGER_UNAVAILABLE' OR m.text LIKE '%%429%%'
+                WHERE a.run_id = ANY(%s)
+                  AND (m.code = 'LEDGER_UNAVAILABLE' OR m.text LIKE '%%429 on %%'
                        OR m.text ILIKE '%%rate limit%%')""",
-            (run_id,),
+            (runs,),
         ).fetchone()
         codes = dict(
             conn.execute(
                 """SELECT m.code, count(*) FROM attempts a JOIN result_messages m USING (result_id)
-                    WHERE a.run_id = %s GROUP BY m.code""",
-                (run_id,),
+                    WHERE a.run_id = ANY(%s) GROUP BY m.code""",
+                (runs,),
             ).fetchall()
         )
         conn.rollback()
@@ -269,6 +303,17 @@ def xero_documents(app: Any) -> dict[str, int]:
         f"{d['Type']}:{d.get('InvoiceNumber') or d.get('CreditNoteNumber')}"
         for d in [*app.invoices(), *app.credit_notes()]
     )
+    return {
+        "documents": sum(numbers.values()),
+        "numbers_not_exactly_once": sum(1 for n in numbers.values() if n != 1),
+    }
+
+
+def ledger_documents(stack: Any, company: str) -> dict[str, int]:
+    """Documents in ``company``'s ledger sandbox (any ledger, through its
+    :class:`~wisesync.testing.ledger.LedgerSandbox`) and how many numbers are there more
+    than once."""
+    numbers = Counter(f"{d.kind}:{d.number}" for d in stack.ledger(company).posted_documents())
     return {
         "documents": sum(numbers.values()),
         "numbers_not_exactly_once": sum(1 for n in numbers.values() if n != 1),
@@ -298,3 +343,83 @@ def limit_bound_ideal(
         "rate_seconds": round(calls / per_minute * 60.0, 1),
         "schedule_seconds": round(starts[-1] + latency_s, 1) if starts else 0.0,
     }
+
+
+# --- realism: API latency and a durable Postgres ----------------------------------------------
+
+#: simulated seconds a call takes, per system and kind (issue #15's realistic ranges)
+REALISTIC_LATENCY = {
+    "xero": "reads=0.15-0.3,writes=0.3-0.8",
+    "qbo": "reads=0.15-0.3,writes=0.3-0.8",
+    "connectwise": "all=0.1-0.25",
+}
+
+
+def add_realism_flags(parser: Any) -> None:
+    """``--<system>-latency RANGES`` (per sandbox, see :meth:`Latency.parse`), ``--zero-latency``
+    and ``--postgres-fast`` (fsync and synchronous commit off), shared by the benches."""
+    for system, default in REALISTIC_LATENCY.items():
+        parser.add_argument(
+            f"--{system}-latency-ranges",
+            default=default,
+            metavar="RANGES",
+            help=f"simulated seconds per {system} call (default {default})",
+        )
+    parser.add_argument(
+        "--zero-latency", action="store_true", help="sandboxes answer at once (not realistic)"
+    )
+    parser.add_argument(
+        "--postgres-fast",
+        action="store_true",
+        help="embedded Postgres with fsync and synchronous commit off (not durable)",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Realism:
+    """What latency the sandboxes add (None per system: none) and the seed of the draws."""
+
+    ranges: dict[str, str | None]
+    seed: int = 0
+
+    @classmethod
+    def from_args(cls, args: Any, *, zero: bool | None = None) -> Realism:
+        """From :func:`add_realism_flags`'s flags (``zero`` overrides ``--zero-latency``)."""
+        off = args.zero_latency if zero is None else zero
+        return cls(
+            {
+                system: None if off else getattr(args, f"{system}_latency_ranges")
+                for system in REALISTIC_LATENCY
+            },
+            seed=args.seed,
+        )
+
+    @property
+    def label(self) -> str:
+        """``"realistic"`` or ``"zero"``, as the JSON names the latency mode."""
+        return "zero" if not any(self.ranges.values()) else "realistic"
+
+    def apply(self, system: str, app: Any, salt: int = 0) -> None:
+        """Give the sandbox ``app`` of ``system`` its latency (seeded by ``salt``, e.g. the
+        company's index, so companies draw different times)."""
+        from wisesync.testing.sandbox import Latency
+
+        ranges = self.ranges.get(system)
+        app.set_latency(Latency.parse(ranges, seed=self.seed * 1000 + salt) if ranges else None)
+
+    def mean_write_seconds(self, system: str) -> float:
+        """The mean time of a write to ``system`` (0 without latency)."""
+        from wisesync.testing.sandbox import Latency
+
+        ranges = self.ranges.get(system)
+        low, high = Latency.parse(ranges).writes if ranges else (0.0, 0.0)
+        return (low + high) / 2
+
+    def to_json(self) -> dict[str, Any]:
+        """The latency mode and ranges, for the output."""
+        return {"mode": self.label, "simulated_seconds": dict(self.ranges)}
+
+
+def machine_load() -> dict[str, Any]:
+    """The load average now (the machine is shared: CPU-bound figures move with it)."""
+    return {"load_average": [round(x, 2) for x in os.getloadavg()], "at": time.strftime("%X")}

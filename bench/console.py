@@ -33,7 +33,7 @@ from wisesync.console.jobs import Backend
 from wisesync.console.server import ConsoleServer
 from wisesync.console.users import UserStore
 from wisesync.testing.console import csrf_of, feed, offline_backend, seeded_run
-from wisesync.testing.services import script_services, temporary_database
+from wisesync.testing.services import postgres_durability, script_services, temporary_database
 
 PASSWORD = "bench-password-long"
 
@@ -169,11 +169,13 @@ def main() -> None:
     # the ledger the review's documents belong to (the Sync All stack names Xero itself)
     os.environ.setdefault("WISESYNC_LEDGER", "xero")
     with script_services(kafka=False, postgres=True) as services:
+        durability = postgres_durability(services["postgres"])
         with temporary_database(services["postgres"], "bench_console_review") as dsn:
             review = review_pages(dsn, args.records)
         with temporary_database(services["postgres"], "bench_console_sync") as dsn:
             progress = first_progress(dsn, args.repeat)
-    json.dump({"review_page": review, "sync_all_first_progress": progress}, sys.stdout, indent=2)
+    out = {"postgres": durability, "review_page": review, "sync_all_first_progress": progress}
+    json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 

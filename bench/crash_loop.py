@@ -47,7 +47,11 @@ from crash_loop import (  # noqa: E402
     install_faults,
 )
 
-from wisesync.testing.services import script_services, temporary_database  # noqa: E402
+from wisesync.testing.services import (  # noqa: E402
+    postgres_durability,
+    script_services,
+    temporary_database,
+)
 from wisesync.testing.stack import Stack  # noqa: E402
 
 #: ~1,500 records (a few invoices are not closed, so not unposted).
@@ -160,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     with script_services(kafka="kafka" in transports) as svc:
         out["services"] = {k: v for k, v in svc.items() if k.endswith("_from")}
+        out["postgres"] = postgres_durability(svc["postgres"])
         for transport in transports:
             calm = one_run(svc, args, transport, 0, f"{transport}_undisturbed")
             loop = one_run(svc, args, transport, args.kills, f"{transport}_loop")

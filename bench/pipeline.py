@@ -9,24 +9,27 @@ deployed: the sandboxes stand for remote APIs and do not share the service's CPU
 Figures, explained in bench/README.md:
 
 1. ``throughput``: ``--invoices`` (5,000) invoices and credit memos through ``wisesync
-   run`` (all four roles; its scheduled sync extracts them), zero-latency sandboxes, the
-   Xero limits lifted: records/s from the sync's start to every result stored, and to
+   run`` (all four roles; its scheduled sync extracts them), the Xero limits lifted: records/s from the sync's start to every result stored, and to
    every record acknowledged in ConnectWise.
 2. ``calls_per_1000_invoices``: Xero API calls (reference data and contacts included) of
    a Sync All of ``--calls-invoices`` (3,000) with the service running, customers already
    in Xero and all new; the naive baseline on ``--naive-calls-invoices`` (300).
-3. ``drain_under_xero_limits``: ``--drain-invoices`` (3,000) already on the records topic,
+3. ``drain_under_limits``: ``--drain-invoices`` (3,000) already on the records topic,
    drained under Xero's real limits (60 calls a rolling minute, 5 concurrent, 5,000 a day)
    on a :class:`~wisesync.ratelimit.ScaledClock`: the Xero sandbox enforces the limits on
-   it and the poster's call limiter paces by it; every Xero call takes ``--xero-latency``
-   simulated seconds. Drain time as a fraction of the limit-bound ideal; 429s counted in
+   it and the poster's call limiter paces by it. Drain time as a fraction of the limit-bound ideal; 429s counted in
    the results and at the sandbox.
 4. ``naive``: the same pipeline with a Xero target that posts one record per call and looks
    its customer up every time (``_common.NaiveXeroTarget``), as Wise-Sync does; its drain
    is measured on ``--naive-drain-invoices`` (500) and projected to ``--drain-invoices``.
 5. ``throughput.memory``: peak RSS (VmHWM) of the ``wisesync run`` process of figure 1.
 
-    python bench/pipeline.py                      # about 3.5 minutes on 2 cores
+Figures 1, 3 and 4 are measured on a durable Postgres and a fast one (``--postgres``) and
+with the sandboxes' realistic latency and without (``--latency``; ranges in
+``bench/_common.REALISTIC_LATENCY``): ``modes`` holds each, ``table`` sums them up.
+``--ledger qbo``: figure 3 (and its calls per 1,000) for a QBO company.
+
+    python bench/pipeline.py                      # every mode, about 17 minutes (2 cores, load ~20)
     python bench/pipeline.py --quick              # small numbers, to try the bench itself
     python bench/pipeline.py --only drain,naive   # some figures only
 """
@@ -56,8 +59,13 @@ from _common import (
     COMPANY,
     DOCUMENT_WRITES,
     CallLog,
+    Realism,
+    acknowledged_counts,
+    add_realism_flags,
     company_spec,
+    ledger_documents,
     limit_bound_ideal,
+    machine_load,
     prepare_connectwise,
     run_figures,
     wait_acknowledged,
@@ -65,7 +73,11 @@ from _common import (
     xero_documents,
 )
 
-from wisesync.testing.services import script_services, temporary_database
+from wisesync.testing.services import (
+    postgres_durability,
+    script_services,
+    temporary_database,
+)
 from wisesync.testing.stack import Stack
 from wisesync_xero.limits import LIMITS
 from wisesync_xero.sandbox import Limits
@@ -112,19 +124,31 @@ class _Sampler(threading.Thread):
 
 @contextmanager
 def service_process(
-    stack: Stack, tmp: Path, *, target: str, roles: str, scale: float = 0.0, cli: bool = False
+    stack: Stack,
+    tmp: Path,
+    *,
+    target: str,
+    roles: str,
+    scale: float = 0.0,
+    cli: bool = False,
+    name: str = "",
+    instance_id: str = "",
 ) -> Iterator[subprocess.Popen]:
     """The stack's service in a subprocess (``--serve``), stopped with SIGTERM afterwards.
 
     ``cli``: through the ``wisesync run`` command itself; otherwise a :class:`Service` on a
-    ScaledClock of ``scale`` (the CLI has no clock to scale).
+    ScaledClock of ``scale`` (the CLI has no clock to scale). ``name`` tells the logs of
+    several processes apart; ``instance_id``: ``wisesync run --instance-id`` (each process
+    running the same role on one host needs its own).
     """
     config = tmp / f"wisesync-{target}.toml"
     env = {**os.environ, **stack.write_config(config)}
     command = [sys.executable, __file__, "--serve", str(config), "--serve-target", target]
     command += ["--serve-roles", roles, "--serve-scale", str(scale)]
     command += ["--serve-cli"] if cli else []
-    log = (tmp / f"service-{target}.log").open("wb")
+    command += ["--serve-instance-id", instance_id] if instance_id else []
+    log_path = tmp / f"service-{target}{name}.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
     try:
         yield proc
@@ -138,7 +162,7 @@ def service_process(
             proc.wait()
         log.close()
         if proc.returncode not in (0, -signal.SIGTERM):
-            tail = (tmp / f"service-{target}.log").read_text(errors="replace")[-3000:]
+            tail = log_path.read_text(errors="replace")[-3000:]
             print(f"service exited with {proc.returncode}:\n{tail}", file=sys.stderr)
 
 
@@ -156,6 +180,7 @@ def serve(args: Any) -> None:
         registry().targets["xero"] = target
         sys.argv = ["wisesync", "--config", args.serve, "run", "--metrics-port", "0"]
         sys.argv += ["--role", args.serve_roles]
+        sys.argv += ["--instance-id", args.serve_instance_id] if args.serve_instance_id else []
         main()
         return
     from _common import registry_with
@@ -218,10 +243,14 @@ def sync_run(
     contacts: bool,
     target: str,
     label: str,
+    realism: Realism,
     cli: bool = False,
 ) -> dict[str, Any]:
     """Start the whole service (its scheduler syncs the company at once, its poster posts
-    while the extraction runs); time it, count Xero calls, sample the process's memory."""
+    while the extraction runs); time it, count Xero calls, sample the process's memory.
+
+    With latency, the acknowledgements (one ConnectWise call per record, one at a time) are
+    waited for ``--ack-window`` seconds after the results and their rate reported."""
     spec = company_spec(
         invoices=invoices,
         customers=args.customers,
@@ -234,6 +263,8 @@ def sync_run(
         counts = prepare_connectwise(stack.sandbox("connectwise", COMPANY).app)
         records = sum(counts.values())
         xero = stack.sandbox("xero", COMPANY).app
+        realism.apply("xero", xero)
+        realism.apply("connectwise", stack.sandbox("connectwise", COMPANY).app)
         log = CallLog(xero)
         tmp = Path(es.enter_context(tempfile.TemporaryDirectory(prefix="wisesync-bench-")))
         launched = time.time()
@@ -242,7 +273,9 @@ def sync_run(
             sampler.start()
             run_id, started = _wait_for_run(stack.db, proc, args.timeout)
             results = _epoch(wait_results(stack.db, run_id, args.timeout)) - started
-            acked = _epoch(wait_acknowledged(stack.db, run_id, args.timeout)) - started
+            window = args.timeout if realism.label == "zero" else args.ack_window
+            acks = _acknowledged(stack.db, run_id, window)
+            acked = acks["epoch"] - started
             sampler.halt.set()
             sampler.join()
             final = _memory(proc.pid)
@@ -253,8 +286,9 @@ def sync_run(
             "service_start_to_sync_start_seconds": round(started - launched, 2),
             "seconds_to_results_stored": round(results, 2),
             "records_per_second_to_results_stored": round(records / results, 1),
-            "seconds_to_acknowledged": round(acked, 2),
-            "records_per_second_to_acknowledged": round(records / acked, 1),
+            "acknowledged": f"{acks['done']} of {acks['posted']}",
+            "seconds_to_acknowledged": round(acked, 2) if acks["complete"] else None,
+            "records_per_second_to_acknowledged": round(acks["done"] / acked, 1),
             "xero_api_calls": log.calls,
             "calls_per_1000": _per_1000(log.calls, records),
             "by_endpoint": dict(log.endpoints),
@@ -267,17 +301,47 @@ def sync_run(
                 "rss_median_mib": round(sorted(rss)[len(rss) // 2] / 1024, 1) if rss else None,
                 "samples": len(rss),
             },
+            "load_at_end": machine_load(),
         }
 
 
-# --- 3 + 4: draining a backlog under Xero's limits ---------------------------------------------
+def _acknowledged(db: Any, run_id: str, window_s: float) -> dict[str, Any]:
+    """Every posted record acknowledged, or as many as are after ``window_s`` seconds."""
+    try:
+        at = wait_acknowledged(db, run_id, window_s)
+        complete = True
+    except TimeoutError:
+        at, complete = time.monotonic(), False
+    posted, done = acknowledged_counts(db, run_id)
+    return {"epoch": _epoch(at), "complete": complete, "posted": posted, "done": done}
+
+
+# --- 3 + 4: draining a backlog under the ledger's limits ---------------------------------------
+
+
+def _ledger_limits(ledger: str) -> tuple[Any, Any]:
+    """The ledger's declared posting limits and the limit that binds a drain (per minute)."""
+    if ledger == "qbo":
+        from wisesync_qbo.limits import BATCH_LIMITS
+        from wisesync_qbo.limits import LIMITS as QBO_LIMITS
+
+        return QBO_LIMITS, BATCH_LIMITS  # every call is a batch: 40 a minute binds
+    return LIMITS, LIMITS
 
 
 def drain_run(
-    svc: dict[str, str], args: Any, *, invoices: int, target: str, scale: float, label: str
+    svc: dict[str, str],
+    args: Any,
+    *,
+    invoices: int,
+    target: str,
+    scale: float,
+    label: str,
+    realism: Realism,
+    ledger: str = "xero",
 ) -> dict[str, Any]:
     """Publish ``invoices`` first, then start the service and time the drain on the scaled
-    clock that the sandbox enforces Xero's limits on and the poster paces by."""
+    clock that the sandbox enforces the ledger's limits on and the poster paces by."""
     from wisesync.ratelimit import ScaledClock
 
     scaled = ScaledClock(scale)  # the sandbox's; the service makes its own at the same rate
@@ -286,42 +350,50 @@ def drain_run(
         customers=args.customers,
         contacts=True,
         seed=args.seed,
-        xero={"clock": scaled},  # Xero's own limits: 60/min, 5,000/day, 5 concurrent
+        xero={"clock": scaled},  # the ledger's own limits (Xero: 60/min, 5,000/day, 5 at once)
+        ledger=ledger,
     )
     with ExitStack() as es:
         stack = _stack(es, svc, args, spec, label)
         counts = prepare_connectwise(stack.sandbox("connectwise", COMPANY).app)
         records = sum(counts.values())
-        xero = stack.sandbox("xero", COMPANY).app
-        xero.faults.latency = args.xero_latency / scale
+        app = stack.sandbox(ledger, COMPANY).app
         run = stack.sync(COMPANY)  # the backlog: every record on the topic before posting
-        log = CallLog(xero)
+        realism.apply(ledger, app)  # on the sandbox's scaled clock
+        realism.apply("connectwise", stack.sandbox("connectwise", COMPANY).app)
+        log = CallLog(app, ledger)
+        load = machine_load()
         tmp = Path(es.enter_context(tempfile.TemporaryDirectory(prefix="wisesync-bench-")))
         with service_process(stack, tmp, target=target, roles=SERVICE_ROLES, scale=scale):
             started = time.monotonic()
             done = wait_results(stack.db, run.run_id, args.timeout)
         assert log.first is not None and log.last is not None
         seconds = (done - log.first) * scale
-        batch = BENCH_TARGETS[target].limits.batch_size
+        limits, binding = _ledger_limits(ledger)
+        batch = BENCH_TARGETS[target].limits.batch_size if ledger == "xero" else limits.batch_size
         writes = sum(n for k, n in log.endpoints.items() if DOCUMENT_WRITES.match(k))
-        if batch > 1:  # the reads the run needed + full batches of each type
-            minimal = log.reads() + sum(math.ceil(n / batch) for n in counts.values())
+        needed = sum(math.ceil(n / batch) for n in counts.values())
+        if ledger == "qbo":  # two batches of queries + customer creations (one per 30 new)
+            created = len(stack.ledger(COMPANY).app.documents("Customer"))
+            minimal = 2 + math.ceil(created / batch) + needed
+        elif batch > 1:  # the reads the run needed + full batches of each type
+            minimal = log.reads() + needed
         else:  # the naive way has no better way: its calls are its minimum
             minimal = log.calls
         ideal = limit_bound_ideal(
             minimal,
-            per_minute=LIMITS.calls_per_minute or 60,
-            concurrency=LIMITS.concurrency,
-            latency_s=args.xero_latency,
+            per_minute=binding.calls_per_minute or 60,
+            concurrency=binding.concurrency,
+            latency_s=realism.mean_write_seconds(ledger),
         )
         return {
+            "ledger": ledger,
             "records": records,
             "per_type": counts,
             "clock_scale": scale,
-            "xero_latency_simulated_seconds": args.xero_latency,
-            "xero_api_calls": log.calls,
+            "api_calls": log.calls,
             "calls_per_1000": _per_1000(log.calls, records),
-            "document_writes": writes,
+            "document_writes": writes if ledger == "xero" else None,
             "minimal_calls": minimal,
             "by_endpoint": dict(log.endpoints),
             "drain_simulated_seconds": round(seconds, 1),
@@ -329,13 +401,14 @@ def drain_run(
             "fraction_of_ideal": round(ideal["rate_seconds"] / seconds, 3),
             "schedule_floor_seconds": ideal["schedule_seconds"],
             "fraction_of_schedule_floor": round(ideal["schedule_seconds"] / seconds, 3),
-            "last_xero_call_simulated_seconds": round((log.last - log.first) * scale, 1),
+            "last_call_simulated_seconds": round((log.last - log.first) * scale, 1),
             "service_start_to_first_call_real_seconds": round(log.first - started, 2),
             "real_seconds": round(done - started, 2),
             "reference_reads": log.reference_reads(),
-            "sandbox_rate_limited_429": xero.rate_limited,
-            "xero": xero_documents(xero),
+            "sandbox_rate_limited_429": app.rate_limited,
+            "documents": ledger_documents(stack, COMPANY),
             **run_figures(stack.db, run.run_id),
+            "load_at_start": load,
         }
 
 
@@ -347,7 +420,7 @@ def project(drain: dict[str, Any], invoices: int) -> dict[str, Any]:
     they were made), so the rest wait for that. Under 5,000 calls it is the rate bound.
     """
     fixed = drain["reference_reads"] + 1  # + one contact listing; the rest is per record
-    per_record = (drain["xero_api_calls"] - fixed) / drain["records"]
+    per_record = (drain["api_calls"] - fixed) / drain["records"]
     calls = fixed + math.ceil(per_record * invoices)
     per_minute, per_day = LIMITS.calls_per_minute or 60, LIMITS.daily_cap or 5000
     seconds = calls / per_minute * 60.0
@@ -369,19 +442,24 @@ def project(drain: dict[str, Any], invoices: int) -> dict[str, Any]:
 # --- main ---------------------------------------------------------------------------------------
 
 IDEAL_DEFINITION = (
-    "drain_simulated_seconds: from the first Xero call to every result stored, in simulated "
-    "seconds. ideal_seconds = minimal_calls / 60 per minute (the issue's definition); "
-    "minimal_calls = the reads the run made (reference data, contacts) + one write per 50 "
-    "invoices and one per 50 credit memos (naive: the calls it made). schedule_floor_seconds "
-    "= when the last of minimal_calls could end if each started as early as Xero allows (60 "
-    "in a rolling minute that is empty at the start, 5 in flight, each taking "
-    "xero_latency_simulated_seconds)."
+    "drain_simulated_seconds: from the first ledger call to every result stored, in simulated "
+    "seconds. ideal_seconds = minimal_calls / the binding per-minute limit (Xero: 60 calls; "
+    "QBO: 40 batch requests); minimal_calls = Xero: the reads the run made (reference data, "
+    "contacts) + one write per 50 invoices and one per 50 credit memos (naive: the calls it "
+    "made); QBO: two batches of queries + one per 30 customers created + one per 30 "
+    "documents of a type. schedule_floor_seconds = when the last of minimal_calls could end "
+    "if each started as early as the limits allow (the first minute's calls at once; Xero 5 "
+    "in flight, QBO 1), each taking the mean write latency."
 )
+LATENCY_MODES = ("realistic", "zero")
+POSTGRES_MODES = ("durable", "fast")
 
 
 def _aims(out: dict[str, Any]) -> dict[str, Any]:
+    """The issue's aims, on the headline mode (durable Postgres, realistic latency)."""
     aims: dict[str, Any] = {}
-    drain = out.get("drain_under_xero_limits", {}).get("wisesync")
+    head = out.get("modes", {}).get("durable", {}).get("realistic", {})
+    drain = head.get("drain_under_limits", {}).get("wisesync")
     if drain:
         aims["drain_at_least_95_percent_of_ideal"] = drain["fraction_of_ideal"] >= 0.95
         aims["zero_429_in_results"] = drain["results_with_429_or_ledger_unavailable"] == 0
@@ -389,6 +467,119 @@ def _aims(out: dict[str, Any]) -> dict[str, Any]:
     if calls:
         aims["at_most_25_calls_per_1000_invoices"] = max(calls.values()) <= 25
     return aims
+
+
+def mode_figures(
+    svc: dict[str, str], args: Any, only: set[str], realism: Realism, *, tag: str, naive: bool
+) -> dict[str, Any]:
+    """Figures 1, 3 (and 4 when ``naive``) with one latency mode on one Postgres."""
+    out: dict[str, Any] = {"latency": realism.to_json()}
+    if args.ledger == "xero" and (not only or "throughput" in only):
+        out["throughput"] = {
+            "command": "wisesync run --role extractor,poster,reporter,acknowledger "
+            "(launched by bench/pipeline.py --serve-cli: the CLI command itself, with "
+            "the xero target's per-minute and daily limits lifted, as the sandbox's)",
+            **sync_run(
+                svc, args, invoices=args.invoices, contacts=True, target="lifted",
+                label=f"throughput_{tag}", cli=True, realism=realism,
+            ),
+        }  # fmt: skip
+    drains: dict[str, Any] = {}
+    if not only or "drain" in only:
+        drains["wisesync"] = drain_run(
+            svc, args, invoices=args.drain_invoices, target="real", scale=args.scale,
+            label=f"drain_{tag}", realism=realism, ledger=args.ledger,
+        )  # fmt: skip
+    if naive and args.ledger == "xero" and (not only or "naive" in only):
+        result = drain_run(
+            svc, args, invoices=args.naive_drain_invoices, target="naive",
+            scale=args.naive_scale, label=f"naive_{tag}", realism=realism,
+        )  # fmt: skip
+        result["projected"] = project(result, args.drain_invoices)
+        drains["naive"] = result
+    if drains:
+        out["drain_under_limits"] = {
+            "limits": "Xero: 60 calls a rolling minute, 5 concurrent, 5,000 a day (per tenant)"
+            if args.ledger == "xero"
+            else "QBO: 500 requests a minute, 10 a second, 40 batch requests a minute (per realm)",
+            **drains,
+        }
+        if len(drains) == 2:
+            out["drain_under_limits"]["naive_over_wisesync_time"] = round(
+                drains["naive"]["projected"]["drain_simulated_seconds"]
+                / drains["wisesync"]["drain_simulated_seconds"],
+                1,
+            )
+    return out
+
+
+def calls_figures(svc: dict[str, str], args: Any, realism: Realism) -> dict[str, Any]:
+    """Figure 2: Xero calls per 1,000 invoices, wisesync and naive, customers exist / new."""
+    runs = {
+        f"{who}.{case}": sync_run(
+            svc, args, invoices=n, contacts=case == "customers_exist", target=target,
+            label=f"calls_{who}_{case}", realism=realism,
+        )
+        for who, target, n in (
+            ("wisesync", "lifted", args.calls_invoices),
+            ("naive", "naive-lifted", args.naive_calls_invoices),
+        )
+        for case in _CASES
+    }  # fmt: skip
+    return {
+        "calls_per_1000_invoices": {
+            who: {case: runs[f"{who}.{case}"]["calls_per_1000"] for case in _CASES}
+            for who in ("wisesync", "naive")
+        },
+        "calls_runs": runs,
+    }
+
+
+def _table(modes: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per Postgres and latency mode: the headline figures side by side."""
+    rows = []
+    for pg, by_latency in modes.items():
+        for latency, figures in by_latency.items():
+            if latency == "postgres":
+                continue
+            throughput = figures.get("throughput", {})
+            drain = figures.get("drain_under_limits", {}).get("wisesync", {})
+            rows.append(
+                {
+                    "postgres": pg,
+                    "latency": latency,
+                    "records_per_second_to_results_stored": throughput.get(
+                        "records_per_second_to_results_stored"
+                    ),
+                    "records_per_second_to_acknowledged": throughput.get(
+                        "records_per_second_to_acknowledged"
+                    ),
+                    "peak_rss_mib": throughput.get("memory", {}).get("peak_rss_mib"),
+                    "drain_fraction_of_ideal": drain.get("fraction_of_ideal"),
+                    "drain_fraction_of_schedule_floor": drain.get("fraction_of_schedule_floor"),
+                    "drain_calls_per_1000": drain.get("calls_per_1000"),
+                    "drain_429": drain.get("sandbox_rate_limited_429"),
+                    "load_average": (
+                        throughput.get("load_at_end") or drain.get("load_at_start") or {}
+                    ).get("load_average"),
+                }
+            )
+    return rows
+
+
+@contextmanager
+def _postgres(mode: str) -> Iterator[dict[str, str]]:
+    """Postgres for one mode: durable (fsync, synchronous commit) or fast (both off)."""
+    with script_services(kafka=False, durable=mode == "durable") as found:
+        yield found
+
+
+def _modes(value: str, known: tuple[str, ...], flag: str) -> list[str]:
+    chosen = [m.strip() for m in value.split(",") if m.strip()]
+    bad = [m for m in chosen if m not in known]
+    if bad or not chosen:
+        raise SystemExit(f"{flag}: choose from {', '.join(known)} (comma list), not {value!r}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -402,10 +593,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=5.0, help="clock scale, wisesync drain")
     parser.add_argument("--naive-drain-invoices", type=int, default=500, help="naive drain (4)")
     parser.add_argument("--naive-scale", type=float, default=30.0, help="clock scale, naive")
-    parser.add_argument("--xero-latency", type=float, default=1.0, help="simulated s per call")
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--ack-window", type=float, default=30.0,
+        help="with latency: seconds to wait for acknowledgements after the results",
+    )  # fmt: skip
+    parser.add_argument("--ledger", choices=("xero", "qbo"), default="xero")
+    parser.add_argument("--latency", default=",".join(LATENCY_MODES), help="comma list")
+    parser.add_argument("--postgres", default=",".join(POSTGRES_MODES), help="comma list")
     parser.add_argument("--quick", action="store_true", help="small numbers (try the bench)")
     parser.add_argument("--only", default="", help="comma list: throughput,calls,drain,naive")
     parser.add_argument("--serve", metavar="CONFIG", help=argparse.SUPPRESS)
@@ -413,6 +610,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--serve-roles", default=ALL_ROLES, help=argparse.SUPPRESS)
     parser.add_argument("--serve-scale", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--serve-cli", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-instance-id", default="", help=argparse.SUPPRESS)
+    add_realism_flags(parser)
     args = parser.parse_args(argv)
     if args.serve:
         serve(args)
@@ -421,81 +620,51 @@ def main(argv: list[str] | None = None) -> None:
         args.invoices, args.calls_invoices, args.naive_calls_invoices = 500, 300, 100
         args.drain_invoices, args.naive_drain_invoices, args.customers = 300, 100, 40
     only = {s.strip() for s in args.only.split(",") if s.strip()}
+    latencies = _modes(args.latency, LATENCY_MODES, "--latency")
+    if args.zero_latency:
+        latencies = ["zero"]
+    pg_modes = _modes(args.postgres, POSTGRES_MODES, "--postgres")
+    if args.postgres_fast:
+        pg_modes = ["fast"]
 
     started = time.monotonic()
     out: dict[str, Any] = {
         "benchmark": "pipeline",
+        "ledger": args.ledger,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "transport": "kafka",
         "partitions": args.partitions,
-        "customers": args.customers,
+        "customers": args.customers if args.ledger == "xero" else "all new (QBO)",
         "seed": args.seed,
+        "ideal_definition": IDEAL_DEFINITION,
     }
-    with script_services() as svc:
-        out["services"] = {k: v for k, v in svc.items() if k.endswith("_from")}
-        if not only or "throughput" in only:
-            out["throughput"] = {
-                "command": "wisesync run --role extractor,poster,reporter,acknowledger "
-                "(launched by bench/pipeline.py --serve-cli: the CLI command itself, with "
-                "the xero target's per-minute and daily limits lifted, as the sandbox's)",
-                **sync_run(
-                    svc, args, invoices=args.invoices, contacts=True, target="lifted",
-                    label="throughput", cli=True,
-                ),
-            }  # fmt: skip
-        if not only or "calls" in only:
-            runs = {
-                f"{who}.{case}": sync_run(
-                    svc, args, invoices=n, contacts=case == "customers_exist", target=target,
-                    label=f"calls_{who}_{case}",
-                )
-                for who, target, n in (
-                    ("wisesync", "lifted", args.calls_invoices),
-                    ("naive", "naive-lifted", args.naive_calls_invoices),
-                )
-                for case in ("customers_exist", "customers_new")
-            }  # fmt: skip
-            out["calls_per_1000_invoices"] = {
-                who: {case: runs[f"{who}.{case}"]["calls_per_1000"] for case in _CASES}
-                for who in ("wisesync", "naive")
-            }
-            out["calls_runs"] = runs
-        drains = {}
-        if not only or "drain" in only:
-            drains["wisesync"] = drain_run(
-                svc,
-                args,
-                invoices=args.drain_invoices,
-                target="real",
-                scale=args.scale,
-                label="drain_wisesync",
-            )
-        if not only or "naive" in only:
-            naive = drain_run(
-                svc,
-                args,
-                invoices=args.naive_drain_invoices,
-                target="naive",
-                scale=args.naive_scale,
-                label="drain_naive",
-            )
-            naive["projected"] = project(naive, args.drain_invoices)
-            drains["naive"] = naive
-        if drains:
-            out["drain_under_xero_limits"] = {
-                "limits": "60 calls a rolling minute, 5 concurrent, 5,000 a day (per tenant)",
-                "ideal_definition": IDEAL_DEFINITION,
-                **drains,
-            }
-            if len(drains) == 2:
-                out["drain_under_xero_limits"]["naive_over_wisesync_time"] = round(
-                    drains["naive"]["projected"]["drain_simulated_seconds"]
-                    / drains["wisesync"]["drain_simulated_seconds"],
-                    1,
-                )
+    modes: dict[str, Any] = {}
+    with script_services(postgres=False) as kafka:
+        out["services"] = {"kafka_from": kafka["kafka_from"]}
+        for pg in pg_modes:
+            with _postgres(pg) as found:
+                svc = {**kafka, **found}
+                modes[pg] = {"postgres": postgres_durability(found["postgres"])}
+                for latency in latencies:
+                    realism = Realism.from_args(args, zero=latency == "zero")
+                    tag = f"{pg}_{latency}"
+                    print(f"pipeline: {tag} ...", file=sys.stderr)
+                    modes[pg][latency] = mode_figures(
+                        svc,
+                        args,
+                        only,
+                        realism,
+                        tag=tag,
+                        naive=(pg, latency) == (pg_modes[0], latencies[0]),
+                    )
+                if args.ledger == "xero" and (not only or "calls" in only) and pg == pg_modes[0]:
+                    # call counts do not depend on latency or fsync: measured once
+                    out.update(calls_figures(svc, args, Realism.from_args(args, zero=True)))
+    out["modes"] = modes
+    out["table"] = _table(modes)
     out["aims"] = _aims(out)
     out["bench_seconds"] = round(time.monotonic() - started, 1)
     json.dump(out, sys.stdout, indent=2, default=str)

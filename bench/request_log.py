@@ -77,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20_000)
     args = parser.parse_args()
-    from wisesync.testing.services import script_services
+    from wisesync.testing.services import postgres_durability, script_services
 
     with script_services(kafka=False) as services:
         result = {
@@ -86,6 +86,7 @@ def main() -> None:
             "record_us_per_call_debug_bodies": round(recording_cost(args.calls, True), 1),
             "writer_entries_per_s": round(writer_rate(services["postgres"], args.calls)),
             "postgres": services["postgres_from"],
+            "postgres_durability": postgres_durability(services["postgres"]),
         }
     print(json.dumps(result, indent=2))
 

@@ -11,7 +11,7 @@ def test_env_vars_name_the_services_and_nothing_is_started(monkeypatch) -> None:
     monkeypatch.setenv(services.KAFKA_ENV, " 127.0.0.1:9 ")
     monkeypatch.setenv(services.POSTGRES_ENV, "postgresql://u@h/db")
 
-    def boom() -> None:
+    def boom(**_: object) -> None:
         raise AssertionError("must not start a server when the env var names one")
 
     monkeypatch.setattr(services, "_start_local_kafka", boom)
@@ -30,18 +30,20 @@ def test_started_services_are_stopped_on_exit_and_failures_say_how_to_fix(monkey
     monkeypatch.delenv(services.POSTGRES_ENV, raising=False)
     stopped = []
     monkeypatch.setattr(
-        services, "_start_embedded_postgres", lambda: ("dsn", lambda: stopped.append("pg"))
+        services,
+        "_start_embedded_postgres",
+        lambda *, durable: ("dsn", lambda: stopped.append(f"pg durable={durable}")),
     )
     with services.script_services(kafka=False) as found:
         assert found["postgres"] == "dsn" and "kafka" not in found
         assert stopped == []
-    assert stopped == ["pg"]
+    assert stopped == ["pg durable=True"]  # benchmarks measure a durable Postgres by default
 
     monkeypatch.setattr(
         services, "_start_local_kafka", lambda: ("kafka:1", lambda: stopped.append("kafka"))
     )
 
-    def no_initdb() -> None:
+    def no_initdb(**_: object) -> None:
         raise RuntimeError("initdb not found")
 
     monkeypatch.setattr(services, "_start_embedded_postgres", no_initdb)
@@ -50,4 +52,7 @@ def test_started_services_are_stopped_on_exit_and_failures_say_how_to_fix(monkey
         services.script_services(),
     ):
         pass
-    assert stopped == ["pg", "kafka"]  # the broker started first is stopped after the failure
+    assert stopped == [
+        "pg durable=True",
+        "kafka",
+    ]  # the broker started first is stopped after the failure

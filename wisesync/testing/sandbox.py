@@ -9,6 +9,9 @@ This module adds what every simulator needs:
 * fault injection (:class:`Faults`): latency, 5xx, 429 with Retry-After, and
   "committed but the response was lost" (the handler runs, then the socket is
   closed without an answer), each for the next N matching requests;
+* realistic response times (:class:`Latency`, :meth:`SandboxApp.set_latency`): every
+  request waits a seeded-random time in a range for reads and another for writes, on the
+  sandbox's clock (a ``ScaledClock`` in benchmarks), sleeping, never spinning;
 * a control API under ``/__sandbox/`` (faults, reset, request log) so a
   sandbox started by ``wisesync sandbox <name>`` can be driven from outside;
 * a request log (method, path, status) for tests and call counting.
@@ -16,6 +19,7 @@ This module adds what every simulator needs:
 
 from __future__ import annotations
 
+import random
 import re
 import ssl
 import sys
@@ -104,6 +108,11 @@ class Faults:
         with self._lock:
             self._armed.append(fault)
 
+    def disarm(self, fault: Fault) -> None:
+        """Disarm ``fault`` (armed with :meth:`arm`) if it is still armed."""
+        with self._lock:
+            self._armed = [armed for armed in self._armed if armed is not fault]
+
     def clear(self) -> None:
         """Disarm everything and remove latency."""
         with self._lock:
@@ -127,6 +136,74 @@ class Faults:
         return None
 
 
+_READS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Response times drawn uniformly from a range, one range for reads and one for writes.
+
+    Seconds are the sandbox clock's (simulated seconds on a ``ScaledClock``). ``seed`` makes
+    the sequence of draws repeatable (their order across threads follows the requests').
+
+    >>> Latency.parse("reads=0.15-0.3,writes=0.3-0.8")   # doctest: +SKIP
+    """
+
+    reads: tuple[float, float] = (0.0, 0.0)
+    writes: tuple[float, float] = (0.0, 0.0)
+    seed: int = 0
+
+    @classmethod
+    def parse(cls, text: str, seed: int = 0) -> Latency:
+        """``"reads=0.15-0.3,writes=0.3-0.8"`` (seconds; a single number is a fixed time,
+        ``"all=0.1-0.25"`` sets both); raises ValueError naming the bad part."""
+        ranges: dict[str, tuple[float, float]] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, _, value = part.partition("=")
+            low, _, high = value.partition("-")
+            try:
+                bounds = (float(low), float(high or low))
+            except ValueError:
+                raise ValueError(f"latency {part!r}: expected NAME=SECONDS[-SECONDS]") from None
+            if name not in ("reads", "writes", "all") or not 0 <= bounds[0] <= bounds[1]:
+                raise ValueError(
+                    f"latency {part!r}: NAME is reads, writes or all, and 0 <= low <= high"
+                )
+            for key in ("reads", "writes") if name == "all" else (name,):
+                ranges[key] = bounds
+        return cls(**ranges, seed=seed)
+
+    def to_json(self) -> dict[str, Any]:
+        """As the control API takes it (``POST /__sandbox/faults {"latency_ranges": ...}``)."""
+        return {"reads": list(self.reads), "writes": list(self.writes), "seed": self.seed}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Latency:
+        """The inverse of :meth:`to_json`."""
+
+        def bounds(name: str) -> tuple[float, float]:
+            low, high = data.get(name) or (0.0, 0.0)
+            return float(low), float(high)
+
+        return cls(reads=bounds("reads"), writes=bounds("writes"), seed=int(data.get("seed", 0)))
+
+
+class _LatencyDraw:
+    """A :class:`Latency` with its random generator (thread-safe draws)."""
+
+    def __init__(self, latency: Latency):
+        self.latency = latency
+        self._rng = random.Random(latency.seed)
+        self._lock = threading.Lock()
+
+    def draw(self, method: str) -> float:
+        low, high = self.latency.reads if method in _READS else self.latency.writes
+        if high <= 0:
+            return 0.0
+        with self._lock:
+            return self._rng.uniform(low, high)
+
+
 class _LostResponse(Exception):
     """Raised after a handler ran to drop the connection without answering."""
 
@@ -146,6 +223,26 @@ class SandboxApp:
         self.log: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
         self.lock = threading.RLock()  # guards subclass state
+        self._latency: _LatencyDraw | None = None
+
+    def set_latency(self, latency: Latency | None) -> None:
+        """Make every API request (not the ``/__sandbox/`` controls) take a random time in
+        ``latency``'s ranges, slept on the sandbox's ``clock`` when it has one (so a
+        ``ScaledClock`` shortens it in real time), else in real time. None: no latency."""
+        self._latency = _LatencyDraw(latency) if latency is not None else None
+
+    @property
+    def latency_ranges(self) -> Latency | None:
+        """The response times set with :meth:`set_latency` (None: answers at once)."""
+        return self._latency.latency if self._latency is not None else None
+
+    def _sleep_latency(self, method: str) -> None:
+        if self._latency is None:
+            return
+        seconds = self._latency.draw(method)
+        if seconds > 0:
+            clock = getattr(self, "clock", None)
+            (clock.sleep if clock is not None else time.sleep)(seconds)
 
     def route(self, method: str, pattern: str, handler: Handler) -> None:
         """Serve ``method`` on paths matching ``pattern`` (``{name}`` captures a segment).
@@ -182,6 +279,7 @@ class SandboxApp:
         """Run faults, route, run the handler, apply "lose the response"."""
         if request.path.startswith("/__sandbox/"):
             return self._control(request)
+        self._sleep_latency(request.method)
         if self.faults.latency:
             time.sleep(self.faults.latency)
         target = self.fault_path(request)
@@ -232,6 +330,9 @@ class SandboxApp:
             spec = request.json() or {}
             if "latency" in spec:
                 self.faults.latency = float(spec.pop("latency"))
+            if "latency_ranges" in spec:
+                ranges = spec.pop("latency_ranges")
+                self.set_latency(Latency.from_json(ranges) if ranges else None)
             if spec.get("kind"):
                 self.faults.arm(Fault(**spec))
             return Response(204)

@@ -56,6 +56,7 @@ __all__ = [
     "kafka_bootstrap",
     "pg_database",
     "postgres_dsn",
+    "postgres_durability",
     "provide",
     "script_services",
     "service_mode",
@@ -319,14 +320,16 @@ def _check_postgres(dsn: str) -> None:
         conn.execute("SELECT 1")
 
 
-def _start_embedded_postgres() -> tuple[str, Callable[[], None]]:
+def _start_embedded_postgres(*, durable: bool = False) -> tuple[str, Callable[[], None]]:
+    """An embedded Postgres; ``durable=False`` (the tests') turns fsync and synchronous
+    commit off, ``durable=True`` (the benchmarks' default) leaves them on."""
     from wisesync.store.embedded import EmbeddedPostgres
 
     base = _scratch_dir(
         "wisesync-test-pg-", cleanup=lambda stale: EmbeddedPostgres(stale / "postgres").stop()
     )
     base.chmod(0o711)  # when root, the server runs as an unprivileged user that must enter it
-    server = EmbeddedPostgres(base / "postgres", durable=False, database="wisesync_test")
+    server = EmbeddedPostgres(base / "postgres", durable=durable, database="wisesync_test")
     try:
         dsn = server.start()
     except BaseException:
@@ -393,15 +396,19 @@ def temporary_database(dsn: str, label: str = "db") -> Iterator[str]:
 
 # -- outside pytest (benchmarks, scripts) -------------------------------------------------------
 @contextmanager
-def script_services(*, kafka: bool = True, postgres: bool = True) -> Iterator[dict[str, str]]:
+def script_services(
+    *, kafka: bool = True, postgres: bool = True, durable: bool = True
+) -> Iterator[dict[str, str]]:
     """Kafka and Postgres for a script, resolved like the fixtures without pytest.
 
     Yields ``{"kafka": bootstrap, "kafka_from": how, "postgres": dsn, "postgres_from": how}``
     (only the services asked for): the server named by ``WISESYNC_TEST_KAFKA_BOOTSTRAP`` /
     ``WISESYNC_TEST_POSTGRES_DSN`` when set, else a local broker from Maven jars and an
     embedded Postgres (testcontainers' with ``WISESYNC_TEST_SERVICES=containers``), started
-    here and stopped on exit. Raises :class:`ServiceUnavailable`
-    (with the fix) when a service cannot be had.
+    here and stopped on exit. An embedded Postgres started here is durable (fsync and
+    synchronous commit on, as in production) unless ``durable=False``; a server named by the
+    variable keeps its own settings (:func:`postgres_durability` reads them). Raises
+    :class:`ServiceUnavailable` (with the fix) when a service cannot be had.
     """
     found: dict[str, str] = {}
     stops: list[Callable[[], None]] = []
@@ -418,7 +425,9 @@ def script_services(*, kafka: bool = True, postgres: bool = True) -> Iterator[di
             "postgres",
             postgres,
             POSTGRES_ENV,
-            _start_postgres_container if containers else _start_embedded_postgres,
+            _start_postgres_container
+            if containers
+            else lambda: _start_embedded_postgres(durable=durable),
             POSTGRES_FIX,
         ),
     ]
@@ -441,6 +450,17 @@ def script_services(*, kafka: bool = True, postgres: bool = True) -> Iterator[di
         for stop in reversed(stops):
             with suppress(Exception):
                 stop()
+
+
+def postgres_durability(dsn: str) -> dict[str, object]:
+    """``{"fsync": bool, "synchronous_commit": "on"|...}`` of the server at ``dsn``, as
+    the benchmarks report it beside their figures."""
+    import psycopg
+
+    with psycopg.connect(dsn, connect_timeout=5) as conn:
+        fsync = conn.execute("SHOW fsync").fetchone()[0]
+        commit = conn.execute("SHOW synchronous_commit").fetchone()[0]
+    return {"fsync": fsync == "on", "synchronous_commit": commit}
 
 
 # -- fixtures ----------------------------------------------------------------------------------
