@@ -27,13 +27,11 @@ def _company(key: str, seed: int) -> CompanySpec:
         record_types=["invoice", "credit_memo"],
         options={"require_item_code": True},
         seed=seed,
-        sandbox_options={
-            "connectwise": {
-                "invoices": 40, "expenses": 0, "procurement": 0, "customers": 6, "cases": False,
-            },
-            "xero": {"contacts": 6},
-        },
-    )  # fmt: skip
+        sandbox_options=dict(
+            connectwise=dict(invoices=40, expenses=0, procurement=0, customers=6, cases=False),
+            xero=dict(contacts=6),
+        ),
+    )
 
 
 class Gate:

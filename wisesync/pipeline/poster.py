@@ -144,8 +144,9 @@ class Poster:
             invoices with 5% credit memos took 71 Xero calls per 3,000 instead of 66.
         lane_records: most records one company's lane holds in memory (default
             ``max_records``); more go to the backlog.
-        max_in_hand: most records all lanes hold in memory (default 2 x ``max_records``):
-            the poster's memory does not grow with the backlog on the topic.
+        max_in_hand: most records all lanes hold in memory (default ``max_records``; a
+            decoded record takes about 6 KiB): the poster's memory does not grow with the
+            backlog on the topic.
     """
 
     def __init__(
@@ -194,7 +195,7 @@ class Poster:
             self._load_backlog,
             max_lanes=workers,
             lane_records=lane_records or max_records,
-            max_in_hand=max_in_hand or 2 * max_records,
+            max_in_hand=max_in_hand or max_records,
         )
         self.offsets = OffsetTracker()
         #: backlog rows answered, deleted once their results are flushed
