@@ -198,8 +198,6 @@ class Poster:
             max_in_hand=max_in_hand or max_records,
         )
         self.offsets = OffsetTracker()
-        #: backlog rows answered, deleted once their results are flushed
-        self._answered_rows: list[int] = []
         self._last_adopt: float | None = None
         self._stats_lock = threading.Lock()
         self._paused: dict[tuple[str, str], datetime] = {}
@@ -251,15 +249,12 @@ class Poster:
 
     def commit(self) -> None:
         """Flush the results of what the lanes answered, then commit every partition up to
-        its oldest record still in a lane, and delete the answered backlog rows."""
+        its oldest record still in a lane."""
         answered = self.offsets.take_answered()
-        with self._stats_lock:
-            rows, self._answered_rows = self._answered_rows, []
-        if answered or rows:
+        if answered:
             self._producer.flush()
             self._crash_point("after_emit")
             self.offsets.settle(answered)
-            self.backlog.remove(rows)
         offsets = self.offsets.committable()
         if not offsets:
             return
@@ -355,26 +350,30 @@ class Poster:
     def _load_backlog(self, key: Key, limit: int) -> list[tuple[BusMessage, RecordEvent]]:
         """Up to ``limit`` backlog records of ``key``, oldest first, each with a stand-in
         message whose offset is its backlog row (partition -1)."""
-        items = []
+        items, undecodable = [], []
         for row_id, value in self.backlog.take(*key, limit):
             msg = BusMessage(self.topics.records, -1, row_id, key[0].encode(), value, [], 0)
             try:
                 event = self.codec.decode(value)
             except EventDecodeError as exc:  # stored decodable; a schema since removed
                 self.dead_letter(msg, exc)
-                with self._stats_lock:
-                    self._answered_rows.append(row_id)
+                undecodable.append(row_id)
                 continue
             items.append((msg, event))
+        if undecodable:
+            self._producer.flush()
+            self.backlog.remove(undecodable)
         return items
 
     def _post_lane(self, key: Key, items: list[tuple[BusMessage, RecordEvent]]) -> None:
-        """A lane's worker: post a batch of one company, then report it answered."""
+        """A lane's worker: post a batch of one company, then report it answered: its backlog
+        rows are deleted once their results are flushed (before the lane loads more of its
+        backlog), its messages' offsets are committed by the consumer loop."""
         self._post_group(*key, items)
         rows = [msg.offset for msg, _ in items if msg.partition < 0]
         if rows:
-            with self._stats_lock:
-                self._answered_rows.extend(rows)
+            self._producer.flush()
+            self.backlog.remove(rows)
         self.offsets.answered(msg for msg, _ in items if msg.partition >= 0)
 
     def _post_group(
