@@ -82,7 +82,8 @@ log = logging.getLogger(__name__)
 CRASH_ENV = "WISESYNC_CRASH_AT"
 #: Where the hook can fire: after the journal claim (nothing posted), after the ledger
 #: answered (nothing recorded), after the journal recorded the outcomes (no result sent),
-#: after the results were sent and flushed (offsets not committed).
+#: after the results were sent and flushed (offsets not committed, or backlog rows not
+#: deleted).
 CRASH_POINTS = ("after_claim", "after_post", "after_record", "after_emit")
 
 
@@ -373,6 +374,7 @@ class Poster:
         rows = [msg.offset for msg, _ in items if msg.partition < 0]
         if rows:
             self._producer.flush()
+            self._crash_point("after_emit")  # results stored, backlog rows not deleted
             self.backlog.remove(rows)
         self.offsets.answered(msg for msg, _ in items if msg.partition >= 0)
 
