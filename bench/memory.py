@@ -142,6 +142,12 @@ def measure(svc: dict[str, str], args: Any, layout: str) -> dict[str, Any]:
         tmp = Path(es.enter_context(tempfile.TemporaryDirectory(prefix="wisesync-memory-")))
         config = tmp / "wisesync.toml"
         env = {**os.environ, **stack.write_config(config)}
+        if args.cw_page_size:  # the ConnectWise plugin's page_size setting (default 1,000)
+            text = config.read_text().replace(
+                "[companies.connectwise]\n",
+                f"[companies.connectwise]\npage_size = {args.cw_page_size}\n",
+            )
+            config.write_text(text)
         procs: dict[str, subprocess.Popen] = {}
         logs = []
         started = time.monotonic()
@@ -265,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         help="stop sampling once every result is stored, or every posted record is "
         "acknowledged in ConnectWise (one accounting batch per record: slow at 50,000)",
     )
+    parser.add_argument("--cw-page-size", type=int, help="ConnectWise page_size setting")
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=1800.0)
@@ -285,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
                 "benchmark": "memory",
                 "ledger": "xero",
                 "backlog": args.records,
+                "connectwise_page_size": args.cw_page_size or "default (1000)",
                 "transport": "kafka",
                 "runs": runs,
                 "wall_seconds": round(time.monotonic() - started, 1),
