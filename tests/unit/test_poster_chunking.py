@@ -159,8 +159,10 @@ def _poster(consumer: Trickle, **options: Any) -> tuple[Any, list[int]]:
     )
     polls: list[int] = []
     poster._consumer = consumer
-    poster.handle = lambda messages: polls.append(len(messages))  # type: ignore[method-assign]
+    poster.dispatch = lambda messages: polls.append(len(messages))  # type: ignore[method-assign]
     poster.release_parked = lambda **_: 0  # type: ignore[method-assign]
+    poster.adopt_backlogs = lambda **_: 0  # type: ignore[method-assign]
+    poster.commit = lambda: None  # type: ignore[method-assign]
     poster._producer = type("P", (), {"flush": lambda self: None})()
     return poster, polls
 

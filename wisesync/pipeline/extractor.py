@@ -46,6 +46,12 @@ log = logging.getLogger(__name__)
 #: Records checked against the posting journal at a time (see :meth:`Extractor._unowned`).
 CHECK_BATCH = 200
 
+#: Messages sent between two waits for the transport's acknowledgement. The Kafka client
+#: buffers what it has not delivered without a bound: a sync extracting faster than the
+#: broker acknowledges held its whole backlog in memory (the daemon's RSS grew with it,
+#: #15 item 4); flushing every so often keeps at most this many in memory.
+FLUSH_EVERY = 1000
+
 
 class SyncInProgress(WisesyncError):
     """Another sync of the same company is running."""
@@ -76,6 +82,7 @@ class Extractor:
         self._journal = Journal(db)
         #: records left to the acknowledger (:meth:`_unowned`), by run id
         self.skipped_awaiting_ack: dict[str, int] = {}
+        self._unflushed = 0
 
     def source(self, name: str) -> Source:
         """The instance of source ``name``."""
@@ -187,6 +194,10 @@ class Extractor:
     def _publish(
         self, run: SyncRun, item: RecordEvent | Held, attempts: dict[tuple[str, str], int]
     ) -> None:
+        self._unflushed += 1
+        if self._unflushed >= FLUSH_EVERY:
+            self._unflushed = 0
+            self._producer.flush()
         if isinstance(item, Held):
             key = str(item.record_type)
             run.held[key] = run.held.get(key, 0) + 1

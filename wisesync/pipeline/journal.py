@@ -32,6 +32,7 @@ close that window:
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -40,6 +41,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from wisesync.events.models import PostingResult, RecordEvent, Status
 from wisesync.store.db import Database
@@ -47,6 +49,9 @@ from wisesync.store.db import Database
 Identity = tuple[str, str, str, str]
 
 CLAIMED, POSTED, FAILED = "claimed", "posted", "failed"
+
+#: Lock sessions a journal keeps open between locks.
+IDLE_LOCK_SESSIONS = 8
 
 
 @dataclass(slots=True)
@@ -95,14 +100,22 @@ class Journal:
         self.db = db
         #: The sessions holding a company's posting lock in this process (claims run there).
         self._held: dict[tuple[str, str], psycopg.Connection] = {}
+        #: Idle lock sessions, kept for the next lock.
+        self._idle: list[psycopg.Connection] = []
+        self._idle_lock = threading.Lock()
 
     @contextmanager
     def company_lock(self, company: str, target: str) -> Iterator[None]:
         """Hold the (company, target) posting lock for the duration of a batch; claims of
-        its records made meanwhile run on the session that holds it (see :meth:`claim`)."""
+        its records made meanwhile run on the session that holds it (see :meth:`claim`).
+
+        The lock lives on a session of its own, outside the pool: a company waiting on its
+        ledger holds it for as long as it waits, and the pool stays free for the others
+        (many companies posting at once would otherwise hold every pooled connection).
+        """
         key = _lock_key(company, target)
-        with self.db.connection() as conn:
-            conn.autocommit = True
+        conn = self._lock_session()
+        try:
             conn.execute("SELECT pg_advisory_lock(%s)", (key,))
             self._held[(company, target)] = conn
             try:
@@ -111,7 +124,33 @@ class Journal:
                 self._held.pop((company, target), None)
                 if not conn.closed:  # a dead session took its lock with it
                     conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-                    conn.autocommit = False
+        finally:
+            self._release_session(conn)
+
+    def _lock_session(self) -> psycopg.Connection:
+        with self._idle_lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.closed:
+                    return conn
+        return psycopg.connect(self.db.dsn, autocommit=True)
+
+    def _release_session(self, conn: psycopg.Connection) -> None:
+        if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.close()
+            return
+        with self._idle_lock:
+            if len(self._idle) < IDLE_LOCK_SESSIONS:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close the idle lock sessions (those in use close when their lock is released)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     def stamp_claims(self, records: list[RecordEvent]) -> None:
         """Stamp the ``claimed`` rows of ``records`` with the time now, on the session that

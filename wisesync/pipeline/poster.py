@@ -1,20 +1,29 @@
 """The poster role: records topic -> target plugins -> results topic, exactly once in effect.
 
 For each poll it decodes the records (undecodable ones go to the dead-letter
-topic), groups them by (company, target), and for each group, under the
-company's posting lock, in chunks of the target's batch size (one record type
-per chunk, so a ledger with an endpoint per type needs one call per chunk; up to
-the target's declared concurrency of chunks at once):
+topic), groups them by (company, target) and hands each group to that company's
+lane (:mod:`wisesync.pipeline.lanes`) without waiting: every company is posted by
+its own worker, so a company waiting on its ledger's limits, or on a slow or failed
+ledger, delays no other company, whatever partitions they share. A lane that is
+full (or a poster whose memory budget is spent) spills the group to the durable
+backlog (:mod:`wisesync.pipeline.backlog`), which the lane posts from later.
+
+A lane posts a batch under the company's posting lock, in chunks of the target's
+batch size (one record type per chunk, so a ledger with an endpoint per type
+needs one call per chunk; up to the target's declared concurrency of chunks at
+once):
 
 1. reads the posting journal (posted -> re-emit the stored result, no API call);
 2. reconciles ``claimed`` rows with ``find_existing``;
 3. validates (error messages fail the record without an API call);
-4. claims, posts, records the outcomes, emits the results;
+4. claims, posts, records the outcomes, emits the results.
 
-and only then commits the consumer offsets. Companies are posted in parallel
-(a thread pool), each within its target's declared limits, so a result never
-carries a 429. A ledger's daily limit parks the company's records in Postgres
-until the reset; they are re-published then, and fail nothing meanwhile.
+The consumer loop commits a partition's offset only up to its oldest record that is
+neither answered (journaled, result flushed) nor stored in the backlog
+(:class:`~wisesync.pipeline.lanes.OffsetTracker`). Each company stays within its
+target's declared limits, so a result never carries a 429. A ledger's daily limit
+parks the company's records in Postgres until the reset; they are re-published
+then, and fail nothing meanwhile.
 """
 
 from __future__ import annotations
@@ -49,7 +58,9 @@ from wisesync.events.models import (
     utcnow,
 )
 from wisesync.messages import Message, Severity, has_errors, message
+from wisesync.pipeline.backlog import QUEUED, Backlog
 from wisesync.pipeline.journal import FAILED, POSTED, Journal, PostingLockLost
+from wisesync.pipeline.lanes import Key, Lanes, OffsetTracker
 from wisesync.pipeline.outcomes import failed, merge_messages, result_for
 from wisesync.pipeline.targets import TargetPool
 from wisesync.plugins import Registry
@@ -71,7 +82,8 @@ log = logging.getLogger(__name__)
 CRASH_ENV = "WISESYNC_CRASH_AT"
 #: Where the hook can fire: after the journal claim (nothing posted), after the ledger
 #: answered (nothing recorded), after the journal recorded the outcomes (no result sent),
-#: after the results were sent and flushed (offsets not committed).
+#: after the results were sent and flushed (offsets not committed, or backlog rows not
+#: deleted).
 CRASH_POINTS = ("after_claim", "after_post", "after_record", "after_emit")
 
 
@@ -100,6 +112,8 @@ class PosterStats:
     parked: int = 0
     set_aside: int = 0
     batches: int = 0
+    #: records stored in the backlog because their lane (or the poster's memory) was full
+    spilled: int = 0
 
     def count(self, result: PostingResult) -> None:
         self.results[str(result.status)] += 1
@@ -116,9 +130,10 @@ class Poster:
         retry_delays: seconds to wait before re-trying a chunk whose ledger was
             unavailable; after the last, its records fail with LEDGER_UNAVAILABLE
             (their journal rows stay ``claimed``, so a replay reconciles first).
-        workers: companies posted at the same time.
-        chunk_workers: chunks posted at the same time over all companies (one company
-            gets at most its target's ``limits.concurrency``).
+        workers: companies posted at the same time (lanes with a running worker; each
+            holds a Postgres session for its company's posting lock while it posts).
+        chunk_workers: chunks of one company posted at the same time (at most its
+            target's ``limits.concurrency``).
         linger_s: after a message, wait this long for the next one: while records keep
             coming (a sync being extracted) a poll goes on filling its batches, up to
             ``max_records`` or ``max_linger_s`` in all.
@@ -128,6 +143,11 @@ class Poster:
         max_records: most records in one poll. Each poll's batches end with a partial one
             per company and record type, a call each: a backlog drained in polls of 500
             invoices with 5% credit memos took 71 Xero calls per 3,000 instead of 66.
+        lane_records: most records one company's lane holds in memory (default
+            ``max_records``); more go to the backlog.
+        max_in_hand: most records all lanes hold in memory (default ``max_records``; a
+            decoded record takes about 6 KiB): the poster's memory does not grow with the
+            backlog on the topic.
     """
 
     def __init__(
@@ -140,11 +160,13 @@ class Poster:
         codec: Codec | None = None,
         runtime: PluginRuntime | None = None,
         group: str | None = None,
-        workers: int = 4,
+        workers: int = 32,
         chunk_workers: int = 8,
         linger_s: float = 0.1,
         max_linger_s: float = 1.0,
         max_records: int = 2000,
+        lane_records: int | None = None,
+        max_in_hand: int | None = None,
         retry_delays: tuple[float, ...] = (2.0, 10.0, 30.0),
         in_flight_s: float | None = None,
         consumer_options: dict[str, Any] | None = None,
@@ -167,11 +189,17 @@ class Poster:
         self.in_flight_s = in_flight_s if in_flight_s is not None else config.poster_in_flight_s
         self.metrics = metrics
         self.stats = PosterStats()
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poster")
         self._chunk_workers = max(1, chunk_workers)
-        self._chunk_executor = ThreadPoolExecutor(
-            max_workers=self._chunk_workers, thread_name_prefix="poster-chunk"
+        self.backlog = Backlog(db)
+        self.lanes = Lanes(
+            lambda key, items: self._post_lane(key, items),
+            self._load_backlog,
+            max_lanes=workers,
+            lane_records=lane_records or max_records,
+            max_in_hand=max_in_hand or max_records,
         )
+        self.offsets = OffsetTracker()
+        self._last_adopt: float | None = None
         self._stats_lock = threading.Lock()
         self._paused: dict[tuple[str, str], datetime] = {}
         #: records this poster claimed and has not recorded an outcome for yet: a claim of
@@ -197,48 +225,67 @@ class Poster:
         return self._consumer
 
     def poll_once(self, timeout_s: float = 1.0) -> int:
-        """Poll, post what arrived, emit results, commit. Returns the messages handled."""
+        """Poll, hand the records to their companies' lanes, commit what is answered or
+        stored. Returns the messages polled."""
+        self._raise_lane_errors()
         self.release_parked()
+        self.adopt_backlogs()
         messages = self.consumer.poll(timeout_s, self.max_records)
-        if not messages:
-            return 0
-        # Partial batches cost a call each: while records keep arriving, keep filling.
-        last = time.monotonic()
-        stop = last + self.max_linger_s
-        while len(messages) < self.max_records:
-            wait = min(last + self.linger_s, stop) - time.monotonic()
-            if wait <= 0:
-                break
-            more = self.consumer.poll(wait, self.max_records - len(messages))
-            if not more:
-                break
-            messages.extend(more)
+        if messages:
+            # Partial batches cost a call each: while records keep arriving, keep filling.
             last = time.monotonic()
-        self.handle(messages)
-        self._producer.flush()
-        self._crash_point("after_emit")
-        try:
-            self.consumer.commit_messages(messages)
-        except CommitFailedError as exc:
-            # The group rebalanced while this batch was in hand (e.g. this member's session
-            # ran out during a broker outage): the partitions' owner redelivers from the last
-            # commit, and the journal answers every redelivered record with its stored result,
-            # no API call. Keep polling; dying here would stop the whole service.
-            log.info("poster commit refused after a rebalance (the batch is redelivered): %s", exc)
+            stop = last + self.max_linger_s
+            while len(messages) < self.max_records:
+                wait = min(last + self.linger_s, stop) - time.monotonic()
+                if wait <= 0:
+                    break
+                more = self.consumer.poll(wait, self.max_records - len(messages))
+                if not more:
+                    break
+                messages.extend(more)
+                last = time.monotonic()
+            self.dispatch(messages)
+        self.commit()
         return len(messages)
 
+    def commit(self) -> None:
+        """Flush the results of what the lanes answered, then commit every partition up to
+        its oldest record still in a lane."""
+        answered = self.offsets.take_answered()
+        if answered:
+            self._producer.flush()
+            self._crash_point("after_emit")
+            self.offsets.settle(answered)
+        offsets = self.offsets.committable()
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets)
+            self.offsets.committed(offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced while these records were in hand (e.g. this member's
+            # session ran out during a broker outage): the partitions' owner redelivers from
+            # the last commit, and the journal answers every redelivered record with its
+            # stored result, no API call. Keep polling; dying here would stop the service.
+            log.info("poster commit refused after a rebalance (redelivered): %s", exc)
+            self.offsets.forget(set(offsets) - self.consumer.assignment())
+
     def run(self, stop: threading.Event, *, poll_timeout_s: float = 1.0) -> None:
-        """Poll until ``stop`` is set; the batch in hand is finished and committed."""
+        """Poll until ``stop`` is set; the batches in hand are finished and committed."""
         try:
             while not stop.is_set():
                 self.poll_once(poll_timeout_s)
+            self.lanes.stop()
+            self.commit()
         finally:
             self.close()
 
     def close(self) -> None:
-        """Leave the group and release resources (the workers are always waited for, even
-        when leaving the group or flushing fails: Postgres or the transport is down)."""
+        """Leave the group and release resources (the lanes' running workers are always
+        waited for, even when leaving the group or flushing fails: Postgres or the
+        transport is down)."""
         try:
+            self.lanes.stop()
             if self._consumer is not None:
                 consumer, self._consumer = self._consumer, None
                 consumer.close()
@@ -246,14 +293,22 @@ class Poster:
             try:
                 self._producer.close()
             finally:
-                self._executor.shutdown(wait=True)
-                self._chunk_executor.shutdown(wait=True)
+                self.journal.close()
 
     # --- handling a poll ---------------------------------------------------------------
 
     def handle(self, messages: list[BusMessage]) -> None:
-        """Decode and post ``messages`` (no commit). Results are sent, not yet flushed."""
-        groups: dict[tuple[str, str], list[tuple[BusMessage, RecordEvent]]] = defaultdict(list)
+        """Decode and post ``messages`` and wait until every lane is done (no commit).
+        Results are sent, not yet flushed. The consumer loop uses :meth:`dispatch`."""
+        self.dispatch(messages)
+        self.lanes.wait_idle()
+        self._raise_lane_errors()
+
+    def dispatch(self, messages: list[BusMessage]) -> None:
+        """Decode ``messages`` and hand each (company, target) group to its lane, or store it
+        in the backlog when the lane is full; return without waiting for any posting."""
+        self.offsets.polled(messages)
+        groups: dict[Key, list[tuple[BusMessage, RecordEvent]]] = defaultdict(list)
         for msg in messages:
             try:
                 event = self.codec.decode(msg.value)
@@ -261,17 +316,67 @@ class Poster:
                     raise EventDecodeError(f"expected a RecordEvent, got {type(event).__name__}")
             except EventDecodeError as exc:
                 self.dead_letter(msg, exc)
+                self.offsets.answered([msg])
                 continue
             groups[(event.company, event.target)].append((msg, event))
-        futures = [
-            self._executor.submit(self._post_group, company, target, items)
-            for (company, target), items in groups.items()
-        ]
-        # Wait for every company before raising one's error: a company still posting after
-        # this poll gave up would go on beside the poster the service starts in its place.
-        errors = [exc for exc in (f.exception() for f in futures) if exc is not None]
-        if errors:
-            raise errors[0]
+        for key, items in groups.items():
+            if self.lanes.offer(key, items):
+                continue
+            self.backlog.put(*key, (msg.value for msg, _ in items))
+            self.offsets.settle(msg for msg, _ in items)
+            with self._stats_lock:
+                self.stats.spilled += len(items)
+            self.lanes.spilled(key)
+
+    def adopt_backlogs(self, *, every_s: float = 5.0) -> int:
+        """Give the lanes the backlogs they do not know of (left by a poster that stopped, or
+        spilled by another): at the first poll, then every ``every_s``. Returns how many."""
+        now = time.monotonic()
+        if self._last_adopt is not None and now - self._last_adopt < every_s:
+            return 0
+        self._last_adopt = now
+        found = self.backlog.keys() - self.lanes.active()
+        for key in found:
+            self.lanes.spilled(key)
+        return len(found)
+
+    def _raise_lane_errors(self) -> None:
+        """A lane failed (Postgres or the transport went away): wait for the other lanes'
+        batches in hand, then raise, so no company goes on posting beside the poster the
+        service starts in this one's place."""
+        if self.lanes.errors:
+            self.lanes.stop()
+            raise self.lanes.errors[0]
+
+    def _load_backlog(self, key: Key, limit: int) -> list[tuple[BusMessage, RecordEvent]]:
+        """Up to ``limit`` backlog records of ``key``, oldest first, each with a stand-in
+        message whose offset is its backlog row (partition -1)."""
+        items, undecodable = [], []
+        for row_id, value in self.backlog.take(*key, limit):
+            msg = BusMessage(self.topics.records, -1, row_id, key[0].encode(), value, [], 0)
+            try:
+                event = self.codec.decode(value)
+            except EventDecodeError as exc:  # stored decodable; a schema since removed
+                self.dead_letter(msg, exc)
+                undecodable.append(row_id)
+                continue
+            items.append((msg, event))
+        if undecodable:
+            self._producer.flush()
+            self.backlog.remove(undecodable)
+        return items
+
+    def _post_lane(self, key: Key, items: list[tuple[BusMessage, RecordEvent]]) -> None:
+        """A lane's worker: post a batch of one company, then report it answered: its backlog
+        rows are deleted once their results are flushed (before the lane loads more of its
+        backlog), its messages' offsets are committed by the consumer loop."""
+        self._post_group(*key, items)
+        rows = [msg.offset for msg, _ in items if msg.partition < 0]
+        if rows:
+            self._producer.flush()
+            self._crash_point("after_emit")  # results stored, backlog rows not deleted
+            self.backlog.remove(rows)
+        self.offsets.answered(msg for msg, _ in items if msg.partition >= 0)
 
     def _post_group(
         self, company_key: str, target_name: str, items: list[tuple[BusMessage, RecordEvent]]
@@ -323,11 +428,14 @@ class Poster:
             for chunk in wave:
                 self._post_chunk_safely(company, target, chunk, by_event)
             return
-        futures = [
-            self._chunk_executor.submit(self._post_chunk_safely, company, target, chunk, by_event)
-            for chunk in wave
-        ]
-        errors = [f.exception() for f in futures]  # waits for every chunk
+        # threads of this company's own: a company waiting on its ledger holds no other's
+        pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="poster-chunk")
+        with pool:
+            futures = [
+                pool.submit(self._post_chunk_safely, company, target, chunk, by_event)
+                for chunk in wave
+            ]
+            errors = [f.exception() for f in futures]  # waits for every chunk
         for error in errors:
             if error is not None:
                 raise error
@@ -594,7 +702,8 @@ class Poster:
             event = by_id.get(source_id)
             if event is None or outcome.status is not Status.POSTED:
                 continue
-            self.stats.reconciled += 1
+            with self._stats_lock:
+                self.stats.reconciled += 1
             note = message(
                 "ALREADY_IN_LEDGER",
                 f"{target.name} already has this document "
@@ -696,7 +805,8 @@ class Poster:
         )
 
     def _reemit(self, data: bytes) -> None:
-        self.stats.reemitted += 1
+        with self._stats_lock:
+            self.stats.reemitted += 1
         result = self.codec.decode(data)
         self._producer.send(
             self.topics.results, result.company.encode(), data, self.codec.headers(result)
@@ -706,7 +816,8 @@ class Poster:
         self, msg: BusMessage, exc: BaseException, event: RecordEvent | None = None
     ) -> None:
         """Send ``msg`` to the dead-letter topic with what went wrong."""
-        self.stats.dead_letters += 1
+        with self._stats_lock:
+            self.stats.dead_letters += 1
         letter = DeadLetter(
             original_topic=msg.topic,
             original_partition=msg.partition,
@@ -735,7 +846,8 @@ class Poster:
                 "VALUES (%s,%s,%s,%s,%s)",
                 [(e.company, e.target, until, reason, self.codec.encode(e)) for e in events],
             )
-        self.stats.parked += len(events)
+        with self._stats_lock:
+            self.stats.parked += len(events)
         for event in events:
             note = message(
                 "DAILY_LIMIT_REACHED",
@@ -755,8 +867,9 @@ class Poster:
             rows = conn.execute(
                 """DELETE FROM parked_records WHERE id IN (
                        SELECT id FROM parked_records WHERE not_before <= now()
-                       ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
-                   RETURNING company, target, event, reason"""
+                       AND reason <> %s ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
+                   RETURNING company, target, event, reason""",
+                (QUEUED,),
             ).fetchall()
             for company, target, event, reason in rows:
                 if reason != IN_FLIGHT:  # a daily limit's parking ended

@@ -1,0 +1,101 @@
+"""No head-of-line blocking: a company whose ledger stalls delays no other company that shares
+its partition, and posts everything exactly once when its ledger comes back.
+
+Three companies on one Kafka partition, the stalled one's records first on it. Its Xero
+sandbox holds every document write until the test lets it go (a ledger that hangs); the poster
+polls a few records at a time and its lanes hold only a few, so the stalled company's records
+fill its lane and spill to the backlog while the others' are posted. A poster that waited for
+a poll's companies would never get past the stalled company's first poll.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from wisesync.testing.stack import CompanySpec, Stack
+
+STALLED, HEALTHY = "stalled", ("one", "two")
+
+
+def _company(key: str, seed: int) -> CompanySpec:
+    return CompanySpec(
+        key,
+        ledger="xero",
+        record_types=["invoice", "credit_memo"],
+        options={"require_item_code": True},
+        seed=seed,
+        sandbox_options=dict(
+            connectwise=dict(invoices=40, expenses=0, procurement=0, customers=6, cases=False),
+            xero=dict(contacts=6),
+        ),
+    )
+
+
+class Gate:
+    """Holds a sandbox's document writes until :meth:`open`; counts the writes held."""
+
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.released = threading.Event()
+        self.held = 0
+        self.lock = threading.Lock()
+        original = app.dispatch
+
+        def dispatch(request):  # type: ignore[no-untyped-def]
+            if request.method in ("PUT", "POST") and request.path.startswith("/api.xro/"):
+                with self.lock:
+                    self.held += 1
+                self.released.wait(45)  # within the client's read timeout
+            return original(request)
+
+        app.dispatch = dispatch
+
+    def open(self) -> None:
+        self.released.set()
+
+
+def _documents(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return [d["InvoiceNumber"] for d in app.invoices()] + [
+        d["CreditNoteNumber"] for d in app.credit_notes()
+    ]
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_a_stalled_ledger_delays_no_other_company_on_its_partition(
+    pg_database: str, kafka_bootstrap: str
+) -> None:
+    specs = [_company(STALLED, 7), *(_company(key, n) for n, key in enumerate(HEALTHY))]
+    with Stack(
+        specs, dsn=pg_database, transport="kafka", kafka_bootstrap=kafka_bootstrap, partitions=1
+    ) as stack:
+        stalled = stack.sandbox("xero", STALLED).app
+        gate = Gate(stalled)
+        runs = {key: stack.sync(key) for key in (STALLED, *HEALTHY)}  # stalled first in line
+        options = {"max_records": 10, "linger_s": 0.05, "lane_records": 10, "max_in_hand": 30}
+        try:
+            with stack.service(poster=options) as service:
+                poster = service.role("poster")
+                healthy = {key: stack.wait(runs[key], 90, acknowledged=False) for key in HEALTHY}
+                # every healthy record answered while the stalled ledger has not written one
+                assert gate.held >= 1 and not gate.released.is_set()
+                assert _documents(stalled) == []
+                assert poster.stats.spilled > 0, "the stalled lane filled and spilled"
+                gate.open()
+                review = stack.wait(runs[STALLED], 120, acknowledged=False)
+        finally:
+            gate.open()
+
+        for key, rows in ((STALLED, review), *healthy.items()):
+            statuses = Counter(r.status for r in rows.rows)
+            assert statuses["posted"] == sum(runs[key].extracted.values()), (key, statuses)
+            documents = _documents(stack.sandbox("xero", key).app)
+            assert len(documents) == len(set(documents)) == statuses["posted"], key
+        with stack.db.connection() as conn:
+            busy = conn.execute(
+                "SELECT (SELECT count(*) FROM parked_records),"
+                " (SELECT count(*) FROM posting_journal WHERE state <> 'posted')"
+            ).fetchone()
+        assert busy == (0, 0), "nothing left in the backlog or claimed"

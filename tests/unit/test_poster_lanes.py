@@ -1,0 +1,97 @@
+"""Lanes (one worker per company, bounded memory, spill) and the offsets a poster may commit."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+from wisesync.pipeline.lanes import Lanes, OffsetTracker
+from wisesync.transport.base import Message, TopicPartition
+
+TP = TopicPartition("records", 0)
+
+
+def _msg(offset: int, partition: int = 0) -> Message:
+    return Message("records", partition, offset, b"k", b"v", [], 0)
+
+
+def test_a_partition_is_committed_up_to_its_oldest_record_in_hand() -> None:
+    tracker = OffsetTracker()
+    msgs = [_msg(n) for n in range(5)]
+    tracker.polled(msgs)
+    assert tracker.committable() == {TP: 0}
+    tracker.answered([msgs[1], msgs[2]])
+    tracker.settle(tracker.take_answered())
+    assert tracker.committable() == {TP: 0}, "offset 0 is still in hand"
+    tracker.settle([msgs[0]])  # stored in the backlog
+    assert tracker.committable() == {TP: 3}
+    tracker.committed({TP: 3})
+    tracker.settle(msgs[3:])
+    assert tracker.committable() == {TP: 5}
+    tracker.committed({TP: 5})
+    assert tracker.committable() == {}
+    tracker.polled([_msg(5, partition=1)])
+    tracker.forget({TopicPartition("records", 1)})
+    assert tracker.committable() == {}
+
+
+class Ledgers:
+    """A post function whose keys can be held until released; records the order posted."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, threading.Event] = defaultdict(threading.Event)
+        self.posted: dict[str, list[int]] = defaultdict(list)
+        self.backlog: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self.lock = threading.Lock()
+
+    def post(self, key: tuple[str, str], items: list[int]) -> None:
+        assert self.gates[key[0]].wait(10)
+        with self.lock:
+            self.posted[key[0]].extend(items)
+
+    def load(self, key: tuple[str, str], limit: int) -> list[int]:
+        with self.lock:
+            taken, self.backlog[key] = self.backlog[key][:limit], self.backlog[key][limit:]
+        return taken
+
+
+def test_a_held_company_delays_no_other_and_spills_what_does_not_fit() -> None:
+    ledgers = Ledgers()
+    lanes = Lanes(ledgers.post, ledgers.load, lane_records=4, max_in_hand=6)
+    ledgers.gates["two"].set()
+    stalled, healthy = ("one", "xero"), ("two", "xero")
+    spilled = []
+    for n in range(0, 12, 2):  # one's records first, then two's, in groups of two
+        for key, base in ((stalled, 0), (healthy, 100)):
+            group = [base + n, base + n + 1]
+            if not lanes.offer(key, group):
+                ledgers.backlog[key].extend(group)
+                spilled.append(key[0])
+                lanes.spilled(key)
+    # two's lane went on while one's held its first batch; one's later records spilled
+    deadline = threading.Event()
+    while len(ledgers.posted["two"]) < 12 and not deadline.wait(0.01):
+        pass
+    assert ledgers.posted["two"] == list(range(100, 112))
+    assert ledgers.posted["one"] == [] and "one" in spilled
+    assert lanes.in_hand <= 6
+    ledgers.gates["one"].set()
+    assert lanes.wait_idle(10)
+    assert ledgers.posted["one"] == list(range(12)), "in order: memory first, then backlog"
+    assert lanes.in_hand == 0 and not lanes.active() and not lanes.errors
+
+
+def test_a_failed_lane_keeps_its_error_and_the_others_finish() -> None:
+    done = []
+
+    def post(key: tuple[str, str], items: list[int]) -> None:
+        if key[0] == "bad":
+            raise RuntimeError("lost Postgres")
+        done.extend(items)
+
+    lanes = Lanes(post, lambda key, limit: [], max_lanes=1)
+    lanes.offer(("bad", "xero"), [1])
+    lanes.offer(("good", "xero"), [2])
+    assert lanes.wait_idle(10)
+    assert done == [2] and [str(e) for e in lanes.errors] == ["lost Postgres"]
+    assert lanes.in_hand == 0

@@ -1,0 +1,297 @@
+"""Per-company lanes: each company's records are posted by its own worker, in order.
+
+The poster's consumer loop never waits for a company. It hands each (company, target)
+group of a poll to that key's :class:`Lane` and goes on polling; the lane's worker
+thread posts the group (and whatever queued up meanwhile, as one batch, so chunks stay
+full) while other lanes post theirs. A company waiting on its ledger's limits, or on a
+slow or failing ledger, keeps only its own worker waiting.
+
+Memory is bounded: a lane holds at most ``lane_records`` records and all lanes together at
+most ``max_in_hand``. A group that does not fit is *spilled*: the caller stores it durably
+(:mod:`wisesync.pipeline.backlog`) and calls :meth:`Lanes.spilled`; from then on the lane's
+new records are spilled too, so they keep their order, and its worker, once its memory
+queue is empty, loads the spilled records from the store in batches (``load``) until none
+are left. At most ``max_lanes`` workers run at once (each holds its company's posting
+lock session while it posts); a lane with work waits for a free worker in arrival order.
+
+:class:`OffsetTracker` says which consumer offsets may be committed: per partition, up to
+the oldest message still in a lane (not journaled and answered yet).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wisesync.transport.base import Message, TopicPartition
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+
+#: Records a lane loads from its backlog even when the memory budget is spent (so every
+#: lane makes progress; bounded by ``max_lanes`` x this).
+MIN_LOAD = 100
+
+
+@dataclass(slots=True)
+class Lane:
+    """One (company, target)'s queue of groups (oldest first) and its spill state."""
+
+    key: Key
+    groups: deque[list[Any]] = field(default_factory=deque)
+    #: records queued or being posted by the worker
+    records: int = 0
+    #: records of this key wait in the durable backlog (newer than every queued group)
+    spilled: bool = False
+    #: bumped by every spill, so a worker that found the backlog empty knows it still is
+    spills: int = 0
+    running: bool = False
+
+
+class Lanes:
+    """The lanes of one poster and their worker threads. Thread-safe.
+
+    Args:
+        post: ``post(key, items)`` posts a batch of a key's items (the worker's job); an
+            exception stops the lane: its items stay unanswered (their offsets are not
+            committed) and the error is kept in :attr:`errors`.
+        load: ``load(key, limit)`` -> up to ``limit`` spilled items of ``key``, oldest
+            first ([] when none are left).
+        max_lanes: workers running at once.
+        lane_records: most records one lane holds in memory.
+        max_in_hand: most records all lanes hold in memory.
+    """
+
+    def __init__(
+        self,
+        post: Callable[[Key, list[Any]], None],
+        load: Callable[[Key, int], list[Any]],
+        *,
+        max_lanes: int = 32,
+        lane_records: int = 2000,
+        max_in_hand: int = 6000,
+    ):
+        self._post = post
+        self._load = load
+        self.max_lanes = max(1, max_lanes)
+        self.lane_records = max(1, lane_records)
+        self.max_in_hand = max(self.lane_records, max_in_hand)
+        self._lanes: dict[Key, Lane] = {}
+        self._waiting: deque[Key] = deque()
+        self._running = 0
+        self._in_hand = 0
+        self._stopping = False
+        self._cond = threading.Condition()
+        self.errors: list[BaseException] = []
+
+    # --- the consumer loop's side -------------------------------------------------------
+
+    def offer(self, key: Key, items: list[Any]) -> bool:
+        """Queue ``items`` on ``key``'s lane. False when they do not fit (the lane has spilled
+        records, or memory is full): the caller stores them and calls :meth:`spilled`."""
+        with self._cond:
+            lane = self._lanes.get(key)
+            if lane is not None and lane.spilled:
+                return False
+            queued = lane.records if lane is not None else 0
+            if queued and (
+                queued + len(items) > self.lane_records
+                or self._in_hand + len(items) > self.max_in_hand
+            ):
+                return False
+            if not queued and self._in_hand and self._in_hand + len(items) > self.max_in_hand:
+                return False
+            lane = lane or self._lanes.setdefault(key, Lane(key))
+            lane.groups.append(items)
+            lane.records += len(items)
+            self._in_hand += len(items)
+            self._schedule(lane)
+            return True
+
+    def spilled(self, key: Key) -> None:
+        """Records of ``key`` were stored in the backlog: its worker loads them after what
+        it holds (also for a backlog left by an earlier poster)."""
+        with self._cond:
+            lane = self._lanes.setdefault(key, Lane(key))
+            lane.spilled = True
+            lane.spills += 1
+            self._schedule(lane)
+
+    @property
+    def in_hand(self) -> int:
+        """Records held in memory by all lanes."""
+        return self._in_hand
+
+    def active(self) -> set[Key]:
+        """Keys with a lane (queued, spilled or posting)."""
+        with self._cond:
+            return set(self._lanes)
+
+    def wait_idle(self, timeout_s: float | None = None) -> bool:
+        """Wait until no worker runs and nothing is queued; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._running and not self._waiting, timeout_s)
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Let every running worker finish the batch in hand, start nothing more, wait."""
+        with self._cond:
+            self._stopping = True
+            self._waiting.clear()
+            self._cond.wait_for(lambda: not self._running, timeout_s)
+
+    # --- workers ------------------------------------------------------------------------
+
+    def _schedule(self, lane: Lane) -> None:
+        """Start ``lane``'s worker, or queue it for a free one. Caller holds the lock."""
+        if lane.running or lane.key in self._waiting or self._stopping:
+            return
+        if self._running >= self.max_lanes:
+            self._waiting.append(lane.key)
+            return
+        lane.running = True
+        self._running += 1
+        name = f"poster-{lane.key[0]}"
+        threading.Thread(target=self._work, args=(lane,), name=name, daemon=True).start()
+
+    def _next_batch(self, lane: Lane) -> tuple[list[Any] | None, int]:
+        """The queued groups to post next, as one batch (None: load the backlog), and the
+        spill count seen. Caller holds the lock."""
+        if not lane.groups:
+            return None, lane.spills
+        batch = list(lane.groups.popleft())
+        while lane.groups and len(batch) + len(lane.groups[0]) <= self.lane_records:
+            batch.extend(lane.groups.popleft())
+        return batch, lane.spills
+
+    def _work(self, lane: Lane) -> None:
+        try:
+            while True:
+                with self._cond:
+                    if self._stopping or (not lane.groups and not lane.spilled):
+                        return
+                    batch, spills = self._next_batch(lane)
+                    if batch is None:  # the backlog: as much as the memory budget allows
+                        reserved = max(
+                            min(self.lane_records, self.max_in_hand - self._in_hand),
+                            min(self.lane_records, MIN_LOAD),
+                        )
+                        lane.records += reserved
+                        self._in_hand += reserved
+                if batch is None:
+                    try:
+                        batch = self._load(lane.key, reserved)
+                    finally:
+                        with self._cond:
+                            lane.records -= reserved - len(batch or ())
+                            self._in_hand -= reserved - len(batch or ())
+                    if not batch:
+                        with self._cond:
+                            if lane.spills == spills:
+                                lane.spilled = False
+                        continue
+                try:
+                    self._post(lane.key, batch)
+                finally:
+                    with self._cond:
+                        lane.records -= len(batch)
+                        self._in_hand -= len(batch)
+        except BaseException as exc:  # the poster raises it from its loop, after waiting
+            log.debug("lane %s stopped", lane.key, exc_info=True)
+            with self._cond:
+                self.errors.append(exc)
+                self._in_hand -= lane.records
+                lane.records = 0
+                lane.groups.clear()
+        finally:
+            with self._cond:
+                lane.running = False
+                self._running -= 1
+                if not lane.groups and not lane.spilled:
+                    self._lanes.pop(lane.key, None)
+                elif not self._stopping and not self.errors:
+                    self._schedule(lane)
+                while self._waiting and self._running < self.max_lanes and not self._stopping:
+                    waiting = self._lanes.get(self._waiting.popleft())
+                    if waiting is not None and not waiting.running:
+                        self._schedule(waiting)
+                self._cond.notify_all()
+
+
+class OffsetTracker:
+    """The consumer offsets a poster may commit: per partition, the oldest message not yet
+    answered (journaled, result sent), or one past the newest polled. Thread-safe.
+
+    The consumer loop registers what it polled (:meth:`polled`); lanes report what they
+    answered (:meth:`answered`); before committing, the loop takes those answers
+    (:meth:`take_answered`), flushes the producer (their results are stored by then), and
+    settles them (:meth:`settle`), then commits :meth:`committable`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[TopicPartition, set[int]] = {}
+        self._next: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._answered: list[Message] = []
+
+    def polled(self, messages: Iterable[Message]) -> None:
+        """Messages the loop took from the consumer, not answered yet."""
+        with self._lock:
+            for m in messages:
+                self._pending.setdefault(m.tp, set()).add(m.offset)
+                self._next[m.tp] = max(self._next.get(m.tp, 0), m.offset + 1)
+
+    def answered(self, messages: Iterable[Message]) -> None:
+        """Messages whose outcome is journaled and result sent (not flushed yet)."""
+        with self._lock:
+            self._answered.extend(messages)
+
+    def take_answered(self) -> list[Message]:
+        """The messages answered since the last call."""
+        with self._lock:
+            taken, self._answered = self._answered, []
+        return taken
+
+    def settle(self, messages: Iterable[Message]) -> None:
+        """Messages that are durable: journaled and flushed, or stored in the backlog."""
+        with self._lock:
+            for m in messages:
+                pending = self._pending.get(m.tp)
+                if pending is not None:
+                    pending.discard(m.offset)
+
+    def committable(self) -> dict[TopicPartition, int]:
+        """The offsets to commit now (only partitions whose offset moved)."""
+        with self._lock:
+            out = {}
+            for tp, nxt in self._next.items():
+                pending = self._pending.get(tp)
+                offset = min(pending) if pending else nxt
+                if offset > self._committed.get(tp, -1):
+                    out[tp] = offset
+            return out
+
+    def committed(self, offsets: dict[TopicPartition, int]) -> None:
+        """Offsets the consumer committed."""
+        with self._lock:
+            self._committed.update(offsets)
+
+    def forget(self, tps: Iterable[TopicPartition]) -> None:
+        """Drop partitions this member lost (a rebalance refused their commit): their new
+        owner resumes from the group's last commit, and the journal answers what this
+        member still posts of them."""
+        with self._lock:
+            for tp in tps:
+                self._pending.pop(tp, None)
+                self._next.pop(tp, None)
+                self._committed.pop(tp, None)
+
+    def pending(self) -> int:
+        """Messages polled and not settled."""
+        with self._lock:
+            return sum(len(p) for p in self._pending.values())
