@@ -276,3 +276,20 @@ def test_a_foreign_currency_without_multicurrency_is_refused_before_posting(
     messages = t.validate(usd, t.prepare(acme, limiter()))
     assert [m.code for m in messages] == ["RECORD_INVALID"]
     assert "multicurrency" in messages[0].text and "AUD" in messages[0].text
+
+
+def test_two_connectwise_companies_of_one_name_do_not_flip_the_customer(server, records) -> None:
+    """QBO knows a customer by DisplayName only: a second ConnectWise company of the same
+    name posts to it without rewriting it with its own details, post after post."""
+    acme = company(server)
+    t = target(server, (acme,))
+    ctx = t.prepare(acme, limiter())
+    first = records.customer(3)
+    twin = records.customer(3, source_id="9003", phone="03 5555 0000")
+    for contact in (first, twin, first, twin):
+        outcome = t.post([records.record(records.line(), contact=contact)], ctx)[0]
+        assert outcome.status is Status.POSTED and "CONTACT_UPDATED" not in codes(outcome)
+    [customer] = [
+        c for c in server.app.documents("Customer") if c["DisplayName"] == "Customer 00003"
+    ]
+    assert customer["PrimaryPhone"]["FreeFormNumber"] == "02 9999 0000"

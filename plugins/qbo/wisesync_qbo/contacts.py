@@ -143,6 +143,11 @@ class PartyBook:
     #: not in the book is looked up before it is created)
     complete: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(PARTIES, True))
     sent: dict[str, str] = field(default_factory=dict)  # folded name -> the update last sent
+    #: folded name -> the ConnectWise company whose details the party follows. QBO knows a
+    #: customer by DisplayName only, so two ConnectWise companies of the same name meet in
+    #: one party; only the first seen updates it (else their details would flip it back
+    #: and forth, an update and a CONTACT_UPDATED warning each time).
+    owners: dict[str, str] = field(default_factory=dict)
 
     def find(self, party: str, name: str) -> Party | None:
         """The ``party`` (Customer/Vendor) named ``name``."""
@@ -349,7 +354,10 @@ def plan_parties(
             if currency:
                 body["CurrencyRef"] = {"value": currency}
             ops[key] = PartyOp(party, name, "create", body, record.contact)
+            book.owners[key] = record.contact.source_id
         else:
+            if book.owners.setdefault(key, record.contact.source_id) != record.contact.source_id:
+                continue  # another ConnectWise company of the same name: not its details
             change = changed_fields(known.row, wanted)
             if change and book.sent.get(key) != repr(change):
                 ops[key] = update_op(book, party, record.contact, change)
