@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
@@ -39,22 +40,35 @@ def pick_company(config: AppConfig, key: str | None) -> CompanyConfig:
     return target
 
 
+@dataclass
+class Pipeline:
+    """What :func:`pipeline_running` lends its block: the transport to publish on, and
+    whether the roles run inside this process (they stop when the block ends)."""
+
+    transport: Transport
+    in_process: bool
+
+
 @contextmanager
-def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> Iterator[object]:
+def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> Iterator[Pipeline]:
     """Make sure a poster, reporter and acknowledger are working while the block runs.
 
     When a `wisesync run` daemon is already consuming, it does the work; otherwise the
     roles run inside this process and stop (after the batch in hand) when the block ends.
+    The topics are created once: by the in-process service as it opens, or here when a
+    daemon (which created its own) is consuming.
     """
     from wisesync.daemon import Service, connect_transport
 
     transport = connect_transport(app.config, db.dsn)
-    transport.admin().create_topics(app.config.topics.all, partitions=app.config.kafka.partitions)
     if _group_has_live_members(transport, app.config.group_for("poster")):
+        transport.admin().create_topics(
+            app.config.topics.all, partitions=app.config.kafka.partitions
+        )
         if not quiet:
             click.echo("a running wisesync service will post the records", err=True)
         try:
-            yield transport
+            yield Pipeline(transport, in_process=False)
         finally:
             transport.close()
         return
@@ -63,7 +77,7 @@ def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> I
     )
     service.open().start()
     try:
-        yield transport
+        yield Pipeline(transport, in_process=True)
     finally:
         service.stop()
         transport.close()
@@ -189,8 +203,10 @@ def sync_all(
     trigger = Trigger.SYNC_TYPE if types else Trigger.SYNC_ALL
     run_id, published, failure = new_id(), [0], None
     started = time.monotonic()
-    with pipeline_running(app, db) as transport:
-        extractor = Extractor(config=app.config, registry=registry(), db=db, transport=transport)
+    with pipeline_running(app, db) as pipeline:
+        extractor = Extractor(
+            config=app.config, registry=registry(), db=db, transport=pipeline.transport
+        )
         with progress_bar(console) as progress:
             task = progress.add_task(f"extracting {target.key}", total=None)
 
@@ -236,21 +252,23 @@ def sync_all(
         with progress_bar(console) as progress:
             task = progress.add_task("posting", total=expected)
             result = wait_for_run(
-                db,
-                run_id,
-                timeout,
-                lambda p: progress.update(task, completed=p.done),
-                acknowledged=True,
+                db, run_id, timeout, lambda p: progress.update(task, completed=p.done)
             )
         to_go: dict[str, int] = {}
         if wait_ack and result.complete:
             left = timeout - (time.monotonic() - started)
             to_go = _wait_ack(db, run_id, max(0.0, left), console)
-    review = load_review(db, ReviewFilter(run_id=run_id))
-    if as_json:
-        print_json(review.to_json())
-    else:
-        render_review(review, console, title=f"Sync All: {target.name}", show=show)
+        # The review is printed as soon as every record has its result ("acknowledging in
+        # ConnectWise: N to go" while the source is still being marked); --wait-ack waits
+        # for the acknowledgements first.
+        review = load_review(db, ReviewFilter(run_id=run_id))
+        if as_json:
+            print_json(review.to_json())
+        else:
+            render_review(review, console, title=f"Sync All: {target.name}", show=show)
+        sys.stdout.flush()
+        if pipeline.in_process and result.complete and not wait_ack:
+            _first_ack_tries(db, run_id, timeout - (time.monotonic() - started))
     if not result.complete:
         click.secho(
             f"timed out after {timeout:g}s with {result.done} of {expected} answered; "
@@ -269,6 +287,24 @@ def sync_all(
         )
         sys.exit(1)
     sys.exit(1 if failure is not None else review.exit_code())
+
+
+def _first_ack_tries(db: Database, run_id: str, timeout: float) -> None:
+    """After the review, while the acknowledger runs in this process: give each of the
+    run's acknowledgements its first try before the roles stop (a daemon, when one runs,
+    does this by itself), with a progress bar on stderr. Refused ones stay pending for the
+    next acknowledger, as before."""
+    from wisesync.review import wait_for_run
+
+    with progress_bar(Console(stderr=True)) as progress:
+        task = progress.add_task("acknowledging in the source", total=None)
+        wait_for_run(
+            db,
+            run_id,
+            max(0.0, timeout),
+            lambda p: progress.update(task, description=f"acknowledging: {p.acks_untried} to go"),
+            acknowledged=True,
+        )
 
 
 def _wait_ack(db: Database, run_id: str, timeout: float, console: Console) -> dict[str, int]:
