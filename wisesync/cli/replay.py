@@ -164,6 +164,7 @@ def replay_cmd(
                 requested_by=_who(),
                 on_record=lambda _: progress.advance(task),
             )
+        pipeline.ready()  # the roles that post what was published are known and working
         for outcome in outcomes:
             for w in outcome.gone:
                 console.print(

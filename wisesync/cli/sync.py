@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
@@ -40,13 +40,64 @@ def pick_company(config: AppConfig, key: str | None) -> CompanyConfig:
     return target
 
 
-@dataclass
 class Pipeline:
-    """What :func:`pipeline_running` lends its block: the transport to publish on, and
-    whether the roles run inside this process (they stop when the block ends)."""
+    """What :func:`pipeline_running` lends its block: the transport to publish on at once,
+    and (:attr:`in_process`) whether the roles run inside this process.
 
-    transport: Transport
-    in_process: bool
+    Whether a daemon is consuming is found out in a thread (the Kafka group look-up takes
+    about 0.6 s) while the block already extracts and publishes; without a daemon the
+    same thread opens and starts the in-process roles, which read what was published.
+    """
+
+    def __init__(self, app: AppContext, db: Database, transport: Transport, quiet: bool):
+        self.transport = transport
+        self._app, self._db, self._quiet = app, db, quiet
+        self._service: object | None = None
+        self._daemon: bool | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._find_roles, name="sync-roles", daemon=True)
+        self._thread.start()
+
+    def _find_roles(self) -> None:
+        from wisesync.daemon import Service
+
+        try:
+            config = self._app.config
+            if _group_has_live_members(self.transport, config.group_for("poster")):
+                self._daemon = True
+                if not self._quiet:
+                    click.echo("a running wisesync service will post the records", err=True)
+                return
+            self._daemon = False
+            service = Service(
+                config,
+                roles=("poster", "reporter", "acknowledger"),
+                db=self._db,
+                transport=self.transport,
+            )
+            self._service = service.open()
+            service.start()
+        except BaseException as exc:  # raised in the command's thread by ready()
+            self._error = exc
+
+    def ready(self) -> None:
+        """Wait until the roles are known (and started here when no daemon consumes);
+        raises what went wrong finding or starting them."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    @property
+    def in_process(self) -> bool:
+        """True when the roles run inside this process (they stop when the block ends)."""
+        self.ready()
+        return not self._daemon
+
+    def stop(self) -> None:
+        """Stop the in-process roles (after the batch in hand), if they were started."""
+        self._thread.join()
+        if self._service is not None:
+            self._service.stop()
 
 
 @contextmanager
@@ -55,32 +106,21 @@ def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> I
 
     When a `wisesync run` daemon is already consuming, it does the work; otherwise the
     roles run inside this process and stop (after the batch in hand) when the block ends.
-    The topics are created once: by the in-process service as it opens, or here when a
-    daemon (which created its own) is consuming.
+    The topics exist before the block starts publishing; which roles work is decided
+    meanwhile (see :class:`Pipeline`).
     """
-    from wisesync.daemon import Service, connect_transport
+    from wisesync.daemon import connect_transport
 
     transport = connect_transport(app.config, db.dsn)
-    if _group_has_live_members(transport, app.config.group_for("poster")):
-        transport.admin().create_topics(
-            app.config.topics.all, partitions=app.config.kafka.partitions
-        )
-        if not quiet:
-            click.echo("a running wisesync service will post the records", err=True)
+    transport.admin().create_topics(app.config.topics.all, partitions=app.config.kafka.partitions)
+    pipeline = Pipeline(app, db, transport, quiet)
+    try:
+        yield pipeline
+    finally:
         try:
-            yield Pipeline(transport, in_process=False)
+            pipeline.stop()
         finally:
             transport.close()
-        return
-    service = Service(
-        app.config, roles=("poster", "reporter", "acknowledger"), db=db, transport=transport
-    )
-    service.open().start()
-    try:
-        yield Pipeline(transport, in_process=True)
-    finally:
-        service.stop()
-        transport.close()
 
 
 def _group_has_live_members(transport: Transport, group: str, timeout_s: float = 15.0) -> bool:
@@ -234,6 +274,7 @@ def sync_all(
                 click.secho(f"extraction of {target.key} stopped: {exc}", fg="red", err=True)
             finally:
                 extractor.close()
+        pipeline.ready()  # the roles that post what was published are known and working
         if failure is None:
             expected = sum(run.extracted.values()) + sum(run.held.values())
             console.print(
