@@ -112,7 +112,9 @@ def test_sync_all_is_refused_until_an_admin_enables_it_then_reviews_the_run(
     source_held = by_status["held"] - 1
     assert source_held >= 3
     assert summary["all_posted"] is False and summary["missing_results"] == 0
-    assert summary["unacknowledged"] == 0
+    # the review comes as soon as every record has its result: what is not yet marked in
+    # ConnectWise is counted, and the command still gives each its first try before it exits
+    assert summary["unacknowledged"] == sum(summary["acknowledging"].values())
     assert sum(n for per in summary["by_type"].values() for n in per.values()) == waiting + 1
     assert run["trigger"] == "sync_all" and run["company"] == DEMO
     assert Counter(r["status"] for r in review["records"]) == by_status

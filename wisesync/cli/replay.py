@@ -152,7 +152,7 @@ def replay_cmd(
             sys.exit(EXIT_CONFIG)
         click.confirm(f"Replay {len(selection)} record(s)?", abort=True)
     before = load_review(db, ReviewFilter(company=company, statuses=replay.REPLAYABLE))
-    with pipeline_running(app, db) as transport:
+    with pipeline_running(app, db) as pipeline:
         with progress_bar(console) as progress:
             task = progress.add_task("re-extracting", total=len(selection))
             outcomes = replay.replay(
@@ -160,10 +160,11 @@ def replay_cmd(
                 config=app.config,
                 registry=registry(),
                 db=db,
-                transport=transport,
+                transport=pipeline.transport,
                 requested_by=_who(),
                 on_record=lambda _: progress.advance(task),
             )
+        pipeline.ready()  # the roles that post what was published are known and working
         for outcome in outcomes:
             for w in outcome.gone:
                 console.print(

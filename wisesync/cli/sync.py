@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -39,34 +40,87 @@ def pick_company(config: AppConfig, key: str | None) -> CompanyConfig:
     return target
 
 
+class Pipeline:
+    """What :func:`pipeline_running` lends its block: the transport to publish on at once,
+    and (:attr:`in_process`) whether the roles run inside this process.
+
+    Whether a daemon is consuming is found out in a thread (the Kafka group look-up takes
+    about 0.6 s) while the block already extracts and publishes; without a daemon the
+    same thread opens and starts the in-process roles, which read what was published.
+    """
+
+    def __init__(self, app: AppContext, db: Database, transport: Transport, quiet: bool):
+        self.transport = transport
+        self._app, self._db, self._quiet = app, db, quiet
+        self._service: object | None = None
+        self._daemon: bool | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._find_roles, name="sync-roles", daemon=True)
+        self._thread.start()
+
+    def _find_roles(self) -> None:
+        from wisesync.daemon import Service
+
+        try:
+            config = self._app.config
+            if _group_has_live_members(self.transport, config.group_for("poster")):
+                self._daemon = True
+                if not self._quiet:
+                    click.echo("a running wisesync service will post the records", err=True)
+                return
+            self._daemon = False
+            service = Service(
+                config,
+                roles=("poster", "reporter", "acknowledger"),
+                db=self._db,
+                transport=self.transport,
+            )
+            self._service = service.open()
+            service.start()
+        except BaseException as exc:  # raised in the command's thread by ready()
+            self._error = exc
+
+    def ready(self) -> None:
+        """Wait until the roles are known (and started here when no daemon consumes);
+        raises what went wrong finding or starting them."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    @property
+    def in_process(self) -> bool:
+        """True when the roles run inside this process (they stop when the block ends)."""
+        self.ready()
+        return not self._daemon
+
+    def stop(self) -> None:
+        """Stop the in-process roles (after the batch in hand), if they were started."""
+        self._thread.join()
+        if self._service is not None:
+            self._service.stop()
+
+
 @contextmanager
-def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> Iterator[object]:
+def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> Iterator[Pipeline]:
     """Make sure a poster, reporter and acknowledger are working while the block runs.
 
     When a `wisesync run` daemon is already consuming, it does the work; otherwise the
     roles run inside this process and stop (after the batch in hand) when the block ends.
+    The topics exist before the block starts publishing; which roles work is decided
+    meanwhile (see :class:`Pipeline`).
     """
-    from wisesync.daemon import Service, connect_transport
+    from wisesync.daemon import connect_transport
 
     transport = connect_transport(app.config, db.dsn)
     transport.admin().create_topics(app.config.topics.all, partitions=app.config.kafka.partitions)
-    if _group_has_live_members(transport, app.config.group_for("poster")):
-        if not quiet:
-            click.echo("a running wisesync service will post the records", err=True)
+    pipeline = Pipeline(app, db, transport, quiet)
+    try:
+        yield pipeline
+    finally:
         try:
-            yield transport
+            pipeline.stop()
         finally:
             transport.close()
-        return
-    service = Service(
-        app.config, roles=("poster", "reporter", "acknowledger"), db=db, transport=transport
-    )
-    service.open().start()
-    try:
-        yield transport
-    finally:
-        service.stop()
-        transport.close()
 
 
 def _group_has_live_members(transport: Transport, group: str, timeout_s: float = 15.0) -> bool:
@@ -189,8 +243,10 @@ def sync_all(
     trigger = Trigger.SYNC_TYPE if types else Trigger.SYNC_ALL
     run_id, published, failure = new_id(), [0], None
     started = time.monotonic()
-    with pipeline_running(app, db) as transport:
-        extractor = Extractor(config=app.config, registry=registry(), db=db, transport=transport)
+    with pipeline_running(app, db) as pipeline:
+        extractor = Extractor(
+            config=app.config, registry=registry(), db=db, transport=pipeline.transport
+        )
         with progress_bar(console) as progress:
             task = progress.add_task(f"extracting {target.key}", total=None)
 
@@ -218,6 +274,7 @@ def sync_all(
                 click.secho(f"extraction of {target.key} stopped: {exc}", fg="red", err=True)
             finally:
                 extractor.close()
+        pipeline.ready()  # the roles that post what was published are known and working
         if failure is None:
             expected = sum(run.extracted.values()) + sum(run.held.values())
             console.print(
@@ -236,21 +293,23 @@ def sync_all(
         with progress_bar(console) as progress:
             task = progress.add_task("posting", total=expected)
             result = wait_for_run(
-                db,
-                run_id,
-                timeout,
-                lambda p: progress.update(task, completed=p.done),
-                acknowledged=True,
+                db, run_id, timeout, lambda p: progress.update(task, completed=p.done)
             )
         to_go: dict[str, int] = {}
         if wait_ack and result.complete:
             left = timeout - (time.monotonic() - started)
             to_go = _wait_ack(db, run_id, max(0.0, left), console)
-    review = load_review(db, ReviewFilter(run_id=run_id))
-    if as_json:
-        print_json(review.to_json())
-    else:
-        render_review(review, console, title=f"Sync All: {target.name}", show=show)
+        # The review is printed as soon as every record has its result ("acknowledging in
+        # ConnectWise: N to go" while the source is still being marked); --wait-ack waits
+        # for the acknowledgements first.
+        review = load_review(db, ReviewFilter(run_id=run_id))
+        if as_json:
+            print_json(review.to_json())
+        else:
+            render_review(review, console, title=f"Sync All: {target.name}", show=show)
+        sys.stdout.flush()
+        if pipeline.in_process and result.complete and not wait_ack:
+            _first_ack_tries(db, run_id, timeout - (time.monotonic() - started))
     if not result.complete:
         click.secho(
             f"timed out after {timeout:g}s with {result.done} of {expected} answered; "
@@ -269,6 +328,24 @@ def sync_all(
         )
         sys.exit(1)
     sys.exit(1 if failure is not None else review.exit_code())
+
+
+def _first_ack_tries(db: Database, run_id: str, timeout: float) -> None:
+    """After the review, while the acknowledger runs in this process: give each of the
+    run's acknowledgements its first try before the roles stop (a daemon, when one runs,
+    does this by itself), with a progress bar on stderr. Refused ones stay pending for the
+    next acknowledger, as before."""
+    from wisesync.review import wait_for_run
+
+    with progress_bar(Console(stderr=True)) as progress:
+        task = progress.add_task("acknowledging in the source", total=None)
+        wait_for_run(
+            db,
+            run_id,
+            max(0.0, timeout),
+            lambda p: progress.update(task, description=f"acknowledging: {p.acks_untried} to go"),
+            acknowledged=True,
+        )
 
 
 def _wait_ack(db: Database, run_id: str, timeout: float, console: Console) -> dict[str, int]:

@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 
 #: Records checked against the posting journal at a time (see :meth:`Extractor._unowned`).
 CHECK_BATCH = 200
+#: The first check covers this many records; each next one twice as many, up to
+#: :data:`CHECK_BATCH`: the first records are published as soon as they are read (the
+#: poster starts on them while the export goes on), at a few more journal queries per run.
+FIRST_CHECK_BATCH = 1
 
 #: Messages sent between two waits for the transport's acknowledgement. The Kafka client
 #: buffers what it has not delivered without a bound: a sync extracting faster than the
@@ -163,8 +167,10 @@ class Extractor:
         and not yet marked posted at the source (they are unposted there until then, so
         every sync would publish them again; under a crash loop that cost one result, one
         acknowledgement row and one source look-up per record per restart). Checked in
-        batches of :data:`CHECK_BATCH`; held items pass straight through."""
+        batches growing from :data:`FIRST_CHECK_BATCH` to :data:`CHECK_BATCH`; held items
+        pass straight through."""
         batch: list[RecordEvent] = []
+        size = [FIRST_CHECK_BATCH]
 
         def drain() -> Iterator[RecordEvent]:
             owned = self._journal.awaiting_acknowledgement(batch)
@@ -180,13 +186,14 @@ class Extractor:
                 )
             yield from (e for e in batch if e.identity not in owned)
             batch.clear()
+            size[0] = min(CHECK_BATCH, 2 * size[0])
 
         for item in items:
             if isinstance(item, Held):
                 yield item
                 continue
             batch.append(item)
-            if len(batch) >= CHECK_BATCH:
+            if len(batch) >= size[0]:
                 yield from drain()
         if batch:
             yield from drain()
