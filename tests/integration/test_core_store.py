@@ -238,7 +238,7 @@ def test_cli_options_set_and_show_audit(cli_env: Path) -> None:
     assert result.output.strip() == "acme: sync_all = on"  # normalised
     shown = invoke("options", "show", "--company", "acme", "--audit")
     assert "acme: sync_all = on" in shown.output
-    assert f"{getpass.getuser()}: sync_all None -> on" in shown.output
+    assert f"{getpass.getuser()}: set sync_all to on (was the default)" in shown.output
     bad = CliRunner().invoke(cli, ["options", "set", "colour=blue"])
     assert bad.exit_code == 2 and "sync_all" in bad.output
 
