@@ -276,9 +276,17 @@ def test_an_option_saved_on_the_options_page_takes_effect_when_posting(page: Pag
     page.wait(lambda d: "saved=1" in d.current_url)
     page.open(f"/runs?company={FIRST}")
     page.all("#runs a[href^='/runs/']")[-1].click()  # the first run: the Sync All
+    review_url = page.d.current_url
     page.find(".code-ADJUSTMENT_OVER_CAP a.button").click()
     page.find("#confirm-replay").click()
-    page.wait(lambda d: "/runs/" in d.current_url and "replay" not in d.current_url)
+    page.wait(
+        lambda d: (
+            "/runs/" in d.current_url
+            and "replay" not in d.current_url
+            and d.current_url != review_url
+        )
+    )
+    page.wait(lambda d: any("posted" in r.text for r in page.all("#records tr.row")))
     (row,) = page.all("#records tr.row")
     assert "posted" in row.text and "ADJUSTMENT_APPLIED" in row.text, row.text
     assert row.find_elements("css selector", "a[href^='https://go.xero.com/']")
