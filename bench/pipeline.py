@@ -373,9 +373,12 @@ def drain_run(
         batch = BENCH_TARGETS[target].limits.batch_size if ledger == "xero" else limits.batch_size
         writes = sum(n for k, n in log.endpoints.items() if DOCUMENT_WRITES.match(k))
         needed = sum(math.ceil(n / batch) for n in counts.values())
-        if ledger == "qbo":  # two batches of queries + customer creations (one per 30 new)
+        if ledger == "qbo":  # two batches of queries + every write, 30 operations a call
+            from wisesync_qbo.limits import BATCH_OPERATIONS
+
             created = len(stack.ledger(COMPANY).app.documents("Customer"))
-            minimal = 2 + math.ceil(created / batch) + needed
+            ops = created + sum(counts.values())
+            minimal = 2 + math.ceil(ops / BATCH_OPERATIONS)
         elif batch > 1:  # the reads the run needed + full batches of each type
             minimal = log.reads() + needed
         else:  # the naive way has no better way: its calls are its minimum
@@ -446,8 +449,8 @@ IDEAL_DEFINITION = (
     "seconds. ideal_seconds = minimal_calls / the binding per-minute limit (Xero: 60 calls; "
     "QBO: 40 batch requests); minimal_calls = Xero: the reads the run made (reference data, "
     "contacts) + one write per 50 invoices and one per 50 credit memos (naive: the calls it "
-    "made); QBO: two batches of queries + one per 30 customers created + one per 30 "
-    "documents of a type. schedule_floor_seconds = when the last of minimal_calls could end "
+    "made); QBO: two batches of queries + the customers it holds and the documents, 30 "
+    "operations a batch. schedule_floor_seconds = when the last of minimal_calls could end "
     "if each started as early as the limits allow (the first minute's calls at once; Xero 5 "
     "in flight, QBO 1), each taking the mean write latency."
 )
