@@ -334,9 +334,15 @@ def test_results_csv_has_a_row_per_message_with_code_and_hint(cli_env) -> None:
 
 
 @pytest.mark.postgres
-def test_results_for_people_and_usage_errors(cli_env) -> None:
+def test_results_for_people_and_usage_errors(cli_env, tmp_path, monkeypatch) -> None:
+    # --company names a configured company (an unknown one is a usage error, exit 2)
+    (tmp_path / "wisesync.toml").write_text(
+        '[[companies]]\nkey = "acme"\nledger = "hello"\nsource = "hello"\n'
+    )
+    monkeypatch.setenv("WISESYNC_LOAD_PLUGINS", "hello")  # the company's plugin
+    registry.cache_clear()
     out = cli_env("--company", "acme", "--since", "1h")
-    assert out.exit_code == 1
+    assert out.exit_code == 1, out.output
     assert "Records by type and status" in out.stdout and "GL_MAPPING_MISSING" in out.stdout
     assert cli_env("--code", "NOT_A_CODE").exit_code == 2
     assert cli_env("--since", "last tuesday").exit_code == 2
