@@ -188,6 +188,20 @@ class Source(Preflight, ABC):
         Must be idempotent: a retry after a lost response never acknowledges twice.
         """
 
+    def acknowledge_each(
+        self, company: CompanyConfig, results: list[PostingResult]
+    ) -> Iterator[AckOutcome]:
+        """:meth:`acknowledge`, yielding each outcome as soon as it is settled.
+
+        The acknowledger records outcomes as they come, so a process killed in the middle
+        of a long call (one ConnectWise batch per record is one POST each) keeps what was
+        already acknowledged instead of redoing the whole call's bookkeeping. Override it
+        when the source settles results one by one; the default yields :meth:`acknowledge`'s
+        list at the end. Outcomes may come in any order; a result with no outcome counts as
+        not acknowledged.
+        """
+        yield from self.acknowledge(company, results)
+
 
 #: the context type a target's :meth:`Target.prepare` returns and its other methods get back
 C = TypeVar("C", bound=TargetContext)

@@ -273,20 +273,39 @@ def test_two_acknowledgers_never_acknowledge_the_same_row_twice(db: Database, re
 
 
 @pytest.mark.postgres
-def test_a_pass_leases_a_chunk_for_seconds_sized_to_it_and_a_stop_hands_back_the_rest(
+def test_a_pass_holds_a_short_lease_renewed_while_it_works_and_a_stop_hands_back_the_rest(
     db: Database, registry
 ) -> None:
-    """A pass leases at most ``claim_limit`` rows, for twice the time they take at the last
-    measured time per record (not 300 s), so a kill -9 hides few rows for seconds; a clean
-    stop ends the pass after the chunk in hand and makes the rest due at once."""
+    """A pass leases its rows for ``lease_s`` only, and renews the lease while a call runs:
+    a call slower than the lease keeps its rows from a second acknowledger, a killed pass's
+    rows are due again within ``lease_s`` (no renewal), and a clean stop ends the pass after
+    the chunk in hand and makes the rest due at once."""
     report(db, registry, [posted(str(i)) for i in range(12)])
-    FakeSource.delay_s = 0.05
-    ack = acknowledger(db, registry, chunk_size=3, claim_limit=6, min_lease_s=1.0)
-    assert ack.lease_for(6) == pytest.approx(2 * 6 * 0.2)  # before any call: the estimate
-    assert ack.run_once().done == 6
-    assert ack.lease_for(6) < 2 * 6 * 0.2  # measured: ~0.05 s a record
-    assert ack.lease_for(10_000) == ack.lease_s  # capped
+    FakeSource.delay_s = 1.2  # four times the lease
+    ack = acknowledger(db, registry, chunk_size=3, claim_limit=6, lease_s=0.3)
+    rival: list[int] = []
+    worker = threading.Thread(target=lambda: rival.append(ack.run_once().done))
+    worker.start()
+    time.sleep(0.8)  # the first call runs; its lease ran out twice over unless renewed
+    other = acknowledger(db, registry, chunk_size=3, claim_limit=12, lease_s=0.3)
+    assert other.run_once().claimed == 6  # only the six rows the pass did not lease
+    worker.join()
+    assert rival == [6]
+    sources = [sid for call in FakeSource.calls for sid in call]
+    assert sorted(sources, key=int) == [str(i) for i in range(12)]  # each row once
 
+    report(db, registry, [posted(f"k{i}") for i in range(3)])
+    with db.connection() as conn:  # a pass killed with these leased: no one renews them
+        conn.execute(
+            "UPDATE acknowledgements SET next_attempt_at = now() + interval '0.3 seconds' "
+            "WHERE state = 'pending'"
+        )
+    FakeSource.delay_s = 0.0
+    assert ack.run_once().claimed == 0
+    time.sleep(0.4)
+    assert ack.run_once().done == 3
+
+    report(db, registry, [posted(f"s{i}") for i in range(6)])
     stop = threading.Event()
     FakeSource.calls = []
     real = FakeSource.acknowledge
@@ -297,7 +316,7 @@ def test_a_pass_leases_a_chunk_for_seconds_sized_to_it_and_a_stop_hands_back_the
 
     FakeSource.acknowledge = stop_after_first  # type: ignore[method-assign]
     try:
-        stats = ack.run_once(stop)
+        stats = acknowledger(db, registry, chunk_size=3, claim_limit=6, lease_s=60).run_once(stop)
     finally:
         FakeSource.acknowledge = real  # type: ignore[method-assign]
     assert stats.claimed == 6 and stats.done == 3 and len(FakeSource.calls) == 1
@@ -305,3 +324,35 @@ def test_a_pass_leases_a_chunk_for_seconds_sized_to_it_and_a_stop_hands_back_the
     assert len(left) == 3
     assert all(tries == 0 and wait <= 0.5 for _, _, tries, _, wait in left.values()), left
     assert acknowledger(db, registry).run_once().done == 3  # the next one takes them at once
+
+
+def test_outcomes_are_recorded_as_the_source_yields_them_so_a_kill_keeps_them(
+    db: Database, registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source settling one record at a time (ConnectWise: one batch POST each) has its
+    outcomes written while the call still runs, so a process killed mid-call keeps them;
+    when the source raises half way, what it yielded before stays done and only the rest
+    is retried, with the error."""
+    report(db, registry, [posted(str(i)) for i in range(6)])
+    seen_mid_call: dict[str, tuple] = {}
+
+    def one_by_one(self, company, results):  # type: ignore[no-untyped-def]
+        for n, r in enumerate(results):
+            if n == 3:
+                seen_mid_call.update(acks(db))  # what a SIGKILL here would leave
+                raise RuntimeError("ConnectWise answered 503 Service Unavailable")
+            time.sleep(0.15)
+            yield AckOutcome(r.result_id, r.source_id, True, batch_id=f"B-{r.source_id}")
+
+    monkeypatch.setattr(FakeSource, "acknowledge_each", one_by_one)
+    stats = acknowledger(db, registry, chunk_size=6).run_once()
+
+    kept = {sid for sid, v in seen_mid_call.items() if v[0] == "done"}
+    assert len(kept) >= 2, seen_mid_call  # written during the call, not only at its end
+    after = acks(db)
+    assert {sid for sid, v in after.items() if v[0] == "done"} == {"0", "1", "2"}
+    assert after["0"][1] == "B-0"
+    failed = {sid: v for sid, v in after.items() if v[0] == "pending"}
+    assert sorted(failed) == ["3", "4", "5"]
+    assert all("503" in v[3] and v[2] == 1 for v in failed.values()), failed
+    assert stats.done == 3 and stats.failed == 3

@@ -6,16 +6,17 @@ The reporter queues one ``pending`` row in ``acknowledgements`` for every new ``
 The acknowledger works the rows that are due:
 
 1. it leases up to ``claim_limit`` due rows (``FOR UPDATE SKIP LOCKED``, then pushes their
-   ``next_attempt_at`` ahead by a lease sized to the work: twice their records at the
-   observed time per record, at most ``lease_s``; and commits), so several processes can share the
+   ``next_attempt_at`` ``lease_s`` ahead and commits; a keeper thread renews the lease every
+   third of it while the pass works the rows), so several processes can share the
    queue and a crash mid-call delays a retry by seconds, not minutes; a clean stop (SIGTERM)
    ends the pass after the chunk in hand and hands the rest back at once;
 2. groups them by (company, source) and, per record, keeps the newest result (older pending
    rows of the same record are settled with it);
-3. calls ``source.acknowledge(company, results)`` in chunks of ``chunk_size``, sorted by
-   run, so a run's records land in the same ConnectWise batches where the source groups;
-4. marks acknowledged rows ``done`` with the source's ``batch_id``; on a refusal, a missing
-   outcome or an exception, stores ``last_error``, ``tries + 1`` and
+3. calls ``source.acknowledge_each(company, results)`` in chunks of ``chunk_size``, sorted
+   by run, so a run's records land in the same ConnectWise batches where the source groups;
+4. marks acknowledged rows ``done`` with the source's ``batch_id`` as the outcomes come
+   (every :data:`MARK_EVERY_S` while a call runs: a kill mid-call keeps what was done); on
+   a refusal, a missing outcome or an exception, stores ``last_error``, ``tries + 1`` and
    ``next_attempt_at = now + min(max_delay_s, base_delay_s * 2 ** (tries))``.
 
 Nothing gives up: a record whose acknowledgement keeps failing stays ``pending`` and shows
@@ -29,6 +30,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,14 +39,14 @@ from wisesync.config import AppConfig, CompanyConfig
 from wisesync.errors import ConfigError
 from wisesync.events.codec import Codec
 from wisesync.events.models import PostingResult
-from wisesync.protocols import AckOutcome, PluginRuntime, Source
+from wisesync.protocols import PluginRuntime, Source
 from wisesync.requestlog.context import request_context
 from wisesync.store.db import Database
 
 log = logging.getLogger(__name__)
 
-#: Recent per-record ``acknowledge`` times kept for sizing leases (:meth:`Acknowledger.lease_for`).
-CALL_SAMPLES = 20
+#: While one ``acknowledge`` call streams outcomes, they are written this often (seconds).
+MARK_EVERY_S = 0.25
 
 
 @dataclass(slots=True)
@@ -82,6 +84,99 @@ def backoff_delay(tries: int, base_s: float, cap_s: float) -> float:
     return min(cap_s, base_s * (2 ** max(0, tries - 1)))
 
 
+class _LeaseKeeper:
+    """Keeps one pass's leased rows leased: every ``lease_s / 3`` a thread pushes the
+    ``next_attempt_at`` of the rows not yet settled ``lease_s`` ahead. A call may so take
+    longer than a lease (a slow ConnectWise, a Retry-After) without another acknowledger
+    taking its rows, while a killed process's rows are due again within ``lease_s``."""
+
+    def __init__(self, db: Database, lease_s: float, result_ids: list[str]):
+        self.db = db
+        self.lease_s = lease_s
+        self._ids = set(result_ids)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if result_ids:
+            self._thread = threading.Thread(
+                target=self._run, name="acknowledger-lease", daemon=True
+            )
+            self._thread.start()
+
+    def settle(self, result_ids: Iterable[str]) -> None:
+        """Stop renewing ``result_ids`` (their outcome is about to be written). Waits for
+        a renewal in flight, so it never lands after the outcome."""
+        with self._lock:
+            self._ids.difference_update(result_ids)
+
+    def stop(self) -> None:
+        """Stop renewing; the rows left keep their current lease."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            try:
+                self._renew()
+            except Exception:  # the lease then runs out: a retry, never a loss
+                log.warning("acknowledger could not renew its lease", exc_info=True)
+
+    def _renew(self) -> None:
+        with self._lock:
+            if not self._ids or self._stop.is_set():
+                return
+            with self.db.connection() as conn:
+                conn.execute(
+                    "UPDATE acknowledgements "
+                    "SET next_attempt_at = now() + make_interval(secs => %s) "
+                    "WHERE result_id = ANY(%s) AND state = 'pending'",
+                    (self.lease_s, list(self._ids)),
+                )
+
+
+class _Marks:
+    """Outcomes of one ``acknowledge`` call not yet written to the table: written every
+    :data:`MARK_EVERY_S` while the call runs and at its end, so a kill mid-call loses at
+    most that much bookkeeping (the source's own look-up finds what it already did)."""
+
+    def __init__(self, owner: Acknowledger, company: str, source: str, stats: AckStats):
+        self.owner = owner
+        self.company = company
+        self.source = source
+        self.stats = stats
+        self._done: list[tuple[_Row, str | None]] = []
+        self._failed: list[tuple[_Row, str]] = []
+        self._last = time.monotonic()
+
+    def done(self, rows: list[_Row], batch_id: str | None) -> None:
+        """``rows`` (one record's pending rows) were acknowledged in ``batch_id``."""
+        self._done.extend((r, batch_id) for r in rows)
+
+    def failed(self, rows: list[_Row], why: str) -> None:
+        """``rows`` were not acknowledged, because ``why``."""
+        self._failed.extend((r, why) for r in rows)
+
+    def flush_if_due(self) -> None:
+        """Write what is held when :data:`MARK_EVERY_S` passed since the last write."""
+        if time.monotonic() - self._last >= MARK_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is held (one transaction each for done and failed rows)."""
+        done, failed = self._done, self._failed
+        self._done, self._failed = [], []
+        self._last = time.monotonic()
+        if not done and not failed:
+            return
+        self.owner._mark_done(done, self.stats)
+        self.owner._mark_failed(failed, self.stats)
+        if self.owner.metrics is not None:
+            self.owner.metrics.acknowledged(
+                self.company, self.source, done=len(done), failed=len(failed)
+            )
+
+
 class Acknowledger:
     """Works due pending acknowledgements through the source plugins.
 
@@ -94,11 +189,9 @@ class Acknowledger:
         chunk_size: most results per ``acknowledge`` call.
         claim_limit: most rows leased per :meth:`run_once`.
         base_delay_s / max_delay_s: exponential backoff after a failure (cap 1 hour).
-        lease_s: the longest leased rows stay invisible to other acknowledgers; the lease
-            is sized to the rows leased (:meth:`lease_for`), at least ``min_lease_s``.
-        min_lease_s: the shortest lease (capped by ``lease_s``).
-        record_estimate_s: the time ``acknowledge`` is assumed to take per record until a
-            call was timed (then: the slowest per-record time of the recent calls).
+        lease_s: how long leased rows stay invisible to other acknowledgers unless renewed;
+            the pass renews them every ``lease_s / 3`` while it works them, so a call may
+            take longer, and a killed process's rows are due again within ``lease_s``.
         idle_s: how long :meth:`run` sleeps when nothing was due.
         metrics: a :class:`wisesync.observability.Metrics` (optional).
     """
@@ -115,9 +208,7 @@ class Acknowledger:
         claim_limit: int = 50,
         base_delay_s: float = 10.0,
         max_delay_s: float = 3600.0,
-        lease_s: float = 300.0,
-        min_lease_s: float = 5.0,
-        record_estimate_s: float = 0.2,
+        lease_s: float = 3.0,
         idle_s: float = 2.0,
         metrics: Any = None,
     ):
@@ -131,12 +222,10 @@ class Acknowledger:
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.lease_s = lease_s
-        self.min_lease_s = min_lease_s
-        self.record_estimate_s = record_estimate_s
-        self._call_times: list[float] = []
         self.idle_s = idle_s
         self.metrics = metrics
         self.totals = AckStats()
+        self._keeper = _LeaseKeeper(db, lease_s, [])
         self._sources: dict[str, Source] = {}
 
     # --- the loop -------------------------------------------------------------------
@@ -160,6 +249,9 @@ class Acknowledger:
         stats = AckStats()
         rows = self._claim()
         stats.claimed = len(rows)
+        if not rows:
+            return stats
+        self._keeper = _LeaseKeeper(self.db, self.lease_s, [r.result_id for r in rows])
         groups: dict[tuple[str, str], list[_Row]] = defaultdict(list)
         for row in rows:
             groups[(row.company, row.source)].append(row)
@@ -170,19 +262,12 @@ class Acknowledger:
                 if stop is not None and stop.is_set():
                     break
         finally:
+            self._keeper.stop()
             left = [r.result_id for r in rows if r.result_id not in worked]
             if left and stop is not None and stop.is_set():
                 self.release(left)
         self.totals.add(stats)
         return stats
-
-    def lease_for(self, rows: int) -> float:
-        """Seconds to lease ``rows`` rows for: twice the time acknowledging them takes (at the
-        slowest recent per-record time), between ``min_lease_s`` and ``lease_s``. A pass
-        leases at most ``claim_limit`` rows, so a process killed mid-pass hides few rows,
-        for seconds."""
-        wanted = 2.0 * max(1, rows) * max(self._call_times or [self.record_estimate_s])
-        return min(self.lease_s, max(self.min_lease_s, wanted))
 
     def release(self, result_ids: list[str]) -> None:
         """Make the leased rows ``result_ids`` (still pending) due now: a clean stop hands
@@ -229,47 +314,46 @@ class Acknowledger:
             if stop is not None and stop.is_set():
                 return
             chunk = leaders[i : i + self.chunk_size]
-            members = [
-                r for leader in chunk for r in by_record[(leader.record_type, leader.source_id)]
-            ]
-            worked.update(r.result_id for r in members)
-            outcomes = self._call(source, company, chunk, stats)
-            if isinstance(outcomes, str):
-                self._fail(members, outcomes, stats)
-                continue
-            done: list[tuple[_Row, str | None]] = []
-            failed: list[tuple[_Row, str]] = []
+            marks = _Marks(self, company_key, source_name, stats)
             for leader in chunk:
-                outcome = outcomes.get(leader.result_id)
-                group = by_record[(leader.record_type, leader.source_id)]
-                if outcome is not None and outcome.acknowledged:
-                    done.extend((r, outcome.batch_id) for r in group)
-                else:
-                    why = (
-                        (outcome.error or "the source refused the acknowledgement")
-                        if outcome is not None
-                        else f"the {source_name} plugin returned no outcome for this record"
-                    )
-                    failed.extend((r, why) for r in group)
-            self._mark_done(done, stats)
-            self._mark_failed(failed, stats)
-            if self.metrics is not None:
-                self.metrics.acknowledged(
-                    company_key, source_name, done=len(done), failed=len(failed)
+                worked.update(
+                    r.result_id for r in by_record[(leader.record_type, leader.source_id)]
                 )
+            waiting = {leader.result_id: leader for leader in chunk}
+            error = self._stream(source, company, chunk, stats, waiting, marks, by_record)
+            for leader in waiting.values():
+                why = error or f"the {source_name} plugin returned no outcome for this record"
+                marks.failed(by_record[(leader.record_type, leader.source_id)], why)
+            marks.flush()
 
-    def _call(
-        self, source: Source, company: CompanyConfig, chunk: list[_Row], stats: AckStats
-    ) -> dict[str, AckOutcome] | str:
-        """Outcomes by result id, or the error text when the call raised."""
+    def _stream(
+        self,
+        source: Source,
+        company: CompanyConfig,
+        chunk: list[_Row],
+        stats: AckStats,
+        waiting: dict[str, _Row],
+        marks: _Marks,
+        by_record: dict[tuple[str, str], list[_Row]],
+    ) -> str | None:
+        """Acknowledge ``chunk``, recording each outcome as the source yields it (taken out
+        of ``waiting``). Returns the error text when the call raised (None otherwise)."""
         stats.calls += 1
-        started = time.monotonic()
         try:
             results = [r.result for r in chunk]
             with request_context(company.key, source.name, events=results):
-                outcomes = source.acknowledge(company, results)
-            per_record = (time.monotonic() - started) / max(1, len(chunk))
-            self._call_times = [*self._call_times, per_record][-CALL_SAMPLES:]
+                for outcome in source.acknowledge_each(company, results):
+                    leader = waiting.pop(outcome.result_id, None)
+                    if leader is None:
+                        continue
+                    group = by_record[(leader.record_type, leader.source_id)]
+                    if outcome.acknowledged:
+                        marks.done(group, outcome.batch_id)
+                    else:
+                        marks.failed(
+                            group, outcome.error or "the source refused the acknowledgement"
+                        )
+                    marks.flush_if_due()
         except Exception as exc:  # a plugin failure must not stop the queue
             log.warning(
                 "%s acknowledge for %s failed (%d records): %s: %s",
@@ -280,7 +364,7 @@ class Acknowledger:
                 exc,
             )
             return f"{type(exc).__name__}: {exc}"[:2000]
-        return {o.result_id: o for o in outcomes or []}
+        return None
 
     def source(self, name: str) -> Source:
         """The (cached) instance of source plugin ``name``."""
@@ -292,13 +376,6 @@ class Acknowledger:
 
     def _claim(self) -> list[_Row]:
         with self.db.connection() as conn:
-            (due,) = conn.execute(
-                """SELECT count(*) FROM (SELECT 1 FROM acknowledgements
-                    WHERE state = 'pending' AND next_attempt_at <= now() LIMIT %s) d""",
-                (self.claim_limit,),
-            ).fetchone()
-            if not due:
-                return []
             rows = conn.execute(
                 """UPDATE acknowledgements a
                       SET next_attempt_at = now() + make_interval(secs => %s)
@@ -310,7 +387,7 @@ class Acknowledger:
                              FOR UPDATE SKIP LOCKED)
                 RETURNING a.result_id, a.company, a.source, a.record_type, a.source_id,
                           a.result, a.tries""",
-                (self.lease_for(int(due)), self.claim_limit),
+                (self.lease_s, self.claim_limit),
             ).fetchall()
         out = []
         for rid, company, source, rtype, sid, data, tries in rows:
@@ -325,6 +402,7 @@ class Acknowledger:
     def _mark_done(self, done: list[tuple[_Row, str | None]], stats: AckStats) -> None:
         if not done:
             return
+        self._keeper.settle(row.result_id for row, _ in done)
         with self.db.connection() as conn, conn.cursor() as cur:
             cur.executemany(
                 """UPDATE acknowledgements
@@ -346,6 +424,7 @@ class Acknowledger:
         self._mark_failed([(r, why) for r in rows], stats)
 
     def _mark_failed_ids(self, items: list[tuple[str, int, str]]) -> None:
+        self._keeper.settle(rid for rid, _, _ in items)
         with self.db.connection() as conn, conn.cursor() as cur:
             cur.executemany(
                 """UPDATE acknowledgements

@@ -111,6 +111,19 @@ class SourceConformance:
         assert [o.source_id for o in repeated] == [r.source_id for r in records]
         assert all(o.error is None or o.acknowledged for o in repeated), repeated
 
+    def test_acknowledge_each_settles_every_result_once(self, harness: SourceHarness) -> None:
+        """The streaming form (what the acknowledger calls) gives one acknowledged outcome
+        per result, and a repeat of it is harmless."""
+        types = harness.record_types()
+        records = _records(harness, types)[:3]
+        results = [posting_result(r) for r in records]
+        for _ in range(2):
+            outcomes = list(harness.source.acknowledge_each(harness.company, results))
+            assert sorted(o.result_id for o in outcomes) == sorted(r.result_id for r in results)
+            assert all(o.acknowledged for o in outcomes), outcomes
+        left = {r.source_id for r in _records(harness, types)}
+        assert not left & {r.source_id for r in records}
+
 
 def get_source_test_class(
     harness: Callable[[], SourceHarness], *, name: str | None = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from wisesync.config import CompanyConfig
@@ -94,15 +94,18 @@ class Acknowledger:
 
     def acknowledge(self, results: list[PostingResult]) -> list[AckOutcome]:
         """One :class:`AckOutcome` per result, in order. Never creates a batch twice."""
-        outcomes: dict[str, AckOutcome] = {}
+        by_id = {o.result_id: o for o in self.outcomes(results)}
+        return [by_id[r.result_id] for r in results]
+
+    def outcomes(self, results: list[PostingResult]) -> Iterator[AckOutcome]:
+        """One :class:`AckOutcome` per result, each yielded as soon as it is known: refusals
+        first, then each batch's results once it was found or created."""
         batches: list[_Batch] = []
         grouped: _Batch | None = None
         for result in results:
             problem = self._refusal(result)
             if problem:
-                outcomes[result.result_id] = AckOutcome(
-                    result.result_id, result.source_id, False, error=problem
-                )
+                yield AckOutcome(result.result_id, result.source_id, False, error=problem)
                 continue
             code_flag = TYPE_CODES[RecordType(result.record_type)][1]
             ids = [int(x) for x in result.source_batch_ids]
@@ -135,14 +138,13 @@ class Acknowledger:
                     error = str(exc)
                     log.warning("ConnectWise batch %s not created: %s", batch.identifier, exc)
             for result in batch.results:
-                outcomes[result.result_id] = AckOutcome(
+                yield AckOutcome(
                     result.result_id,
                     result.source_id,
                     batch_id is not None,
                     batch_id=batch_id,
                     error=error,
                 )
-        return [outcomes[r.result_id] for r in results]
 
     def _refusal(self, result: PostingResult) -> str | None:
         if result.status not in _ACKABLE:

@@ -188,6 +188,12 @@ class ConnectWiseSource(Source):
         """Create the accounting batches of posted results (see :mod:`.acknowledge`)."""
         return Acknowledger(self.client(company), company).acknowledge(results)
 
+    def acknowledge_each(
+        self, company: CompanyConfig, results: list[PostingResult]
+    ) -> Iterator[AckOutcome]:
+        """:meth:`acknowledge`, each outcome yielded as its batch is created or found."""
+        return Acknowledger(self.client(company), company).outcomes(results)
+
     # --- invoices ---------------------------------------------------------------------
 
     def _invoices(
