@@ -46,14 +46,27 @@ KEY_LIKE_LENGTH = 16
 
 
 def looks_like_key(value: str) -> bool:
-    """Whether ``value`` (which fits the variable-name pattern) looks like a pasted key:
-    :data:`KEY_LIKE_LENGTH` or more characters, a digit among them, no underscore."""
+    """Whether ``value`` (which fits the variable-name pattern) looks like a pasted key, and
+    is refused: :data:`KEY_LIKE_LENGTH` or more characters, a digit among them, no
+    underscore. :func:`might_be_key` is the weaker test for what is echoed."""
     return (
         REFUSE_KEY_LIKE_NAMES
         and len(value) >= KEY_LIKE_LENGTH
         and "_" not in value
         and any(c.isdigit() for c in value)
     )
+
+
+#: Below :data:`KEY_LIKE_LENGTH`, names are accepted but :func:`might_be_key` keeps the
+#: longer ones without "_" out of messages.
+ECHO_GUARD_LENGTH = 12
+
+
+def might_be_key(name: str) -> bool:
+    """The weaker test, for what a message may echo: :data:`ECHO_GUARD_LENGTH` or more
+    characters without an underscore. Such a name is accepted (it may be a real variable),
+    but a message about it does not show it. Unconfirmed, like :func:`looks_like_key`."""
+    return "_" not in name and len(name) >= ECHO_GUARD_LENGTH
 
 
 #: The RecordEvent ``Line.tracking`` fields a ledger's ``tracking`` table may map.

@@ -54,7 +54,9 @@ def unset_env_problem(
     or empty; the hint suggests a close, set variable (a typo in the name)."""
     if environ.get(name):
         return None
-    if looks_pasted(name):
+    from wisesync.fields import might_be_key
+
+    if might_be_key(name):
         return ConfigProblem(
             key,
             f"the environment variable it names is not set{why}; the name is not shown: "
@@ -65,13 +67,6 @@ def unset_env_problem(
     close = difflib.get_close_matches(name, [k for k, v in environ.items() if v], n=1, cutoff=0.85)
     hint = f"export {name}=..." + (f", or did you mean {close[0]}?" if close else "")
     return ConfigProblem(key, f"environment variable {name} is not set{why}", hint)
-
-
-def looks_pasted(name: str) -> bool:
-    """A variable name that is more likely a secret pasted in its place: 12 or more
-    characters without an underscore (an API key in capitals passes the name pattern).
-    Our rule (unconfirmed against real keys); it only decides whether a name is echoed."""
-    return "_" not in name and len(name) >= 12
 
 
 def env_problems(
