@@ -420,6 +420,31 @@ class Realism:
         return {"mode": self.label, "simulated_seconds": dict(self.ranges)}
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from ``/proc/stat`` (all
+    cores; busy is everything but idle and iowait). Two readings give how busy the machine
+    was between them: :func:`machine_busy`."""
+    with open("/proc/stat") as stat:
+        fields = [float(x) for x in stat.readline().split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    total = sum(fields[:8])
+    return (total - idle) / tick, total / tick
+
+
+def machine_busy(before: tuple[float, float], after: tuple[float, float]) -> dict[str, Any]:
+    """How busy every core of the machine was between two :func:`machine_cpu` readings: the
+    share (1.0: CPU-bound, whoever used it) and the busy seconds over the cores (the least
+    wall time that work could have taken on this machine)."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    cores = os.cpu_count() or 1
+    return {
+        "busy_share": round(busy / total, 3) if total else None,
+        "busy_cpu_seconds": round(busy, 1),
+        "cpu_floor_seconds": round(busy / cores, 1),
+    }
+
+
 def machine_load() -> dict[str, Any]:
     """The load average now (the machine is shared: CPU-bound figures move with it)."""
     return {"load_average": [round(x, 2) for x in os.getloadavg()], "at": time.strftime("%X")}

@@ -49,6 +49,8 @@ from _common import (
     add_realism_flags,
     company_spec,
     limit_bound_ideal,
+    machine_busy,
+    machine_cpu,
     machine_load,
     prepare_connectwise,
     run_figures,
@@ -209,6 +211,7 @@ def scenario(svc: dict[str, str], args: Any, name: str) -> dict[str, Any]:
             co.xero[co.keys[STALLED]].faults.arm(outage)
         started = time.monotonic()
         bench_cpu_before = _cpu_seconds(os.getpid())
+        machine_before = machine_cpu()
         cli = args.scale == 1.0  # `wisesync run` itself (the CLI has no clock to scale)
         procs = [
             es.enter_context(
@@ -243,6 +246,7 @@ def scenario(svc: dict[str, str], args: Any, name: str) -> dict[str, Any]:
             lift.start()
             es.callback(lift.cancel)
         done = co.wait_all(args.timeout)
+        machine = machine_busy(machine_before, machine_cpu())
         bench_cpu = round(_cpu_seconds(os.getpid()) - bench_cpu_before, 1)
         cpu = [round(_cpu_seconds(p.pid), 1) for p in procs]
         rss = [_rss_mib(p.pid) for p in procs]
@@ -309,6 +313,7 @@ def scenario(svc: dict[str, str], args: Any, name: str) -> dict[str, Any]:
             **run_figures(co.stack.db, [run.run_id for run in co.runs.values()]),
             "service_cpu_seconds": cpu,
             "bench_process_cpu_seconds_during_drain": bench_cpu,
+            "machine_cpu_from_service_start": machine,
             "service_rss_mib": rss,
             "bench_process_rss_mib_with_sandboxes": bench_rss,
             "load_before": load_before,

@@ -49,9 +49,17 @@ class Pipeline:
     same thread opens and starts the in-process roles, which read what was published.
     """
 
-    def __init__(self, app: AppContext, db: Database, transport: Transport, quiet: bool):
+    def __init__(
+        self,
+        app: AppContext,
+        db: Database,
+        transport: Transport,
+        quiet: bool,
+        companies: tuple[str, ...] = (),
+    ):
         self.transport = transport
         self._app, self._db, self._quiet = app, db, quiet
+        self._companies = list(companies)
         self._service: object | None = None
         self._daemon: bool | None = None
         self._error: BaseException | None = None
@@ -77,6 +85,8 @@ class Pipeline:
             )
             self._service = service.open()
             service.start()
+            if self._companies:  # its ledger connection ready before the first records
+                service.role("poster").warm(self._companies)
         except BaseException as exc:  # raised in the command's thread by ready()
             self._error = exc
 
@@ -101,19 +111,22 @@ class Pipeline:
 
 
 @contextmanager
-def pipeline_running(app: AppContext, db: Database, *, quiet: bool = False) -> Iterator[Pipeline]:
+def pipeline_running(
+    app: AppContext, db: Database, *, quiet: bool = False, companies: tuple[str, ...] = ()
+) -> Iterator[Pipeline]:
     """Make sure a poster, reporter and acknowledger are working while the block runs.
 
     When a `wisesync run` daemon is already consuming, it does the work; otherwise the
     roles run inside this process and stop (after the batch in hand) when the block ends.
     The topics exist before the block starts publishing; which roles work is decided
-    meanwhile (see :class:`Pipeline`).
+    meanwhile (see :class:`Pipeline`). In-process roles prepare the ledger connections of
+    ``companies`` (the ones about to sync) while the block extracts.
     """
     from wisesync.daemon import connect_transport
 
     transport = connect_transport(app.config, db.dsn)
     transport.admin().create_topics(app.config.topics.all, partitions=app.config.kafka.partitions)
-    pipeline = Pipeline(app, db, transport, quiet)
+    pipeline = Pipeline(app, db, transport, quiet, companies)
     try:
         yield pipeline
     finally:
@@ -243,7 +256,7 @@ def sync_all(
     trigger = Trigger.SYNC_TYPE if types else Trigger.SYNC_ALL
     run_id, published, failure = new_id(), [0], None
     started = time.monotonic()
-    with pipeline_running(app, db) as pipeline:
+    with pipeline_running(app, db, companies=(target.key,)) as pipeline:
         extractor = Extractor(
             config=app.config, registry=registry(), db=db, transport=pipeline.transport
         )

@@ -295,6 +295,29 @@ class Poster:
             finally:
                 self.journal.close()
 
+    def warm(self, company_keys: list[str]) -> threading.Thread:
+        """Prepare the ledger contexts of ``company_keys`` (token, reference data) in a
+        thread, so an interactive Sync All's first records find them ready instead of
+        waiting for them behind the extraction. A failure is left for the posting to meet
+        and report. Returns the thread (started)."""
+
+        def prepare() -> None:
+            for key in company_keys:
+                company = self.companies.get(key)
+                if company is None:
+                    continue
+                try:
+                    if self.db is not None:
+                        company = OptionsStore(self.db).effective(company)
+                    target = self.pool.target(company.ledger)
+                    self.pool.context(company, target)
+                except Exception as exc:  # the first post prepares again and reports it
+                    log.info("could not prepare %s's ledger ahead: %s", key, exc)
+
+        thread = threading.Thread(target=prepare, name="poster-warm", daemon=True)
+        thread.start()
+        return thread
+
     # --- handling a poll ---------------------------------------------------------------
 
     def handle(self, messages: list[BusMessage]) -> None:
