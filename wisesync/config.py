@@ -131,6 +131,10 @@ class AppConfig:
     #: ``poster.in_flight``: how old a ``claimed`` journal row must be before a poster asks
     #: the ledger whether it holds the record (None: each target's ``limits.in_flight_s``).
     poster_in_flight_s: float | None = None
+    #: ``poster.outage_wait`` / ``poster.outage_retry``: how long a company's records wait
+    #: out a ledger outage, and how often it is tried meanwhile (None: the poster's default).
+    poster_outage_wait_s: float | None = None
+    poster_outage_retry_s: float | None = None
     companies: tuple[CompanyConfig, ...] = ()
     source_file: str = ""
     #: ``[requests]``: the request log's retention and debug bodies (wisesync.requestlog)
@@ -420,24 +424,33 @@ _TOP_KEYS = {
 }
 
 
-def _poster_in_flight(data: dict, chk: _Checker) -> float | None:
-    """``[poster] in_flight``: a duration, or None when not set."""
+#: ``[poster]`` durations: key -> (AppConfig field, example for the hint).
+_POSTER_DURATIONS = {
+    "in_flight": (
+        "poster_in_flight_s",
+        'e.g. in_flight = "90s": longer than the ledger client\'s read timeout (60 s)',
+    ),
+    "outage_wait": ("poster_outage_wait_s", 'e.g. outage_wait = "1h"; "0s" fails at once'),
+    "outage_retry": ("poster_outage_retry_s", 'e.g. outage_retry = "5m"'),
+}
+
+
+def _poster_durations(data: dict, chk: _Checker) -> dict[str, float]:
+    """``[poster]``: its durations as AppConfig fields (only those set)."""
     poster = data.get("poster", {}) or {}
-    chk.unknown(poster, {"in_flight"}, "poster.")
-    if "in_flight" not in poster:
-        return None
-    raw = poster["in_flight"]
-    try:
-        if isinstance(raw, bool):
-            raise ValueError(f"{raw!r} is not a duration like 90s or 2m")
-        return float(parse_duration(raw))
-    except ValueError as exc:
-        chk.problem(
-            "poster.in_flight",
-            str(exc),
-            'e.g. in_flight = "90s": longer than the ledger client\'s read timeout (60 s)',
-        )
-        return None
+    chk.unknown(poster, set(_POSTER_DURATIONS), "poster.")
+    out: dict[str, float] = {}
+    for key, (attr, example) in _POSTER_DURATIONS.items():
+        if key not in poster:
+            continue
+        raw = poster[key]
+        try:
+            if isinstance(raw, bool):
+                raise ValueError(f"{raw!r} is not a duration like 90s or 2m")
+            out[attr] = float(parse_duration(raw))
+        except ValueError as exc:
+            chk.problem(f"poster.{key}", str(exc), example)
+    return out
 
 
 def parse_config(
@@ -541,7 +554,7 @@ def parse_config(
         topic_prefix=prefix,
         retention_seconds=retention,
         metrics_port=chk.typed(data, "metrics_port", "", int, 9464),
-        poster_in_flight_s=_poster_in_flight(data, chk),
+        **_poster_durations(data, chk),
         companies=tuple(companies),
         source_file=file,
         requests=parse_request_log(data.get("requests"), chk),

@@ -130,7 +130,8 @@ CATALOG: dict[str, Code] = {
             "LEDGER_UNAVAILABLE",
             _E,
             "The ledger did not answer",
-            "The ledger kept failing (5xx or timeouts) after retries; replay once it is back.",
+            "The ledger kept failing (5xx or timeouts) through its retries and the outage wait; "
+            "replay once it is back.",
         ),
         Code(
             "SOURCE_UNAVAILABLE",
@@ -268,6 +269,14 @@ CATALOG: dict[str, Code] = {
             _W,
             "Posted, not yet marked posted in ConnectWise",
             "wisesync keeps retrying the ConnectWise accounting batch; check the connection.",
+        ),
+        Code(
+            "LEDGER_OUTAGE_WAITING",
+            _W,
+            "The ledger is not answering; the records wait",
+            "The ledger kept failing (5xx, timeouts, 429s) after retries. The company is paused "
+            "and its records are tried again every few minutes, for up to an hour, then fail "
+            "with LEDGER_UNAVAILABLE; nothing to do unless the ledger stays down.",
         ),
         Code(
             "DAILY_LIMIT_REACHED",

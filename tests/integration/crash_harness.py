@@ -153,7 +153,11 @@ def fast_role_options(kind: str, instance: str | None = None) -> dict[str, dict[
     else:
         consumer = {"session_timeout_s": 1.5, "heartbeat_interval_s": 0.25}
     return {
-        "poster": {"consumer_options": consumer, "retry_delays": [0.5, 1.0, 2.0]},
+        "poster": {
+            "consumer_options": consumer,
+            "retry_delays": [0.5, 1.0, 2.0],
+            "outage_wait_s": 0,  # fail after the retries: these tests replay what failed
+        },
         "reporter": {
             "consumer_options": dict(consumer, config={}) if kind == "kafka" else consumer
         },

@@ -58,7 +58,7 @@ LEDGER_KINDS = {
 KEPT_KINDS = ("client_secret", "access_token", "refresh_token")
 #: the standard case invoice waits in this billing status until the connection is revoked
 HOLD = "Finance Hold"
-FAST = {"poster": {"retry_delays": [0.2, 0.5, 1.0]}}
+FAST = {"poster": {"retry_delays": [0.2, 0.5, 1.0], "outage_wait_s": 0}}
 
 
 # -- unit: the search itself -------------------------------------------------------------------

@@ -198,6 +198,27 @@ def test_poster_in_flight_is_a_duration_and_optional() -> None:
     assert problems["poster.linger"].message == "unknown setting"
 
 
+def test_poster_outage_settings_are_durations_the_poster_takes() -> None:
+    from wisesync.pipeline.poster import OUTAGE_RETRY_S, OUTAGE_WAIT_S, Poster
+
+    config = parse_config({"poster": {"outage_wait": "20m", "outage_retry": "30s"}}, environ={})
+    assert (config.poster_outage_wait_s, config.poster_outage_retry_s) == (1200.0, 30.0)
+    problems = by_key(problems_of({"poster": {"outage_wait": "forever"}}))
+    assert "not a duration" in problems["poster.outage_wait"].message
+    kw = dict(registry=None, db=None, transport=_NoTransport())
+    poster = Poster(config=config, **kw)  # type: ignore[arg-type]
+    assert (poster.outage_wait_s, poster.outage_retry_s) == (1200.0, 30.0)
+    poster = Poster(config=parse_config({}, environ={}), **kw)  # type: ignore[arg-type]
+    assert (poster.outage_wait_s, poster.outage_retry_s) == (OUTAGE_WAIT_S, OUTAGE_RETRY_S)
+    poster = Poster(config=config, outage_wait_s=0, **kw)  # type: ignore[arg-type]
+    assert poster.outage_wait_s == 0
+
+
+class _NoTransport:
+    def producer(self) -> None:
+        return None
+
+
 def test_kafka_instance_id_names_static_members_per_role_and_is_validated(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

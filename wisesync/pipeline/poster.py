@@ -97,6 +97,16 @@ def _crash_spec(value: str | None) -> tuple[str, int] | None:
     return point, int(nth or 1)
 
 
+#: How long a company's records wait out a ledger outage, and how often it is tried meanwhile.
+OUTAGE_WAIT_S = 3600.0
+OUTAGE_RETRY_S = 300.0
+
+
+def _first(*values: float | None) -> float:
+    """The first value that is set."""
+    return next(float(v) for v in values if v is not None)
+
+
 #: The ``parked_records.reason`` of records set aside while a write may be in flight.
 IN_FLIGHT = "in flight"
 
@@ -128,8 +138,16 @@ class Poster:
 
     Args:
         retry_delays: seconds to wait before re-trying a chunk whose ledger was
-            unavailable; after the last, its records fail with LEDGER_UNAVAILABLE
-            (their journal rows stay ``claimed``, so a replay reconciles first).
+            unavailable (5xx, timeouts, 429s beyond the limiter); after the last, the
+            company waits out the outage (below).
+        outage_wait_s: how long a company's records wait out a ledger outage after the
+            retries: they are parked and held (LEDGER_OUTAGE_WAITING), the company paused,
+            and tried again every ``outage_retry_s``; once the outage lasted this long they
+            fail with LEDGER_UNAVAILABLE (their journal rows stay ``claimed``, so a replay
+            reconciles first). 0: fail after the retries. Default: ``[poster] outage_wait``
+            in the config, else :data:`OUTAGE_WAIT_S`.
+        outage_retry_s: how often a waiting company tries its ledger again (default:
+            ``[poster] outage_retry``, else :data:`OUTAGE_RETRY_S`).
         workers: companies posted at the same time (lanes with a running worker; each
             holds a Postgres session for its company's posting lock while it posts).
         chunk_workers: chunks of one company posted at the same time (at most its
@@ -168,6 +186,8 @@ class Poster:
         lane_records: int | None = None,
         max_in_hand: int | None = None,
         retry_delays: tuple[float, ...] = (2.0, 10.0, 30.0),
+        outage_wait_s: float | None = None,
+        outage_retry_s: float | None = None,
         in_flight_s: float | None = None,
         consumer_options: dict[str, Any] | None = None,
         metrics: Any = None,
@@ -186,6 +206,10 @@ class Poster:
         self.max_linger_s = max(linger_s, max_linger_s)
         self.max_records = max_records
         self.retry_delays = retry_delays
+        self.outage_wait_s = _first(outage_wait_s, config.poster_outage_wait_s, OUTAGE_WAIT_S)
+        self.outage_retry_s = _first(outage_retry_s, config.poster_outage_retry_s, OUTAGE_RETRY_S)
+        #: (company, target) -> when its ledger first failed past the retries (monotonic)
+        self._outage_since: dict[Key, float] = {}
         self.in_flight_s = in_flight_s if in_flight_s is not None else config.poster_in_flight_s
         self.metrics = metrics
         self.stats = PosterStats()
@@ -201,7 +225,8 @@ class Poster:
         self.offsets = OffsetTracker()
         self._last_adopt: float | None = None
         self._stats_lock = threading.Lock()
-        self._paused: dict[tuple[str, str], datetime] = {}
+        #: (company, target) -> (until, code, text): a daily limit or an outage
+        self._paused: dict[tuple[str, str], tuple[datetime, str, str]] = {}
         #: records this poster claimed and has not recorded an outcome for yet: a claim of
         #: its own is waited out here, another poster's set aside (_set_aside_in_flight)
         self._claimed_here: set[tuple] = set()
@@ -424,9 +449,9 @@ class Poster:
         if any(event.trigger is Trigger.REPLAY for event in events):
             # a replay follows a fix (a new account, a reconnect): load reference data afresh
             self.pool.forget(company, target)
-        until = self._paused.get((company.key, target.name))
-        if until and until > datetime.now(UTC):
-            self.park(events, until, "daily limit")
+        paused = self._paused.get((company.key, target.name))
+        if paused and paused[0] > datetime.now(UTC):
+            self.park(events, *paused)
             return
         with self.journal.company_lock(company.key, target.name):
             for wave in _waves(events, max(1, target.limits.batch_size)):
@@ -507,11 +532,15 @@ class Poster:
     def _post_chunk_with_retries(
         self, company: CompanyConfig, target: Target, chunk: list[RecordEvent]
     ) -> None:
+        key = (company.key, target.name)
         for attempt, delay in enumerate((*self.retry_delays, None)):
             try:
                 self._post_chunk(company, target, chunk)
+                self._outage_since.pop(key, None)
                 return
             except (RemoteUnavailable, RateLimited) as exc:
+                if delay is None and self._wait_out(key, chunk, exc, attempt + 1):
+                    return
                 if delay is None:
                     self._finish(
                         company,
@@ -548,9 +577,35 @@ class Poster:
                 return
             except DailyLimitReached as exc:
                 until = exc.reset_at or datetime.now(UTC) + timedelta(hours=1)
-                self._paused[(company.key, target.name)] = until
-                self.park(chunk, until, str(exc))
+                text = (
+                    f"{target.name} daily API limit reached for {company.key}; "
+                    f"posting resumes at {until:%Y-%m-%d %H:%M} UTC"
+                )
+                self._paused[key] = (until, "DAILY_LIMIT_REACHED", text)
+                self.park(chunk, *self._paused[key])
                 return
+
+    def _wait_out(self, key: Key, chunk: list[RecordEvent], exc: Exception, tries: int) -> bool:
+        """The ledger of ``key`` failed ``chunk`` through every retry: park it and pause the
+        company for ``outage_retry_s`` while the outage is younger than ``outage_wait_s``
+        (True), else False: the caller fails the records."""
+        now = time.monotonic()
+        since = self._outage_since.setdefault(key, now)
+        left = self.outage_wait_s - (now - since)
+        if left <= 0:
+            self._outage_since.pop(key, None)  # the next failure starts a new wait
+            return False
+        until = datetime.now(UTC) + timedelta(seconds=min(self.outage_retry_s, left))
+        waited = round((now - since) / 60)
+        text = (
+            f"{key[1]} is not answering for {key[0]} ({exc}; {tries} tries"
+            + (f", waiting for {waited} min" if waited else "")
+            + f"); trying again at {until:%H:%M:%S} UTC"
+        )
+        log.warning("%s; %d record(s) wait", text, len(chunk))
+        self._paused[key] = (until, "LEDGER_OUTAGE_WAITING", text)
+        self.park(chunk, *self._paused[key])
+        return True
 
     def _post_chunk(self, company: CompanyConfig, target: Target, chunk: list[RecordEvent]) -> None:
         """One chunk through journal, reconcile, validate, claim, post, record, emit."""
@@ -861,23 +916,19 @@ class Poster:
 
     # --- parking (daily limits) ----------------------------------------------------------
 
-    def park(self, events: list[RecordEvent], until: datetime, reason: str) -> None:
-        """Store ``events`` until ``until``; emit ``held`` results saying why."""
+    def park(self, events: list[RecordEvent], until: datetime, code: str, text: str) -> None:
+        """Store ``events`` until ``until``; emit ``held`` results saying why (``code``:
+        DAILY_LIMIT_REACHED or LEDGER_OUTAGE_WAITING, ``text`` its message)."""
         with self.db.connection() as conn, conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO parked_records (company, target, not_before, reason, event) "
                 "VALUES (%s,%s,%s,%s,%s)",
-                [(e.company, e.target, until, reason, self.codec.encode(e)) for e in events],
+                [(e.company, e.target, until, code, self.codec.encode(e)) for e in events],
             )
         with self._stats_lock:
             self.stats.parked += len(events)
         for event in events:
-            note = message(
-                "DAILY_LIMIT_REACHED",
-                f"{event.target} daily API limit reached for {event.company}; "
-                f"posting resumes at {until:%Y-%m-%d %H:%M} UTC",
-            )
-            result = result_for(event, Status.HELD, [note])
+            result = result_for(event, Status.HELD, [message(code, text)])
             self._emit(result, self.codec.encode(result))
 
     def release_parked(self, *, every_s: float = 5.0) -> int:
@@ -895,7 +946,7 @@ class Poster:
                 (QUEUED,),
             ).fetchall()
             for company, target, event, reason in rows:
-                if reason != IN_FLIGHT:  # a daily limit's parking ended
+                if reason != IN_FLIGHT:  # a daily limit's or an outage's parking ended
                     self._paused.pop((company, target), None)
                 self._producer.send(self.topics.records, company.encode(), bytes(event))
             self._producer.flush()
