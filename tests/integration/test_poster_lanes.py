@@ -21,17 +21,7 @@ STALLED, HEALTHY = "stalled", ("one", "two")
 
 
 def _company(key: str, seed: int) -> CompanySpec:
-    return CompanySpec(
-        key,
-        ledger="xero",
-        record_types=["invoice", "credit_memo"],
-        options={"require_item_code": True},
-        seed=seed,
-        sandbox_options=dict(
-            connectwise=dict(invoices=40, expenses=0, procurement=0, customers=6, cases=False),
-            xero=dict(contacts=6),
-        ),
-    )
+    return CompanySpec.invoices_only(key, invoices=40, customers=6, seed=seed, credit_memos=True)
 
 
 class Gate:

@@ -5,6 +5,8 @@ an outage longer than ``outage_wait_s`` fails them with LEDGER_UNAVAILABLE, as b
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -14,19 +16,6 @@ from wisesync.testing.sandbox import Fault
 from wisesync.testing.stack import CompanySpec, Stack
 
 WRITES = r"^/api\.xro/2\.0/(Invoices|CreditNotes)$"
-
-
-def _spec() -> CompanySpec:
-    return CompanySpec(
-        "down",
-        ledger="xero",
-        record_types=["invoice"],
-        options={"require_item_code": True},
-        sandbox_options=dict(
-            connectwise=dict(invoices=6, expenses=0, procurement=0, customers=2, cases=False),
-            xero=dict(contacts=2),
-        ),
-    )
 
 
 def _codes(stack: Stack, run_id: str) -> dict[str, set[str]]:
@@ -44,39 +33,41 @@ def _wait(what: str, check: Any, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
+@contextmanager
+def _ledger_down(pg_database: str, **poster: Any) -> Iterator[tuple[Stack, Any, str]]:
+    """A company of 6 invoices whose Xero answers every document write with 503, its roles
+    running with the ``poster`` options, and a Sync All started: (stack, Xero app, run id)."""
+    spec = CompanySpec.invoices_only("down", invoices=6, customers=2)
+    with Stack([spec], dsn=pg_database, transport="embedded") as stack:
+        xero = stack.sandbox("xero", "down").app
+        xero.faults.arm(Fault("status", count=10**6, method="PUT", path=WRITES, status=503))
+        with stack.service(poster={"retry_delays": [0.1], **poster}):
+            yield stack, xero, stack.sync("down").run_id
+
+
 @pytest.mark.postgres
 def test_records_wait_out_an_outage_and_post_once_when_the_ledger_is_back(
     pg_database: str,
 ) -> None:
-    with Stack([_spec()], dsn=pg_database, transport="embedded") as stack:
-        xero = stack.sandbox("xero", "down").app
-        xero.faults.arm(Fault("status", count=10**6, method="PUT", path=WRITES, status=503))
-        poster = {"retry_delays": [0.1], "outage_retry_s": 1.0, "outage_wait_s": 600}
-        with stack.service(poster=poster):
-            run = stack.sync("down")
-            _wait("held", lambda: "held" in _codes(stack, run.run_id))
-            codes = _codes(stack, run.run_id)
-            assert set(codes) == {"held"}, codes
-            assert "LEDGER_OUTAGE_WAITING" in codes["held"]
-            writes = xero.calls("PUT", WRITES)
-            time.sleep(2.5)  # paused: no write every poll, one try per outage_retry_s
-            assert xero.calls("PUT", WRITES) - writes <= 6, "the company is paused"
-            xero.faults.clear()
-            _wait("posted", lambda: set(_codes(stack, run.run_id)) == {"posted"})
-        numbers = [d["InvoiceNumber"] for d in xero.invoices()]
-        assert len(numbers) == 6 and len(set(numbers)) == 6
+    with _ledger_down(pg_database, outage_retry_s=1.0, outage_wait_s=600) as (stack, xero, run):
+        _wait("held", lambda: "held" in _codes(stack, run))
+        codes = _codes(stack, run)
+        assert set(codes) == {"held"}, codes
+        assert "LEDGER_OUTAGE_WAITING" in codes["held"]
+        writes = xero.calls("PUT", WRITES)
+        time.sleep(2.5)  # paused: no write every poll, one try per outage_retry_s
+        assert xero.calls("PUT", WRITES) - writes <= 6, "the company is paused"
+        xero.faults.clear()
+        _wait("posted", lambda: set(_codes(stack, run)) == {"posted"})
+    numbers = [d["InvoiceNumber"] for d in xero.invoices()]
+    assert len(numbers) == 6 and len(set(numbers)) == 6
 
 
 @pytest.mark.postgres
 def test_an_outage_longer_than_the_wait_fails_the_records_with_ledger_unavailable(
     pg_database: str,
 ) -> None:
-    with Stack([_spec()], dsn=pg_database, transport="embedded") as stack:
-        xero = stack.sandbox("xero", "down").app
-        xero.faults.arm(Fault("status", count=10**6, method="PUT", path=WRITES, status=503))
-        poster = {"retry_delays": [0.1], "outage_retry_s": 0.5, "outage_wait_s": 2.0}
-        with stack.service(poster=poster):
-            run = stack.sync("down")
-            _wait("failed", lambda: set(_codes(stack, run.run_id)) == {"failed"}, 90)
-            assert "LEDGER_UNAVAILABLE" in _codes(stack, run.run_id)["failed"]
-        assert xero.invoices() == []
+    with _ledger_down(pg_database, outage_retry_s=0.5, outage_wait_s=2.0) as (stack, xero, run):
+        _wait("failed", lambda: set(_codes(stack, run)) == {"failed"}, 90)
+        assert "LEDGER_UNAVAILABLE" in _codes(stack, run)["failed"]
+    assert xero.invoices() == []

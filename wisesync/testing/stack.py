@@ -51,6 +51,33 @@ class CompanySpec:
     sync_all: bool = True
     interval: str = "1h"
 
+    @classmethod
+    def invoices_only(
+        cls,
+        key: str,
+        *,
+        invoices: int,
+        customers: int,
+        ledger: str = "xero",
+        seed: int = 0,
+        credit_memos: bool = False,
+    ) -> CompanySpec:
+        """A company whose ConnectWise holds only ``invoices`` generated invoices (no seeded
+        cases, expenses or procurement) for ``customers`` customers, the ledger knowing each
+        customer; it syncs invoices (and credit memos with ``credit_memos``)."""
+        types = ["invoice", "credit_memo"] if credit_memos else ["invoice"]
+        connectwise = dict(
+            invoices=invoices, expenses=0, procurement=0, customers=customers, cases=False
+        )
+        return cls(
+            key,
+            ledger=ledger,
+            record_types=types,
+            options={"require_item_code": True},
+            seed=seed,
+            sandbox_options={"connectwise": connectwise, ledger: {"contacts": customers}},
+        )
+
 
 class Stack:
     """Sandboxes + configuration + Postgres + transport for a list of companies.
