@@ -100,6 +100,8 @@ def _crash_spec(value: str | None) -> tuple[str, int] | None:
 #: How long a company's records wait out a ledger outage, and how often it is tried meanwhile.
 OUTAGE_WAIT_S = 3600.0
 OUTAGE_RETRY_S = 300.0
+#: The first pause of an outage; each next one doubles, up to ``outage_retry_s``.
+OUTAGE_FIRST_RETRY_S = 30.0
 
 
 def _first(*values: float | None) -> float:
@@ -142,12 +144,13 @@ class Poster:
             company waits out the outage (below).
         outage_wait_s: how long a company's records wait out a ledger outage after the
             retries: they are parked and held (LEDGER_OUTAGE_WAITING), the company paused,
-            and tried again every ``outage_retry_s``; once the outage lasted this long they
+            and tried again after pauses doubling from 30 s up to ``outage_retry_s``; once the outage lasted this long they
             fail with LEDGER_UNAVAILABLE (their journal rows stay ``claimed``, so a replay
             reconciles first). 0: fail after the retries. Default: ``[poster] outage_wait``
             in the config, else :data:`OUTAGE_WAIT_S`.
-        outage_retry_s: how often a waiting company tries its ledger again (default:
-            ``[poster] outage_retry``, else :data:`OUTAGE_RETRY_S`).
+        outage_retry_s: the longest a waiting company pauses between tries of its ledger
+            (the pauses double from :data:`OUTAGE_FIRST_RETRY_S`; default: ``[poster]
+            outage_retry``, else :data:`OUTAGE_RETRY_S`).
         workers: companies posted at the same time (lanes with a running worker; each
             holds a Postgres session for its company's posting lock while it posts).
         chunk_workers: chunks of one company posted at the same time (at most its
@@ -209,7 +212,7 @@ class Poster:
         self.outage_wait_s = _first(outage_wait_s, config.poster_outage_wait_s, OUTAGE_WAIT_S)
         self.outage_retry_s = _first(outage_retry_s, config.poster_outage_retry_s, OUTAGE_RETRY_S)
         #: (company, target) -> when its ledger first failed past the retries (monotonic)
-        self._outage_since: dict[Key, float] = {}
+        self._outage_since: dict[Key, tuple[float, int]] = {}
         self.in_flight_s = in_flight_s if in_flight_s is not None else config.poster_in_flight_s
         self.metrics = metrics
         self.stats = PosterStats()
@@ -587,15 +590,18 @@ class Poster:
 
     def _wait_out(self, key: Key, chunk: list[RecordEvent], exc: Exception, tries: int) -> bool:
         """The ledger of ``key`` failed ``chunk`` through every retry: park it and pause the
-        company for ``outage_retry_s`` while the outage is younger than ``outage_wait_s``
-        (True), else False: the caller fails the records."""
+        company while the outage is younger than ``outage_wait_s`` (True), else False: the
+        caller fails the records. The pauses double from :data:`OUTAGE_FIRST_RETRY_S` up to
+        ``outage_retry_s``: the retries already took a while, and the ledger may be back."""
         now = time.monotonic()
-        since = self._outage_since.setdefault(key, now)
+        since, parks = self._outage_since.get(key, (now, 0))
         left = self.outage_wait_s - (now - since)
         if left <= 0:
             self._outage_since.pop(key, None)  # the next failure starts a new wait
             return False
-        until = datetime.now(UTC) + timedelta(seconds=min(self.outage_retry_s, left))
+        self._outage_since[key] = (since, parks + 1)
+        pause = min(self.outage_retry_s, OUTAGE_FIRST_RETRY_S * 2**parks, left)
+        until = datetime.now(UTC) + timedelta(seconds=pause)
         waited = round((now - since) / 60)
         text = (
             f"{key[1]} is not answering for {key[0]} ({exc}; {tries} tries"
