@@ -21,7 +21,9 @@ STALLED, HEALTHY = "stalled", ("one", "two")
 
 
 def _company(key: str, seed: int) -> CompanySpec:
-    return CompanySpec.invoices_only(key, invoices=40, customers=6, seed=seed, credit_memos=True)
+    return CompanySpec.invoices_only(
+        key, ledger="xero", invoices=40, customers=6, seed=seed, credit_memos=True
+    )
 
 
 class Gate:

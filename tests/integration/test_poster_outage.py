@@ -37,7 +37,7 @@ def _wait(what: str, check: Any, timeout: float = 60.0) -> None:
 def _ledger_down(pg_database: str, **poster: Any) -> Iterator[tuple[Stack, Any, str]]:
     """A company of 6 invoices whose Xero answers every document write with 503, its roles
     running with the ``poster`` options, and a Sync All started: (stack, Xero app, run id)."""
-    spec = CompanySpec.invoices_only("down", invoices=6, customers=2)
+    spec = CompanySpec.invoices_only("down", ledger="xero", invoices=6, customers=2)
     with Stack([spec], dsn=pg_database, transport="embedded") as stack:
         xero = stack.sandbox("xero", "down").app
         xero.faults.arm(Fault("status", count=10**6, method="PUT", path=WRITES, status=503))

@@ -15,7 +15,7 @@ REFERENCE = r"/(Accounts|TaxRates|Items|TrackingCategories|Currencies|Organisati
 def test_warming_prepares_the_ledger_before_any_record_and_the_post_reuses_it(
     pg_database: str,
 ) -> None:
-    spec = CompanySpec.invoices_only("warm", invoices=5, customers=2)
+    spec = CompanySpec.invoices_only("warm", ledger="xero", invoices=5, customers=2)
     with Stack([spec], dsn=pg_database, transport="embedded") as stack:
         xero = stack.sandbox("xero", "warm").app
         with stack.service() as service:

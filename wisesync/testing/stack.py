@@ -56,9 +56,9 @@ class CompanySpec:
         cls,
         key: str,
         *,
+        ledger: str,
         invoices: int,
         customers: int,
-        ledger: str = "xero",
         seed: int = 0,
         credit_memos: bool = False,
     ) -> CompanySpec:
