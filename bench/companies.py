@@ -14,7 +14,7 @@ records topic when the posters start (month end: every company's Sync All at onc
 * ``stalled``: one poster, and company 0's Xero answers 503 for ``--outage-minutes`` (5)
   simulated minutes from the first call: the others' finish times beside ``one_poster``'s,
   and when company 0's records posted (they wait out the outage held, and post at the
-  poster's next try after it: pauses of 30 s doubling up to ``poster.outage_retry``).
+  poster's next try after it: pauses as long as the outage so far, 30 s to ``poster.outage_retry``, 2 min).
 
 Figures per scenario: the drain (first Xero call to every result stored) against the ideal
 (every company at its own limits in parallel: the slowest company's minimal calls at 60 a

@@ -275,8 +275,8 @@ CATALOG: dict[str, Code] = {
             _W,
             "The ledger is not answering; the records wait",
             "The ledger kept failing (5xx, timeouts, 429s) after retries. The company is paused "
-            "and its records are tried again after 30 s, then after doubling pauses up to 5 "
-            "minutes, for up to an hour, then fail "
+            "and its records are tried again after pauses as long as the outage so far (30 s "
+            "to 2 minutes), for up to an hour, then fail "
             "with LEDGER_UNAVAILABLE; nothing to do unless the ledger stays down.",
         ),
         Code(

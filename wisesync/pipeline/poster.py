@@ -99,8 +99,9 @@ def _crash_spec(value: str | None) -> tuple[str, int] | None:
 
 #: How long a company's records wait out a ledger outage, and how often it is tried meanwhile.
 OUTAGE_WAIT_S = 3600.0
-OUTAGE_RETRY_S = 300.0
-#: The first pause of an outage; each next one doubles, up to ``outage_retry_s``.
+OUTAGE_RETRY_S = 120.0
+#: The shortest pause of an outage; each pause is as long as the outage so far, up to
+#: ``outage_retry_s``.
 OUTAGE_FIRST_RETRY_S = 30.0
 
 
@@ -144,7 +145,8 @@ class Poster:
             company waits out the outage (below).
         outage_wait_s: how long a company's records wait out a ledger outage after the
             retries: they are parked and held (LEDGER_OUTAGE_WAITING), the company paused,
-            and tried again after pauses doubling from 30 s up to ``outage_retry_s``; once the outage lasted this long they
+            and tried again after pauses as long as the outage so far (30 s to
+            ``outage_retry_s``); once the outage lasted this long they
             fail with LEDGER_UNAVAILABLE (their journal rows stay ``claimed``, so a replay
             reconciles first). 0: fail after the retries. Default: ``[poster] outage_wait``
             in the config, else :data:`OUTAGE_WAIT_S`.
@@ -212,7 +214,7 @@ class Poster:
         self.outage_wait_s = _first(outage_wait_s, config.poster_outage_wait_s, OUTAGE_WAIT_S)
         self.outage_retry_s = _first(outage_retry_s, config.poster_outage_retry_s, OUTAGE_RETRY_S)
         #: (company, target) -> when its ledger first failed past the retries (monotonic)
-        self._outage_since: dict[Key, tuple[float, int]] = {}
+        self._outage_since: dict[Key, float] = {}
         self.in_flight_s = in_flight_s if in_flight_s is not None else config.poster_in_flight_s
         self.metrics = metrics
         self.stats = PosterStats()
@@ -537,6 +539,11 @@ class Poster:
     ) -> None:
         key = (company.key, target.name)
         for attempt, delay in enumerate((*self.retry_delays, None)):
+            paused = self._paused.get(key)
+            if paused and paused[0] > datetime.now(UTC):
+                # another chunk of the company met its ledger's outage or daily limit
+                self.park(chunk, *paused)
+                return
             try:
                 self._post_chunk(company, target, chunk)
                 self._outage_since.pop(key, None)
@@ -591,16 +598,16 @@ class Poster:
     def _wait_out(self, key: Key, chunk: list[RecordEvent], exc: Exception, tries: int) -> bool:
         """The ledger of ``key`` failed ``chunk`` through every retry: park it and pause the
         company while the outage is younger than ``outage_wait_s`` (True), else False: the
-        caller fails the records. The pauses double from :data:`OUTAGE_FIRST_RETRY_S` up to
-        ``outage_retry_s``: the retries already took a while, and the ledger may be back."""
+        caller fails the records. Each pause is as long as the outage lasted so far (so
+        they double), at least :data:`OUTAGE_FIRST_RETRY_S` and at most ``outage_retry_s``:
+        chunks failing at once (posted in parallel) get the same pause, not longer ones."""
         now = time.monotonic()
-        since, parks = self._outage_since.get(key, (now, 0))
+        since = self._outage_since.setdefault(key, now)
         left = self.outage_wait_s - (now - since)
         if left <= 0:
             self._outage_since.pop(key, None)  # the next failure starts a new wait
             return False
-        self._outage_since[key] = (since, parks + 1)
-        pause = min(self.outage_retry_s, OUTAGE_FIRST_RETRY_S * 2**parks, left)
+        pause = min(self.outage_retry_s, max(OUTAGE_FIRST_RETRY_S, now - since), left)
         until = datetime.now(UTC) + timedelta(seconds=pause)
         waited = round((now - since) / 60)
         text = (
