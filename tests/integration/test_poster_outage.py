@@ -71,3 +71,33 @@ def test_an_outage_longer_than_the_wait_fails_the_records_with_ledger_unavailabl
         _wait("failed", lambda: set(_codes(stack, run)) == {"failed"}, 90)
         assert "LEDGER_UNAVAILABLE" in _codes(stack, run)["failed"]
     assert xero.invoices() == []
+
+
+@pytest.mark.postgres
+def test_once_the_company_is_paused_its_other_chunks_park_without_trying(
+    pg_database: str,
+) -> None:
+    """About 110 invoices published before the poster starts: one poll, three chunks of 50 posted
+    one after the other. The first meets the outage through its retries and pauses the
+    company; the other two park at once instead of each running the same retries."""
+    spec = CompanySpec.invoices_only("down", ledger="xero", invoices=120, customers=4)
+    with Stack([spec], dsn=pg_database, transport="embedded") as stack:
+        xero = stack.sandbox("xero", "down").app
+        xero.faults.arm(Fault("status", count=10**6, method="PUT", path=WRITES, status=503))
+        sync = stack.sync("down")
+        run, records = sync.run_id, sum(sync.extracted.values())
+        assert records > 100  # three chunks (a few of those generated are credit memos)
+        poster = {"retry_delays": [0.1], "chunk_workers": 1, "outage_retry_s": 600}
+        with stack.service(poster=poster):
+            _wait("held", lambda: len(_held(stack, run)) == records, 90)
+        one_chunk = xero.calls("PUT", WRITES)
+        assert 2 <= one_chunk <= 10, one_chunk  # 2 tries of the first chunk, 5 requests each
+        assert xero.invoices() == []
+
+
+def _held(stack: Stack, run_id: str) -> list[str]:
+    return [
+        row.source_id
+        for row in load_review(stack.db, ReviewFilter(run_id=run_id)).rows
+        if row.status == "held"
+    ]
