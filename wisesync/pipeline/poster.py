@@ -151,7 +151,8 @@ class Poster:
             reconciles first). 0: fail after the retries. Default: ``[poster] outage_wait``
             in the config, else :data:`OUTAGE_WAIT_S`.
         outage_retry_s: the longest a waiting company pauses between tries of its ledger
-            (the pauses double from :data:`OUTAGE_FIRST_RETRY_S`; default: ``[poster]
+            (each pause is as long as the outage so far, at least
+            :data:`OUTAGE_FIRST_RETRY_S`; default: ``[poster]
             outage_retry``, else :data:`OUTAGE_RETRY_S`).
         workers: companies posted at the same time (lanes with a running worker; each
             holds a Postgres session for its company's posting lock while it posts).
@@ -454,9 +455,7 @@ class Poster:
         if any(event.trigger is Trigger.REPLAY for event in events):
             # a replay follows a fix (a new account, a reconnect): load reference data afresh
             self.pool.forget(company, target)
-        paused = self._paused.get((company.key, target.name))
-        if paused and paused[0] > datetime.now(UTC):
-            self.park(events, *paused)
+        if self._parked_while_paused((company.key, target.name), events):
             return
         with self.journal.company_lock(company.key, target.name):
             for wave in _waves(events, max(1, target.limits.batch_size)):
@@ -539,10 +538,8 @@ class Poster:
     ) -> None:
         key = (company.key, target.name)
         for attempt, delay in enumerate((*self.retry_delays, None)):
-            paused = self._paused.get(key)
-            if paused and paused[0] > datetime.now(UTC):
-                # another chunk of the company met its ledger's outage or daily limit
-                self.park(chunk, *paused)
+            # another chunk of the company may have met its ledger's outage or daily limit
+            if self._parked_while_paused(key, chunk):
                 return
             try:
                 self._post_chunk(company, target, chunk)
@@ -594,6 +591,15 @@ class Poster:
                 self._paused[key] = (until, "DAILY_LIMIT_REACHED", text)
                 self.park(chunk, *self._paused[key])
                 return
+
+    def _parked_while_paused(self, key: Key, events: list[RecordEvent]) -> bool:
+        """Park ``events`` (True) when ``key``'s company is paused for a daily limit or an
+        outage; False when it may post."""
+        paused = self._paused.get(key)
+        if paused is None or paused[0] <= datetime.now(UTC):
+            return False
+        self.park(events, *paused)
+        return True
 
     def _wait_out(self, key: Key, chunk: list[RecordEvent], exc: Exception, tries: int) -> bool:
         """The ledger of ``key`` failed ``chunk`` through every retry: park it and pause the
