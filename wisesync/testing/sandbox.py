@@ -224,6 +224,9 @@ class SandboxApp:
         self._log_lock = threading.Lock()
         self.lock = threading.RLock()  # guards subclass state
         self._latency: _LatencyDraw | None = None
+        self._in_flight = 0
+        #: Most API requests ever served at once (reset by :meth:`reset`).
+        self.peak_in_flight = 0
 
     def set_latency(self, latency: Latency | None) -> None:
         """Make every API request (not the ``/__sandbox/`` controls) take a random time in
@@ -279,6 +282,16 @@ class SandboxApp:
         """Run faults, route, run the handler, apply "lose the response"."""
         if request.path.startswith("/__sandbox/"):
             return self._control(request)
+        with self._log_lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            return self._dispatch(request)
+        finally:
+            with self._log_lock:
+                self._in_flight -= 1
+
+    def _dispatch(self, request: Request) -> Response:
         self._sleep_latency(request.method)
         if self.faults.latency:
             time.sleep(self.faults.latency)
@@ -323,6 +336,7 @@ class SandboxApp:
         self.faults.clear()
         with self._log_lock:
             self.log.clear()
+            self.peak_in_flight = self._in_flight
 
     def _control(self, request: Request) -> Response:
         what = request.path[len("/__sandbox/") :].strip("/")

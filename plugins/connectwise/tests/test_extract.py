@@ -11,6 +11,7 @@ import pytest
 from wisesync.config import CompanyOptions
 from wisesync.events.models import RecordEvent, RecordType
 from wisesync.protocols import Held
+from wisesync.testing.sandbox import Latency
 from wisesync_connectwise.extract import ConnectWiseSource
 from wisesync_connectwise.testing import company_for, runtime_for
 
@@ -332,3 +333,27 @@ def test_calls_are_batched(server, company, source):
     # per type: 1 list page + 1 export; plus captions, GL accounts, companies, contacts,
     # members and the held-invoice query.
     assert used <= 14
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_the_layout_and_companies_are_read_beside_the_export(server, source, concurrency):
+    """With calls allowed in flight together, an extraction reads the GL layout and the
+    companies while the export is read (the first records are published sooner); at
+    concurrency 1 it reads in a row. Same calls, same records either way."""
+    baseline = list(source.extract(company_for(server), ALL))
+    calls = server.app.calls()
+    server.app.reset()
+    server.app.set_latency(Latency(reads=(0.05, 0.05), writes=(0.05, 0.05)))
+    try:
+        paced = company_for(server, calls_per_second=1000, concurrency=concurrency)
+        extracted = list(ConnectWiseSource(runtime_for(server)).extract(paced, ALL))
+    finally:
+        server.app.set_latency(None)
+    assert server.app.peak_in_flight == (1 if concurrency == 1 else 3)
+    assert server.app.calls() == calls
+    assert [(e.record_type, e.source_id) for e in extracted] == [
+        (e.record_type, e.source_id) for e in baseline
+    ]
+    assert [e.content_hash for e in extracted if isinstance(e, RecordEvent)] == [
+        e.content_hash for e in baseline if isinstance(e, RecordEvent)
+    ]

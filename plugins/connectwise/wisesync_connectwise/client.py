@@ -285,12 +285,14 @@ def client_for(
     """A client for ``company`` built from its ``[companies.connectwise]`` table and secrets.
 
     Without a ``limiter`` (the poster lends one to targets) the client paces itself at the
-    table's ``calls_per_second`` (0 = not at all).
+    table's ``calls_per_second`` (0 = not at all) with up to ``concurrency`` calls in flight.
     """
     cw = settings_module.load(company)
     if limiter is None and cw.calls_per_second > 0:
         pace = TargetLimits(
-            batch_size=LIMITS.batch_size, calls_per_second=max(1, round(cw.calls_per_second))
+            batch_size=LIMITS.batch_size,
+            calls_per_second=max(1, round(cw.calls_per_second)),
+            concurrency=cw.concurrency,
         )
         limiter = CallLimiter(pace, runtime.clock, system=SYSTEM)
     return ConnectWiseClient(

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -38,11 +37,10 @@ from wisesync_connectwise import mapping, procurement, settings
 from wisesync_connectwise.acknowledge import Acknowledger
 from wisesync_connectwise.client import ConnectWiseClient, client_for
 from wisesync_connectwise.conditions import and_, compare, eq, in_
+from wisesync_connectwise.extraction_run import ExtractionRun
 from wisesync_connectwise.fields import FieldInvalid, ref_id, ref_name, text
 from wisesync_connectwise.holds import built, guard, held, readable_rows
-from wisesync_connectwise.layout import GLLayout
 from wisesync_connectwise.matching import Index, ProcurementIndex, bills_by_expense
-from wisesync_connectwise.parties import contact_ids
 
 log = logging.getLogger(__name__)
 
@@ -52,64 +50,6 @@ UNPOSTED_PROCUREMENT = "/finance/accounting/unpostedprocurement"
 EXPORT = "/finance/accounting/export"
 INVOICES = "/finance/invoices"
 HELD_FIELDS = {"fields": "id,invoiceNumber,type,status,glBatch"}
-
-
-@dataclass(slots=True)
-class _Run:
-    """Look-ups cached for one extraction run."""
-
-    client: ConnectWiseClient
-    company: CompanyConfig
-    lookups: mapping.Lookups = field(default_factory=mapping.Lookups)
-    classes_loaded: bool = False
-
-    def load_classes(self) -> None:
-        if self.classes_loaded:
-            return
-        captions = self.client.get_all("/finance/glCaptions")
-        accounts = self.client.get_all("/finance/glAccounts") if captions else []
-        self.lookups.classes = GLLayout.from_api(captions, accounts)
-        self.classes_loaded = True
-
-    def load_customers(self, export: dict[str, Any]) -> None:
-        """The currency of each customer the export lists (``GLExport.customers``)."""
-        customers = export.get("customers")
-        for c in customers if isinstance(customers, list) else []:
-            ident = ref_id(c.get("company")) if isinstance(c, dict) else None
-            code = mapping.currency_code(c.get("currency")) if ident is not None else None
-            if ident is not None and code:
-                self.lookups.customer_currency[ident] = code
-
-    def load_companies(self, refs: list[Any]) -> None:
-        """Fetch the companies (and their primary/billing contacts) not yet cached."""
-        wanted = {i for i in (ref_id(r) for r in refs) if i is not None and i > 0}
-        missing = wanted - self.lookups.companies.keys()
-        if missing:
-            for company in self.client.get_by_ids("/company/companies", missing):
-                self.lookups.companies[int(company["id"])] = company
-            for gone in missing - self.lookups.companies.keys():
-                self.lookups.companies[gone] = {}  # deleted: use the reference, ask once
-        people = {
-            c
-            for i in wanted
-            for c in contact_ids(self.lookups.companies.get(i, {}))
-            if c not in self.lookups.contacts
-        }
-        if people:
-            for person in self.client.get_by_ids("/company/contacts", people):
-                self.lookups.contacts[int(person["id"])] = person
-            for gone in people - self.lookups.contacts.keys():
-                self.lookups.contacts[gone] = {}
-
-    def load_members(self, refs: list[Any]) -> None:
-        missing = {
-            i for i in (ref_id(r) for r in refs) if i is not None and i > 0
-        } - self.lookups.members.keys()
-        if missing:
-            for member in self.client.get_by_ids("/system/members", missing):
-                self.lookups.members[int(member["id"])] = member
-            for gone in missing - self.lookups.members.keys():
-                self.lookups.members[gone] = {}
 
 
 class ConnectWiseSource(Source):
@@ -162,10 +102,22 @@ class ConnectWiseSource(Source):
         ``record_types``; with ``source_ids`` only those; with ``since`` only records
         changed at or after it."""
         wanted = {RecordType(t) for t in record_types} & self.record_types
-        run = _Run(self.client(company), company)
         ids = None if source_ids is None else {str(s) for s in source_ids}
         if ids is not None and not ids:
             return
+        run = ExtractionRun(self.client(company), company)
+        try:
+            yield from self._extract(run, wanted, since, ids)
+        finally:
+            run.close()
+
+    def _extract(
+        self,
+        run: ExtractionRun,
+        wanted: set[RecordType],
+        since: datetime | None,
+        ids: set[str] | None,
+    ) -> Iterator[RecordEvent | Held]:
         changed = compare("_info/lastUpdated", ">=", since) if since is not None else None
         parts = []
         if wanted & {RecordType.INVOICE, RecordType.CREDIT_MEMO}:
@@ -197,7 +149,7 @@ class ConnectWiseSource(Source):
     # --- invoices ---------------------------------------------------------------------
 
     def _invoices(
-        self, run: _Run, wanted: set[RecordType], changed: str | None, ids: set[str] | None
+        self, run: ExtractionRun, wanted: set[RecordType], changed: str | None, ids: set[str] | None
     ) -> Iterator[RecordEvent | Held]:
         type_filter = None
         if RecordType.INVOICE not in wanted:
@@ -218,6 +170,7 @@ class ConnectWiseSource(Source):
             good = {i: row for i, row in good.items() if i not in held_ids}
             if not good:
                 continue
+            run.read_ahead(good.values(), "billToCompany", "company")
             export = self._export(run, exportInvoicesFlag=True, includedInvoiceIds=list(good))
             txns = Index.of(export, "transactions", "id", "documentNumber")
             run.load_classes()
@@ -239,7 +192,7 @@ class ConnectWiseSource(Source):
                 )
 
     def _held(
-        self, run: _Run, wanted: set[RecordType], numeric: list[int] | None
+        self, run: ExtractionRun, wanted: set[RecordType], numeric: list[int] | None
     ) -> Iterator[Held]:
         """Unbatched invoices in a hold billing status (one query; batched ones, e.g. an
         invoice moved back to a hold status after it was posted, are left out here)."""
@@ -269,7 +222,7 @@ class ConnectWiseSource(Source):
     # --- expenses ---------------------------------------------------------------------
 
     def _expenses(
-        self, run: _Run, changed: str | None, ids: set[str] | None
+        self, run: ExtractionRun, changed: str | None, ids: set[str] | None
     ) -> Iterator[RecordEvent | Held]:
         numeric = _numeric(ids)
         if ids is not None and not numeric:
@@ -280,6 +233,7 @@ class ConnectWiseSource(Source):
             good = yield from readable_rows(page, lambda _: kind, "id")
             if not good:
                 continue
+            run.read_ahead(good.values())
             export = self._export(run, exportExpensesFlag=True, includedExpenseIds=list(good))
             expenses = Index.of(export, "expenses", "id")
             bills = bills_by_expense(export)
@@ -304,7 +258,7 @@ class ConnectWiseSource(Source):
 
     def _bill(
         self,
-        run: _Run,
+        run: ExtractionRun,
         ident: int,
         found: tuple[dict[str, Any], list[int] | FieldInvalid],
         page: dict[int, dict[str, Any]],
@@ -342,7 +296,7 @@ class ConnectWiseSource(Source):
     # --- procurement ------------------------------------------------------------------
 
     def _procurement(
-        self, run: _Run, changed: str | None, ids: set[str] | None
+        self, run: ExtractionRun, changed: str | None, ids: set[str] | None
     ) -> Iterator[RecordEvent | Held]:
         numeric = _numeric(ids)
         if ids is not None and not numeric:
@@ -359,6 +313,7 @@ class ConnectWiseSource(Source):
                 else str(i)
                 for i, r in good.items()
             ]
+            run.read_ahead(good.values(), "vendor")
             export = self._export(run, exportProductsFlag=True, includedProductIds=product_ids)
             entries = ProcurementIndex.of(export)
             run.load_classes()
@@ -367,7 +322,7 @@ class ConnectWiseSource(Source):
                 yield self._one_procurement(run, ident, row, entries)
 
     def _one_procurement(
-        self, run: _Run, ident: int, row: dict[str, Any], entries: ProcurementIndex
+        self, run: ExtractionRun, ident: int, row: dict[str, Any], entries: ProcurementIndex
     ) -> RecordEvent | Held:
         kind = RecordType.PROCUREMENT
         number = (
@@ -390,7 +345,7 @@ class ConnectWiseSource(Source):
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _export(self, run: _Run, **request: Any) -> dict[str, Any]:
+    def _export(self, run: ExtractionRun, **request: Any) -> dict[str, Any]:
         """``POST /finance/accounting/export``: a read-only preview, safe to retry."""
         response = run.client.post_json(EXPORT, request, safe_to_retry=True)
         return response.body if isinstance(response.body, dict) else {}
