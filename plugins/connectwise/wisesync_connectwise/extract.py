@@ -160,12 +160,20 @@ class ConnectWiseSource(Source):
         if ids is not None and not numeric:
             return
         held_ids: set[int] = set()
+        held_ahead = None  # the hold query runs beside the first page of the unposted list
         if run.company.hold_billing_statuses:
-            for held in self._held(run, wanted, numeric):
-                held_ids.add(int(held.source_id))
-                yield held
+            held_ahead = run.in_background(lambda: list(self._held(run, wanted, numeric)))
+
+        def settle_held() -> Iterator[Held]:
+            nonlocal held_ahead
+            if held_ahead is not None:
+                found, held_ahead = held_ahead.result(), None
+                held_ids.update(int(h.source_id) for h in found)
+                yield from found
+
         conditions = and_(type_filter, changed, in_("billingLogId", numeric) if numeric else None)
         for page in run.client.pages(UNPOSTED_INVOICES, conditions=conditions or None):
+            yield from settle_held()
             good = yield from readable_rows(page, _invoice_kind, "billingLogId", "id")
             good = {i: row for i, row in good.items() if i not in held_ids}
             if not good:
@@ -190,6 +198,7 @@ class ConnectWiseSource(Source):
                     number,
                     lambda txn, row=row: mapping.invoice_event(run.company, row, txn, run.lookups),
                 )
+        yield from settle_held()
 
     def _held(
         self, run: ExtractionRun, wanted: set[RecordType], numeric: list[int] | None

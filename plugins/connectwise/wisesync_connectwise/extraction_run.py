@@ -68,11 +68,11 @@ class ExtractionRun:
         """Start reading the GL layout and the companies ``rows`` name in ``company_fields``
         (not yet cached) on the background thread."""
         if not self.classes_loaded and self._classes is None:
-            self._classes = self._submit(self._read_classes)
+            self._classes = self.in_background(self._read_classes)
         missing = self._missing_companies(row.get(f) for row in rows for f in company_fields)
         if missing:
             known = frozenset(self.lookups.contacts)
-            self._parties.append((missing, self._submit(self._read_parties, missing, known)))
+            self._parties.append((missing, self.in_background(self._read_parties, missing, known)))
 
     def close(self) -> None:
         """Stop reading ahead: what has not started is dropped."""
@@ -80,7 +80,9 @@ class ExtractionRun:
             self._background.shutdown(wait=False, cancel_futures=True)
             self._background = None
 
-    def _submit(self, fn: Any, *args: Any) -> Future[Any]:
+    def in_background(self, fn: Any, *args: Any) -> Future[Any]:
+        """Run ``fn(*args)`` on the run's background thread; its result or exception comes
+        from the future. ``fn`` must not touch :attr:`lookups`."""
         if self._background is None:
             self._background = ThreadPoolExecutor(
                 READ_AHEAD_THREADS, thread_name_prefix=f"cw-read-ahead-{self.company.key}"
