@@ -8,6 +8,10 @@ the longest of those reads, not after all of them in a row (about 0.5 s sooner a
 ConnectWise's 0.1-0.25 s a call). The client's ``concurrency`` setting bounds the calls in
 flight; at 1 everything is read in a row as before.
 
+Looked-up records are cached with only the fields the builders read
+(:data:`~wisesync_connectwise.parties.COMPANY_FIELDS` ...): a run over thousands of
+customers holds a few MiB, not a full ``Company`` each.
+
 The background thread never touches :attr:`ExtractionRun.lookups`: it returns what it
 read, and the caller's thread merges it when it needs it. A read-ahead of companies that
 fails is only logged (the look-up asks again, and fails where the caller can see it); a
@@ -28,7 +32,13 @@ from wisesync_connectwise import mapping
 from wisesync_connectwise.client import ConnectWiseClient
 from wisesync_connectwise.fields import ref_id
 from wisesync_connectwise.layout import GLLayout
-from wisesync_connectwise.parties import contact_ids
+from wisesync_connectwise.parties import (
+    COMPANY_FIELDS,
+    CONTACT_FIELDS,
+    MEMBER_FIELDS,
+    contact_ids,
+    kept,
+)
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +141,7 @@ class ExtractionRun:
         } - self.lookups.members.keys()
         if missing:
             for member in self.client.get_by_ids("/system/members", missing):
-                self.lookups.members[int(member["id"])] = member
+                self.lookups.members[int(member["id"])] = kept(member, MEMBER_FIELDS)
             for gone in missing - self.lookups.members.keys():
                 self.lookups.members[gone] = {}
 
@@ -149,13 +159,19 @@ class ExtractionRun:
 
     def _read_parties(self, ids: frozenset[int], known_contacts: frozenset[int]) -> _Parties:
         """The companies ``ids`` and the contacts they name that are not ``known``."""
-        found = {int(c["id"]): c for c in self.client.get_by_ids("/company/companies", ids)}
+        found = {
+            int(c["id"]): kept(c, COMPANY_FIELDS)
+            for c in self.client.get_by_ids("/company/companies", ids)
+        }
         people = frozenset(c for co in found.values() for c in contact_ids(co)) - known_contacts
         contacts = self._read_people(people) if people else {}
         return _Parties(ids, found, people, contacts)
 
     def _read_people(self, ids: frozenset[int]) -> dict[int, dict[str, Any]]:
-        return {int(p["id"]): p for p in self.client.get_by_ids("/company/contacts", ids)}
+        return {
+            int(p["id"]): kept(p, CONTACT_FIELDS)
+            for p in self.client.get_by_ids("/company/contacts", ids)
+        }
 
     def _merge_parties(self) -> None:
         ahead, self._parties = self._parties, []

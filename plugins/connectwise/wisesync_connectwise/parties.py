@@ -13,6 +13,28 @@ from wisesync.terms import rule_attributes
 from wisesync_connectwise.fields import ref_id, ref_name, text, whole_days
 from wisesync_connectwise.term_rules import xref_rule
 
+#: The fields of a ``Company`` the builders read (:func:`contact`, the party currency); an
+#: extraction keeps only these in its cache, so it holds a few hundred bytes per customer
+#: whatever else ConnectWise returns (custom fields, sites, types ...).
+COMPANY_FIELDS = frozenset(
+    {
+        "id", "identifier", "name", "accountNumber", "currency", "defaultContact",
+        "billingContact", "invoiceToEmailAddress", "addressLine1", "addressLine2", "city",
+        "state", "zip", "country", "phoneNumber", "taxIdentifier",
+    }
+)  # fmt: skip
+#: The fields of a ``Contact`` :func:`person` reads.
+CONTACT_FIELDS = frozenset(
+    {"id", "firstName", "lastName", "communicationItems", "email", "defaultEmail"}
+)
+#: The fields of a ``Member`` an expense bill's supplier is built from.
+MEMBER_FIELDS = frozenset({"id", "firstName", "lastName", "officeEmail", "vendorNumber"})
+
+
+def kept(record: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    """``record`` with only ``fields`` (what a run caches of a looked-up record)."""
+    return {k: v for k, v in record.items() if k in fields}
+
 
 def terms(name: Any, xref: Any, due_days: Any) -> Terms | None:
     """Billing terms with ``due_days`` only when usable.
