@@ -50,6 +50,13 @@ UNPOSTED_PROCUREMENT = "/finance/accounting/unpostedprocurement"
 EXPORT = "/finance/accounting/export"
 INVOICES = "/finance/invoices"
 HELD_FIELDS = {"fields": "id,invoiceNumber,type,status,glBatch"}
+#: Invoices or procurement rows per export call (a page of the unposted list is exported in
+#: parts of this many). Their export entries run to 5-7 KB of JSON each, 13-20 KB parsed,
+#: plus the customers the export lists: one export of a 1,000-row page held 20-40 MiB at
+#: once. In parts of 250 an extraction's peak is about 10 MiB whatever the backlog, for
+#: three more calls per 1,000 such records. (Expenses are exported a page at a time: their
+#: entries are small, and an expense bill's expenses must be exported together.)
+EXPORT_RECORDS = 250
 
 
 class ConnectWiseSource(Source):
@@ -179,26 +186,33 @@ class ConnectWiseSource(Source):
             if not good:
                 continue
             run.read_ahead(good.values(), "billToCompany", "company")
-            export = self._export(run, exportInvoicesFlag=True, includedInvoiceIds=list(good))
-            txns = Index.of(export, "transactions", "id", "documentNumber")
-            run.load_classes()
-            run.load_customers(export)
-            run.load_companies([t.get("company") for t in txns.entries])
-            for ident, row in good.items():
-                record_type = mapping.invoice_type(row)
-                number = (
-                    text(row.get("invoiceNumber"))
-                    if isinstance(row.get("invoiceNumber"), str)
-                    else None
-                )
-                yield built(
-                    txns.find(record_type, str(ident), str(ident), number),
-                    record_type,
-                    str(ident),
-                    number,
-                    lambda txn, row=row: mapping.invoice_event(run.company, row, txn, run.lookups),
-                )
+            for part in _parts(good, EXPORT_RECORDS):
+                yield from self._invoice_part(run, part)
         yield from settle_held()
+
+    def _invoice_part(
+        self, run: ExtractionRun, part: dict[int, dict[str, Any]]
+    ) -> Iterator[RecordEvent | Held]:
+        """The invoices ``part`` (rows by id) of a page, from one export."""
+        export = self._export(run, exportInvoicesFlag=True, includedInvoiceIds=list(part))
+        txns = Index.of(export, "transactions", "id", "documentNumber")
+        run.load_classes()
+        run.load_customers(export)
+        run.load_companies([t.get("company") for t in txns.entries])
+        for ident, row in part.items():
+            record_type = mapping.invoice_type(row)
+            number = (
+                text(row.get("invoiceNumber"))
+                if isinstance(row.get("invoiceNumber"), str)
+                else None
+            )
+            yield built(
+                txns.find(record_type, str(ident), str(ident), number),
+                record_type,
+                str(ident),
+                number,
+                lambda txn, row=row: mapping.invoice_event(run.company, row, txn, run.lookups),
+            )
 
     def _held(
         self, run: ExtractionRun, wanted: set[RecordType], numeric: list[int] | None
@@ -316,19 +330,20 @@ class ConnectWiseSource(Source):
             good = yield from readable_rows(page, lambda _: kind, "id")
             if not good:
                 continue
-            product_ids = [
-                str(r.get("unpostedProductId"))
-                if isinstance(r.get("unpostedProductId"), str) and r.get("unpostedProductId")
-                else str(i)
-                for i, r in good.items()
-            ]
             run.read_ahead(good.values(), "vendor")
-            export = self._export(run, exportProductsFlag=True, includedProductIds=product_ids)
-            entries = ProcurementIndex.of(export)
-            run.load_classes()
-            run.load_companies([e.get("company") for e in entries.purchases])
-            for ident, row in good.items():
-                yield self._one_procurement(run, ident, row, entries)
+            for part in _parts(good, EXPORT_RECORDS):
+                product_ids = [
+                    str(r.get("unpostedProductId"))
+                    if isinstance(r.get("unpostedProductId"), str) and r.get("unpostedProductId")
+                    else str(i)
+                    for i, r in part.items()
+                ]
+                export = self._export(run, exportProductsFlag=True, includedProductIds=product_ids)
+                entries = ProcurementIndex.of(export)
+                run.load_classes()
+                run.load_companies([e.get("company") for e in entries.purchases])
+                for ident, row in part.items():
+                    yield self._one_procurement(run, ident, row, entries)
 
     def _one_procurement(
         self, run: ExtractionRun, ident: int, row: dict[str, Any], entries: ProcurementIndex
@@ -362,6 +377,13 @@ class ConnectWiseSource(Source):
 
 def _invoice_kind(row: Any) -> RecordType:
     return mapping.invoice_type(row) if isinstance(row, dict) else RecordType.INVOICE
+
+
+def _parts(rows: dict[int, Any], size: int) -> Iterator[dict[int, Any]]:
+    """``rows`` in dicts of at most ``size``, in order."""
+    items = list(rows.items())
+    for start in range(0, len(items), size):
+        yield dict(items[start : start + size])
 
 
 def _numeric(ids: set[str] | None) -> list[int] | None:
