@@ -90,8 +90,12 @@ class Watch(threading.Thread):
         }
 
 
-def spec(records: int, seed: int) -> CompanySpec:
-    """The bench company: ``records`` unposted records of every type, no error cases."""
+def spec(records: int, seed: int, customers: int | None = None) -> CompanySpec:
+    """The bench company: ``records`` unposted records of every type, no error cases, for
+    ``customers`` customers (default: the sandbox's one per 25 records)."""
+    connectwise: dict[str, Any] = {"records": records, "cases": False}
+    if customers:
+        connectwise["customers"] = customers
     return CompanySpec(
         COMPANY,
         name="Acme MSP (memory bench)",
@@ -101,7 +105,7 @@ def spec(records: int, seed: int) -> CompanySpec:
         seed=seed,
         interval="24h",
         sandbox_options={
-            "connectwise": {"records": records, "cases": False},
+            "connectwise": connectwise,
             "xero": {"limits": LIFTED, "contacts": None},
         },
     )
@@ -133,7 +137,7 @@ def measure(svc: dict[str, str], args: Any, layout: str) -> dict[str, Any]:
         dsn = es.enter_context(temporary_database(svc["postgres"], f"bench_memory_{layout}"))
         stack = es.enter_context(
             Stack(
-                [spec(args.records, args.seed)], dsn=dsn, transport="kafka",
+                [spec(args.records, args.seed, args.customers)], dsn=dsn, transport="kafka",
                 kafka_bootstrap=svc["kafka"], partitions=args.partitions,
             )
         )  # fmt: skip
@@ -262,6 +266,12 @@ class _Tracer:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=5000, help="the backlog (records)")
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        help="customers in ConnectWise (default one per 25 records, as the sandbox seeds)",
+    )
     parser.add_argument("--layout", choices=("one", "roles", "both"), default="both")
     parser.add_argument("--trace", action="store_true", help="tracemalloc in layout one")
     parser.add_argument(
@@ -292,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
                 "benchmark": "memory",
                 "ledger": "xero",
                 "backlog": args.records,
+                "customers": args.customers or max(20, args.records // 25),
                 "connectwise_page_size": args.cw_page_size or "default (1000)",
                 "transport": "kafka",
                 "runs": runs,
