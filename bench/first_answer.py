@@ -102,6 +102,19 @@ def _first_call_hook(app: Any) -> dict[str, float]:
     return seen
 
 
+def _answer_log(app: Any, system: str) -> list[list[tuple[float, str]]]:
+    """Every request the sandbox ``app`` answers, as (monotonic time, line) (``--trace``)."""
+    seen: list[tuple[float, str]] = []
+    original = app.record
+
+    def record(method: str, path: str, status: int) -> None:
+        original(method, path, status)
+        seen.append((time.monotonic(), f"[{system} answered {method} {path} {status}]"))
+
+    app.record = record
+    return [seen]
+
+
 def first_answer(svc: dict[str, str], args: Any, case: str, daemon: bool) -> dict[str, Any]:
     """One interactive Sync All, timed from the command."""
     realism = bench.Realism.from_args(args)
@@ -130,6 +143,7 @@ def first_answer(svc: dict[str, str], args: Any, case: str, daemon: bool) -> dic
                 writes.setdefault("first", time.monotonic())
 
         xero.record = record
+        answered = _answer_log(cw, "connectwise") + _answer_log(xero, "xero") if args.trace else []
         from wisesync.store.options import OptionsStore
 
         OptionsStore(stack.db).set(spec.key, "sync_all", "on", changed_by="bench")
@@ -183,7 +197,14 @@ def first_answer(svc: dict[str, str], args: Any, case: str, daemon: bool) -> dic
             "xero_api_calls": log.calls,
             "load": load,
             **(
-                {"trace": [f"{at - began:6.2f} {line}" for at, line in lines.lines + errors.lines]}
+                {
+                    "trace": [
+                        f"{at - began:6.2f} {line}"
+                        for at, line in sorted(
+                            lines.lines + errors.lines + [a for log in answered for a in log]
+                        )
+                    ]
+                }
                 if args.trace
                 else {}
             ),

@@ -234,6 +234,16 @@ class Target(Preflight, ABC, Generic[C]):
         """Validate this plugin's settings section of ``company``; no I/O. Default: none."""
         return []
 
+    def connect(self, company: CompanyConfig) -> None:
+        """Make ``company``'s ledger credentials ready (an access token in the token store)
+        without a call the ledger's API limits count.
+
+        An interactive Sync All calls it as it starts, while it is still finding out
+        whether a daemon or the command itself will post, so the token is not fetched on
+        the way to the first posted record. Raises AuthError like :meth:`prepare`; the
+        caller only logs it (the posting meets and reports it). Default: nothing to do.
+        """
+
     @abstractmethod
     def prepare(self, company: CompanyConfig, limiter: CallLimiter) -> C:
         """Connect and load (or refresh from cache) the reference data for ``company``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from wisesync.config import AppConfig, CompanyConfig
     from wisesync.store.db import Database
     from wisesync.transport.base import Transport
+
+log = logging.getLogger(__name__)
 
 TYPE_NAMES = [t.value for t in RecordType]
 
@@ -65,6 +68,23 @@ class Pipeline:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._find_roles, name="sync-roles", daemon=True)
         self._thread.start()
+        if self._companies:  # the token is not fetched on the way to the first post
+            threading.Thread(target=self._connect_ledgers, name="sync-connect", daemon=True).start()
+
+    def _connect_ledgers(self) -> None:
+        """Ask each syncing company's ledger target for an access token (stored, so whoever
+        posts finds it): a call no API limit counts, made before anyone knows who posts."""
+        from wisesync.plugins import registry
+        from wisesync.protocols import PluginRuntime
+
+        config = self._app.config
+        runtime = PluginRuntime(config=config, db=self._db)
+        for key in self._companies:
+            try:
+                company = config.company(key)
+                registry().target(company.ledger)(runtime).connect(company)
+            except Exception as exc:  # the posting meets it again and reports it
+                log.info("could not connect %s's ledger ahead: %s", key, exc)
 
     def _find_roles(self) -> None:
         from wisesync.daemon import Service

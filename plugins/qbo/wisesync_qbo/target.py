@@ -115,6 +115,11 @@ class QboTarget(Target[QboContext]):
             parties=cached.parties,
         )
 
+    def connect(self, company: CompanyConfig) -> None:
+        """An access token for ``company`` in the token store (QBO's token endpoint is
+        not counted against the API limits)."""
+        self.connections.auth(company).access_token()
+
     def invalidate(self, company: CompanyConfig) -> None:
         """Reload the reference data and customers on the next prepare (a replay after a
         fix in QuickBooks) and re-read the stored token (a reconnect)."""

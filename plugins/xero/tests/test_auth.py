@@ -229,3 +229,18 @@ def test_a_secret_pasted_into_client_secret_env_is_refused_and_not_echoed():
     problems = check(comp)
     assert [p.key for p in problems] == ["xero.client_secret_env"]
     assert pasted not in str(problems[0])
+
+
+def test_connect_stores_a_token_without_an_api_call_and_prepare_reuses_it(server):
+    """What an interactive Sync All asks for as it starts: the token, fetched from the
+    identity service (no API limit counts it), found in the store by whoever posts."""
+    app = server.app
+    comp = company(server)
+    store = MemoryTokenStore()
+    _target(runtime(server, (comp,)), store).connect(comp)
+    assert store.get("acme", PROVIDER).token.access_token
+    assert app.calls(path=r"^/api\.xro/") == 0
+    tokens = app.calls(path=r"/connect/token")
+    assert tokens == 1
+    _target(runtime(server, (comp,)), store).prepare(comp, limiter())
+    assert app.calls(path=r"/connect/token") == tokens  # the poster's instance reused it

@@ -99,6 +99,11 @@ class XeroTarget(Target[XeroContext]):
             contacts=cached.contacts,
         )
 
+    def connect(self, company: CompanyConfig) -> None:
+        """An access token for ``company`` in the token store (Xero's token endpoint is
+        not counted against the API limits)."""
+        self.connections.auth(company).access_token()
+
     def invalidate(self, company: CompanyConfig) -> None:
         """Reload accounts, tax rates, items and tracking on the next prepare (a replay
         after a fix in Xero) and re-read the stored token (a reconnect); the contact book
