@@ -168,8 +168,12 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         data: Any = None,
         safe_to_retry: bool | None = None,
+        json_text: str | None = None,
     ) -> ApiResponse:
         """Send a request with retries; return the decoded response or raise a typed error.
+
+        The body is ``json`` (encoded with :func:`wisesync.money.dumps`), or ``json_text``
+        (already encoded, e.g. because its hash is the idempotency key), or ``data``.
 
         A request whose response is lost (connection dropped, timeout) is only
         sent again when that is safe (:meth:`retry_safe`: GET/HEAD/DELETE, or a write
@@ -180,14 +184,15 @@ class ApiClient:
         if safe_to_retry is None:
             safe_to_retry = self.retry_safe(method, headers, params)
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        body = money.dumps(json) if json is not None else data
+        body = money.dumps(json) if json is not None else json_text if json_text else data
+        is_json = json is not None or bool(json_text)
         refreshed = False
         last_problem = ""
         attempt = 0
         while attempt < self.retry.attempts:
             attempt += 1
             send_headers = {"Accept": "application/json", **self.auth_headers(), **(headers or {})}
-            if json is not None:
+            if is_json:
                 send_headers["Content-Type"] = "application/json"
             try:
                 response = self._send(method, url, params, body, send_headers, attempt)

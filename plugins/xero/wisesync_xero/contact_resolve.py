@@ -118,7 +118,7 @@ def write_contacts(
             method,
             "/Contacts",
             params=WRITE_PARAMS,
-            json=body,
+            json_text=payload,
             headers={"Idempotency-Key": key[:128]},
         )
     except RemoteError as exc:

@@ -291,7 +291,7 @@ def put_documents(ctx: XeroContext, endpoint: str, plans: Sequence[Plan]) -> lis
             "PUT",
             f"/{endpoint}",
             params=WRITE_PARAMS,
-            json=body,
+            json_text=payload,
             headers={"Idempotency-Key": idempotency_key(payload)},
         )
     except RemoteError as exc:
