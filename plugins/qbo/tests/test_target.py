@@ -293,3 +293,22 @@ def test_two_connectwise_companies_of_one_name_do_not_flip_the_customer(server, 
         c for c in server.app.documents("Customer") if c["DisplayName"] == "Customer 00003"
     ]
     assert customer["PrimaryPhone"]["FreeFormNumber"] == "02 9999 0000"
+
+
+def test_connect_renews_a_lapsed_access_token_without_an_api_call(server) -> None:
+    """What an interactive Sync All asks for as it starts: a usable access token in the
+    store, from Intuit's token endpoint only (no API limit counts it)."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    acme = company(server)
+    store = MemoryTokenStore()
+    t = target(server, (acme,), store)
+    lapsed = store.current("acme", PROVIDER)
+    store.save("acme", PROVIDER, replace(lapsed, expires_at=datetime(2000, 1, 1, tzinfo=UTC)))
+    before = server.app.calls(path=r"/v3/company/")
+    t.connect(acme)
+    renewed = store.current("acme", PROVIDER)
+    assert renewed.access_token != lapsed.access_token
+    assert not renewed.expires_within(60)
+    assert server.app.calls(path=r"/v3/company/") == before
