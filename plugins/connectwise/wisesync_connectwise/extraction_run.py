@@ -2,8 +2,8 @@
 
 A page of unposted records needs, besides its export, the GL captions layout and the
 companies (with their contacts) or members it names. None of those depends on the export,
-so as soon as a page is listed :class:`ExtractionRun` starts reading them on a background
-thread while the export is read on the caller's: the first records are published after
+so as soon as a page is listed :class:`ExtractionRun` starts reading them on background
+threads while the export is read on the caller's: the first records are published after
 the longest of those reads, not after all of them in a row (about 0.5 s sooner at
 ConnectWise's 0.1-0.25 s a call). The client's ``concurrency`` setting bounds the calls in
 flight; at 1 everything is read in a row as before.
@@ -12,7 +12,7 @@ Looked-up records are cached with only the fields the builders read
 (:data:`~wisesync_connectwise.parties.COMPANY_FIELDS` ...): a run over thousands of
 customers holds a few MiB, not a full ``Company`` each.
 
-The background thread never touches :attr:`ExtractionRun.lookups`: it returns what it
+The background threads never touch :attr:`ExtractionRun.lookups`: they return what they
 read, and the caller's thread merges it when it needs it. A read-ahead of companies that
 fails is only logged (the look-up asks again, and fails where the caller can see it); a
 read of the GL layout that fails raises where :meth:`ExtractionRun.load_classes` is
@@ -76,7 +76,7 @@ class ExtractionRun:
 
     def read_ahead(self, rows: Iterable[dict[str, Any]], *company_fields: str) -> None:
         """Start reading the GL layout and the companies ``rows`` name in ``company_fields``
-        (not yet cached) on the background thread."""
+        (not yet cached) in the background."""
         if not self.classes_loaded and self._classes is None:
             self._classes = self.in_background(self._read_classes)
         missing = self._missing_companies(row.get(f) for row in rows for f in company_fields)
@@ -91,8 +91,8 @@ class ExtractionRun:
             self._background = None
 
     def in_background(self, fn: Any, *args: Any) -> Future[Any]:
-        """Run ``fn(*args)`` on the run's background thread; its result or exception comes
-        from the future. ``fn`` must not touch :attr:`lookups`."""
+        """Run ``fn(*args)`` on one of the run's background threads; its result or
+        exception comes from the future. ``fn`` must not touch :attr:`lookups`."""
         if self._background is None:
             self._background = ThreadPoolExecutor(
                 READ_AHEAD_THREADS, thread_name_prefix=f"cw-read-ahead-{self.company.key}"
