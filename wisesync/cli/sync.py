@@ -76,13 +76,15 @@ class Pipeline:
         posts finds it): a call no API limit counts, made before anyone knows who posts."""
         from wisesync.plugins import registry
         from wisesync.protocols import PluginRuntime
+        from wisesync.requestlog.context import request_context
 
         config = self._app.config
         runtime = PluginRuntime(config=config, db=self._db)
         for key in self._companies:
             try:
                 company = config.company(key)
-                registry().target(company.ledger)(runtime).connect(company)
+                with request_context(key, company.ledger):
+                    registry().target(company.ledger)(runtime).connect(company)
             except Exception as exc:  # the posting meets it again and reports it
                 log.info("could not connect %s's ledger ahead: %s", key, exc)
 

@@ -21,6 +21,7 @@ called, as it would have without the read-ahead.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -91,13 +92,14 @@ class ExtractionRun:
             self._background = None
 
     def in_background(self, fn: Any, *args: Any) -> Future[Any]:
-        """Run ``fn(*args)`` on one of the run's background threads; its result or
-        exception comes from the future. ``fn`` must not touch :attr:`lookups`."""
+        """Run ``fn(*args)`` on one of the run's background threads, in a copy of the
+        caller's context (the request log's attribution: company, plugin, run); its result
+        or exception comes from the future. ``fn`` must not touch :attr:`lookups`."""
         if self._background is None:
             self._background = ThreadPoolExecutor(
                 READ_AHEAD_THREADS, thread_name_prefix=f"cw-read-ahead-{self.company.key}"
             )
-        return self._background.submit(fn, *args)
+        return self._background.submit(contextvars.copy_context().run, fn, *args)
 
     # --- the look-ups -----------------------------------------------------------------
 
