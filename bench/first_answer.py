@@ -89,30 +89,30 @@ def _first_posted(db: Any, company: str) -> float | None:
     return at.timestamp() if at else None
 
 
-def _first_call_hook(app: Any) -> dict[str, float]:
-    """The monotonic time of the first request the sandbox ``app`` answers."""
-    seen: dict[str, float] = {}
+Answer = tuple[float, str, str, int]
+"""(monotonic time, method, path, status) of one request a sandbox answered."""
+
+
+def _answer_log(app: Any) -> list[Answer]:
+    """Every request the sandbox ``app`` answers from now on, in order."""
+    seen: list[Answer] = []
     original = app.record
 
     def record(method: str, path: str, status: int) -> None:
-        seen.setdefault("first", time.monotonic())
         original(method, path, status)
+        seen.append((time.monotonic(), method, path, status))
 
     app.record = record
     return seen
 
 
-def _answer_log(app: Any, system: str) -> list[list[tuple[float, str]]]:
-    """Every request the sandbox ``app`` answers, as (monotonic time, line) (``--trace``)."""
-    seen: list[tuple[float, str]] = []
-    original = app.record
-
-    def record(method: str, path: str, status: int) -> None:
-        original(method, path, status)
-        seen.append((time.monotonic(), f"[{system} answered {method} {path} {status}]"))
-
-    app.record = record
-    return [seen]
+def _first_document_write(answers: list[Answer]) -> float | None:
+    """When the ledger answered its first document write."""
+    for at, method, path, _ in answers:
+        name = f"{method} /{path.split('/')[3]}" if path.count("/") >= 3 else ""
+        if bench.DOCUMENT_WRITES.match(name):
+            return at
+    return None
 
 
 def first_answer(svc: dict[str, str], args: Any, case: str, daemon: bool) -> dict[str, Any]:
@@ -131,19 +131,8 @@ def first_answer(svc: dict[str, str], args: Any, case: str, daemon: bool) -> dic
         xero = stack.sandbox("xero", spec.key).app
         realism.apply("connectwise", cw)
         realism.apply("xero", xero)
-        cw_first = _first_call_hook(cw)
         log = bench.CallLog(xero)
-        writes: dict[str, float] = {}
-        original = xero.record
-
-        def record(method: str, path: str, status: int) -> None:
-            original(method, path, status)
-            name = f"{method} /{path.split('/')[3]}" if path.count("/") >= 3 else ""
-            if bench.DOCUMENT_WRITES.match(name):
-                writes.setdefault("first", time.monotonic())
-
-        xero.record = record
-        answered = _answer_log(cw, "connectwise") + _answer_log(xero, "xero") if args.trace else []
+        answered = {"connectwise": _answer_log(cw), "xero": _answer_log(xero)}
         from wisesync.store.options import OptionsStore
 
         OptionsStore(stack.db).set(spec.key, "sync_all", "on", changed_by="bench")
@@ -184,9 +173,11 @@ def first_answer(svc: dict[str, str], args: Any, case: str, daemon: bool) -> dic
             "records": records,
             "exit_code": proc.returncode,
             "seconds_from_command": {
-                "first_connectwise_call": since(cw_first.get("first")),
+                "first_connectwise_call": since(
+                    answered["connectwise"][0][0] if answered["connectwise"] else None
+                ),
                 "first_xero_call": since(log.first),
-                "first_document_write": since(writes.get("first")),
+                "first_document_write": since(_first_document_write(answered["xero"])),
                 "first_posted_record": first,
                 "extraction_done_line": since(extracted),
                 "review_printed": since(review),
@@ -201,7 +192,13 @@ def first_answer(svc: dict[str, str], args: Any, case: str, daemon: bool) -> dic
                     "trace": [
                         f"{at - began:6.2f} {line}"
                         for at, line in sorted(
-                            lines.lines + errors.lines + [a for log in answered for a in log]
+                            lines.lines
+                            + errors.lines
+                            + [
+                                (at, f"[{system} answered {method} {path} {status}]")
+                                for system, answers in answered.items()
+                                for at, method, path, status in answers
+                            ]
                         )
                     ]
                 }

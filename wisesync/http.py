@@ -184,7 +184,7 @@ class ApiClient:
         if safe_to_retry is None:
             safe_to_retry = self.retry_safe(method, headers, params)
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        body = money.dumps(json) if json is not None else json_text if json_text else data
+        body = money.dumps(json) if json is not None else json_text or data
         is_json = json is not None or bool(json_text)
         refreshed = False
         last_problem = ""
