@@ -151,17 +151,18 @@ class _Companies:
                 raise TimeoutError(f"{done} of {want} results stored")
             time.sleep(0.2)
 
-    def finish_epochs(self) -> dict[str, float]:
-        """Each company's last final result (the poster's ``finished_at``), epoch seconds."""
+    def result_epochs(self) -> dict[str, tuple[float, float]]:
+        """Each company's first and last final result (the poster's ``finished_at``), epoch
+        seconds."""
         ids = [run.run_id for run in self.runs.values()]
         with self.stack.db.connection() as conn:
             rows = conn.execute(
-                "SELECT company, max(finished_at) FROM attempts WHERE run_id = ANY(%s) "
-                "AND status <> 'held' GROUP BY company",
+                "SELECT company, min(finished_at), max(finished_at) FROM attempts "
+                "WHERE run_id = ANY(%s) AND status <> 'held' GROUP BY company",
                 (ids,),
             ).fetchall()
             conn.rollback()
-        return {company: at.timestamp() for company, at in rows}
+        return {company: (first.timestamp(), last.timestamp()) for company, first, last in rows}
 
     def ideal(self, key: str) -> dict[str, float | int]:
         """The company's minimal calls and their limit-bound drain times (simulated s)."""
@@ -258,11 +259,15 @@ def scenario(svc: dict[str, str], args: Any, name: str) -> dict[str, Any]:
         load_after = machine_load()
         firsts = [log.first for log in co.logs.values() if log.first is not None]
         t0 = min(firsts)
-        finish_epochs = co.finish_epochs()
+        result_epochs = co.result_epochs()
         t0_epoch = _epoch(t0)
-        finish = {
-            k: round((at - t0_epoch) * args.scale, 1) for k, at in sorted(finish_epochs.items())
-        }
+        first_result, finish = (
+            {
+                k: round((at[i] - t0_epoch) * args.scale, 1)
+                for k, at in sorted(result_epochs.items())
+            }
+            for i in (0, 1)
+        )
         # the stalled company's refused calls are no part of what the others need
         drained = [k for k in co.keys if not (outage is not None and k == co.keys[STALLED])]
         ideals = {k: co.ideal(k) for k in drained}
@@ -303,6 +308,8 @@ def scenario(svc: dict[str, str], args: Any, name: str) -> dict[str, Any]:
             "finish_without_stalled_company": _spread(others),
             "stalled_company_finish": finish.get(co.keys[STALLED]) if outage is not None else None,
             "finish_per_company": finish,
+            "first_result_simulated_seconds": _spread(first_result),
+            "first_result_per_company": first_result,
             "xero_api_calls": calls,
             "calls_per_1000": round(calls / records * 1000, 1),
             "document_writes": writes,

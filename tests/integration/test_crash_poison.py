@@ -1,7 +1,8 @@
 """Poison messages land in the dead-letter topic with their context, and the rest flows.
 
 On the records topic, ahead of a real run's records in the same partition: random bytes (not
-an event at all) and a well-formed RecordEvent for a company this deployment does not have.
+an event at all), a well-formed RecordEvent for a company this deployment does not have, and
+one whose routing headers name the run's company while its body is another's.
 Inside the run: one record on which the Xero plugin raises (the poster bisects its batch, so
 only that record is dead-lettered; it gets an INTERNAL_ERROR result and the rest of its batch
 posts). On the results topic: random bytes, which the reporter cannot read. The reporter
@@ -15,12 +16,13 @@ from __future__ import annotations
 import random
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from wisesync.events.codec import Codec
-from wisesync.events.models import RecordEvent, RecordType
+from wisesync.events.codec import Codec, route_headers
+from wisesync.events.models import RecordEvent, RecordType, new_id
 from wisesync.testing.stack import Stack
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -95,10 +97,14 @@ def test_poison_is_dead_lettered_with_context_and_the_rest_flows(
         run_id="ghost-run",
         document_number="G-1",
     ).seal()
+    stray = replace(ghost, event_id=new_id(), company="elsewhere", source_id="stray-1").seal()
     producer = stack.transport.producer()
     try:  # ahead of the run, in the partition of the company's records
         producer.send(topics.records, company.encode(), noise)
         producer.send(topics.records, company.encode(), codec.encode(ghost), codec.headers(ghost))
+        producer.send(
+            topics.records, company.encode(), codec.encode(stray), route_headers(company, "xero")
+        )
         producer.send(topics.results, company.encode(), noise[::-1])
         producer.flush()
     finally:
@@ -119,7 +125,7 @@ def test_poison_is_dead_lettered_with_context_and_the_rest_flows(
     )
     assert totals == EXPECTED, totals
 
-    assert len(letters) == 4, letters
+    assert len(letters) == 5, letters
     # random bytes on the records topic: the poster sent them to the DLQ, bytes kept
     noise_letter = _one(letters, topic=topics.dlq, record_event_id=None, company=company)
     assert noise_letter["original_topic"] == topics.records
@@ -134,6 +140,13 @@ def test_poison_is_dead_lettered_with_context_and_the_rest_flows(
     )
     assert (ghost_letter["run_id"], ghost_letter["source_id"]) == ("ghost-run", "ghost-1")
     assert "not configured" in ghost_letter["error_text"]
+    # headers that disagree with the body: not posted for either company
+    stray_letter = _one(letters, record_event_id=stray.event_id)
+    assert (stray_letter["error_class"], stray_letter["company"]) == (
+        "MisroutedRecord",
+        "elsewhere",
+    )
+    assert f"routing headers say {company}/xero" in stray_letter["error_text"]
     # the record the plugin raised on: every field a replay needs
     raised = _one(letters, record_event_id=poison.record_event_id)
     assert raised["error_class"] == "RuntimeError"

@@ -5,7 +5,9 @@ Three companies on one Kafka partition, the stalled one's records first on it. I
 sandbox holds every document write until the test lets it go (a ledger that hangs); the poster
 polls a few records at a time and its lanes hold only a few, so the stalled company's records
 fill its lane and spill to the backlog while the others' are posted. A poster that waited for
-a poll's companies would never get past the stalled company's first poll.
+a poll's companies would never get past the stalled company's first poll. A record is
+decoded once, whether it waits in memory or in the backlog: one that spills is stored as it
+came, routed by its key and target header.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections import Counter
 
 import pytest
 
+from wisesync.events.codec import Codec
+from wisesync.events.models import RecordEvent
 from wisesync.testing.stack import CompanySpec, Stack
 
 STALLED, HEALTHY = "stalled", ("one", "two")
@@ -57,8 +61,18 @@ def _documents(app) -> list[str]:  # type: ignore[no-untyped-def]
 @pytest.mark.kafka
 @pytest.mark.postgres
 def test_a_stalled_ledger_delays_no_other_company_on_its_partition(
-    pg_database: str, kafka_bootstrap: str
+    pg_database: str, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    decoded: Counter[str] = Counter()
+    decode = Codec.decode
+
+    def counting(self: Codec, data: bytes) -> object:
+        event = decode(self, data)
+        if isinstance(event, RecordEvent):
+            decoded[event.event_id] += 1
+        return event
+
+    monkeypatch.setattr(Codec, "decode", counting)
     specs = [_company(STALLED, 7), *(_company(key, n) for n, key in enumerate(HEALTHY))]
     with Stack(
         specs, dsn=pg_database, transport="kafka", kafka_bootstrap=kafka_bootstrap, partitions=1
@@ -91,3 +105,5 @@ def test_a_stalled_ledger_delays_no_other_company_on_its_partition(
                 " (SELECT count(*) FROM posting_journal WHERE state <> 'posted')"
             ).fetchone()
         assert busy == (0, 0), "nothing left in the backlog or claimed"
+    records = sum(sum(run.extracted.values()) for run in runs.values())
+    assert len(decoded) == records and set(decoded.values()) == {1}, "each decoded once"

@@ -95,3 +95,50 @@ def test_a_failed_lane_keeps_its_error_and_the_others_finish() -> None:
     assert lanes.wait_idle(10)
     assert done == [2] and [str(e) for e in lanes.errors] == ["lost Postgres"]
     assert lanes.in_hand == 0
+
+
+def test_with_more_companies_than_workers_the_lanes_take_turns() -> None:
+    """One worker, two companies with three and two batches: a lane gives its worker up
+    after each batch while another waits, so neither waits for the other's whole backlog."""
+    ledgers = Ledgers()
+    order: list[int] = []
+
+    def post(key: tuple[str, str], items: list[int]) -> None:
+        ledgers.post(key, items)
+        order.extend(items)
+
+    lanes = Lanes(post, ledgers.load, max_lanes=1, lane_records=2, max_in_hand=100)
+    first, second = ("one", "xero"), ("two", "xero")
+    for key, records in ((first, range(1, 7)), (second, range(101, 105))):
+        for n in range(0, len(records), 2):
+            group = list(records[n : n + 2])
+            if not lanes.offer(key, group):
+                ledgers.backlog[key].extend(group)
+                lanes.spilled(key)
+    ledgers.gates["one"].set()
+    ledgers.gates["two"].set()
+    assert lanes.wait_idle(10)
+    assert order == [1, 2, 101, 102, 3, 4, 103, 104, 5, 6]
+    assert lanes.in_hand == 0
+
+
+def test_a_turn_is_at_most_turn_records_while_other_lanes_wait() -> None:
+    """Records in memory are posted in turns too: a lane holding several groups posts
+    ``turn_records`` of them while another lane waits, not all it holds."""
+    ledgers = Ledgers()
+    order: list[int] = []
+
+    def post(key: tuple[str, str], items: list[int]) -> None:
+        ledgers.post(key, items)
+        order.extend(items)
+
+    lanes = Lanes(post, ledgers.load, max_lanes=1, lane_records=10, turn_records=2)
+    first, second = ("one", "xero"), ("two", "xero")
+    assert lanes.offer(first, [1, 2])  # its worker starts and holds at the gate
+    for key, group in ((first, [3, 4]), (first, [5, 6]), (second, [101, 102])):
+        assert lanes.offer(key, group)
+    assert lanes.offer(second, [103, 104])
+    ledgers.gates["one"].set()
+    ledgers.gates["two"].set()
+    assert lanes.wait_idle(10)
+    assert order == [1, 2, 101, 102, 3, 4, 103, 104, 5, 6]

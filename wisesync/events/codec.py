@@ -6,7 +6,9 @@
 
 The writer schema is the newest version in ``schemas/``; a reader resolves any
 known writer version into its own reader version. Kafka headers carry the event
-type and fingerprint (:meth:`Codec.headers`) so tools can route without decoding.
+type and fingerprint (:meth:`Codec.headers`) so tools can route without decoding; a
+record event's also carry its company and target, so a poster knows its lane before
+decoding it (:func:`record_route`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from wisesync.events.registry import SchemaRegistry, SchemaVersion, default_regi
 MARKER = b"\xc3\x01"
 HEADER_TYPE = "wisesync-event-type"
 HEADER_FINGERPRINT = "wisesync-schema-fingerprint"
+HEADER_COMPANY = "wisesync-company"
+HEADER_TARGET = "wisesync-target"
 
 MODELS: dict[str, type] = {
     "RecordEvent": models.RecordEvent,
@@ -73,10 +77,13 @@ class Codec:
     def headers(self, obj: Any) -> list[tuple[str, bytes]]:
         """Kafka headers naming the event type and writer fingerprint."""
         schema = self._reader[_NAMES[type(obj)]]
-        return [
+        headers = [
             (HEADER_TYPE, schema.name.encode()),
             (HEADER_FINGERPRINT, f"{schema.fingerprint:016x}".encode()),
         ]
+        if isinstance(obj, models.RecordEvent):
+            headers += route_headers(obj.company, obj.target)
+        return headers
 
     def decode_dict(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """Decode to (event name, dict in the reader's version)."""
@@ -106,3 +113,21 @@ class Codec:
             return from_dict(MODELS[name], record)
         except (TypeError, ValueError, KeyError) as exc:
             raise CorruptEvent(f"{name} fields do not fit the model: {exc}") from None
+
+
+def route_headers(company: str, target: str) -> list[tuple[str, bytes]]:
+    """The headers that route a record event to its (company, target)."""
+    return [(HEADER_COMPANY, company.encode()), (HEADER_TARGET, target.encode())]
+
+
+def record_route(message: Any) -> tuple[str, str] | None:
+    """A record event's (company, target) from a consumed message's routing headers,
+    without decoding its body; None when they are missing (a message from an older
+    producer: decode it to route it). The body is checked against them when decoded."""
+    company, target = message.header(HEADER_COMPANY), message.header(HEADER_TARGET)
+    if not company or not target:
+        return None
+    try:
+        return company.decode(), target.decode()
+    except UnicodeDecodeError:
+        return None

@@ -14,7 +14,7 @@ re-published to the records topic: any poster may post them, under the company's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from wisesync.store.db import Database
 
@@ -28,18 +28,23 @@ class Backlog:
     def __init__(self, db: Database):
         self.db = db
 
-    def put(self, company: str, target: str, values: Iterable[bytes]) -> int:
-        """Store encoded record events of (company, target), in order. Returns how many."""
-        rows = [(company, target, QUEUED, value) for value in values]
-        if not rows:
-            return 0
-        with self.db.connection() as conn, conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO parked_records (company, target, not_before, reason, event) "
-                "VALUES (%s,%s,'infinity',%s,%s)",
-                rows,
-            )
-        return len(rows)
+    def put(self, groups: Mapping[tuple[str, str], Iterable[bytes]]) -> int:
+        """Store encoded record events, each (company, target)'s in order, in one
+        transaction (a poll spills to many companies at once: one commit, one COPY).
+        Returns how many."""
+        stored = 0
+        with (
+            self.db.connection() as conn,
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY parked_records (company, target, not_before, reason, event) FROM STDIN"
+            ) as copy,
+        ):
+            for (company, target), values in groups.items():
+                for value in values:
+                    copy.write_row((company, target, "infinity", QUEUED, value))
+                    stored += 1
+        return stored
 
     def take(self, company: str, target: str, limit: int) -> list[tuple[int, bytes]]:
         """The oldest ``limit`` backlog rows of (company, target): (row id, encoded event)."""

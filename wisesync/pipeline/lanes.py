@@ -12,7 +12,10 @@ most ``max_in_hand``. A group that does not fit is *spilled*: the caller stores 
 new records are spilled too, so they keep their order, and its worker, once its memory
 queue is empty, loads the spilled records from the store in batches (``load``) until none
 are left. At most ``max_lanes`` workers run at once (each holds its company's posting
-lock session while it posts); a lane with work waits for a free worker in arrival order.
+lock session while it posts); a lane with work waits for a free worker in arrival order,
+and while any lane waits, a worker posts at most ``turn_records`` (a turn), then gives its
+place up and queues its lane again behind the others: with more companies than workers
+every company moves at the same pace, and none waits for another's whole backlog to drain.
 
 :class:`OffsetTracker` says which consumer offsets may be committed: per partition, up to
 the oldest message still in a lane (not journaled and answered yet).
@@ -36,6 +39,9 @@ Key = tuple[str, str]
 #: Records a lane loads from its backlog even when the memory budget is spent (so every
 #: lane makes progress; bounded by ``max_lanes`` x this).
 MIN_LOAD = 100
+#: Most records a lane posts in one turn while other lanes wait for a worker (two Xero
+#: chunks): companies take turns in steps this small, so they finish together.
+TURN_RECORDS = 100
 
 
 @dataclass(slots=True)
@@ -65,6 +71,7 @@ class Lanes:
         max_lanes: workers running at once.
         lane_records: most records one lane holds in memory.
         max_in_hand: most records all lanes hold in memory.
+        turn_records: most records a lane posts in a turn while other lanes wait.
     """
 
     def __init__(
@@ -75,12 +82,14 @@ class Lanes:
         max_lanes: int = 32,
         lane_records: int = 2000,
         max_in_hand: int = 6000,
+        turn_records: int = TURN_RECORDS,
     ):
         self._post = post
         self._load = load
         self.max_lanes = max(1, max_lanes)
         self.lane_records = max(1, lane_records)
         self.max_in_hand = max(self.lane_records, max_in_hand)
+        self.turn_records = max(1, turn_records)
         self._lanes: dict[Key, Lane] = {}
         self._waiting: deque[Key] = deque()
         self._running = 0
@@ -91,20 +100,29 @@ class Lanes:
 
     # --- the consumer loop's side -------------------------------------------------------
 
+    def fits(self, key: Key, records: int) -> bool:
+        """Whether :meth:`offer` would take ``records`` more of ``key`` now (no: the lane has
+        spilled records, or memory is full), so a caller can spill without decoding them."""
+        with self._cond:
+            return self._fits(self._lanes.get(key), records)
+
+    def _fits(self, lane: Lane | None, records: int) -> bool:
+        if lane is not None and lane.spilled:
+            return False
+        queued = lane.records if lane is not None else 0
+        if queued:
+            return (
+                queued + records <= self.lane_records
+                and self._in_hand + records <= self.max_in_hand
+            )
+        return not self._in_hand or self._in_hand + records <= self.max_in_hand
+
     def offer(self, key: Key, items: list[Any]) -> bool:
         """Queue ``items`` on ``key``'s lane. False when they do not fit (the lane has spilled
         records, or memory is full): the caller stores them and calls :meth:`spilled`."""
         with self._cond:
             lane = self._lanes.get(key)
-            if lane is not None and lane.spilled:
-                return False
-            queued = lane.records if lane is not None else 0
-            if queued and (
-                queued + len(items) > self.lane_records
-                or self._in_hand + len(items) > self.max_in_hand
-            ):
-                return False
-            if not queued and self._in_hand and self._in_hand + len(items) > self.max_in_hand:
+            if not self._fits(lane, len(items)):
                 return False
             lane = lane or self._lanes.setdefault(key, Lane(key))
             lane.groups.append(items)
@@ -163,10 +181,15 @@ class Lanes:
         spill count seen. Caller holds the lock."""
         if not lane.groups:
             return None, lane.spills
+        most = self._batch_records()
         batch = list(lane.groups.popleft())
-        while lane.groups and len(batch) + len(lane.groups[0]) <= self.lane_records:
+        while lane.groups and len(batch) + len(lane.groups[0]) <= most:
             batch.extend(lane.groups.popleft())
         return batch, lane.spills
+
+    def _batch_records(self) -> int:
+        """Most records of a batch: a turn's while other lanes wait. Caller holds the lock."""
+        return min(self.lane_records, self.turn_records) if self._waiting else self.lane_records
 
     def _work(self, lane: Lane) -> None:
         try:
@@ -176,9 +199,9 @@ class Lanes:
                         return
                     batch, spills = self._next_batch(lane)
                     if batch is None:  # the backlog: as much as the memory budget allows
+                        most = self._batch_records()
                         reserved = max(
-                            min(self.lane_records, self.max_in_hand - self._in_hand),
-                            min(self.lane_records, MIN_LOAD),
+                            min(most, self.max_in_hand - self._in_hand), min(most, MIN_LOAD)
                         )
                         lane.records += reserved
                         self._in_hand += reserved
@@ -200,6 +223,9 @@ class Lanes:
                     with self._cond:
                         lane.records -= len(batch)
                         self._in_hand -= len(batch)
+                with self._cond:
+                    if self._waiting:  # other lanes wait for a worker: take turns
+                        return
         except BaseException as exc:  # the poster raises it from its loop, after waiting
             log.debug("lane %s stopped", lane.key, exc_info=True)
             with self._cond:
@@ -211,14 +237,15 @@ class Lanes:
             with self._cond:
                 lane.running = False
                 self._running -= 1
-                if not lane.groups and not lane.spilled:
+                done = not lane.groups and not lane.spilled
+                if done:
                     self._lanes.pop(lane.key, None)
-                elif not self._stopping and not self.errors:
-                    self._schedule(lane)
                 while self._waiting and self._running < self.max_lanes and not self._stopping:
                     waiting = self._lanes.get(self._waiting.popleft())
                     if waiting is not None and not waiting.running:
                         self._schedule(waiting)
+                if not done and not self._stopping and not self.errors:
+                    self._schedule(lane)  # a free worker, or behind the lanes that waited
                 self._cond.notify_all()
 
 

@@ -46,7 +46,7 @@ from wisesync.errors import (
     RateLimited,
     RemoteUnavailable,
 )
-from wisesync.events.codec import Codec
+from wisesync.events.codec import Codec, record_route, route_headers
 from wisesync.events.errors import EventDecodeError
 from wisesync.events.models import (
     DeadLetter,
@@ -359,28 +359,74 @@ class Poster:
         self._raise_lane_errors()
 
     def dispatch(self, messages: list[BusMessage]) -> None:
-        """Decode ``messages`` and hand each (company, target) group to its lane, or store it
-        in the backlog when the lane is full; return without waiting for any posting."""
+        """Hand each (company, target) group of ``messages`` to its lane, decoded, or store
+        it in the backlog when the lane is full; return without waiting for any posting.
+
+        A message is routed by its company and target headers; a spilled one is stored as it
+        came and decoded only when its lane loads it (decoding is most of a poster's work,
+        and at month end most records spill). One without the header is decoded to route.
+        """
         self.offsets.polled(messages)
-        groups: dict[Key, list[tuple[BusMessage, RecordEvent]]] = defaultdict(list)
+        groups: dict[Key, list[tuple[BusMessage, RecordEvent | None]]] = defaultdict(list)
         for msg in messages:
+            route = record_route(msg)
+            if route is not None:
+                groups[route].append((msg, None))
+                continue
             try:
-                event = self.codec.decode(msg.value)
-                if not isinstance(event, RecordEvent):
-                    raise EventDecodeError(f"expected a RecordEvent, got {type(event).__name__}")
+                event = self._decode_record(msg)
             except EventDecodeError as exc:
                 self.dead_letter(msg, exc)
                 self.offsets.answered([msg])
                 continue
             groups[(event.company, event.target)].append((msg, event))
+        spills: dict[Key, list[BusMessage]] = {}
         for key, items in groups.items():
-            if self.lanes.offer(key, items):
-                continue
-            self.backlog.put(*key, (msg.value for msg, _ in items))
-            self.offsets.settle(msg for msg, _ in items)
+            if self.lanes.fits(key, len(items)):
+                decoded = self._decoded(key, items)
+                if not decoded or self.lanes.offer(key, decoded):
+                    continue
+                items = decoded
+            spills[key] = [msg for msg, _ in items]
+        if not spills:
+            return
+        self.backlog.put({key: (msg.value for msg in msgs) for key, msgs in spills.items()})
+        for key, msgs in spills.items():
+            self.offsets.settle(msgs)
             with self._stats_lock:
-                self.stats.spilled += len(items)
+                self.stats.spilled += len(msgs)
             self.lanes.spilled(key)
+
+    def _decoded(
+        self, key: Key, items: list[tuple[BusMessage, RecordEvent | None]]
+    ) -> list[tuple[BusMessage, RecordEvent]]:
+        """``items`` with every event decoded; an undecodable one is dead-lettered (and
+        answered) instead."""
+        decoded = []
+        for msg, event in items:
+            if event is None:
+                try:
+                    event = self._decode_record(msg, key)
+                except EventDecodeError as exc:
+                    self.dead_letter(msg, exc, getattr(exc, "event", None))
+                    self.offsets.answered([msg])
+                    continue
+            decoded.append((msg, event))
+        return decoded
+
+    def _decode_record(self, msg: BusMessage, route: Key | None = None) -> RecordEvent:
+        """The record event in ``msg``; EventDecodeError when it is none, or when its body
+        belongs to another (company, target) than ``route`` (its headers said)."""
+        event = self.codec.decode(msg.value)
+        if not isinstance(event, RecordEvent):
+            raise EventDecodeError(f"expected a RecordEvent, got {type(event).__name__}")
+        if route is not None and (event.company, event.target) != route:
+            raise MisroutedRecord(
+                f"its routing headers say {route[0]}/{route[1]}, "
+                f"its body is for {event.company}/{event.target}",
+                event,
+            )
+        return event
 
     def adopt_backlogs(self, *, every_s: float = 5.0) -> int:
         """Give the lanes the backlogs they do not know of (left by a poster that stopped, or
@@ -409,9 +455,9 @@ class Poster:
         for row_id, value in self.backlog.take(*key, limit):
             msg = BusMessage(self.topics.records, -1, row_id, key[0].encode(), value, [], 0)
             try:
-                event = self.codec.decode(value)
-            except EventDecodeError as exc:  # stored decodable; a schema since removed
-                self.dead_letter(msg, exc)
+                event = self._decode_record(msg, key)
+            except EventDecodeError as exc:  # stored as it came: decoded only now
+                self.dead_letter(msg, exc, getattr(exc, "event", None))
                 undecodable.append(row_id)
                 continue
             items.append((msg, event))
@@ -967,9 +1013,23 @@ class Poster:
             for company, target, event, reason in rows:
                 if reason != IN_FLIGHT:  # a daily limit's or an outage's parking ended
                     self._paused.pop((company, target), None)
-                self._producer.send(self.topics.records, company.encode(), bytes(event))
+                self._producer.send(
+                    self.topics.records,
+                    company.encode(),
+                    bytes(event),
+                    route_headers(company, target),
+                )
             self._producer.flush()
         return len(rows)
+
+
+class MisroutedRecord(EventDecodeError):
+    """A record event whose routing headers name another (company, target) than its body:
+    a producer's bug. It is posted for neither; the dead letter keeps both."""
+
+    def __init__(self, text: str, event: RecordEvent):
+        super().__init__(text)
+        self.event = event
 
 
 def _by_record_type(events: list[RecordEvent]) -> list[RecordEvent]:
