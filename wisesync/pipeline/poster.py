@@ -324,7 +324,10 @@ class Poster:
             try:
                 self._producer.close()
             finally:
-                self.journal.close()
+                try:
+                    self.journal.close()
+                finally:
+                    self.backlog.close()
 
     def warm(self, company_keys: list[str]) -> threading.Thread:
         """Prepare the ledger contexts of ``company_keys`` (token, reference data) in a
@@ -395,6 +398,9 @@ class Poster:
             self.offsets.settle(msgs)
             with self._stats_lock:
                 self.stats.spilled += len(msgs)
+            # its lane posts them: also when another poster owns the backlog (after a
+            # rebalance), so the company's records keep their order
+            self.backlog.own(*key)
             self.lanes.spilled(key)
 
     def _decoded(
@@ -429,13 +435,19 @@ class Poster:
         return event
 
     def adopt_backlogs(self, *, every_s: float = 5.0) -> int:
-        """Give the lanes the backlogs they do not know of (left by a poster that stopped, or
-        spilled by another): at the first poll, then every ``every_s``. Returns how many."""
+        """Give the lanes the backlogs they do not know of and no live poster owns (left by a
+        poster that stopped, or spilled by one whose partitions moved here): at the first
+        poll, then every ``every_s``; and release those this poster's lanes emptied.
+        Returns how many were adopted."""
         now = time.monotonic()
         if self._last_adopt is not None and now - self._last_adopt < every_s:
             return 0
         self._last_adopt = now
-        found = self.backlog.keys() - self.lanes.active()
+        self.backlog.check()
+        active = self.lanes.active()
+        for key in self.backlog.owned() - active:  # its lane has emptied it
+            self.backlog.disown(*key)
+        found = [key for key in self.backlog.keys() - active if self.backlog.own(*key)]
         for key in found:
             self.lanes.spilled(key)
         return len(found)
