@@ -13,6 +13,7 @@ came, routed by its key and target header.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -107,3 +108,57 @@ def test_a_stalled_ledger_delays_no_other_company_on_its_partition(
         assert busy == (0, 0), "nothing left in the backlog or claimed"
     records = sum(sum(run.extracted.values()) for run in runs.values())
     assert len(decoded) == records and set(decoded.values()) == {1}, "each decoded once"
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_a_poster_that_joins_later_takes_over_the_backlogs_of_its_partitions(
+    pg_database: str, kafka_bootstrap: str
+) -> None:
+    """The first poster reads both companies' records into its backlog (it holds both
+    partitions) before a second joins; after the rebalance the second posts the company
+    whose partition it got, and the first lets that backlog go after the batch it held."""
+    specs = [_company("north", 3), _company("south", 4)]  # partitions 0 and 1 of 2
+    with Stack(
+        specs, dsn=pg_database, transport="kafka", kafka_bootstrap=kafka_bootstrap, partitions=2
+    ) as stack:
+        gates = {spec.key: Gate(stack.sandbox("xero", spec.key).app) for spec in specs}
+        runs = {spec.key: stack.sync(spec.key) for spec in specs}
+        total = sum(sum(run.extracted.values()) for run in runs.values())
+        lane = {"max_records": 10, "linger_s": 0.05, "lane_records": 5, "max_in_hand": 10}
+        consumer = {"session_timeout_s": 6.0, "heartbeat_interval_s": 0.5}
+        options = {**lane, "consumer_options": consumer}
+        try:
+            with stack.service(("poster", "reporter", "acknowledger"), poster=options) as first:
+                poster = first.role("poster")
+                _until(lambda: poster.stats.spilled >= total - 10, "the first poster spilled")
+                assert {key for key, _ in poster.backlog.owned()} == {"north", "south"}
+                with stack.service(("poster",), poster=options) as second:
+                    joined = second.role("poster")
+                    _until(lambda: joined._assigned, "the second poster has a partition")
+                    # the first learns of the rebalance at its next poll (within a second)
+                    _until(lambda: len(poster._assigned) == 1, "the first poster has one")
+                    moved = "north" if 0 in joined._assigned else "south"
+                    for gate in gates.values():
+                        gate.open()
+                    reviews = {key: stack.wait(runs[key], 90, acknowledged=False) for key in runs}
+                    posted_by_second = joined.stats.results["posted"]
+        finally:
+            for gate in gates.values():
+                gate.open()
+
+        moved_records = sum(runs[moved].extracted.values())
+        # the second posted all of the moved company's but what the first held in memory
+        assert moved_records - 10 <= posted_by_second <= moved_records
+        for key, review in reviews.items():
+            statuses = Counter(r.status for r in review.rows)
+            assert statuses["posted"] == sum(runs[key].extracted.values()), (key, statuses)
+            documents = _documents(stack.sandbox("xero", key).app)
+            assert len(documents) == len(set(documents)) == statuses["posted"], key
+
+
+def _until(condition, what: str, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)

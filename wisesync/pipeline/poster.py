@@ -230,6 +230,10 @@ class Poster:
         )
         self.offsets = OffsetTracker()
         self._last_adopt: float | None = None
+        #: (company, target) -> the records-topic partition its records last came from
+        self._partition_of: dict[Key, int] = {}
+        #: the records-topic partitions assigned at the last poll (read by the lanes)
+        self._assigned: frozenset[int] = frozenset()
         self._stats_lock = threading.Lock()
         #: (company, target) -> (until, code, text): a daily limit or an outage
         self._paused: dict[tuple[str, str], tuple[datetime, str, str]] = {}
@@ -262,6 +266,9 @@ class Poster:
         self.release_parked()
         self.adopt_backlogs()
         messages = self.consumer.poll(timeout_s, self.max_records)
+        self._assigned = frozenset(
+            tp.partition for tp in self.consumer.assignment() if tp.topic == self.topics.records
+        )
         if messages:
             # Partial batches cost a call each: while records keep arriving, keep filling.
             last = time.monotonic()
@@ -375,6 +382,7 @@ class Poster:
             route = record_route(msg)
             if route is not None:
                 groups[route].append((msg, None))
+                self._partition_of[route] = msg.partition
                 continue
             try:
                 event = self._decode_record(msg)
@@ -383,6 +391,7 @@ class Poster:
                 self.offsets.answered([msg])
                 continue
             groups[(event.company, event.target)].append((msg, event))
+            self._partition_of[(event.company, event.target)] = msg.partition
         spills: dict[Key, list[BusMessage]] = {}
         for key, items in groups.items():
             if self.lanes.fits(key, len(items)):
@@ -445,12 +454,26 @@ class Poster:
         self._last_adopt = now
         self.backlog.check()
         active = self.lanes.active()
-        for key in self.backlog.owned() - active:  # its lane has emptied it
+        for key in self.backlog.owned() - active:  # its lane has emptied it, or given it up
             self.backlog.disown(*key)
-        found = [key for key in self.backlog.keys() - active if self.backlog.own(*key)]
+        found = [
+            key
+            for key in self.backlog.keys() - active
+            if not self._moved_away(key) and self.backlog.own(*key)
+        ]
         for key in found:
             self.lanes.spilled(key)
         return len(found)
+
+    def _moved_away(self, key: Key) -> bool:
+        """Whether ``key``'s records now come to another member of the group: the partition
+        they last came from here is not this poster's since a rebalance. Its backlog is
+        then left to that member (this poster stops loading it and lets it go), so a poster
+        that joins after another has read the topic into its backlogs takes over its share.
+        Unknown (no record of the key seen here, or no assignment right now): False."""
+        partition = self._partition_of.get(key)
+        mine = self._assigned
+        return partition is not None and bool(mine) and partition not in mine
 
     def _raise_lane_errors(self) -> None:
         """A lane failed (Postgres or the transport went away): wait for the other lanes'
@@ -463,6 +486,8 @@ class Poster:
     def _load_backlog(self, key: Key, limit: int) -> list[tuple[BusMessage, RecordEvent]]:
         """Up to ``limit`` backlog records of ``key``, oldest first, each with a stand-in
         message whose offset is its backlog row (partition -1)."""
+        if self._moved_away(key):  # its new home posts it: the lane ends, adopt lets it go
+            return []
         items, undecodable = [], []
         for row_id, value in self.backlog.take(*key, limit):
             msg = BusMessage(self.topics.records, -1, row_id, key[0].encode(), value, [], 0)
