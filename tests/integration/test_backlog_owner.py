@@ -9,31 +9,20 @@ the same rows after the first under the company's lock and finding them journale
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 
 from wisesync.pipeline.backlog import Backlog
 from wisesync.store.db import Database
-from wisesync.store.migrate import migrate
 
 ACME, BETA = ("acme", "xero"), ("beta", "xero")
 
 
-@pytest.fixture
-def database(pg_database: str) -> Iterator[Database]:
-    with Database(pg_database, max_size=2) as db:
-        with db.connection() as connection:
-            migrate(connection)
-        yield db
-
-
 @pytest.mark.postgres
 def test_a_backlog_has_one_owner_and_a_dead_owners_are_adopted_at_once(
-    database: Database, pg_database: str
+    migrated_database: Database, pg_database: str
 ) -> None:
-    first, second = Backlog(database), Backlog(database)
+    first, second = Backlog(migrated_database), Backlog(migrated_database)
     try:
         assert first.put({ACME: [b"one", b"two"], BETA: [b"three"]}) == 3
         assert [event for _, event in first.take(*ACME, 10)] == [b"one", b"two"]

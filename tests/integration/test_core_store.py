@@ -130,11 +130,8 @@ def test_concurrent_migrate_applies_each_file_once(pg_database: str) -> None:
 
 
 @pytest.fixture
-def database(pg_database: str) -> Iterator[Database]:
-    with Database(pg_database, max_size=2) as db:
-        with db.connection() as connection:
-            migrate(connection)
-        yield db
+def database(migrated_database: Database) -> Database:
+    return migrated_database
 
 
 def test_options_set_get_and_audit(database: Database) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 
 from wisesync.pipeline.lanes import Lanes, OffsetTracker
 from wisesync.transport.base import Message, TopicPartition
@@ -101,12 +102,7 @@ def test_with_more_companies_than_workers_the_lanes_take_turns() -> None:
     """One worker, two companies with three and two batches: a lane gives its worker up
     after each batch while another waits, so neither waits for the other's whole backlog."""
     ledgers = Ledgers()
-    order: list[int] = []
-
-    def post(key: tuple[str, str], items: list[int]) -> None:
-        ledgers.post(key, items)
-        order.extend(items)
-
+    post, order = _recording(ledgers)
     lanes = Lanes(post, ledgers.load, max_lanes=1, lane_records=2, max_in_hand=100)
     first, second = ("one", "xero"), ("two", "xero")
     for key, records in ((first, range(1, 7)), (second, range(101, 105))):
@@ -126,12 +122,7 @@ def test_a_turn_is_at_most_turn_records_while_other_lanes_wait() -> None:
     """Records in memory are posted in turns too: a lane holding several groups posts
     ``turn_records`` of them while another lane waits, not all it holds."""
     ledgers = Ledgers()
-    order: list[int] = []
-
-    def post(key: tuple[str, str], items: list[int]) -> None:
-        ledgers.post(key, items)
-        order.extend(items)
-
+    post, order = _recording(ledgers)
     lanes = Lanes(post, ledgers.load, max_lanes=1, lane_records=10, turn_records=2)
     first, second = ("one", "xero"), ("two", "xero")
     assert lanes.offer(first, [1, 2])  # its worker starts and holds at the gate
@@ -142,3 +133,14 @@ def test_a_turn_is_at_most_turn_records_while_other_lanes_wait() -> None:
     ledgers.gates["two"].set()
     assert lanes.wait_idle(10)
     assert order == [1, 2, 101, 102, 3, 4, 103, 104, 5, 6]
+
+
+def _recording(ledgers: Ledgers) -> tuple[Callable[[tuple[str, str], list[int]], None], list[int]]:
+    """A post function through ``ledgers`` and the list of records in the order posted."""
+    order: list[int] = []
+
+    def post(key: tuple[str, str], items: list[int]) -> None:
+        ledgers.post(key, items)
+        order.extend(items)
+
+    return post, order

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -509,6 +510,19 @@ def pg_database(postgres_dsn: str, request: pytest.FixtureRequest) -> Iterator[s
         yield dsn
 
 
+@pytest.fixture
+def migrated_database(pg_database: str) -> Iterator[Any]:
+    """A :class:`~wisesync.store.db.Database` on :func:`pg_database` with every migration
+    applied; closed when the test ends."""
+    from wisesync.store.db import Database
+    from wisesync.store.migrate import migrate
+
+    with Database(pg_database, max_size=2) as db:
+        with db.connection() as connection:
+            migrate(connection)
+        yield db
+
+
 # -- hooks -------------------------------------------------------------------------------------
 _MARKERS = {
     "kafka": "needs a real Kafka broker (fixture kafka_bootstrap)",
@@ -518,6 +532,7 @@ _FIXTURE_MARKERS = {
     "kafka_bootstrap": "kafka",
     "postgres_dsn": "postgres",
     "pg_database": "postgres",
+    "migrated_database": "postgres",
 }
 
 
