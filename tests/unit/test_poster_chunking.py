@@ -141,6 +141,9 @@ class Trickle:
     def commit_messages(self, messages: list[object]) -> None:
         self.committed = len(messages)
 
+    def assignment(self) -> set[object]:
+        return set()
+
 
 class NoTransport:
     def producer(self) -> Any:

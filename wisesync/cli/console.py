@@ -60,6 +60,11 @@ def console_cmd(app: AppContext, host: str, port: int, secure_cookies: bool, pip
     except NoUsers as exc:
         click.secho(str(exc), fg="red", err=True)
         sys.exit(EXIT_CONFIG)
+    # before anything starts: a SIGTERM that comes as the first page is served (a
+    # supervisor, a test) stops the console cleanly instead of killing it
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     transport = connect_transport(app.config, db.dsn)
     transport.admin().create_topics(app.config.topics.all, partitions=app.config.kafka.partitions)
     service = None
@@ -72,9 +77,6 @@ def console_cmd(app: AppContext, host: str, port: int, secure_cookies: bool, pip
     web = create_app(console_backend(app, db, transport), secure_cookies=secure_cookies)
     server = ConsoleServer(web, host=host, port=port).start()
     click.echo(f"wisesync console on {server.url}", err=True)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass
