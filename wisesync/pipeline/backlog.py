@@ -23,12 +23,11 @@ the others at once, no lease to wait out.
 from __future__ import annotations
 
 import threading
-import zlib
 from collections.abc import Iterable, Mapping
 
 import psycopg
 
-from wisesync.store.db import Database
+from wisesync.store.db import Database, advisory_lock_key
 
 #: ``parked_records.reason`` of backlog rows.
 QUEUED = "queued"
@@ -151,4 +150,4 @@ class Backlog:
 
 def _owner_key(company: str, target: str) -> int:
     """The advisory lock of (company, target)'s backlog (not its posting lock)."""
-    return zlib.crc32(f"wisesync-backlog:{company}:{target}".encode()) - 2**31
+    return advisory_lock_key(f"wisesync-backlog:{company}:{target}")

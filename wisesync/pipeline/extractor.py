@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
@@ -35,7 +34,7 @@ from wisesync.pipeline.journal import Journal
 from wisesync.plugins import Registry
 from wisesync.protocols import Held, PluginRuntime, Source
 from wisesync.requestlog.context import request_context
-from wisesync.store.db import Database
+from wisesync.store.db import Database, advisory_lock_key
 from wisesync.store.options import OptionsStore
 from wisesync.store.state import plugin_state
 from wisesync.transport.base import Producer, Transport
@@ -255,7 +254,7 @@ class _AdvisoryTryLock:
     """A session-level Postgres advisory lock, taken without waiting."""
 
     def __init__(self, db: Database, name: str, busy_message: str):
-        self.db, self.key, self.busy_message = db, zlib.crc32(name.encode()) - 2**31, busy_message
+        self.db, self.key, self.busy_message = db, advisory_lock_key(name), busy_message
         self._cm = None
 
     def __enter__(self) -> None:

@@ -33,7 +33,6 @@ close that window:
 from __future__ import annotations
 
 import threading
-import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from wisesync.events.models import PostingResult, RecordEvent, Status
-from wisesync.store.db import Database
+from wisesync.store.db import Database, advisory_lock_key
 
 Identity = tuple[str, str, str, str]
 
@@ -90,7 +89,7 @@ def _chunk_keys(records: list[RecordEvent]) -> tuple[str, str, list[str], list[s
 
 
 def _lock_key(company: str, target: str) -> int:
-    return zlib.crc32(f"wisesync-post:{company}:{target}".encode()) - 2**31
+    return advisory_lock_key(f"wisesync-post:{company}:{target}")
 
 
 class Journal:

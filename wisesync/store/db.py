@@ -8,6 +8,7 @@ and the command says where.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -60,6 +61,12 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def advisory_lock_key(name: str) -> int:
+    """The Postgres advisory-lock key (a signed 32-bit integer) for a lock called ``name``;
+    every process computes the same one, so they contend on the same lock."""
+    return zlib.crc32(name.encode()) - 2**31
 
 
 def _safe_dsn(dsn: str) -> str:
