@@ -70,7 +70,18 @@ def loads(text: str | bytes) -> Any:
 
 def dumps(obj: Any, **kwargs: Any) -> str:
     """Write JSON with Decimals as exact fixed-point JSON numbers (``0.0000001``, never
-    ``1E-7``: some APIs refuse exponents), with no float round trip."""
+    ``1E-7``: some APIs refuse exponents), with no float round trip.
+
+    ``str()`` of a Decimal is already fixed-point unless its exponent is positive or it is
+    below 1E-6, and then it reads ``<digits>E+<n>`` / ``E-<n>``. So the document is written
+    as it is, and only when that text holds an ``E+`` or ``E-`` anywhere (such a Decimal,
+    or a string that happens to contain one) is it written again with every Decimal
+    rewritten as fixed-point text. Same output either way; the common case skips a copy of
+    the whole document.
+    """
+    text = simplejson.dumps(obj, use_decimal=True, **kwargs)
+    if "E+" not in text and "E-" not in text:
+        return text
     return simplejson.dumps(_fixed_point(obj), use_decimal=True, **kwargs)
 
 

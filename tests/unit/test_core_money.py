@@ -46,6 +46,21 @@ def test_dumps_writes_decimals_as_json_numbers_not_strings() -> None:
     assert money.dumps([Decimal("1.10"), Decimal("-0.50")]) == "[1.10, -0.50]"
 
 
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({"a": Decimal("1E-7")}, '{"a": 0.0000001}'),
+        ({"a": Decimal("1E+2")}, '{"a": 100}'),
+        ([Decimal("0E-8"), Decimal("2.5")], "[0.00000000, 2.5]"),
+        # a string holding "E-" takes the careful path too, and stays as it was
+        ({"ref": "INV-E-1", "a": Decimal("1.5E-7")}, '{"ref": "INV-E-1", "a": 0.00000015}'),
+        ({"ref": "INV-E-1", "a": Decimal("12.30")}, '{"ref": "INV-E-1", "a": 12.30}'),
+    ],
+)
+def test_dumps_never_writes_an_exponent(document: object, expected: str) -> None:
+    assert money.dumps(document) == expected
+
+
 def test_dumps_of_a_float_free_document_never_rounds_large_amounts() -> None:
     big = Decimal("98765432109876543210987654321.1234567")  # 36 significant digits
     assert money.loads(money.dumps({"x": big}))["x"].as_tuple() == big.as_tuple()

@@ -602,3 +602,25 @@ def test_invoice_lookups_and_paging(server, xero):
     assert {a["Code"]: a["Status"] for a in accounts}["477"] == "ARCHIVED"
     rounding = [a for a in accounts if a.get("SystemAccount") == "ROUNDING"]
     assert [a["Code"] for a in rounding] == ["860"]
+
+
+def test_look_ups_by_code_follow_renames_deletions_and_new_documents() -> None:
+    """The sandbox remembers where it found a code; the memory never outlives the data."""
+    import random
+
+    from wisesync_xero.sandbox.state import Org, WallClock
+
+    org = Org(tenant_id="t", name="Org", rng=random.Random(1), wall=WallClock(ManualClock()))
+    org.items["i1"] = {"ItemID": "i1", "Code": "Widget"}
+    assert org.item_by_code(" widget ") is org.items["i1"]
+    org.items["i1"]["Code"] = "Gadget"  # renamed in place
+    assert org.item_by_code("WIDGET") is None
+    assert org.item_by_code("gadget") is org.items["i1"]
+    org.items["i2"] = {"ItemID": "i2", "Code": "WIDGET"}  # the old code, on a new item
+    assert org.item_by_code("widget") is org.items["i2"]
+    del org.items["i2"]
+    assert org.item_by_code("widget") is None
+    org.tracking["c1"] = {"Name": "Région"}
+    assert org.tracking_by_name("RÉGION") is org.tracking["c1"]
+    org.accounts["a1"] = {"Code": "200"}
+    assert org.account_by_code("200") is org.accounts["a1"]

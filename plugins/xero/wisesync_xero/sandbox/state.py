@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -86,6 +87,8 @@ class Org:
     seq: int = 0
     _contact_numbers: dict[str, str] = field(default_factory=dict)
     _contact_names: dict[str, list[str]] = field(default_factory=dict)
+    #: (table, folded key) -> the id a look-up last found there; checked on every use
+    _found: dict[tuple[str, str], str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
 
     # -- ids and time ---------------------------------------------------------------------
@@ -127,8 +130,7 @@ class Org:
 
     def account_by_code(self, code: str) -> dict[str, Any] | None:
         """The account with ``code`` (case-insensitive), any status."""
-        wanted = code.strip().upper()
-        return next((a for a in self.accounts.values() if a["Code"].upper() == wanted), None)
+        return self._find("accounts", "Code", code.strip().upper(), str.upper)
 
     def rounding_account(self) -> dict[str, Any] | None:
         """The account whose ``SystemAccount`` is ``ROUNDING``."""
@@ -138,13 +140,33 @@ class Org:
 
     def item_by_code(self, code: str) -> dict[str, Any] | None:
         """The item with ``code`` (case-insensitive)."""
-        wanted = code.strip().upper()
-        return next((i for i in self.items.values() if i["Code"].upper() == wanted), None)
+        return self._find("items", "Code", code.strip().upper(), str.upper)
 
     def tracking_by_name(self, name: str) -> dict[str, Any] | None:
         """The tracking category called ``name`` (case-insensitive), any status."""
-        wanted = name.strip().casefold()
-        return next((t for t in self.tracking.values() if t["Name"].casefold() == wanted), None)
+        return self._find("tracking", "Name", name.strip().casefold(), str.casefold)
+
+    def _find(
+        self, table: str, key: str, wanted: str, fold: Callable[[str], str]
+    ) -> dict[str, Any] | None:
+        """The document of ``table`` whose folded ``key`` is ``wanted`` (codes and names are
+        unique there).
+
+        Remembers where it found each one (every line of a batch names the same few
+        codes) and checks the remembered document still is in the table with that key
+        before trusting it, so renames, deletions and new documents need no bookkeeping.
+        """
+        docs = getattr(self, table)
+        known = self._found.get((table, wanted))
+        if known is not None:
+            doc = docs.get(known)
+            if doc is not None and fold(doc[key]) == wanted:
+                return doc
+        for doc_id, doc in docs.items():
+            if fold(doc[key]) == wanted:
+                self._found[(table, wanted)] = doc_id
+                return doc
+        return None
 
     def put_contact(self, doc: dict[str, Any]) -> None:
         """Store a new contact and index its number and name."""
