@@ -135,6 +135,8 @@ class AppConfig:
     #: out a ledger outage, and how often it is tried meanwhile (None: the poster's default).
     poster_outage_wait_s: float | None = None
     poster_outage_retry_s: float | None = None
+    #: ``poster.workers``: companies one poster process posts at the same time (None: 32)
+    poster_workers: int | None = None
     companies: tuple[CompanyConfig, ...] = ()
     source_file: str = ""
     #: ``[requests]``: the request log's retention and debug bodies (wisesync.requestlog)
@@ -435,11 +437,30 @@ _POSTER_DURATIONS = {
 }
 
 
-def _poster_durations(data: dict, chk: _Checker) -> dict[str, float]:
-    """``[poster]``: its durations as AppConfig fields (only those set)."""
+#: ``[poster] workers``: the most a poster may run (each holds a Postgres session)
+MAX_POSTER_WORKERS = 512
+
+
+def _poster_settings(data: dict, chk: _Checker) -> dict[str, float | int]:
+    """``[poster]``: its durations and ``workers`` as AppConfig fields (only those set)."""
     poster = data.get("poster", {}) or {}
-    chk.unknown(poster, set(_POSTER_DURATIONS), "poster.")
-    out: dict[str, float] = {}
+    chk.unknown(poster, {*_POSTER_DURATIONS, "workers"}, "poster.")
+    out: dict[str, float | int] = {}
+    if "workers" in poster:
+        workers = poster["workers"]
+        if (
+            isinstance(workers, int)
+            and not isinstance(workers, bool)
+            and (1 <= workers <= MAX_POSTER_WORKERS)
+        ):
+            out["poster_workers"] = workers
+        else:
+            chk.problem(
+                "poster.workers",
+                f"expected a whole number from 1 to {MAX_POSTER_WORKERS}, got {workers!r}",
+                "e.g. workers = 64: companies posted at once; each needs a Postgres "
+                "connection beside the pool's 16",
+            )
     for key, (attr, example) in _POSTER_DURATIONS.items():
         if key not in poster:
             continue
@@ -554,7 +575,7 @@ def parse_config(
         topic_prefix=prefix,
         retention_seconds=retention,
         metrics_port=chk.typed(data, "metrics_port", "", int, 9464),
-        **_poster_durations(data, chk),
+        **_poster_settings(data, chk),
         companies=tuple(companies),
         source_file=file,
         requests=parse_request_log(data.get("requests"), chk),

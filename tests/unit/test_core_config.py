@@ -214,6 +214,26 @@ def test_poster_outage_settings_are_durations_the_poster_takes() -> None:
     assert poster.outage_wait_s == 0
 
 
+@pytest.mark.parametrize("bad", [0, -1, 513, "64", 2.5, True])
+def test_poster_workers_is_a_bounded_whole_number(bad: object) -> None:
+    problems = by_key(problems_of({"poster": {"workers": bad}}))
+    assert "whole number from 1 to 512" in problems["poster.workers"].message
+    assert "Postgres connection" in problems["poster.workers"].hint
+
+
+def test_poster_workers_sets_how_many_companies_a_poster_posts_at_once() -> None:
+    from wisesync.pipeline.poster import WORKERS, Poster
+
+    kw = dict(registry=None, db=None, transport=_NoTransport())
+    config = parse_config({"poster": {"workers": 64}}, environ={})
+    assert config.poster_workers == 64
+    assert Poster(config=config, **kw).lanes.max_lanes == 64  # type: ignore[arg-type]
+    default = Poster(config=parse_config({}, environ={}), **kw)  # type: ignore[arg-type]
+    assert default.lanes.max_lanes == WORKERS
+    argument = Poster(config=config, workers=4, **kw)  # type: ignore[arg-type]
+    assert argument.lanes.max_lanes == 4
+
+
 class _NoTransport:
     def producer(self) -> None:
         return None

@@ -100,6 +100,8 @@ def _crash_spec(value: str | None) -> tuple[str, int] | None:
 #: How long a company's records wait out a ledger outage, and how often it is tried meanwhile.
 OUTAGE_WAIT_S = 3600.0
 OUTAGE_RETRY_S = 120.0
+#: Companies one poster posts at the same time unless ``[poster] workers`` says otherwise.
+WORKERS = 32
 #: The shortest pause of an outage; each pause is as long as the outage so far, up to
 #: ``outage_retry_s``.
 OUTAGE_FIRST_RETRY_S = 30.0
@@ -156,6 +158,7 @@ class Poster:
             outage_retry``, else :data:`OUTAGE_RETRY_S`).
         workers: companies posted at the same time (lanes with a running worker; each
             holds a Postgres session for its company's posting lock while it posts).
+            Default: ``[poster] workers`` in the config, else :data:`WORKERS`.
         chunk_workers: chunks of one company posted at the same time (at most its
             target's ``limits.concurrency``).
         linger_s: after a message, wait this long for the next one: while records keep
@@ -184,7 +187,7 @@ class Poster:
         codec: Codec | None = None,
         runtime: PluginRuntime | None = None,
         group: str | None = None,
-        workers: int = 32,
+        workers: int | None = None,
         chunk_workers: int = 8,
         linger_s: float = 0.1,
         max_linger_s: float = 1.0,
@@ -224,7 +227,7 @@ class Poster:
         self.lanes = Lanes(
             lambda key, items: self._post_lane(key, items),
             self._load_backlog,
-            max_lanes=workers,
+            max_lanes=int(_first(workers, config.poster_workers, WORKERS)),
             lane_records=lane_records or max_records,
             max_in_hand=max_in_hand or max_records,
         )
