@@ -213,6 +213,11 @@ class CallLog:
         """GET calls (reference data, contact listings and look-ups)."""
         return sum(n for key, n in self.endpoints.items() if key.startswith("GET "))
 
+    def read_endpoints(self) -> int:
+        """How many endpoints were read (each counted once): what one poster needs at least,
+        however many posters each read the same reference data."""
+        return sum(1 for key in self.endpoints if key.startswith("GET "))
+
     def reference_reads(self) -> int:
         """GET calls other than contacts (accounts, tax rates, tracking, items)."""
         return sum(

@@ -8,8 +8,9 @@ rolling minute, 5 in flight, 5,000 a day), every sandbox answering with realisti
 ``--scale``; the Kafka transport with ``--partitions`` (12). Every company's backlog is on the
 records topic when the posters start (month end: every company's Sync All at once), then:
 
-* ``one_poster``: one ``wisesync run --role poster,reporter,acknowledger`` process (at
-  ``--scale`` 1; on a faster clock a Service on that clock, as the CLI has none to scale);
+* ``one_poster``: one ``wisesync run --role poster,reporter,acknowledger`` process
+  (``--layout split``: ``--role poster`` and ``--role reporter,acknowledger`` beside it); at
+  ``--scale`` 1 (on another clock a Service on that clock, as the CLI has none to scale);
 * ``two_posters``: that and a second ``wisesync run --role poster`` in the same group;
 * ``stalled``: one poster, and company 0's Xero answers 503 for ``--outage-minutes`` (5)
   simulated minutes from the first call: the others' finish times beside ``one_poster``'s,
@@ -167,7 +168,7 @@ class _Companies:
     def ideal(self, key: str) -> dict[str, float | int]:
         """The company's minimal calls and their limit-bound drain times (simulated s)."""
         log = self.logs[key]
-        minimal = log.reads() + sum(
+        minimal = log.read_endpoints() + sum(
             math.ceil(n / LIMITS.batch_size) for n in self.counts[key].values()
         )
         bound = limit_bound_ideal(
@@ -186,6 +187,16 @@ def _mean_write_latency(args: Any) -> float:
         return 0.0
     low, high = Latency.parse(args.xero_latency_ranges).writes
     return (low + high) / 2
+
+
+def _layout(layout: str, *, posters: int) -> list[str]:
+    """The roles of each service process: ``split`` runs every poster alone and the reporter
+    and acknowledger in one process beside them (how a busy installation runs them);
+    ``combined`` runs the first poster with the reporter and acknowledger (``wisesync run``'s
+    default roles) and any further poster alone."""
+    if layout == "split":
+        return ["poster"] * posters + ["reporter,acknowledger"]
+    return [SERVICE_ROLES] + ["poster"] * (posters - 1)
 
 
 def _epoch(monotonic_at: float) -> float:
@@ -215,33 +226,28 @@ def scenario(svc: dict[str, str], args: Any, name: str) -> dict[str, Any]:
         if name == "stalled":  # armed before the first call; lifted after N simulated minutes
             outage = Fault("status", count=10**9, status=503, path=r"^/api\.xro/")
             co.xero[co.keys[STALLED]].faults.arm(outage)
+        if args.workers:  # [poster] workers in the file the service processes read
+            co.stack.raw_config.setdefault("poster", {})["workers"] = args.workers
         started = time.monotonic()
         bench_cpu_before = _cpu_seconds(os.getpid())
         machine_before = machine_cpu()
         cli = args.scale == 1.0  # `wisesync run` itself (the CLI has no clock to scale)
+        layout = _layout(args.layout, posters=2 if name == "two_posters" else 1)
         procs = [
             es.enter_context(
                 service_process(
                     co.stack,
                     tmp,
                     target="real",
-                    roles=SERVICE_ROLES,
+                    roles=roles,
                     scale=args.scale,
                     cli=cli,
-                    name="-1",
-                    instance_id="bench-1" if cli else "",
+                    name=f"-{i}",
+                    instance_id=f"bench-{i}" if cli else "",
                 )
             )
+            for i, roles in enumerate(layout, start=1)
         ]
-        if name == "two_posters":
-            procs.append(
-                es.enter_context(
-                    service_process(
-                        co.stack, tmp, target="real", roles="poster", scale=args.scale,
-                        cli=cli, name="-2", instance_id="bench-2" if cli else "",
-                    )
-                )
-            )  # fmt: skip
         if outage is not None:
             lift = threading.Timer(
                 args.outage_minutes * 60 / args.scale,
@@ -287,11 +293,13 @@ def scenario(svc: dict[str, str], args: Any, name: str) -> dict[str, Any]:
         return {
             "companies": len(co.keys),
             "records": records,
-            "poster_processes": len(procs),
-            "service_command": "wisesync run --role poster,reporter,acknowledger"
-            + (" + wisesync run --role poster" if len(procs) == 2 else "")
+            "poster_processes": sum("poster" in roles.split(",") for roles in layout),
+            "service_processes": [f"wisesync run --role {roles}" for roles in layout]
             if cli
-            else "a Service on a ScaledClock per process (bench/pipeline.py --serve)",
+            else [
+                f"a Service of {roles} on a ScaledClock (bench/pipeline.py --serve)"
+                for roles in layout
+            ],
             "setup_seconds_real": co.setup_seconds,
             "backlog_published_seconds_real": co.published_seconds,
             "drain_simulated_seconds": drain,
@@ -371,6 +379,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outage-minutes", type=float, default=5.0, help="stalled scenario")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=1800.0, help="real s per scenario")
+    parser.add_argument(
+        "--layout",
+        choices=("split", "combined"),
+        default="combined",
+        help="combined: the first poster runs the reporter and acknowledger too (wisesync "
+        "run's default roles); split: they run in a process of their own beside the posters",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="[poster] workers of every poster (default: the poster's, 32); few workers make "
+        "one poster latency-bound, as many more companies per poster would",
+    )
     parser.add_argument("--only", default="", help=f"comma list of {','.join(SCENARIOS)}")
     add_realism_flags(parser)
     args = parser.parse_args(argv)
@@ -387,13 +409,16 @@ def main(argv: list[str] | None = None) -> None:
         "load_at_start": machine_load(),
         "transport": "kafka",
         "partitions": args.partitions,
+        "layout": args.layout,
+        "poster_workers": args.workers or "default (32)",
         "companies": args.companies,
         "invoices_per_company": args.invoices,
         "clock_scale": args.scale,
         "latency": Realism.from_args(args).to_json(),
         "limits_per_company": "Xero: 60 calls a rolling minute, 5 in flight, 5,000 a day",
         "ideal_definition": "ideal_seconds: every company drained at its own limit in parallel "
-        "= the largest per-company minimal_calls (its reads + one write per 50 invoices and "
+        "= the largest per-company minimal_calls (one read per endpoint it read, however many "
+        "posters read it, + one write per 50 invoices and "
         "per 50 credit memos) / 60 a minute; schedule_floor_seconds: the same with the first "
         "60 calls at once and 5 in flight of the mean write latency",
     }
