@@ -135,6 +135,27 @@ def test_a_turn_is_at_most_turn_records_while_other_lanes_wait() -> None:
     assert order == [1, 2, 101, 102, 3, 4, 103, 104, 5, 6]
 
 
+def test_release_idle_forgets_only_lanes_with_nothing_in_memory_and_no_worker() -> None:
+    """A company whose partition moved away: its lane is let go while only its backlog is
+    left (so the new holder posts it), never while it posts or holds records."""
+    ledgers = Ledgers()
+    lanes = Lanes(ledgers.post, ledgers.load, max_lanes=1)
+    running, in_memory, backlog_only = ("one", "xero"), ("two", "xero"), ("three", "xero")
+    assert lanes.offer(running, [1])  # its worker starts and holds at the gate
+    assert lanes.offer(in_memory, [2])  # waits for the worker, records in memory
+    ledgers.backlog[backlog_only].append(3)
+    lanes.spilled(backlog_only)  # waits for the worker, records in the backlog only
+    released = lanes.release_idle([running, in_memory, backlog_only, ("four", "xero")])
+    assert released == {backlog_only}
+    assert lanes.active() == {running, in_memory}
+    for gate in ("one", "two", "three"):
+        ledgers.gates[gate].set()
+    assert lanes.wait_idle(10)
+    assert ledgers.posted["one"] == [1] and ledgers.posted["two"] == [2]
+    assert ledgers.posted["three"] == [], "its backlog is left to the poster it moved to"
+    assert not lanes.active() and lanes.in_hand == 0
+
+
 def _recording(ledgers: Ledgers) -> tuple[Callable[[tuple[str, str], list[int]], None], list[int]]:
     """A post function through ``ledgers`` and the list of records in the order posted."""
     order: list[int] = []

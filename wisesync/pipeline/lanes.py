@@ -150,6 +150,23 @@ class Lanes:
         with self._cond:
             return set(self._lanes)
 
+    def release_idle(self, keys: Iterable[Key]) -> set[Key]:
+        """Forget the lanes of ``keys`` that hold nothing in memory and have no running
+        worker (their records are all in the backlog); returns the keys forgotten. The
+        poster calls it for companies whose partitions moved to another poster, so their
+        backlogs go to that poster now rather than when their turn next comes here."""
+        released: set[Key] = set()
+        with self._cond:
+            for key in keys:
+                lane = self._lanes.get(key)
+                if lane is None or lane.running or lane.groups or lane.records:
+                    continue
+                del self._lanes[key]
+                if key in self._waiting:
+                    self._waiting.remove(key)
+                released.add(key)
+        return released
+
     def wait_idle(self, timeout_s: float | None = None) -> bool:
         """Wait until no worker runs and nothing is queued; False on timeout."""
         with self._cond:

@@ -449,14 +449,17 @@ class Poster:
     def adopt_backlogs(self, *, every_s: float = 5.0) -> int:
         """Give the lanes the backlogs they do not know of and no live poster owns (left by a
         poster that stopped, or spilled by one whose partitions moved here): at the first
-        poll, then every ``every_s``; and release those this poster's lanes emptied.
-        Returns how many were adopted."""
+        poll, then every ``every_s``; and release those this poster's lanes emptied, and
+        those of companies whose partitions moved to another poster while their lanes
+        hold nothing in memory (the new holder adopts them at once, not after their turn
+        here comes). Returns how many were adopted."""
         now = time.monotonic()
         if self._last_adopt is not None and now - self._last_adopt < every_s:
             return 0
         self._last_adopt = now
         self.backlog.check()
         active = self.lanes.active()
+        active -= self.lanes.release_idle([key for key in active if self._moved_away(key)])
         for key in self.backlog.owned() - active:  # its lane has emptied it, or given it up
             self.backlog.disown(*key)
         found = [
