@@ -224,7 +224,7 @@ def test_sync_all_shows_progress_then_the_review_with_the_seeds_errors_and_warni
     if "/jobs/" in page.d.current_url:
         page.shot("progress")
     page.wait(lambda d: "/runs/" in d.current_url)
-    errors = page.find("#errors").text
+    errors = page.wait_for("#errors").text  # the address changes before the page loads
     for code in ("GL_MAPPING_MISSING", "LEDGER_ACCOUNT_MISSING", "ADJUSTMENT_OVER_CAP"):
         assert code in errors
     warnings = page.find("#warnings").text
@@ -252,11 +252,14 @@ def test_replay_from_the_review_posts_what_the_ledger_fix_allows(page: Page, sta
     assert "will be read again from ConnectWise" in what
     page.shot("replay-confirm")
     page.find("#confirm-replay").click()
+    # the progress page's script moves to the new run's review when the replay is done;
+    # the address changes before that review is loaded, so wait for its records too
     page.wait(
         lambda d: (
             "/runs/" in d.current_url
             and "/replay" not in d.current_url
             and d.current_url != review_url
+            and page.all("#records")
         )
     )
     posted = [r for r in page.all("#records tr.row") if "posted" in r.text]
