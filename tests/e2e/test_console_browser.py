@@ -252,16 +252,14 @@ def test_replay_from_the_review_posts_what_the_ledger_fix_allows(page: Page, sta
     assert "will be read again from ConnectWise" in what
     page.shot("replay-confirm")
     page.find("#confirm-replay").click()
-    # the progress page's script moves to the new run's review when the replay is done;
-    # the address changes before that review is loaded, so wait for its records too
     page.wait(
         lambda d: (
             "/runs/" in d.current_url
             and "/replay" not in d.current_url
             and d.current_url != review_url
-            and page.all("#records")
         )
     )
+    page.wait_for("#records")  # the address changes before the new run's review loads
     posted = [r for r in page.all("#records tr.row") if "posted" in r.text]
     assert posted, page.find("#records").text
     assert "replay by console:bob" in page.find("#run-line").text
