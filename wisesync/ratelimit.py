@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from wisesync import waits
 from wisesync.errors import DailyLimitReached
 
 
@@ -51,8 +52,7 @@ class Clock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
+        waits.sleep(seconds)
 
 
 class ScaledClock(Clock):
@@ -66,8 +66,7 @@ class ScaledClock(Clock):
         return (time.monotonic() - self._t0) * self.factor
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds / self.factor)
+        waits.sleep(seconds / self.factor)
 
 
 class CallLimiter:
