@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from wisesync import waits
 from wisesync.errors import DailyLimitReached
 
 
@@ -52,7 +51,8 @@ class Clock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        waits.sleep(seconds)
+        if seconds > 0:
+            time.sleep(seconds)
 
 
 class ScaledClock(Clock):
@@ -66,7 +66,8 @@ class ScaledClock(Clock):
         return (time.monotonic() - self._t0) * self.factor
 
     def sleep(self, seconds: float) -> None:
-        waits.sleep(seconds / self.factor)
+        if seconds > 0:
+            time.sleep(seconds / self.factor)
 
 
 class CallLimiter:

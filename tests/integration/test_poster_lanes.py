@@ -20,7 +20,6 @@ import pytest
 
 from wisesync.events.codec import Codec
 from wisesync.events.models import RecordEvent
-from wisesync.testing.sandbox import Fault
 from wisesync.testing.stack import CompanySpec, Stack
 
 STALLED, HEALTHY = "stalled", ("one", "two")
@@ -156,39 +155,6 @@ def test_a_poster_that_joins_later_takes_over_the_backlogs_of_its_partitions(
             assert statuses["posted"] == sum(runs[key].extracted.values()), (key, statuses)
             documents = _documents(stack.sandbox("xero", key).app)
             assert len(documents) == len(set(documents)) == statuses["posted"], key
-
-
-@pytest.mark.kafka
-@pytest.mark.postgres
-def test_a_company_sleeping_through_retries_lends_its_worker(
-    pg_database: str, kafka_bootstrap: str
-) -> None:
-    """One worker. The first company's Xero answers its writes 503 until the client's
-    attempts are spent, and the poster waits 8 s before trying again; while it sleeps, the
-    second company, which arrived after it, is posted in full on the only worker. Then the
-    first company's retry posts its records, each once."""
-    specs = [
-        CompanySpec.invoices_only("down", ledger="xero", invoices=6, customers=2, seed=5),
-        _company("next", 6),
-    ]
-    writes = r"^/api\.xro/2\.0/(Invoices|CreditNotes)$"
-    with Stack(
-        specs, dsn=pg_database, transport="kafka", kafka_bootstrap=kafka_bootstrap, partitions=1
-    ) as stack:
-        down = stack.sandbox("xero", "down").app
-        down.faults.arm(Fault("status", count=5, method="PUT", path=writes, status=503))
-        with stack.service(poster={"workers": 1, "retry_delays": [8.0]}):
-            first = stack.sync("down")
-            _until(lambda: down.calls("PUT", writes) >= 1, "the first company's write failed")
-            second = stack.sync("next")
-            review = stack.wait(second, 60, acknowledged=False)
-            assert _documents(down) == [], "posted while the first company sleeps"
-            statuses = Counter(r.status for r in review.rows)
-            assert statuses["posted"] == sum(second.extracted.values()), statuses
-            statuses = Counter(r.status for r in stack.wait(first, 60, acknowledged=False).rows)
-        assert statuses["posted"] == sum(first.extracted.values()), statuses
-        documents = _documents(down)
-        assert len(documents) == len(set(documents)) == statuses["posted"]
 
 
 def _until(condition, what: str, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 
-from wisesync import waits
 from wisesync.pipeline.lanes import Lanes, OffsetTracker
 from wisesync.transport.base import Message, TopicPartition
 
@@ -155,105 +154,6 @@ def test_release_idle_forgets_only_lanes_with_nothing_in_memory_and_no_worker() 
     assert ledgers.posted["one"] == [1] and ledgers.posted["two"] == [2]
     assert ledgers.posted["three"] == [], "its backlog is left to the poster it moved to"
     assert not lanes.active() and lanes.in_hand == 0
-
-
-def test_a_sleeping_worker_lends_its_place_to_a_waiting_lane() -> None:
-    """One worker place. Company one's worker sleeps (a retry's backoff) inside its lender:
-    company two, waiting for the place, posts during that sleep; one takes the place back
-    afterwards, and no more than one lane ever posts outside a sleep."""
-    order: list[str] = []
-    holding = {"now": 0, "most": 0}
-    lock = threading.Lock()
-    two_posted = threading.Event()
-    lanes: Lanes
-
-    def post(key: tuple[str, str], items: list[int]) -> None:
-        with lock:
-            holding["now"] += 1
-            holding["most"] = max(holding["most"], holding["now"])
-        order.append(f"{key[0]} starts")
-        if key[0] == "one":
-            with lock:
-                holding["now"] -= 1
-            with waits.giving_way(lambda: lanes.lend(key)):
-                waits.sleep(1.0)  # lends: company two posts meanwhile
-            assert two_posted.is_set(), "company two waited for one's sleep"
-            with lock:
-                holding["now"] += 1
-        else:
-            two_posted.set()
-        order.append(f"{key[0]} ends")
-        with lock:
-            holding["now"] -= 1
-
-    lanes = Lanes(post, lambda key, limit: [], max_lanes=1)
-    assert lanes.offer(("one", "xero"), [1])
-    assert lanes.offer(("two", "xero"), [2])  # waits for the only place
-    assert lanes.wait_idle(10)
-    assert not lanes.errors
-    assert order == ["one starts", "two starts", "two ends", "one ends"]
-    assert holding["most"] == 1
-
-
-def test_a_lane_takes_its_place_back_before_the_lanes_that_wait() -> None:
-    """One place, three companies. One lends its place while it sleeps and two takes it.
-    When one wakes, it waits for two's turn to end and then goes before three, although
-    three has waited since the start. Nothing is lent when no lane waits."""
-    order: list[str] = []
-    lanes: Lanes
-
-    def post(key: tuple[str, str], items: list[int]) -> None:
-        order.append(f"{key[0]} starts")
-        if key[0] == "one":
-            with waits.giving_way(lambda: lanes.lend(key)):
-                waits.sleep(1.0)
-        elif key[0] == "two":
-            waits.sleep(1.5)  # no lender: keeps the place while one wakes
-        order.append(f"{key[0]} ends")
-
-    lanes = Lanes(post, lambda key, limit: [], max_lanes=1)
-    assert lanes.offer(("one", "xero"), [1])
-    assert lanes.offer(("two", "xero"), [2])
-    assert lanes.offer(("three", "xero"), [3])
-    assert lanes.wait_idle(10)
-    assert order == [
-        "one starts",
-        "two starts",
-        "two ends",
-        "one ends",
-        "three starts",
-        "three ends",
-    ]
-
-    alone: list[bool] = []
-
-    def post_alone(key: tuple[str, str], items: list[int]) -> None:
-        with lanes.lend(key):
-            alone.append(lanes_alone._running == 1)
-
-    lanes_alone = Lanes(post_alone, lambda key, limit: [], max_lanes=1)
-    assert lanes_alone.offer(("one", "xero"), [1])
-    assert lanes_alone.wait_idle(10)
-    assert alone == [True], "with no lane waiting the place is kept"
-
-
-def test_stop_waits_for_a_worker_whose_place_is_lent() -> None:
-    """A worker sleeping with its place lent still finishes its batch before stop returns."""
-    finished = threading.Event()
-    lanes: Lanes
-
-    def post(key: tuple[str, str], items: list[int]) -> None:
-        if key[0] == "one":
-            with waits.giving_way(lambda: lanes.lend(key)):
-                waits.sleep(1.0)
-            finished.set()
-
-    lanes = Lanes(post, lambda key, limit: [], max_lanes=1)
-    assert lanes.offer(("one", "xero"), [1])
-    assert lanes.offer(("two", "xero"), [2])
-    threading.Event().wait(0.2)  # one sleeps, two posted
-    lanes.stop(10)
-    assert finished.is_set()
 
 
 def _recording(ledgers: Ledgers) -> tuple[Callable[[tuple[str, str], list[int]], None], list[int]]:

@@ -16,9 +16,6 @@ lock session while it posts); a lane with work waits for a free worker in arriva
 and while any lane waits, a worker posts at most ``turn_records`` (a turn), then gives its
 place up and queues its lane again behind the others: with more companies than workers
 every company moves at the same pace, and none waits for another's whole backlog to drain.
-A worker that sleeps (a Retry-After, a retry's backoff, its ledger's minute window) lends
-its place to a waiting lane for the wait (:meth:`Lanes.lend`), up to ``max_lent`` lanes at
-once, and takes a place again before any waiting lane when the wait is over.
 
 :class:`OffsetTracker` says which consumer offsets may be committed: per partition, up to
 the oldest message still in a lane (not journaled and answered yet).
@@ -29,8 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,10 +57,6 @@ class Lane:
     #: bumped by every spill, so a worker that found the backlog empty knows it still is
     spills: int = 0
     running: bool = False
-    #: threads of this lane's worker that sleep with its place lent (:meth:`Lanes.lend`)
-    sleepers: int = 0
-    #: the lane's place is lent to another lane
-    lent: bool = False
 
 
 class Lanes:
@@ -80,9 +72,6 @@ class Lanes:
         lane_records: most records one lane holds in memory.
         max_in_hand: most records all lanes hold in memory.
         turn_records: most records a lane posts in a turn while other lanes wait.
-        max_lent: most lanes whose worker sleeps with its place lent (each still holds its
-            company's posting-lock session: at most ``max_lanes + max_lent`` sessions);
-            default a quarter of ``max_lanes``, at least 1.
     """
 
     def __init__(
@@ -94,7 +83,6 @@ class Lanes:
         lane_records: int = 2000,
         max_in_hand: int = 6000,
         turn_records: int = TURN_RECORDS,
-        max_lent: int | None = None,
     ):
         self._post = post
         self._load = load
@@ -102,14 +90,9 @@ class Lanes:
         self.lane_records = max(1, lane_records)
         self.max_in_hand = max(self.lane_records, max_in_hand)
         self.turn_records = max(1, turn_records)
-        self.max_lent = max(1, self.max_lanes // 4) if max_lent is None else max(0, max_lent)
         self._lanes: dict[Key, Lane] = {}
         self._waiting: deque[Key] = deque()
-        #: workers holding a place (a lane whose place is lent does not count)
         self._running = 0
-        #: lanes whose place is lent; of them, those waiting to take a place back
-        self._lent = 0
-        self._returning = 0
         self._in_hand = 0
         self._stopping = False
         self._cond = threading.Condition()
@@ -187,82 +170,14 @@ class Lanes:
     def wait_idle(self, timeout_s: float | None = None) -> bool:
         """Wait until no worker runs and nothing is queued; False on timeout."""
         with self._cond:
-            return self._cond.wait_for(
-                lambda: not self._running and not self._lent and not self._waiting, timeout_s
-            )
+            return self._cond.wait_for(lambda: not self._running and not self._waiting, timeout_s)
 
     def stop(self, timeout_s: float | None = None) -> None:
         """Let every running worker finish the batch in hand, start nothing more, wait."""
         with self._cond:
             self._stopping = True
             self._waiting.clear()
-            self._cond.wait_for(lambda: not self._running and not self._lent, timeout_s)
-
-    @contextmanager
-    def lend(self, key: Key) -> Iterator[None]:
-        """For the block (a thread of ``key``'s worker about to sleep), ``key``'s place goes
-        to the lane that waited longest; after it, the lane takes a place again before any
-        waiting lane (waiting, if none is free, for a running worker to end its turn).
-
-        Threads of one lane share its place: it is lent at the first one's wait and taken
-        back after the last one's. Nothing is lent when no lane waits, when ``max_lent``
-        lanes already lend, or when ``key`` is not running here.
-        """
-        with self._cond:
-            lane = self._lanes.get(key)
-            lending = (
-                lane is not None
-                and lane.running
-                and not self._stopping
-                and (lane.lent or (bool(self._waiting) and self._lent < self.max_lent))
-            )
-            if lending:
-                lane.sleepers += 1
-                if lane.lent:  # a thread of the lane waiting to take the place back leaves it
-                    self._cond.notify_all()
-                else:
-                    lane.lent = True
-                    self._lent += 1
-                    self._running -= 1
-                    self._start_waiting()
-        try:
-            yield
-        finally:
-            if lending:
-                with self._cond:
-                    lane.sleepers -= 1
-                    if not lane.sleepers:
-                        self._take_place_back(lane)
-
-    def _take_place_back(self, lane: Lane) -> None:
-        """The lent ``lane``'s last sleeper woke: wait for a place (before the waiting
-        lanes), unless another of its threads started sleeping meanwhile. Caller holds the
-        lock."""
-        self._returning += 1
-        try:
-            self._cond.wait_for(
-                lambda: self._running < self.max_lanes or self._stopping or lane.sleepers
-            )
-        finally:
-            self._returning -= 1
-        if lane.sleepers:  # lent again: that thread takes the place back
-            return
-        lane.lent = False
-        self._lent -= 1
-        self._running += 1
-        self._cond.notify_all()
-
-    def _free_places(self) -> int:
-        """Places a waiting lane may take (lanes taking a lent place back come first).
-        Caller holds the lock."""
-        return self.max_lanes - self._running - self._returning
-
-    def _start_waiting(self) -> None:
-        """Start waiting lanes, oldest first, while places are free. Caller holds the lock."""
-        while self._waiting and self._free_places() > 0 and not self._stopping:
-            waiting = self._lanes.get(self._waiting.popleft())
-            if waiting is not None and not waiting.running:
-                self._schedule(waiting)
+            self._cond.wait_for(lambda: not self._running, timeout_s)
 
     # --- workers ------------------------------------------------------------------------
 
@@ -270,7 +185,7 @@ class Lanes:
         """Start ``lane``'s worker, or queue it for a free one. Caller holds the lock."""
         if lane.running or lane.key in self._waiting or self._stopping:
             return
-        if self._free_places() <= 0:
+        if self._running >= self.max_lanes:
             self._waiting.append(lane.key)
             return
         lane.running = True
@@ -326,7 +241,7 @@ class Lanes:
                         lane.records -= len(batch)
                         self._in_hand -= len(batch)
                 with self._cond:
-                    if self._waiting or self._returning:  # others wait for a place: take turns
+                    if self._waiting:  # other lanes wait for a worker: take turns
                         return
         except BaseException as exc:  # the poster raises it from its loop, after waiting
             log.debug("lane %s stopped", lane.key, exc_info=True)
@@ -342,7 +257,10 @@ class Lanes:
                 done = not lane.groups and not lane.spilled
                 if done:
                     self._lanes.pop(lane.key, None)
-                self._start_waiting()
+                while self._waiting and self._running < self.max_lanes and not self._stopping:
+                    waiting = self._lanes.get(self._waiting.popleft())
+                    if waiting is not None and not waiting.running:
+                        self._schedule(waiting)
                 if not done and not self._stopping and not self.errors:
                     self._schedule(lane)  # a free worker, or behind the lanes that waited
                 self._cond.notify_all()

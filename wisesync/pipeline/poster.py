@@ -38,7 +38,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wisesync import waits
 from wisesync.config import AppConfig, CompanyConfig
 from wisesync.errors import (
     AuthError,
@@ -513,10 +512,8 @@ class Poster:
     def _post_lane(self, key: Key, items: list[tuple[BusMessage, RecordEvent]]) -> None:
         """A lane's worker: post a batch of one company, then report it answered: its backlog
         rows are deleted once their results are flushed (before the lane loads more of its
-        backlog), its messages' offsets are committed by the consumer loop. Its long waits
-        lend its place to a waiting lane (:mod:`wisesync.waits`)."""
-        with waits.giving_way(lambda: self.lanes.lend(key)):
-            self._post_group(*key, items)
+        backlog), its messages' offsets are committed by the consumer loop."""
+        self._post_group(*key, items)
         rows = [msg.offset for msg, _ in items if msg.partition < 0]
         if rows:
             self._producer.flush()
@@ -573,23 +570,16 @@ class Poster:
                 self._post_chunk_safely(company, target, chunk, by_event)
             return
         # threads of this company's own: a company waiting on its ledger holds no other's
-        key = (company.key, target.name)
         pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="poster-chunk")
         with pool:
             futures = [
-                pool.submit(self._post_chunk_giving_way, key, company, target, chunk, by_event)
+                pool.submit(self._post_chunk_safely, company, target, chunk, by_event)
                 for chunk in wave
             ]
             errors = [f.exception() for f in futures]  # waits for every chunk
         for error in errors:
             if error is not None:
                 raise error
-
-    def _post_chunk_giving_way(self, key: Key, *args: Any) -> None:
-        """:meth:`_post_chunk_safely` on a chunk thread, its long waits lending the lane's
-        place like its worker's."""
-        with waits.giving_way(lambda: self.lanes.lend(key)):
-            self._post_chunk_safely(*args)
 
     def _post_chunk_safely(
         self,
@@ -662,7 +652,7 @@ class Poster:
                     )
                     return
                 log.warning("%s for %s: %s; retrying in %ss", target.name, company.key, exc, delay)
-                waits.sleep(delay)
+                time.sleep(delay)
             except AuthError as exc:
                 self.pool.forget(company, target)
                 connect = f"wisesync {target.name} connect --company {company.key}"
@@ -848,7 +838,7 @@ class Poster:
                 target.name,
                 wait,
             )
-            waits.sleep(wait)
+            time.sleep(wait)
         own = {e.event_id for e in ours}
         later = [e for e in events if e.identity in young and e.event_id not in own]
         if not later:
